@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, unlinkSync } from 'node:fs';
+import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { fromFsError, SealtrainError } from '../errors/index.js';
+
+/** Options for {@link AtomicFile.create} and {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** Replace an existing file. Without it an existing target is refused with `ERR_IO_EXISTS`. */
+  readonly overwrite?: boolean;
+  /** File mode of the result; default 0o600 (sealtrain writes keys, logs and sealed data). */
+  readonly mode?: number;
+}
+
+/** Temp files that are open right now, removed on SIGINT/SIGTERM by {@link removePendingTempFiles}. */
+const pending = new Map<string, number>();
+
+/**
+ * Removes every temp file an {@link AtomicFile} has not yet committed. The CLI calls this from
+ * its signal handlers so an interrupted command leaves nothing partial behind. Synchronous on purpose.
+ */
+export function removePendingTempFiles(): void {
+  for (const [path, fd] of pending) {
+    try {
+      closeSync(fd);
+    } catch {}
+    try {
+      unlinkSync(path);
+    } catch {}
+  }
+  pending.clear();
+}
+
+/**
+ * A file that appears at its path complete or not at all. Data goes to a temp file in the same
+ * folder; {@link AtomicFile.commit} fsyncs it, moves it into place and fsyncs the folder, so a crash
+ * or `kill -9` at any instant leaves either the old file or the new one, never a mix.
+ */
+export class AtomicFile {
+  readonly path: string;
+  readonly tempPath: string;
+  readonly handle: FileHandle;
+  readonly #overwrite: boolean;
+  #done = false;
+
+  private constructor(path: string, tempPath: string, handle: FileHandle, overwrite: boolean) {
+    this.path = path;
+    this.tempPath = tempPath;
+    this.handle = handle;
+    this.#overwrite = overwrite;
+  }
+
+  /** Opens a temp file beside `path`. Refuses early when `path` exists and `overwrite` is off. */
+  static async create(path: string, options: AtomicWriteOptions = {}): Promise<AtomicFile> {
+    const overwrite = options.overwrite ?? false;
+    if (!overwrite) await refuseExisting(path);
+    const tempPath = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+    let handle: FileHandle;
+    try {
+      handle = await open(tempPath, 'wx', options.mode ?? 0o600);
+    } catch (error) {
+      throw fromFsError(error, 'write', path);
+    }
+    pending.set(tempPath, handle.fd);
+    return new AtomicFile(path, tempPath, handle, overwrite);
+  }
+
+  /** Writes all of `data` at `position` (or at the current offset). */
+  async write(data: Uint8Array, position?: number): Promise<void> {
+    try {
+      let off = 0;
+      while (off < data.length) {
+        const pos = position === undefined ? null : position + off;
+        const { bytesWritten } = await this.handle.write(data, off, data.length - off, pos);
+        off += bytesWritten;
+      }
+    } catch (error) {
+      throw fromFsError(error, 'write', this.path);
+    }
+  }
+
+  /** Flushes, moves the temp file into place and makes the rename durable. */
+  async commit(): Promise<void> {
+    if (this.#done) throw new SealtrainError('ERR_INTERNAL', `AtomicFile for ${this.path} already finished.`);
+    try {
+      await this.handle.sync();
+      await this.handle.close();
+      pending.delete(this.tempPath);
+      if (this.#overwrite) {
+        await rename(this.tempPath, this.path);
+      } else {
+        await link(this.tempPath, this.path);
+        await unlink(this.tempPath);
+      }
+      this.#done = true;
+      await syncDir(dirname(this.path));
+    } catch (error) {
+      await this.abort();
+      throw fromFsError(error, 'write', this.path);
+    }
+  }
+
+  /** Closes and removes the temp file; the target is untouched. Safe to call twice. */
+  async abort(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    pending.delete(this.tempPath);
+    await this.handle.close().catch(() => {});
+    await unlink(this.tempPath).catch(() => {});
+  }
+}
+
+/** Writes `data` to `path` atomically (temp file, fsync, rename, fsync of the folder). */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const file = await AtomicFile.create(path, options);
+  try {
+    await file.write(typeof data === 'string' ? Buffer.from(data) : data);
+  } catch (error) {
+    await file.abort();
+    throw error;
+  }
+  await file.commit();
+}
+
+async function refuseExisting(path: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return;
+  }
+  await handle.close();
+  throw new SealtrainError('ERR_IO_EXISTS', `Refusing to replace ${path}: it exists; pass --force to replace it.`, {
+    details: { path },
+  });
+}
+
+/** fsyncs a folder so a rename inside it survives a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

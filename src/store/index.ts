@@ -1,0 +1,8 @@
+/**
+ * Where sealtrain's files live. For now: crash-safe local writes that every capability uses
+ * for keyrings, logs and sealed artifacts.
+ *
+ * @module
+ */
+export type { AtomicWriteOptions } from './atomic-file.js';
+export { AtomicFile, removePendingTempFiles, syncDir, writeFileAtomic } from './atomic-file.js';
