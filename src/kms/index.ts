@@ -1,0 +1,16 @@
+/**
+ * Key-encryption keys (KEKs) behind URIs. {@link KeyProvider} is the extension point: a provider
+ * wraps and unwraps data keys and never lets KEK material out. {@link LocalKeyring} is the
+ * `local:` provider, a passphrase-protected keyring file; {@link providerFor} picks a provider by
+ * URI scheme; {@link auditedProvider} records every key operation in an {@link AuditSink};
+ * {@link readPassphrase} reads a passphrase from a file, a descriptor or the terminal.
+ *
+ * @module
+ */
+export type { AuditEvent, AuditSink } from './audit-sink.js';
+export { auditedProvider } from './audited-provider.js';
+export type { KeyProvider, KeyVersionInfo, WrappedKey } from './key-provider.js';
+export { LOCAL_WRAP_ALG, LocalKeyring, type LocalKeyringOptions } from './local-keyring.js';
+export { assertKeyName, LOCAL_SCHEME, type LocalKeyRef, parseLocalUri } from './local-uri.js';
+export { type ReadPassphraseOptions, readPassphrase } from './passphrase.js';
+export { providerFor } from './registry.js';
