@@ -1,0 +1,242 @@
+/*
+ * N-API glue for chunk_gcm.c: argument checks, the sync calls, and the async calls that run
+ * on the libuv threadpool. Exports sealChunks, openChunks, sealChunksAsync, openChunksAsync;
+ * src/seal/internal/native-gcm.ts documents them.
+ */
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunk_gcm.h"
+
+typedef enum { OP_SEAL, OP_OPEN } op_kind;
+
+/* Throws a generic error for a failed napi call unless an exception is already pending. */
+static bool ok(napi_env env, napi_status status) {
+  bool pending = false;
+  if (status == napi_ok) return true;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, "ERR_INTERNAL", "N-API call failed in sealtrain_native");
+  return false;
+}
+
+static bool type_error(napi_env env, const char *name, const char *expected) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "The \"%s\" argument must be %s", name, expected);
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return false;
+}
+
+static bool range_error(napi_env env, const char *msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return false;
+}
+
+static bool get_bytes(napi_env env, napi_value v, const char *name, uint8_t **data, size_t *len) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  void *ptr = NULL;
+  if (!ok(env, napi_is_typedarray(env, v, &is_typed))) return false;
+  if (!is_typed) return type_error(env, name, "a Uint8Array or Buffer");
+  if (!ok(env, napi_get_typedarray_info(env, v, &type, len, &ptr, &buffer, &offset))) return false;
+  if (type != napi_uint8_array) return type_error(env, name, "a Uint8Array or Buffer");
+  *data = ptr; /* already adjusted by the view's byte offset */
+  return true;
+}
+
+static bool get_integer(napi_env env, napi_value v, const char *name, double min, double max, double *out) {
+  napi_valuetype t;
+  char msg[160];
+  if (!ok(env, napi_typeof(env, v, &t))) return false;
+  if (t != napi_number) return type_error(env, name, "a number");
+  if (!ok(env, napi_get_value_double(env, v, out))) return false;
+  if (*out != *out || *out < min || *out > max || *out != (double)(int64_t)*out) {
+    snprintf(msg, sizeof msg, "The \"%s\" argument must be an integer from %.0f to %.0f", name, min, max);
+    return range_error(env, msg);
+  }
+  return true;
+}
+
+static bool overlaps(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+  return alen > 0 && blen > 0 && a < b + blen && b < a + alen;
+}
+
+/* Checks the sizes and fills b->chunks and b->dst_len's expectation. */
+static bool check_sizes(napi_env env, op_kind op, st_batch *b) {
+  char msg[200];
+  size_t n = op == OP_SEAL ? st_seal_chunk_count(b->src_len, b->chunk_size)
+                           : st_open_chunk_count(b->src_len, b->chunk_size);
+  if (n == 0) {
+    snprintf(msg, sizeof msg, "src of %zu bytes is not a run of sealed chunks of chunkSize + 16 = %zu bytes "
+             "whose last chunk is at least 16 bytes", b->src_len, b->chunk_size + ST_TAG_SIZE);
+    return range_error(env, msg);
+  }
+  size_t want = op == OP_SEAL ? b->src_len + n * ST_TAG_SIZE : b->src_len - n * ST_TAG_SIZE;
+  if (b->dst_len != want) {
+    snprintf(msg, sizeof msg, "dst must be %zu bytes for %zu src bytes in %zu chunks, got %zu", want,
+             b->src_len, n, b->dst_len);
+    return range_error(env, msg);
+  }
+  if (b->first_index + n > ST_MAX_CHUNKS) {
+    snprintf(msg, sizeof msg, "Chunk indices %llu to %llu exceed the limit of 2^32 chunks",
+             (unsigned long long)b->first_index, (unsigned long long)(b->first_index + n - 1));
+    return range_error(env, msg);
+  }
+  if (overlaps(b->src, b->src_len, b->dst, b->dst_len)) return range_error(env, "src and dst must not overlap");
+  b->chunks = n;
+  return true;
+}
+
+/* Parses (key, src, dst, chunkSize, firstIndex, finalIsLast) into b; throws on bad arguments. */
+static bool parse_batch(napi_env env, op_kind op, napi_value *argv, st_batch *b) {
+  uint8_t *key = NULL, *src = NULL;
+  size_t key_len = 0;
+  double chunk_size, first_index;
+  napi_valuetype t;
+  if (!get_bytes(env, argv[0], "key", &key, &key_len)) return false;
+  if (!get_bytes(env, argv[1], "src", &src, &b->src_len)) return false;
+  if (!get_bytes(env, argv[2], "dst", &b->dst, &b->dst_len)) return false;
+  if (!get_integer(env, argv[3], "chunkSize", 1, (double)ST_MAX_CHUNK_SIZE, &chunk_size)) return false;
+  if (!get_integer(env, argv[4], "firstIndex", 0, (double)(ST_MAX_CHUNKS - 1), &first_index)) return false;
+  if (!ok(env, napi_typeof(env, argv[5], &t))) return false;
+  if (t != napi_boolean) return type_error(env, "finalIsLast", "a boolean");
+  bool final_is_last = false;
+  if (!ok(env, napi_get_value_bool(env, argv[5], &final_is_last))) return false;
+  if (key_len != ST_KEY_SIZE) return range_error(env, "The \"key\" argument must be 32 bytes");
+  b->src = src;
+  b->chunk_size = (size_t)chunk_size;
+  b->first_index = (uint64_t)first_index;
+  b->final_is_last = final_is_last;
+  if (!check_sizes(env, op, b)) return false;
+  memcpy(b->key, key, ST_KEY_SIZE);
+  return true;
+}
+
+static napi_value crypto_error(napi_env env) {
+  napi_value code, msg, err;
+  napi_create_string_utf8(env, "ERR_INTERNAL", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, "AES-256-GCM failed in OpenSSL", NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &err);
+  return err;
+}
+
+static napi_value run_sync(napi_env env, napi_callback_info info, op_kind op) {
+  size_t argc = 6;
+  napi_value argv[6], result;
+  st_batch b;
+  int64_t failed = -1;
+  memset(&b, 0, sizeof b);
+  if (!ok(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
+  if (!parse_batch(env, op, argv, &b)) return NULL;
+  int rc = op == OP_SEAL ? st_seal(&b) : st_open(&b, &failed);
+  st_batch_wipe(&b);
+  if (rc != 0) {
+    napi_throw(env, crypto_error(env));
+    return NULL;
+  }
+  if (op == OP_SEAL) {
+    napi_get_undefined(env, &result);
+  } else {
+    napi_create_int64(env, failed, &result);
+  }
+  return result;
+}
+
+static napi_value seal_chunks(napi_env env, napi_callback_info info) { return run_sync(env, info, OP_SEAL); }
+static napi_value open_chunks(napi_env env, napi_callback_info info) { return run_sync(env, info, OP_OPEN); }
+
+/* An async call: the batch, its result, and references that keep src, dst and callback alive. */
+typedef struct job {
+  st_batch b;
+  op_kind op;
+  int rc;
+  int64_t failed;
+  napi_ref src_ref;
+  napi_ref dst_ref;
+  napi_ref cb_ref;
+  napi_async_work work;
+} job;
+
+static void job_free(napi_env env, job *j) {
+  if (j->src_ref != NULL) napi_delete_reference(env, j->src_ref);
+  if (j->dst_ref != NULL) napi_delete_reference(env, j->dst_ref);
+  if (j->cb_ref != NULL) napi_delete_reference(env, j->cb_ref);
+  if (j->work != NULL) napi_delete_async_work(env, j->work);
+  st_batch_wipe(&j->b);
+  free(j);
+}
+
+/* Threadpool: no N-API calls here. */
+static void job_execute(napi_env env, void *data) {
+  job *j = data;
+  j->rc = j->op == OP_SEAL ? st_seal(&j->b) : st_open(&j->b, &j->failed);
+  st_batch_wipe(&j->b);
+}
+
+/* Main thread: release the buffers, then call back with (err) or (null, failedIndex). */
+static void job_complete(napi_env env, napi_status status, void *data) {
+  job *j = data;
+  napi_value cb, global, argv[2];
+  size_t argc = j->op == OP_SEAL ? 1 : 2;
+  bool have_cb = napi_get_reference_value(env, j->cb_ref, &cb) == napi_ok && cb != NULL;
+  napi_get_null(env, &argv[0]);
+  napi_get_undefined(env, &argv[1]);
+  if (status != napi_ok || j->rc != 0) {
+    argv[0] = crypto_error(env);
+    argc = 1;
+  } else if (j->op == OP_OPEN) {
+    napi_create_int64(env, j->failed, &argv[1]);
+  }
+  job_free(env, j);
+  if (!have_cb) return;
+  napi_get_global(env, &global);
+  napi_call_function(env, global, cb, argc, argv, NULL);
+}
+
+static napi_value run_async(napi_env env, napi_callback_info info, op_kind op) {
+  size_t argc = 7;
+  napi_value argv[7], name;
+  napi_valuetype t;
+  job *j = calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, "ERR_INTERNAL", "Out of memory in sealtrain_native");
+    return NULL;
+  }
+  j->op = op;
+  if (!ok(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL)) || !parse_batch(env, op, argv, &j->b)) {
+    job_free(env, j);
+    return NULL;
+  }
+  if (!ok(env, napi_typeof(env, argv[6], &t)) || (t != napi_function && !type_error(env, "callback", "a function")) ||
+      !ok(env, napi_create_reference(env, argv[1], 1, &j->src_ref)) ||
+      !ok(env, napi_create_reference(env, argv[2], 1, &j->dst_ref)) ||
+      !ok(env, napi_create_reference(env, argv[6], 1, &j->cb_ref)) ||
+      !ok(env, napi_create_string_utf8(env, op == OP_SEAL ? "sealtrain:sealChunks" : "sealtrain:openChunks",
+                                       NAPI_AUTO_LENGTH, &name)) ||
+      !ok(env, napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work)) ||
+      !ok(env, napi_queue_async_work(env, j->work))) {
+    job_free(env, j);
+    return NULL;
+  }
+  return NULL;
+}
+
+static napi_value seal_chunks_async(napi_env env, napi_callback_info info) { return run_async(env, info, OP_SEAL); }
+static napi_value open_chunks_async(napi_env env, napi_callback_info info) { return run_async(env, info, OP_OPEN); }
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"sealChunks", NULL, seal_chunks, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openChunks", NULL, open_chunks, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sealChunksAsync", NULL, seal_chunks_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openChunksAsync", NULL, open_chunks_async, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (!ok(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props))) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,134 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SealtrainError } from '../../errors/index.js';
+
+/** Where node-gyp puts the addon, relative to the package root (`binding.gyp`). */
+export const NATIVE_GCM_FILE = 'build/Release/sealtrain_native.node';
+
+/** Called when a sealing batch finishes: `err` is null on success. */
+export type SealCallback = (err: Error | null) => void;
+
+/** Called when an opening batch finishes: `failedIndex` is -1 or the first chunk that failed. */
+export type OpenCallback = (err: Error | null, failedIndex?: number) => void;
+
+/**
+ * The `sealtrain_native` addon (`native/seal/`): AES-256-GCM over runs of sealed-file v1 chunks
+ * with the OpenSSL inside the running `node`, writing into caller-provided buffers.
+ *
+ * Every function takes `(key, src, dst, chunkSize, firstIndex, finalIsLast)`: a 32-byte key;
+ * `src` and `dst` that must not overlap; `chunkSize` from 1 to 2^30; chunk `j` of the batch has
+ * index `firstIndex + j`, and all indices stay below 2^32; only the batch's last chunk carries the
+ * final flag, and only when `finalIsLast`. Bad arguments throw synchronously (TypeError with code
+ * `ERR_INVALID_ARG_TYPE`, RangeError with code `ERR_OUT_OF_RANGE`), also for the async variants.
+ * The async variants run on the libuv threadpool and hold `src` and `dst` until the callback;
+ * the caller must not read, write, transfer or resize either buffer before then.
+ */
+export interface NativeGcm {
+  /** Seals `ceil(src.length / chunkSize)` chunks (one when `src` is empty) into `dst`, which must be `src.length + 16·n` bytes. */
+  sealChunks(
+    key: Uint8Array,
+    src: Uint8Array,
+    dst: Uint8Array,
+    chunkSize: number,
+    firstIndex: number,
+    finalIsLast: boolean,
+  ): void;
+  /**
+   * Opens sealed chunks of `chunkSize + 16` bytes (the last one at least 16) into `dst`, which
+   * must be `src.length − 16·n` bytes. Returns -1 when all authenticate, else the batch index of
+   * the first that did not; `dst` is zero from that chunk on.
+   */
+  openChunks(
+    key: Uint8Array,
+    src: Uint8Array,
+    dst: Uint8Array,
+    chunkSize: number,
+    firstIndex: number,
+    finalIsLast: boolean,
+  ): number;
+  /** {@link NativeGcm.sealChunks} on the threadpool. */
+  sealChunksAsync(
+    key: Uint8Array,
+    src: Uint8Array,
+    dst: Uint8Array,
+    chunkSize: number,
+    firstIndex: number,
+    finalIsLast: boolean,
+    callback: SealCallback,
+  ): void;
+  /** {@link NativeGcm.openChunks} on the threadpool. */
+  openChunksAsync(
+    key: Uint8Array,
+    src: Uint8Array,
+    dst: Uint8Array,
+    chunkSize: number,
+    firstIndex: number,
+    finalIsLast: boolean,
+    callback: OpenCallback,
+  ): void;
+}
+
+const EXPORTS = ['sealChunks', 'openChunks', 'sealChunksAsync', 'openChunksAsync'] as const;
+
+/**
+ * The folder of the `sealtrain` package at or above `start`: its `package.json` names it. Works
+ * for the TypeScript sources (`src/seal/internal/`) and the compiled files (`dist/seal/internal/`).
+ */
+export function findPackageRoot(start: string): string | undefined {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && readName(manifest) === 'sealtrain') return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+function readName(manifest: string): unknown {
+  try {
+    return (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The absolute path the addon is loaded from. */
+export function nativeGcmPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = findPackageRoot(here);
+  if (root === undefined) {
+    throw new SealtrainError('ERR_INTERNAL', `Cannot find the sealtrain package folder above ${here}.`);
+  }
+  return join(root, NATIVE_GCM_FILE);
+}
+
+let loaded: NativeGcm | undefined;
+
+/** Loads the addon; throws when it is missing, fails to load, or lacks an export. */
+export function loadNativeGcm(): NativeGcm {
+  if (loaded !== undefined) return loaded;
+  const path = nativeGcmPath();
+  let mod: unknown;
+  try {
+    mod = createRequire(import.meta.url)(path);
+  } catch (cause) {
+    throw new SealtrainError('ERR_INTERNAL', `Cannot load the native AES-GCM addon ${path}.`, { cause });
+  }
+  const missing = EXPORTS.filter(
+    (name) => typeof (mod as Record<string, unknown> | null)?.[name] !== 'function',
+  );
+  if (missing.length > 0) {
+    throw new SealtrainError('ERR_INTERNAL', `The native AES-GCM addon ${path} lacks ${missing.join(', ')}.`);
+  }
+  loaded = mod as NativeGcm;
+  return loaded;
+}
+
+/** The addon, or undefined when it cannot be loaded (not built, or a platform without a build). */
+export function tryLoadNativeGcm(): NativeGcm | undefined {
+  try {
+    return loadNativeGcm();
+  } catch {
+    return undefined;
+  }
+}
