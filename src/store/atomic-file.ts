@@ -53,7 +53,7 @@ export class AtomicFile {
   /** Opens a temp file beside `path`. Refuses early when `path` exists and `overwrite` is off. */
   static async create(path: string, options: AtomicWriteOptions = {}): Promise<AtomicFile> {
     const overwrite = options.overwrite ?? false;
-    if (!overwrite) await refuseExisting(path);
+    if (!overwrite) await assertAbsent(path);
     const tempPath = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
     let handle: FileHandle;
     try {
@@ -126,7 +126,8 @@ export async function writeFileAtomic(
   await file.commit();
 }
 
-async function refuseExisting(path: string): Promise<void> {
+/** Throws `ERR_IO_EXISTS` naming `path` when something is there. */
+export async function assertAbsent(path: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(path, 'r');
@@ -134,9 +135,13 @@ async function refuseExisting(path: string): Promise<void> {
     return;
   }
   await handle.close();
-  throw new SealtrainError('ERR_IO_EXISTS', `Refusing to replace ${path}: it exists; pass --force to replace it.`, {
-    details: { path },
-  });
+  throw new SealtrainError(
+    'ERR_IO_EXISTS',
+    `Refusing to replace ${path}: it exists; pass --force to replace it.`,
+    {
+      details: { path },
+    },
+  );
 }
 
 /** fsyncs a folder so a rename inside it survives a crash. */

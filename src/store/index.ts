@@ -5,4 +5,4 @@
  * @module
  */
 export type { AtomicWriteOptions } from './atomic-file.js';
-export { AtomicFile, removePendingTempFiles, syncDir, writeFileAtomic } from './atomic-file.js';
+export { AtomicFile, assertAbsent, removePendingTempFiles, syncDir, writeFileAtomic } from './atomic-file.js';

@@ -1,0 +1,203 @@
+import type { Hash } from 'node:crypto';
+import { SealtrainError } from '../../errors/index.js';
+import type { ChunkCipher } from './chunk-cipher.js';
+import { BufferPool, type ByteSink, type ByteSource } from './io.js';
+import { MAX_CHUNKS, TAG_SIZE } from './layout.js';
+
+/** How the body engine runs. */
+export interface EngineOptions {
+  readonly cipher: ChunkCipher;
+  readonly key: Buffer;
+  readonly chunkSize: number;
+  /** Chunks per batch (one read, one cipher call, one write). */
+  readonly batchChunks: number;
+  /** Batches in flight at once; 2 or more overlap I/O with crypto and use both cores. */
+  readonly depth: number;
+  /** Updated in order with every sealed body byte (written or read). */
+  readonly bodyHash?: Hash;
+  /** Called with the number of input bytes consumed so far. */
+  readonly onProgress?: (bytes: number) => void;
+  /** Names the file in errors. */
+  readonly name: string;
+}
+
+interface Batch {
+  readonly src: Buffer;
+  readonly len: number;
+  readonly last: boolean;
+}
+
+/**
+ * Runs `transform` over fixed-size batches of `source` with up to `depth` batches in flight,
+ * writing results to `sink` strictly in order. The last batch is known by reading one ahead.
+ */
+async function pipeline(
+  source: ByteSource,
+  inSize: number,
+  opts: EngineOptions,
+  transform: (batch: Batch, dst: Buffer, index: number) => Promise<Buffer>,
+  write: (out: Buffer, index: number) => Promise<void>,
+  outSize: number,
+  hash: 'in' | 'out',
+): Promise<number> {
+  const inPool = new BufferPool(inSize);
+  const outPool = new BufferPool(outSize);
+  const inflight: Promise<void>[] = [];
+  let writeTail: Promise<void> = Promise.resolve();
+  let consumed = 0;
+  let cur = inPool.take();
+  let curLen = await source.read(cur);
+  let index = 0;
+  try {
+    for (;;) {
+      let next: Buffer | undefined;
+      let nextLen = 0;
+      if (curLen === inSize) {
+        next = inPool.take();
+        nextLen = await source.read(next);
+      }
+      const batch = { src: cur, len: curLen, last: nextLen === 0 };
+      const dst = outPool.take();
+      const i = index++;
+      const done = transform(batch, dst, i);
+      done.catch(() => {}); // handled through writeTail; avoid an unhandled rejection if the chain already failed
+      writeTail = writeTail.then(async () => {
+        const out = await done;
+        opts.bodyHash?.update(hash === 'out' ? out : batch.src.subarray(0, batch.len));
+        inPool.give(batch.src);
+        await write(out, i);
+        outPool.give(dst);
+        consumed += batch.len;
+        opts.onProgress?.(consumed);
+      });
+      inflight.push(writeTail);
+      if (batch.last) break;
+      if (inflight.length >= opts.depth) await inflight.shift();
+      if (!next) break;
+      cur = next;
+      curLen = nextLen;
+    }
+    await writeTail;
+    return index;
+  } finally {
+    await Promise.allSettled(inflight);
+    inPool.wipe();
+    outPool.wipe();
+  }
+}
+
+/** Encrypts `source` into chunks written to `sink` from `bodyStart`. Returns the plaintext length. */
+export async function sealBody(
+  source: ByteSource,
+  sink: ByteSink,
+  bodyStart: number,
+  opts: EngineOptions,
+): Promise<{ plaintextLength: number; chunkCount: number }> {
+  const cs = opts.chunkSize;
+  const inSize = cs * opts.batchChunks;
+  let plaintextLength = 0;
+  let chunkCount = 0;
+  let written = bodyStart;
+  await pipeline(
+    source,
+    inSize,
+    opts,
+    async (batch, dst, i) => {
+      const chunks = Math.max(1, Math.ceil(batch.len / cs));
+      const first = i * opts.batchChunks;
+      if (first + chunks > MAX_CHUNKS) {
+        throw new SealtrainError(
+          'ERR_SEAL_LIMIT',
+          `Input for ${opts.name} exceeds 2^32 chunks; use a larger --chunk-size.`,
+        );
+      }
+      const out = dst.subarray(0, batch.len + chunks * TAG_SIZE);
+      await opts.cipher.sealAsync(opts.key, batch.src.subarray(0, batch.len), out, cs, first, batch.last);
+      plaintextLength += batch.len;
+      chunkCount += chunks;
+      return out;
+    },
+    async (out) => {
+      const pos = written;
+      written += out.length;
+      await sink.write(out, pos);
+    },
+    inSize + opts.batchChunks * TAG_SIZE,
+    'out',
+  );
+  return { plaintextLength, chunkCount };
+}
+
+/** Decrypts a body from `source` to `sink` (positions from 0). Throws on any failed chunk. */
+export async function openBody(
+  source: ByteSource,
+  sink: ByteSink,
+  opts: EngineOptions,
+): Promise<{ plaintextLength: number; chunkCount: number }> {
+  const cs = opts.chunkSize;
+  const stride = cs + TAG_SIZE;
+  const inSize = stride * opts.batchChunks;
+  let plaintextLength = 0;
+  let chunkCount = 0;
+  await pipeline(
+    source,
+    inSize,
+    opts,
+    async (batch, dst, i) => {
+      const sealed = batch.src.subarray(0, batch.len);
+      const chunks = Math.ceil(batch.len / stride);
+      const lastSize = batch.len - (chunks - 1) * stride;
+      if (chunks === 0 || lastSize < TAG_SIZE || (lastSize === TAG_SIZE && (i > 0 || chunks > 1))) {
+        throw truncated(opts.name);
+      }
+      const out = dst.subarray(0, batch.len - chunks * TAG_SIZE);
+      const first = i * opts.batchChunks;
+      const failed = await opts.cipher.openAsync(opts.key, sealed, out, cs, first, batch.last);
+      if (failed >= 0) {
+        out.fill(0);
+        throw await classifyFailure(opts, sealed, failed, chunks, first, batch.last);
+      }
+      chunkCount += chunks;
+      return out;
+    },
+    async (out) => {
+      const pos = plaintextLength;
+      plaintextLength += out.length;
+      await sink.write(out, pos);
+    },
+    inSize,
+    'in',
+  );
+  return { plaintextLength, chunkCount };
+}
+
+/** A final chunk that opens as a non-final one means the file was cut at a chunk boundary. */
+export async function classifyFailure(
+  opts: EngineOptions,
+  sealed: Buffer,
+  failed: number,
+  chunks: number,
+  first: number,
+  last: boolean,
+): Promise<SealtrainError> {
+  if (last && failed === chunks - 1) {
+    const stride = opts.chunkSize + TAG_SIZE;
+    const chunk = sealed.subarray(failed * stride);
+    const scratch = Buffer.alloc(chunk.length - TAG_SIZE);
+    const again = opts.cipher.open(opts.key, chunk, scratch, opts.chunkSize, first + failed, false);
+    scratch.fill(0);
+    if (again < 0) return truncated(opts.name);
+  }
+  return new SealtrainError(
+    'ERR_SEAL_DECRYPT_FAILED',
+    `Cannot decrypt ${opts.name}: the file was modified or damaged.`,
+    { details: { path: opts.name } },
+  );
+}
+
+/** The error for a body that ends early. */
+export function truncated(name: string): SealtrainError {
+  return new SealtrainError('ERR_SEAL_TRUNCATED', `${name} is truncated: its last chunk is missing or cut.`, {
+    details: { path: name },
+  });
+}

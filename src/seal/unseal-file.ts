@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { SealtrainError } from '../errors/index.js';
+import type { KeyProvider } from '../kms/index.js';
+import { AtomicFile } from '../store/index.js';
+import { engineOptions } from './internal/context.js';
+import { openBody } from './internal/engine.js';
+import { type OpenedInput, openInput, readExactly, type SealIo } from './internal/files.js';
+import { type ByteSink, streamSink } from './internal/io.js';
+import {
+  bodyGeometry,
+  bodyOffset,
+  PREAMBLE_SIZE,
+  parsePreamble,
+  sealedBodyLength,
+} from './internal/layout.js';
+import { type OpenedHeader, openHeader, wipeOpened } from './internal/open-header.js';
+import { type AuditContext, recordSealEvent, unwrapWith } from './internal/recipients.js';
+
+/** Options for {@link unsealFile}. */
+export interface UnsealOptions {
+  /** Providers whose keys may open the file. */
+  readonly providers: readonly KeyProvider[];
+  /** Only try these key URIs (`local:alice` or `local:alice/2`). */
+  readonly keys?: readonly string[];
+  readonly overwrite?: boolean;
+  readonly onProgress?: (bytes: number) => void;
+  readonly audit?: AuditContext;
+  readonly stdio?: SealIo;
+}
+
+/** What an unseal produced. */
+export interface UnsealResult {
+  readonly path: string;
+  readonly plaintextLength: number;
+  readonly chunkCount: number;
+  readonly openedWith: { readonly uri: string; readonly version: string };
+  readonly bodySha256: string;
+  readonly engine: string;
+}
+
+/**
+ * Opens a sealed file's header from `src`: reads the preamble and both slots and unwraps the DEK.
+ * Also checks the body size against the header when the input is a file.
+ */
+export async function openSealedInput(
+  src: OpenedInput,
+  providers: readonly KeyProvider[],
+  keys?: readonly string[],
+): Promise<OpenedHeader> {
+  const head = await readExactly(src.source, PREAMBLE_SIZE);
+  const preamble = parsePreamble(head, src.name);
+  const slots = await readExactly(src.source, 2 * preamble.slotSize);
+  const opened = await openHeader(Buffer.concat([head, slots]), src.name, unwrapWith(providers, keys));
+  if (src.size !== undefined) {
+    try {
+      checkBodySize(opened, src.size - bodyOffset(preamble.slotSize), src.name);
+    } catch (error) {
+      wipeOpened(opened);
+      throw error;
+    }
+  }
+  return opened;
+}
+
+function checkBodySize(opened: OpenedHeader, bodyLength: number, name: string): void {
+  const expected = opened.envelope.length;
+  if (expected !== null && bodyLength !== sealedBodyLength(expected, opened.core.chunk_size)) {
+    if (bodyLength < sealedBodyLength(expected, opened.core.chunk_size)) {
+      throw new SealtrainError(
+        'ERR_SEAL_TRUNCATED',
+        `${name} is truncated: it is shorter than its header says.`,
+        {
+          details: { path: name },
+        },
+      );
+    }
+    throw new SealtrainError(
+      'ERR_SEAL_DECRYPT_FAILED',
+      `Cannot decrypt ${name}: the file was modified or damaged.`,
+      {
+        details: { path: name },
+      },
+    );
+  }
+  bodyGeometry(bodyLength, opened.core.chunk_size, name);
+}
+
+/**
+ * Unseals `input` (a path or `-`) to `output` (a path or `-`). A file output appears only after
+ * every chunk authenticated; to a stream, each chunk is released once it authenticates and a
+ * failure at the end is reported by the thrown error (check the exit status).
+ */
+export async function unsealFile(
+  input: string,
+  output: string,
+  options: UnsealOptions,
+): Promise<UnsealResult> {
+  const src = await openInput(input, options.stdio);
+  let opened: OpenedHeader | undefined;
+  try {
+    opened = await openSealedInput(src, options.providers, options.keys);
+    const hash = createHash('sha256');
+    const extra = { bodyHash: hash, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+    const opts = engineOptions(opened.payloadKey, opened.core.chunk_size, src.name, extra);
+    let r: { plaintextLength: number; chunkCount: number };
+    if (output === '-') {
+      r = await openBody(
+        src.source,
+        streamSink(options.stdio?.stdout ?? process.stdout, 'standard output'),
+        opts,
+      );
+    } else {
+      const file = await AtomicFile.create(output, { overwrite: options.overwrite ?? false });
+      try {
+        const sink: ByteSink = { write: (buf, pos) => file.write(buf, pos) };
+        r = await openBody(src.source, sink, opts);
+        await file.commit();
+      } catch (error) {
+        await file.abort();
+        throw error;
+      }
+    }
+    const { uri, version } = opened.openedWith;
+    const result = {
+      path: output,
+      ...r,
+      openedWith: { uri, version },
+      bodySha256: hash.digest('hex'),
+      engine: opts.cipher.name,
+    };
+    await recordSealEvent(options.audit, 'unseal', {
+      path: input,
+      sha256: result.bodySha256,
+      recipients: [opened.openedWith],
+    });
+    return result;
+  } catch (error) {
+    await recordSealEvent(options.audit, 'unseal', {
+      path: input,
+      recipients: opened ? [opened.openedWith] : [],
+      error,
+    });
+    throw error;
+  } finally {
+    if (opened) wipeOpened(opened);
+    await src.close();
+  }
+}
