@@ -116,5 +116,8 @@ export function fromFsError(error: unknown, action: string, path: string): Sealt
     );
   }
   const reason = error instanceof Error ? error.message : String(error);
-  return new SealtrainError('ERR_IO_FAILED', `Cannot ${action} ${path}: ${reason}`, { cause: error, details });
+  return new SealtrainError('ERR_IO_FAILED', `Cannot ${action} ${path}: ${reason}`, {
+    cause: error,
+    details,
+  });
 }
