@@ -1,0 +1,220 @@
+import type { KeyObject } from 'node:crypto';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fromFsError, hasSystemCode, SealtrainError } from '../errors/index.js';
+import { syncDir } from '../store/index.js';
+import type { AuditEvent, AuditSink } from './audit-event.js';
+import { appendEntry, assertAuditEvent, type ChainState, GENESIS } from './chain.js';
+import { withAppendLock } from './internal/append-lock.js';
+import {
+  type AuditPaths,
+  appendDurable,
+  auditPaths,
+  countLines,
+  type Repair,
+  readTail,
+  repairTornLine,
+  type Tail,
+} from './internal/log-files.js';
+import { parseEntryLine } from './internal/parse-log.js';
+import { headProblem } from './internal/shape.js';
+import { loadOrCreateSigningKey } from './internal/signing-key.js';
+import { headLine, signHead } from './signed-head.js';
+
+/** Options for {@link AuditLog.open}. */
+export interface AuditLogOptions {
+  /** Sign a head after every this many entries (1 … 1 000 000); default 100. */
+  readonly headInterval?: number;
+  /** The time source for entries and heads; default `() => new Date()`. */
+  readonly clock?: () => Date;
+}
+
+/** What the writer knows about `audit.jsonl` after its last look. */
+interface Known {
+  readonly size: number;
+  readonly ino: number;
+  readonly state: ChainState;
+}
+
+const RECOVER_ACTOR = 'sealtrain';
+
+/**
+ * The append side of the audit log in one folder (`docs/spec/audit-log-v1.md`). Satisfies
+ * {@link AuditSink}: when `record` resolves the entry is fsynced. Calls are queued within the
+ * process and serialised across processes by the lock file `audit.lock`.
+ */
+export class AuditLog implements AuditSink {
+  /** The audit folder. */
+  readonly dir: string;
+  /** The public key that verifies this log's heads (SPKI PEM), to export and pin. */
+  readonly publicKeyPem: string;
+  /** Hex SHA-256 of the public key's DER form, as in every head. */
+  readonly keyId: string;
+  readonly #paths: AuditPaths;
+  readonly #key: KeyObject;
+  readonly #interval: number;
+  readonly #clock: () => Date;
+  #queue: Promise<unknown> = Promise.resolve();
+  #known: Known | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    paths: AuditPaths,
+    key: { privateKey: KeyObject; publicKeyPem: string; keyId: string },
+    options: AuditLogOptions,
+  ) {
+    this.dir = paths.dir;
+    this.#paths = paths;
+    this.#key = key.privateKey;
+    this.publicKeyPem = key.publicKeyPem;
+    this.keyId = key.keyId;
+    this.#interval = options.headInterval ?? 100;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /**
+   * Opens (creating when missing: folder 0700, Ed25519 key pair, empty log) the audit log in
+   * `dir`, repairing a torn last line left by a crash and recording the repair.
+   *
+   * @throws {SealtrainError} `ERR_AUDIT_SIGNING_KEY` naming the key file when it is unreadable or
+   *   malformed; `ERR_AUDIT_VERIFY_FAILED` when the last line is damaged; `ERR_IO_*` naming files.
+   */
+  static async open(dir: string, options: AuditLogOptions = {}): Promise<AuditLog> {
+    const interval = options.headInterval ?? 100;
+    if (!Number.isInteger(interval) || interval < 1 || interval > 1_000_000) {
+      throw new SealtrainError(
+        'ERR_INTERNAL',
+        `The audit head interval must be an integer from 1 to 1000000, not ${interval}.`,
+      );
+    }
+    await mkdir(dir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+      throw fromFsError(error, 'create the audit folder', dir);
+    });
+    const paths = auditPaths(dir);
+    return withAppendLock(paths.lock, async () => {
+      const key = await loadOrCreateSigningKey(paths);
+      await createIfMissing(paths.log);
+      const log = new AuditLog(paths, key, options);
+      await log.#currentState();
+      await log.#repairHeads();
+      return log;
+    });
+  }
+
+  /**
+   * Appends one entry for `event` and, when one is due, a signed head. Resolves once both are
+   * fsynced. An event with members beyond {@link AuditEvent} is refused and nothing is written.
+   */
+  record(event: AuditEvent): Promise<void> {
+    if (this.#closing)
+      return Promise.reject(new SealtrainError('ERR_INTERNAL', `The audit log in ${this.dir} is closed.`));
+    try {
+      assertAuditEvent(event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#locked(async () => {
+      await this.#append(await this.#currentState(), event);
+    });
+  }
+
+  /** Waits for pending records, then signs a head unless the newest head already covers the log. */
+  close(): Promise<void> {
+    this.#closing ??= this.#locked(async () => {
+      const state = await this.#currentState();
+      if (state.next > 0 && (await this.#lastHeadSeq()) < state.next - 1) await this.#writeHead(state);
+    });
+    return this.#closing;
+  }
+
+  /** Runs `fn` after everything queued before it, holding the cross-process lock. */
+  #locked(fn: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(() => withAppendLock(this.#paths.lock, fn));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** The chain state on disk now, repairing a torn last line (and recording that) first. */
+  async #currentState(): Promise<ChainState> {
+    const known = this.#known;
+    if (known) {
+      const handle = await open(this.#paths.log, 'r').catch((error: unknown) => {
+        throw fromFsError(error, 'open', this.#paths.log);
+      });
+      const info = await handle.stat().finally(() => handle.close());
+      if (info.size === known.size && info.ino === known.ino) return known.state;
+    }
+    let tail = await readTail(this.#paths.log);
+    let repair: Repair | undefined;
+    if (tail.torn.length > 0 && !tail.tooLong) {
+      repair = await repairTornLine(this.#paths.log, tail);
+      tail = await readTail(this.#paths.log);
+    }
+    const state = await this.#stateAfter(tail);
+    this.#known = { size: tail.size, ino: tail.ino, state };
+    if (!repair) return state;
+    const details = { reason: repair.reason, line: repair.line, bytes: repair.bytes, sha256: repair.sha256 };
+    return this.#append(state, { actor: RECOVER_ACTOR, action: 'audit.recover', outcome: 'ok', details });
+  }
+
+  /** The state after the last line of `tail`, which must be a valid entry. */
+  async #stateAfter(tail: Tail): Promise<ChainState> {
+    if (tail.size === 0) return GENESIS;
+    const parsed = tail.lastLine === undefined || tail.tooLong ? undefined : parseEntryLine(tail.lastLine, 0);
+    if (parsed && 'entry' in parsed) return { next: parsed.entry.seq + 1, head: parsed.entry.hash };
+    const line = await countLines(this.#paths.log);
+    const why = parsed && 'problem' in parsed ? `it is ${parsed.problem.kind}` : 'it is too long or torn';
+    throw new SealtrainError(
+      'ERR_AUDIT_VERIFY_FAILED',
+      `Cannot append to ${this.#paths.log}: its last line (${line}) is damaged (${why}); run \`sealtrain audit verify\`, then move ${this.dir} aside to start a new log.`,
+      { details: { path: this.#paths.log, line } },
+    );
+  }
+
+  /** Appends the entry for `event` after `state`, and a head when one is due. */
+  async #append(state: ChainState, event: AuditEvent): Promise<ChainState> {
+    const { line, state: next } = appendEntry(state, event, { clock: this.#clock });
+    const known = this.#known;
+    this.#known = undefined;
+    await appendDurable(this.#paths.log, `${line}\n`);
+    if (known) this.#known = { ...known, size: known.size + Buffer.byteLength(line) + 1, state: next };
+    if (next.next % this.#interval === 0) await this.#writeHead(next);
+    return next;
+  }
+
+  async #writeHead(state: ChainState): Promise<void> {
+    await this.#repairHeads();
+    const head = signHead(state, this.#key, { clock: this.#clock });
+    await appendDurable(this.#paths.heads, `${headLine(head)}\n`);
+  }
+
+  /** Heads are re-derivable, so a torn head line is repaired without an entry. */
+  async #repairHeads(): Promise<void> {
+    const tail = await readTail(this.#paths.heads);
+    if (tail.torn.length > 0 && !tail.tooLong) await repairTornLine(this.#paths.heads, tail);
+  }
+
+  /** The `seq` of the newest well-formed head, or −1. */
+  async #lastHeadSeq(): Promise<number> {
+    const { lastLine } = await readTail(this.#paths.heads);
+    let value: unknown;
+    try {
+      value = lastLine === undefined ? undefined : JSON.parse(lastLine);
+    } catch {
+      return -1;
+    }
+    return headProblem(value) === undefined ? (value as { seq: number }).seq : -1;
+  }
+}
+
+/** Creates an empty file (mode 0600) if there is none, making its name durable. */
+async function createIfMissing(path: string): Promise<void> {
+  try {
+    const handle = await open(path, 'wx', 0o600);
+    await handle.close();
+  } catch (error) {
+    if (hasSystemCode(error, 'EEXIST')) return;
+    throw fromFsError(error, 'create', path);
+  }
+  await syncDir(dirname(path));
+}
