@@ -21,7 +21,7 @@ export {
   rewrapFile,
   verifySealedFile,
 } from './rotate-file.js';
-export { sealBuffer, type UnsealBufferOptions, unsealBuffer } from './seal-buffer.js';
+export { type SealBufferOptions, sealBuffer, type UnsealBufferOptions, unsealBuffer } from './seal-buffer.js';
 export { type SealOptions, type SealResult, sealFile } from './seal-file.js';
 export { SealedReader } from './sealed-reader.js';
 export { type UnsealOptions, type UnsealResult, unsealFile } from './unseal-file.js';

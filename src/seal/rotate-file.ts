@@ -139,6 +139,7 @@ export async function reencryptFile(path: string, options: RotateOptions): Promi
     opened = await openSealedInput(src, options.providers);
     const recipients = options.recipients ?? baseUris(opened.envelope.recipients);
     const pipe = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+    pipe.on('error', () => {}); // a read failure ends the sealing side through its iterator
     const opts = engineOptions(opened.payloadKey, opened.core.chunk_size, path, {});
     const reading = openBody(src.source, streamSink(pipe, path), opts).finally(() => pipe.end());
     reading.catch((e: unknown) => pipe.destroy(e instanceof Error ? e : new Error(String(e))));

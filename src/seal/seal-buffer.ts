@@ -13,15 +13,39 @@ import { openHeader, wipeOpened } from './internal/open-header.js';
 import { prepareSeal, type SealParams } from './internal/prepare.js';
 import { unwrapWith } from './internal/recipients.js';
 
+/** Options for {@link sealBuffer}. */
+export interface SealBufferOptions extends SealParams {
+  /**
+   * Write into this buffer instead of allocating one (it must be large enough; the result is a
+   * view of it). Reusing one buffer across calls avoids page faults on fresh memory.
+   */
+  readonly into?: Uint8Array;
+}
+
+/** A view of `into` of `size` bytes, or a fresh buffer. */
+function outputBuffer(size: number, into: Uint8Array | undefined): Buffer {
+  if (!into) return Buffer.allocUnsafe(size);
+  if (into.length < size) {
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `The output buffer holds ${into.length} bytes; ${size} are needed.`,
+    );
+  }
+  return Buffer.from(into.buffer, into.byteOffset, size);
+}
+
 /**
  * Seals a buffer in memory into the sealed-file format. Uses both cores when the input spans
  * several batches. The plaintext is not copied.
  */
-export async function sealBuffer(plaintext: Uint8Array, options: SealParams): Promise<Buffer> {
+export async function sealBuffer(plaintext: Uint8Array, options: SealBufferOptions): Promise<Buffer> {
   const plan = await prepareSeal(options, 'buffer');
   try {
     const header = plan.header(plaintext.length);
-    const out = Buffer.allocUnsafe(header.length + sealedBodyLength(plaintext.length, plan.chunkSize));
+    const out = outputBuffer(
+      header.length + sealedBodyLength(plaintext.length, plan.chunkSize),
+      options.into,
+    );
     header.copy(out, 0);
     await sealInMemory(
       plaintext,
@@ -42,6 +66,8 @@ export interface UnsealBufferOptions {
   readonly name?: string;
   /** Batches decrypted at once (default 4): 1 uses one core. */
   readonly concurrency?: number;
+  /** Write the plaintext into this buffer (see {@link SealBufferOptions.into}). */
+  readonly into?: Uint8Array;
 }
 
 /** Opens a sealed buffer; throws the same errors as `unsealFile`. */
@@ -65,7 +91,7 @@ export async function unsealBuffer(sealed: Uint8Array, options: UnsealBufferOpti
       );
     }
     const { plaintextLength } = bodyGeometry(body.length, cs, name);
-    const out = Buffer.allocUnsafe(plaintextLength);
+    const out = outputBuffer(plaintextLength, options.into);
     await openInMemory(
       body,
       out,

@@ -67,9 +67,19 @@ export function streamSource(stream: Readable, name: string, pushback?: Buffer):
 
 /** Writes to a Node stream in order, honouring back-pressure. */
 export function streamSink(stream: Writable, name: string): ByteSink {
+  let failure: unknown;
+  // Without a listener a write error (EPIPE, ENOSPC on /dev/full) would crash the process;
+  // it reaches the caller through the write callback or the next write instead.
+  stream.on('error', (error) => {
+    failure ??= error;
+  });
   return {
     write(buf) {
       return new Promise((resolve, reject) => {
+        if (failure !== undefined) {
+          reject(fromFsError(failure, 'write', name));
+          return;
+        }
         const copy = Buffer.from(buf); // the caller reuses its buffer after we return
         stream.write(copy, (error) => (error ? reject(fromFsError(error, 'write', name)) : resolve()));
       });

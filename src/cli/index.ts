@@ -1,0 +1,90 @@
+/**
+ * The `sealtrain` command line: parses arguments, runs one command, and maps every error to
+ * its exit code (the only place that does). `main` returns the exit code instead of exiting so
+ * tests and embedders can call it.
+ *
+ * @module
+ */
+import { Command, CommanderError } from 'commander';
+import { SealtrainError } from '../errors/index.js';
+import { removePendingTempFiles } from '../store/index.js';
+import { EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
+import { auditCommand } from './internal/commands/audit.js';
+import { demoCommand } from './internal/commands/demo.js';
+import { keysCommand } from './internal/commands/keys.js';
+import { sealCommands } from './internal/commands/seal.js';
+import { makeOutput, type Output, reportError } from './internal/output.js';
+import { type GlobalOptions, Session } from './internal/session.js';
+
+export { EXIT_CODES, EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
+
+const VERSION = '0.1.0';
+
+function onSignal(signal: NodeJS.Signals): void {
+  removePendingTempFiles();
+  process.stderr.write(`sealtrain: interrupted by ${signal}; partial output removed.\n`);
+  process.exit(EXIT_INTERRUPTED);
+}
+
+/** Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code = 0;
+  let json = argv.includes('--json');
+  const program = new Command('sealtrain')
+    .version(VERSION)
+    .description('Seal datasets, manage keys and audit every use: confidential ML training on Azure.')
+    .option('--home <dir>', 'state folder (keyring, audit log); default $SEALTRAIN_HOME or ~/.sealtrain')
+    .option('--json', 'print one JSON object on stdout')
+    .option('--passphrase-file <path>', 'read the keyring passphrase from this file')
+    .option('--passphrase-fd <n>', 'read the keyring passphrase from this open file descriptor')
+    .option('--actor <name>', 'who the audit log records as acting (default user@host)')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
+  const run =
+    (
+      action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
+      dataOnStdout?: (o: Record<string, unknown>) => boolean,
+    ) =>
+    async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      const opts = cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+      json = opts.json ?? false;
+      const session = new Session(opts);
+      const out = makeOutput(json, dataOnStdout?.(opts) ?? false);
+      try {
+        await action(session, out, ...(args.slice(0, -2) as string[]));
+      } finally {
+        await session.close();
+      }
+    };
+  keysCommand(program, run);
+  sealCommands(program, run);
+  auditCommand(program, run);
+  demoCommand(program, run);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.exitCode === 0
+      )
+        return 0;
+      const usage = new SealtrainError('ERR_USAGE_INVALID', error.message.replace(/^error: /, ''), {
+        cause: error,
+      });
+      if (json) reportError(usage, true);
+      return exitCodeFor(usage);
+    }
+    reportError(error, json);
+    code = exitCodeFor(error);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return code;
+}

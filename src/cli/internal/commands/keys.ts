@@ -1,0 +1,101 @@
+import type { Command } from 'commander';
+import { SealtrainError } from '../../../errors/index.js';
+import { auditedProvider, type KeyVersionInfo, LocalKeyring } from '../../../kms/index.js';
+import type { Output } from '../output.js';
+import type { Session } from '../session.js';
+
+type Run = (
+  action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
+) => (...args: unknown[]) => Promise<void>;
+
+/** Accepts `alice` or `local:alice`. */
+function keyName(value: string): string {
+  return value.startsWith('local:') ? value.slice('local:'.length) : value;
+}
+
+function row(v: KeyVersionInfo): string {
+  return `${`${v.uri}/${v.version}`.padEnd(32)} ${v.enabled ? 'enabled ' : 'disabled'}  ${v.created}`;
+}
+
+/** `sealtrain keys init|create|list|rotate|disable`. */
+export function keysCommand(program: Command, run: Run): void {
+  const keys = program.command('keys').description('Manage key-encryption keys in the local keyring');
+  keys
+    .command('init')
+    .description('Create the local keyring under --home, protected by a passphrase')
+    .addHelpText('after', '\nExample:\n  sealtrain keys init --home ./state --passphrase-file pass.txt')
+    .option('--scrypt-cost <n>', 'scrypt cost N, a power of two such as 1024 (for tests; default 131072)')
+    .action(
+      run(async (session, out) => {
+        const cost = session.opts as { scryptCost?: string };
+        const pass = await session.passphrase(true);
+        try {
+          const options = cost.scryptCost ? { scryptCost: Number(cost.scryptCost) } : {};
+          const ring = await LocalKeyring.init(session.keyringDir, pass, options);
+          ring.close();
+        } finally {
+          pass.fill(0);
+        }
+        const audit = await session.audit();
+        await audit.record({
+          actor: session.actor,
+          action: 'keys.init',
+          outcome: 'ok',
+          details: { path: session.keyringDir },
+        });
+        out.result({ keyring: session.keyringDir }, `Created keyring in ${session.keyringDir}.`);
+      }),
+    );
+  keys
+    .command('create <name>')
+    .description('Create a key (version 1)')
+    .addHelpText('after', '\nExample:\n  sealtrain keys create hospital-a --passphrase-file pass.txt')
+    .action(
+      run(async (session, out, name = '') => {
+        const v = await (await providers(session)).create(keyName(name));
+        out.result({ key: v }, `Created ${v.uri} version ${v.version}.`);
+      }),
+    );
+  keys
+    .command('list [name]')
+    .description('List keys, or every version of one key')
+    .action(
+      run(async (session, out, name) => {
+        const ring = await providers(session);
+        const list = name ? await ring.listVersions(keyName(name)) : await ring.list();
+        out.result(
+          { keys: list },
+          list.length ? list.map(row).join('\n') : 'No keys yet: run `sealtrain keys create <name>`.',
+        );
+      }),
+    );
+  keys
+    .command('rotate <name>')
+    .description('Add a new version; new seals use it, old versions keep opening old files')
+    .addHelpText('after', '\nThen move files to it without re-encrypting:\n  sealtrain rewrap data.sealed')
+    .action(
+      run(async (session, out, name = '') => {
+        const v = await (await providers(session)).rotate(keyName(name));
+        out.result({ key: v }, `Rotated ${v.uri}: new version ${v.version}.`);
+      }),
+    );
+  keys
+    .command('disable <name> <version>')
+    .description('Disable one version for good: it no longer wraps or unwraps')
+    .action(
+      run(async (session, out, name = '', version = '') => {
+        if (!/^[1-9][0-9]*$/.test(version)) {
+          throw new SealtrainError(
+            'ERR_USAGE_INVALID',
+            `Version must be a positive integer, not "${version}".`,
+          );
+        }
+        const v = await (await providers(session)).disableVersion(keyName(name), version);
+        out.result({ key: v }, `Disabled ${v.uri} version ${v.version}.`);
+      }),
+    );
+}
+
+async function providers(session: Session) {
+  return auditedProvider(await session.localKeyring(), await session.audit(), session.actor);
+}
