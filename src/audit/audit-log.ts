@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fromFsError, hasSystemCode, SealtrainError } from '../errors/index.js';
 import { syncDir } from '../store/index.js';
@@ -106,8 +106,9 @@ export class AuditLog implements AuditSink {
    * fsynced. An event with members beyond {@link AuditEvent} is refused and nothing is written.
    */
   record(event: AuditEvent): Promise<void> {
-    if (this.#closing)
+    if (this.#closing) {
       return Promise.reject(new SealtrainError('ERR_INTERNAL', `The audit log in ${this.dir} is closed.`));
+    }
     try {
       assertAuditEvent(event);
     } catch (error) {
@@ -138,11 +139,11 @@ export class AuditLog implements AuditSink {
   async #currentState(): Promise<ChainState> {
     const known = this.#known;
     if (known) {
-      const handle = await open(this.#paths.log, 'r').catch((error: unknown) => {
-        throw fromFsError(error, 'open', this.#paths.log);
+      const info = await stat(this.#paths.log).catch((error: unknown) => {
+        if (hasSystemCode(error, 'ENOENT')) return undefined;
+        throw fromFsError(error, 'read', this.#paths.log);
       });
-      const info = await handle.stat().finally(() => handle.close());
-      if (info.size === known.size && info.ino === known.ino) return known.state;
+      if (info?.size === known.size && info.ino === known.ino) return known.state;
     }
     let tail = await readTail(this.#paths.log);
     let repair: Repair | undefined;

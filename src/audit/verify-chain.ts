@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { SealtrainError } from '../errors/index.js';
 import { walkChain } from './internal/chain-walk.js';
 import {
   checkHeads,
@@ -11,6 +12,7 @@ import { dedupe } from './internal/dedupe.js';
 import { checkOrder } from './internal/order.js';
 import { type EntrySlot, parseLog } from './internal/parse-log.js';
 import { problem } from './internal/problems.js';
+import { HEX64 } from './internal/shape.js';
 import type { AuditProblem, AuditVerifyReport } from './report.js';
 
 /** Options for {@link verifyChain}. */
@@ -19,6 +21,18 @@ export interface VerifyChainOptions {
   readonly expectedHead?: { readonly seq: number; readonly hash: string };
   /** Treat entries after the last signed head as an error, not a warning. */
   readonly strict?: boolean;
+}
+
+function assertPinned(pinned: PinnedHead | undefined): void {
+  if (
+    pinned === undefined ||
+    (Number.isSafeInteger(pinned.seq) && pinned.seq >= 0 && HEX64.test(pinned.hash))
+  )
+    return;
+  throw new SealtrainError(
+    'ERR_USAGE_INVALID',
+    'The expected audit head must be a seq (an integer ≥ 0) and a 64-hex-digit hash.',
+  );
 }
 
 function trustedPairs(heads: readonly ValidHead[], pinned: PinnedHead | undefined): Set<string> {
@@ -53,6 +67,8 @@ function unsignedTail(
  * `audit.jsonl`, without newlines) and the Ed25519 signatures of `heads` (the lines of
  * `heads.jsonl`) under `publicKey`. Reports every problem, each named by `seq` and line; see
  * "Verification" in `docs/spec/audit-log-v1.md` for how each kind is told apart.
+ *
+ * @throws {SealtrainError} `ERR_USAGE_INVALID` when `expectedHead` is not a seq and a hex hash.
  */
 export function verifyChain(
   lines: readonly string[],
@@ -60,6 +76,7 @@ export function verifyChain(
   publicKey: KeyObject,
   options: VerifyChainOptions = {},
 ): AuditVerifyReport {
+  assertPinned(options.expectedHead);
   const logProblems: AuditProblem[] = [];
   const headProblems: AuditProblem[] = [];
   const pinnedProblems: AuditProblem[] = [];
@@ -74,8 +91,9 @@ export function verifyChain(
   const log = { bySeq: new Map(ordered.sorted.map((s) => [s.entry.seq, s])), endSeq };
   let signedThrough = checkHeads(validHeads, log, headProblems);
   const pinned = options.expectedHead;
-  if (pinned && checkPinned(pinned, log, pinnedProblems))
+  if (pinned && checkPinned(pinned, log, pinnedProblems)) {
     signedThrough = Math.max(signedThrough ?? -1, pinned.seq);
+  }
   const problems = [
     ...logProblems,
     ...headProblems,

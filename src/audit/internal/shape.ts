@@ -15,6 +15,7 @@ export const LIMITS = {
   detailValue: 4096,
 } as const;
 
+/** 64 lowercase hex digits: a SHA-256 in hex. */
 export const HEX64 = /^[0-9a-f]{64}$/;
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ACTION = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
