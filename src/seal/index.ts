@@ -8,6 +8,7 @@
  */
 
 export { inspectFile, type SealedFileInfo } from './inspect-file.js';
+export { bodyDigestOf } from './internal/body-digest.js';
 export { chunkCipher } from './internal/context.js';
 export type { SealIo } from './internal/files.js';
 export type { SealMeta } from './internal/header-json.js';

@@ -159,7 +159,7 @@ export async function reencryptFile(path: string, options: RotateOptions): Promi
     await syncDir(dirname(target));
     await recordSealEvent(options.audit, 'reencrypt', {
       path: target,
-      sha256: sealed.bodySha256,
+      sha256: sealed.bodyDigest,
       recipients: sealed.recipients,
     });
     return { path: target, from: opened.envelope.recipients, to: sealed.recipients };

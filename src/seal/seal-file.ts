@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { WrappedKey } from '../kms/index.js';
 import { AtomicFile } from '../store/index.js';
+import { BodyDigest } from './internal/body-digest.js';
 import { engineOptions } from './internal/context.js';
 import { sealBody } from './internal/engine.js';
 import { openInput, type SealIo } from './internal/files.js';
@@ -26,8 +26,8 @@ export interface SealResult {
   readonly chunkCount: number;
   readonly chunkSize: number;
   readonly recipients: readonly WrappedKey[];
-  /** SHA-256 of the sealed body (unchanged by rewrap). */
-  readonly bodySha256: string;
+  /** Body digest of the sealed file (spec: "Body digest"); unchanged by rewrap. */
+  readonly bodyDigest: string;
   /** Which chunk cipher ran: `native` (OpenSSL via the addon) or `node` (node:crypto). */
   readonly engine: string;
 }
@@ -44,7 +44,7 @@ export async function sealFile(input: string, output: string, options: SealOptio
     const result = await writeSealed(input, output, options, plan, name);
     await recordSealEvent(options.audit, 'seal', {
       path: output,
-      sha256: result.bodySha256,
+      sha256: result.bodyDigest,
       recipients: plan.recipients,
     });
     return result;
@@ -64,8 +64,8 @@ async function writeSealed(
   name: string,
 ): Promise<SealResult> {
   const src = await openInput(input, options.stdio);
-  const hash = createHash('sha256');
-  const extra = { bodyHash: hash, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+  const hash = new BodyDigest();
+  const extra = { bodyDigest: hash, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
   const opts = engineOptions(plan.payloadKey, plan.chunkSize, name, extra);
   const start = bodyOffset(plan.slotSize);
   const done = (r: { plaintextLength: number; chunkCount: number }): SealResult => ({
@@ -73,7 +73,7 @@ async function writeSealed(
     ...r,
     chunkSize: plan.chunkSize,
     recipients: plan.recipients,
-    bodySha256: hash.digest('hex'),
+    bodyDigest: hash.hex(),
     engine: opts.cipher.name,
   });
   try {

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
 import { AtomicFile } from '../store/index.js';
+import { BodyDigest } from './internal/body-digest.js';
 import { engineOptions } from './internal/context.js';
 import { openBody } from './internal/engine.js';
 import { type OpenedInput, openInput, readExactly, type SealIo } from './internal/files.js';
@@ -34,7 +34,7 @@ export interface UnsealResult {
   readonly plaintextLength: number;
   readonly chunkCount: number;
   readonly openedWith: { readonly uri: string; readonly version: string };
-  readonly bodySha256: string;
+  readonly bodyDigest: string;
   readonly engine: string;
 }
 
@@ -99,8 +99,8 @@ export async function unsealFile(
   let opened: OpenedHeader | undefined;
   try {
     opened = await openSealedInput(src, options.providers, options.keys);
-    const hash = createHash('sha256');
-    const extra = { bodyHash: hash, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+    const hash = new BodyDigest();
+    const extra = { bodyDigest: hash, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
     const opts = engineOptions(opened.payloadKey, opened.core.chunk_size, src.name, extra);
     let r: { plaintextLength: number; chunkCount: number };
     if (output === '-') {
@@ -125,12 +125,12 @@ export async function unsealFile(
       path: output,
       ...r,
       openedWith: { uri, version },
-      bodySha256: hash.digest('hex'),
+      bodyDigest: hash.hex(),
       engine: opts.cipher.name,
     };
     await recordSealEvent(options.audit, 'unseal', {
       path: input,
-      sha256: result.bodySha256,
+      sha256: result.bodyDigest,
       recipients: [opened.openedWith],
     });
     return result;

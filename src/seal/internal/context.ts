@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { blockChunks } from './body-digest.js';
 import { type ChunkCipher, loadChunkCipher } from './chunk-cipher.js';
 import type { EngineOptions } from './engine.js';
 
@@ -10,22 +11,19 @@ export function chunkCipher(): ChunkCipher {
   return cipher;
 }
 
-/** About 4 MiB per batch: big enough to amortise calls, small enough to stay in cache. */
-const BATCH_BYTES = 4 * 1024 * 1024;
-
 /** Tuning shared by every body operation. */
 export function engineOptions(
   key: Buffer,
   chunkSize: number,
   name: string,
-  extra: Pick<EngineOptions, 'bodyHash' | 'onProgress'> & { readonly concurrency?: number | undefined },
+  extra: Pick<EngineOptions, 'bodyDigest' | 'onProgress'> & { readonly concurrency?: number | undefined },
 ): EngineOptions {
   const { concurrency, ...rest } = extra;
   return {
     cipher: chunkCipher(),
     key,
     chunkSize,
-    batchChunks: Math.max(1, Math.floor(BATCH_BYTES / chunkSize)),
+    batchChunks: blockChunks(chunkSize), // about 4 MiB: amortises calls, stays in cache
     depth: Math.max(1, Math.min(16, Math.floor(concurrency ?? 4))),
     name,
     ...rest,

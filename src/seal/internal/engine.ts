@@ -1,5 +1,5 @@
-import type { Hash } from 'node:crypto';
 import { SealtrainError } from '../../errors/index.js';
+import type { BodyDigest } from './body-digest.js';
 import type { ChunkCipher } from './chunk-cipher.js';
 import { BufferPool, type ByteSink, type ByteSource } from './io.js';
 import { MAX_CHUNKS, TAG_SIZE } from './layout.js';
@@ -13,8 +13,8 @@ export interface EngineOptions {
   readonly batchChunks: number;
   /** Batches in flight at once; 2 or more overlap I/O with crypto and use both cores. */
   readonly depth: number;
-  /** Updated in order with every sealed body byte (written or read). */
-  readonly bodyHash?: Hash;
+  /** Receives every block of sealed body bytes (written or read). */
+  readonly bodyDigest?: BodyDigest;
   /** Called with the number of input bytes consumed so far. */
   readonly onProgress?: (bytes: number) => void;
   /** Names the file in errors. */
@@ -28,8 +28,9 @@ interface Batch {
 }
 
 /**
- * Runs `transform` over fixed-size batches of `source` with up to `depth` batches in flight,
- * writing results to `sink` strictly in order. The last batch is known by reading one ahead.
+ * Runs `transform` over fixed-size batches of `source` with up to `depth` batches in flight.
+ * Each batch's sealed bytes go to the body digest; writes go out as soon as their batch is ready
+ * (positional sinks) or in order (`sink.ordered`). The last batch is known by reading one ahead.
  */
 async function pipeline(
   source: ByteSource,
@@ -37,11 +38,10 @@ async function pipeline(
   opts: EngineOptions,
   transform: (batch: Batch, dst: Buffer, index: number) => Promise<Buffer>,
   write: (out: Buffer, index: number) => Promise<void>,
-  outSize: number,
-  hash: 'in' | 'out',
+  sizes: { outSize: number; hash: 'in' | 'out'; ordered: boolean },
 ): Promise<number> {
   const inPool = new BufferPool(inSize);
-  const outPool = new BufferPool(outSize);
+  const outPool = new BufferPool(sizes.outSize);
   const inflight: Promise<void>[] = [];
   let writeTail: Promise<void> = Promise.resolve();
   let consumed = 0;
@@ -60,24 +60,27 @@ async function pipeline(
       const dst = outPool.take();
       const i = index++;
       const done = transform(batch, dst, i);
-      done.catch(() => {}); // handled through writeTail; avoid an unhandled rejection if the chain already failed
-      writeTail = writeTail.then(async () => {
-        const out = await done;
-        opts.bodyHash?.update(hash === 'out' ? out : batch.src.subarray(0, batch.len));
+      const hashed = done.then((out) =>
+        opts.bodyDigest?.add(i, sizes.hash === 'out' ? out : batch.src.subarray(0, batch.len)),
+      );
+      const written = (sizes.ordered ? writeTail : Promise.resolve())
+        .then(() => done)
+        .then((out) => write(out, i));
+      if (sizes.ordered) writeTail = written;
+      const complete = Promise.all([hashed, written]).then(() => {
         inPool.give(batch.src);
-        await write(out, i);
         outPool.give(dst);
         consumed += batch.len;
         opts.onProgress?.(consumed);
       });
-      inflight.push(writeTail);
-      if (batch.last) break;
+      complete.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
+      inflight.push(complete);
+      if (batch.last || !next) break;
       if (inflight.length >= opts.depth) await inflight.shift();
-      if (!next) break;
       cur = next;
       curLen = nextLen;
     }
-    await writeTail;
+    await Promise.all(inflight);
     return index;
   } finally {
     await Promise.allSettled(inflight);
@@ -97,7 +100,6 @@ export async function sealBody(
   const inSize = cs * opts.batchChunks;
   let plaintextLength = 0;
   let chunkCount = 0;
-  let written = bodyStart;
   await pipeline(
     source,
     inSize,
@@ -117,13 +119,8 @@ export async function sealBody(
       chunkCount += chunks;
       return out;
     },
-    async (out) => {
-      const pos = written;
-      written += out.length;
-      await sink.write(out, pos);
-    },
-    inSize + opts.batchChunks * TAG_SIZE,
-    'out',
+    (out, i) => sink.write(out, bodyStart + i * (inSize + opts.batchChunks * TAG_SIZE)),
+    { outSize: inSize + opts.batchChunks * TAG_SIZE, hash: 'out', ordered: sink.ordered ?? false },
   );
   return { plaintextLength, chunkCount };
 }
@@ -157,16 +154,12 @@ export async function openBody(
         out.fill(0);
         throw await classifyFailure(opts, sealed, failed, chunks, first, batch.last);
       }
+      plaintextLength += out.length;
       chunkCount += chunks;
       return out;
     },
-    async (out) => {
-      const pos = plaintextLength;
-      plaintextLength += out.length;
-      await sink.write(out, pos);
-    },
-    inSize,
-    'in',
+    (out, i) => sink.write(out, i * opts.batchChunks * cs),
+    { outSize: inSize, hash: 'in', ordered: sink.ordered ?? false },
   );
   return { plaintextLength, chunkCount };
 }

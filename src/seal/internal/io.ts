@@ -10,6 +10,8 @@ export interface ByteSource {
 /** Where bytes go. `position` is absolute; stream sinks require it to be sequential. */
 export interface ByteSink {
   write(buf: Buffer, position: number): Promise<void>;
+  /** True when writes must be issued one after another in order (streams). */
+  readonly ordered?: boolean;
 }
 
 /** Reads a file from `start` onwards with positional reads. */
@@ -74,6 +76,7 @@ export function streamSink(stream: Writable, name: string): ByteSink {
     failure ??= error;
   });
   return {
+    ordered: true,
     write(buf) {
       return new Promise((resolve, reject) => {
         if (failure !== undefined) {
