@@ -28,6 +28,15 @@ function expectedHead(value: string | undefined): { expectedHead?: { seq: number
   return { expectedHead: { seq: Number(m[1]), hash: m[2] ?? '' } };
 }
 
+/** Shows control characters from stored strings as escapes so entries cannot drive the terminal. */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return text.replace(
+    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** `sealtrain audit verify|show`. */
 export function auditCommand(program: Command, run: Run): void {
   const audit = program.command('audit').description('Check and read the tamper-evident audit log');
@@ -76,7 +85,11 @@ export function auditCommand(program: Command, run: Run): void {
         out.result(
           { report },
           [
-            `Audit log verified: ${report.entries} entries, signed through entry ${report.signedThrough}.`,
+            `Audit log verified: ${report.entries} entries, ${
+              report.signedThrough === null
+                ? 'no signed head yet'
+                : `signed through entry ${report.signedThrough}`
+            }.`,
             ...warnings,
           ].join('\n'),
         );
@@ -106,7 +119,7 @@ export function auditCommand(program: Command, run: Run): void {
           const file = e.file ? ` ${e.file.path} sha256:${e.file.sha256.slice(0, 12)}…` : '';
           return `#${e.seq} ${e.time} ${e.actor} ${e.action} ${e.outcome}${e.code ? ` ${e.code}` : ''}${key}${file}`;
         });
-        out.result({ entries }, text.length ? text.join('\n') : 'The audit log is empty.');
+        out.result({ entries }, text.length ? printable(text.join('\n')) : 'The audit log is empty.');
       }),
     );
 }
