@@ -120,6 +120,17 @@ describe('sealtrain seal / unseal / inspect', () => {
   });
 });
 
+describe('audit show', () => {
+  it('escapes control characters that a file name put into the log', async () => {
+    const evil = join(ctx.dir, 'evil\u001b[2J.sealed');
+    expect((await cli([...ctx.base, 'seal', data, '-o', evil, '--key', 'local:a'])).code).toBe(0);
+    const r = await cli(['--home', ctx.home, 'audit', 'show', '--action', 'seal']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('\u001b');
+    expect(r.stderr).toContain('evil\\u001b[2J.sealed');
+  });
+});
+
 describe('bad input: distinct codes, named files, nothing left behind', () => {
   it('refuses to overwrite without --force and keeps the existing file', async () => {
     const out = join(ctx.dir, 'keep.csv');

@@ -30,11 +30,13 @@ function expectedHead(value: string | undefined): { expectedHead?: { seq: number
 
 /** Shows control characters from stored strings as escapes so entries cannot drive the terminal. */
 function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-  return text.replace(
-    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  let out = '';
+  for (const ch of text) {
+    const c = ch.codePointAt(0) ?? 0;
+    const control = (c < 0x20 && ch !== '\n') || (c >= 0x7f && c <= 0x9f);
+    out += control ? `\\u${c.toString(16).padStart(4, '0')}` : ch;
+  }
+  return out;
 }
 
 /** `sealtrain audit verify|show`. */
