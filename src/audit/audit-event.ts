@@ -12,7 +12,7 @@ export interface AuditEvent {
   readonly outcome: 'ok' | 'error';
   /** The key involved: its URI without a version, and the version when known. */
   readonly key?: { readonly uri: string; readonly version?: string };
-  /** The file involved and the SHA-256 (hex) of its content. */
+  /** The file involved and its digest (hex): for sealed files, the body digest of the sealed-file spec. */
   readonly file?: { readonly path: string; readonly sha256: string };
   /** The error code when `outcome` is `error`. */
   readonly code?: string;
