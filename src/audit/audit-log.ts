@@ -2,10 +2,9 @@ import type { KeyObject } from 'node:crypto';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fromFsError, hasSystemCode, SealtrainError } from '../errors/index.js';
-import { syncDir } from '../store/index.js';
+import { type FileLockOptions, syncDir, withFileLock } from '../store/index.js';
 import type { AuditEvent, AuditSink } from './audit-event.js';
 import { appendEntry, assertAuditEvent, type ChainState, GENESIS } from './chain.js';
-import { withAppendLock } from './internal/append-lock.js';
 import {
   type AuditPaths,
   appendDurable,
@@ -37,6 +36,22 @@ interface Known {
 }
 
 const RECOVER_ACTOR = 'sealtrain';
+
+/** How long an append waits for a live holder of `audit.lock` before giving up. */
+const APPEND_WAIT_MS = 10_000;
+
+/** The cross-process append lock: a live holder is waited for 10 s, then `ERR_IO_FAILED`. */
+const APPEND_LOCK: FileLockOptions = {
+  timeoutMs: APPEND_WAIT_MS,
+  onTimeout: (path, pid) => {
+    const by = pid === undefined ? 'another process' : `process ${pid}`;
+    return new SealtrainError(
+      'ERR_IO_FAILED',
+      `Cannot append to the audit log: ${path} has been held by ${by} for more than ${APPEND_WAIT_MS / 1000} s; remove it if no sealtrain process is running.`,
+      { details: { path, ...(pid === undefined ? {} : { pid }) } },
+    );
+  },
+};
 
 /**
  * The append side of the audit log in one folder (`docs/spec/audit-log-v1.md`). Satisfies
@@ -91,14 +106,18 @@ export class AuditLog implements AuditSink {
       throw fromFsError(error, 'create the audit folder', dir);
     });
     const paths = auditPaths(dir);
-    return withAppendLock(paths.lock, async () => {
-      const key = await loadOrCreateSigningKey(paths);
-      await createIfMissing(paths.log);
-      const log = new AuditLog(paths, key, options);
-      await log.#currentState();
-      await log.#repairHeads();
-      return log;
-    });
+    return withFileLock(
+      paths.lock,
+      async () => {
+        const key = await loadOrCreateSigningKey(paths);
+        await createIfMissing(paths.log);
+        const log = new AuditLog(paths, key, options);
+        await log.#currentState();
+        await log.#repairHeads();
+        return log;
+      },
+      APPEND_LOCK,
+    );
   }
 
   /**
@@ -130,7 +149,7 @@ export class AuditLog implements AuditSink {
 
   /** Runs `fn` after everything queued before it, holding the cross-process lock. */
   #locked(fn: () => Promise<void>): Promise<void> {
-    const run = this.#queue.then(() => withAppendLock(this.#paths.lock, fn));
+    const run = this.#queue.then(() => withFileLock(this.#paths.lock, fn, APPEND_LOCK));
     this.#queue = run.catch(() => {});
     return run;
   }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromFsError, isSealtrainError, SealtrainError } from '../errors/index.js';
+import { type FileLockOptions, withFileLock } from '../store/index.js';
 import {
   aesKeyUnwrap,
   aesKeyWrap,
@@ -13,7 +14,6 @@ import {
 } from './internal/keyring-crypto.js';
 import type { KeyringDoc, VersionRecord } from './internal/keyring-file.js';
 import { checkScryptCost, DEFAULT_SCRYPT_N } from './internal/keyring-kdf.js';
-import { withFileLock } from './internal/keyring-lock.js';
 import {
   findKey,
   findVersion,
@@ -52,6 +52,23 @@ export interface LocalKeyringOptions {
 
 /** The wrapping algorithm of {@link LocalKeyring}: AES-256 key wrap, RFC 3394. */
 export const LOCAL_WRAP_ALG = 'A256KW';
+
+/**
+ * The keyring's lock: a live holder is waited for 2 s, then `ERR_KMS_KEYRING_LOCKED` names the
+ * lock file. The file holds the bare pid, as earlier releases wrote and read it.
+ */
+const KEYRING_LOCK: FileLockOptions = {
+  timeoutMs: 2000,
+  pidOnly: true,
+  onTimeout: (path, pid) => {
+    const by = pid === undefined ? 'another sealtrain process' : `another sealtrain process (pid ${pid})`;
+    return new SealtrainError(
+      'ERR_KMS_KEYRING_LOCKED',
+      `The keyring is locked by ${by} through ${path}; retry when it is done, or remove that file if no sealtrain process is running.`,
+      { details: { path, ...(pid === undefined ? {} : { pid }) } },
+    );
+  },
+};
 
 /** Outcome of a change: the new document (absent when nothing changes) and what to return. */
 type Change<T> = { readonly doc?: KeyringDoc; readonly result: T };
@@ -103,12 +120,16 @@ export class LocalKeyring implements KeyProvider {
     const kdf = { name: 'scrypt', N, r: 8, p: 1, salt: randomBytes(16) } as const;
     const keys = await deriveKeys(passphrase, kdf);
     try {
-      await withFileLock(join(dir, LOCK_FILE), async () => {
-        await removeLeftoverTemps(dir);
-        await writeKeyring(path, { kdf, keys: [] }, keys.mac, { create: true }).catch((error: unknown) => {
-          throw isSealtrainError(error, 'ERR_IO_EXISTS') ? keyringExists(path) : error;
-        });
-      });
+      await withFileLock(
+        join(dir, LOCK_FILE),
+        async () => {
+          await removeLeftoverTemps(dir);
+          await writeKeyring(path, { kdf, keys: [] }, keys.mac, { create: true }).catch((error: unknown) => {
+            throw isSealtrainError(error, 'ERR_IO_EXISTS') ? keyringExists(path) : error;
+          });
+        },
+        KEYRING_LOCK,
+      );
       const stored = await readKeyring(path);
       verifyKeyring(path, stored, keys.mac);
       return new LocalKeyring(dir, keys, stored.doc, stored.stamp);
@@ -266,21 +287,25 @@ export class LocalKeyring implements KeyProvider {
   /** Applies `change` to a fresh read of the file, under the lock, one change at a time. */
   #change<T>(change: (doc: KeyringDoc, keys: KeyringKeys) => Change<T>): Promise<T> {
     const run = () =>
-      withFileLock(join(this.dir, LOCK_FILE), async () => {
-        const keys = this.#keysOrThrow();
-        await removeLeftoverTemps(this.dir);
-        const stored = await readKeyring(this.path);
-        verifyKeyring(this.path, stored, keys.mac);
-        this.#doc = stored.doc;
-        this.#stamp = stored.stamp;
-        const out = change(stored.doc, keys);
-        if (out.doc) {
-          await writeKeyring(this.path, out.doc, keys.mac, { create: false });
-          this.#doc = out.doc;
-          this.#stamp = (await stampOf(this.path)) ?? '';
-        }
-        return out.result;
-      });
+      withFileLock(
+        join(this.dir, LOCK_FILE),
+        async () => {
+          const keys = this.#keysOrThrow();
+          await removeLeftoverTemps(this.dir);
+          const stored = await readKeyring(this.path);
+          verifyKeyring(this.path, stored, keys.mac);
+          this.#doc = stored.doc;
+          this.#stamp = stored.stamp;
+          const out = change(stored.doc, keys);
+          if (out.doc) {
+            await writeKeyring(this.path, out.doc, keys.mac, { create: false });
+            this.#doc = out.doc;
+            this.#stamp = (await stampOf(this.path)) ?? '';
+          }
+          return out.result;
+        },
+        KEYRING_LOCK,
+      );
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => {});
     return result;
