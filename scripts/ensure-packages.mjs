@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Installs the Debian packages the test suite drives for real (swtpm and tpm2-tools for the vTPM
+// tests) when a command they provide is missing. Runs before `npm test`. As root it installs them
+// with apt-get; otherwise it says which command to run. It never lets a suite skip silently.
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** Each command the tests run, and the Debian package that ships it. */
+const NEEDED = [
+  { command: 'swtpm', pkg: 'swtpm' },
+  { command: 'swtpm_setup', pkg: 'swtpm-tools' },
+  { command: 'tpm2_startup', pkg: 'tpm2-tools' },
+];
+
+function onPath(command) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {}
+  }
+  return false;
+}
+
+const missing = [...new Set(NEEDED.filter((n) => !onPath(n.command)).map((n) => n.pkg))];
+if (missing.length > 0) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot) {
+    console.error(
+      `The tests need Debian packages that are missing: ${missing.join(', ')}.\n` +
+        `Install them with: sudo apt-get install -y ${missing.join(' ')}`,
+    );
+    process.exit(1);
+  }
+  console.error(`Installing Debian packages the tests need: ${missing.join(', ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'inherit', 'inherit'], env });
+  execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env,
+  });
+  const still = NEEDED.filter((n) => !onPath(n.command)).map((n) => n.command);
+  if (still.length > 0) {
+    console.error(
+      `Installed ${missing.join(', ')} but these commands are still missing: ${still.join(', ')}`,
+    );
+    process.exit(1);
+  }
+}
