@@ -1,19 +1,26 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 
+/** The longest nonce sealtrain accepts: it must fit the 64 bytes of SEV-SNP report data. */
+export const MAX_NONCE_BYTES = 64;
+
 /**
- * The 32-byte binding of a request into evidence: SHA-256(nonce ‖ SPKI-DER(runtime key)), or
- * SHA-256(nonce) with no key (docs/spec/evidence-v1.md, "Binding").
+ * What binds a request into evidence (docs/spec/evidence-v1.md, "Binding"): with a runtime key,
+ * SHA-256(nonce ‖ SPKI-DER(key)); without one, the nonce itself.
  */
 export function runtimeBinding(nonce: Uint8Array, runtimeKey?: KeyObject): Buffer {
-  const hash = createHash('sha256').update(nonce);
-  if (runtimeKey !== undefined) {
-    const publicKey = runtimeKey.type === 'private' ? createPublicKey(runtimeKey) : runtimeKey;
-    hash.update(publicKey.export({ type: 'spki', format: 'der' }));
-  }
-  return hash.digest();
+  if (nonce.length === 0 || nonce.length > MAX_NONCE_BYTES)
+    throw new RangeError(`a nonce must be 1 to ${MAX_NONCE_BYTES} bytes`);
+  if (runtimeKey === undefined) return Buffer.from(nonce);
+  const publicKey = runtimeKey.type === 'private' ? createPublicKey(runtimeKey) : runtimeKey;
+  return createHash('sha256')
+    .update(nonce)
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest();
 }
 
-/** The 64-byte SEV-SNP (and `sim`) report data for a request: the binding, then 32 zero bytes. */
+/** The 64-byte SEV-SNP (and `sim`) report data for a request: the binding, zero-padded. */
 export function reportDataFor(nonce: Uint8Array, runtimeKey?: KeyObject): Buffer {
-  return Buffer.concat([runtimeBinding(nonce, runtimeKey), Buffer.alloc(32)]);
+  const out = Buffer.alloc(64);
+  runtimeBinding(nonce, runtimeKey).copy(out);
+  return out;
 }

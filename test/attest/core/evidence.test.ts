@@ -110,4 +110,11 @@ describe('runtime binding', () => {
     expect(rd.length).toBe(64);
     expect(rd.subarray(32)).toEqual(Buffer.alloc(32));
   });
+
+  it('is the nonce itself without a runtime key, and refuses empty or over-long nonces', () => {
+    expect(runtimeBinding(Buffer.from('challenge'))).toEqual(Buffer.from('challenge'));
+    expect(reportDataFor(Buffer.from('ab')).subarray(0, 3)).toEqual(Buffer.from([0x61, 0x62, 0]));
+    expect(() => runtimeBinding(Buffer.alloc(0))).toThrow(RangeError);
+    expect(() => runtimeBinding(Buffer.alloc(65))).toThrow(RangeError);
+  });
 });
