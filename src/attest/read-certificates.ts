@@ -1,0 +1,67 @@
+import { X509Certificate } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fromFsError, SealtrainError } from '../errors/index.js';
+import type { SnpCertificates } from './evidence.js';
+
+/** Splits PEM text into certificates, or reads one DER certificate. */
+function certificatesIn(bytes: Buffer, path: string): X509Certificate[] {
+  const text = bytes.toString('latin1');
+  try {
+    if (text.includes('-----BEGIN CERTIFICATE-----'))
+      return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+        (pem) => new X509Certificate(pem),
+      );
+    return [new X509Certificate(bytes)];
+  } catch (cause) {
+    throw new SealtrainError('ERR_ATTEST_MALFORMED', `${path} is not an X.509 certificate (PEM or DER).`, {
+      cause,
+      details: { path },
+    });
+  }
+}
+
+/** Names an AMD certificate by its subject: ARK (self-signed), ASK, ASVK, VCEK or VLEK. */
+export function amdRoleOf(cert: X509Certificate): keyof SnpCertificates {
+  const cn = /CN=([^\n,]+)/.exec(cert.subject)?.[1] ?? '';
+  if (cert.subject === cert.issuer) return 'ark';
+  if (cn === 'SEV-VCEK') return 'vcek';
+  if (cn === 'SEV-VLEK') return 'vlek';
+  if (cn.startsWith('SEV-VLEK-')) return 'asvk';
+  return 'ask';
+}
+
+/**
+ * Reads every certificate file in a folder (PEM bundles such as `cert_chain`, or DER such as
+ * `vcek.der`) and sorts them into the SEV-SNP roles by subject. Two different certificates for one
+ * role are refused, so a folder cannot be ambiguous.
+ */
+export async function readCertificatesDir(dir: string): Promise<SnpCertificates> {
+  let names: string[];
+  try {
+    names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+  } catch (error) {
+    throw fromFsError(error, 'read the certificate folder', dir);
+  }
+  const out: Record<string, string> = {};
+  for (const name of names.sort()) {
+    const path = join(dir, name);
+    const bytes = await readFile(path).catch((error: unknown) => {
+      throw fromFsError(error, 'read', path);
+    });
+    for (const cert of certificatesIn(bytes, path)) {
+      const role = amdRoleOf(cert);
+      const pem = cert.toString();
+      if (out[role] !== undefined && out[role] !== pem)
+        throw new SealtrainError(
+          'ERR_ATTEST_MALFORMED',
+          `${dir} holds two different ${role} certificates (one in ${name}).`,
+          {
+            details: { path, field: role },
+          },
+        );
+      out[role] = pem;
+    }
+  }
+  return out;
+}
