@@ -37,6 +37,10 @@ export interface CollectAzureCvmOptions {
   readonly timeoutMs?: number;
 }
 
+/** base64url with padding, as trustee's evidence (serde_with `Base64<UrlSafe>`) writes it. */
+const b64url = (bytes: Uint8Array) =>
+  Buffer.from(bytes).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
 
 async function writeReportData(
@@ -154,9 +158,9 @@ async function readEvidence(
       message: q.message.toString('hex'),
       pcrs: q.pcrs.map((p) => p.toString('hex')),
     },
-    hcl_report: (await readFile(hclFile)).toString('base64url'),
-    ...(options.vcek === undefined ? {} : { vcek: Buffer.from(options.vcek).toString('base64url') }),
-    ak_pub: akPub.toString('base64url'),
+    hcl_report: b64url(await readFile(hclFile)),
+    ...(options.vcek === undefined ? {} : { vcek: b64url(options.vcek) }),
+    ak_pub: b64url(akPub),
   };
 }
 
