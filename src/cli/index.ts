@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { SealtrainError } from '../errors/index.js';
 import { removePendingTempFiles } from '../store/index.js';
 import { EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
+import { attestCommand } from './internal/commands/attest.js';
 import { auditCommand } from './internal/commands/audit.js';
 import { demoCommand } from './internal/commands/demo.js';
 import { keysCommand } from './internal/commands/keys.js';
@@ -61,6 +62,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   keysCommand(program, run);
   sealCommands(program, run);
   auditCommand(program, run);
+  attestCommand(program, run);
   demoCommand(program, run);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

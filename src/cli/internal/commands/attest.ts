@@ -1,0 +1,225 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import {
+  type AttestationPolicy,
+  collectEvidence,
+  DEFAULT_POLICY,
+  detectTee,
+  loadOrCreateSimKey,
+  parseAttestationPolicy,
+  parseEvidence,
+  publicKeyFrom,
+  readCertificatesDir,
+  type Verdict,
+  verifyEvidence,
+} from '../../../attest/index.js';
+import { fromFsError, SealtrainError } from '../../../errors/index.js';
+import { writeFileAtomic } from '../../../store/index.js';
+import type { Output } from '../output.js';
+import type { Session } from '../session.js';
+
+type Run = (
+  action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
+  stdoutIsData?: (opts: Record<string, unknown>) => boolean,
+) => (...args: unknown[]) => Promise<void>;
+
+interface AttestCliOptions {
+  nonce?: string;
+  runtimeKey?: string;
+  sim?: boolean;
+  output?: string;
+  force?: boolean;
+  tcti?: string;
+  policy?: string;
+  at?: string;
+  certs?: string;
+  jwks?: string;
+  allowSim?: boolean;
+  simKey?: string;
+}
+
+const opts = (session: Session): AttestCliOptions => session.opts as AttestCliOptions;
+
+/** `--nonce`: `hex:…`, `b64:…` (base64 or base64url), or UTF-8 text. */
+export function parseNonce(value: string): Buffer {
+  let bytes: Buffer;
+  if (value.startsWith('hex:')) {
+    const hex = value.slice(4);
+    if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex))
+      throw new SealtrainError('ERR_USAGE_INVALID', `--nonce ${value} is not whole bytes of hexadecimal.`);
+    bytes = Buffer.from(hex, 'hex');
+  } else if (value.startsWith('b64:')) bytes = Buffer.from(value.slice(4), 'base64');
+  else bytes = Buffer.from(value, 'utf8');
+  if (bytes.length === 0 || bytes.length > 64)
+    throw new SealtrainError('ERR_USAGE_INVALID', `--nonce must be 1 to 64 bytes, not ${bytes.length}.`);
+  return bytes;
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw fromFsError(error, `read the ${what}`, path);
+  }
+}
+
+async function policyOf(o: AttestCliOptions): Promise<AttestationPolicy> {
+  let policy = DEFAULT_POLICY;
+  if (o.policy) {
+    let json: unknown;
+    try {
+      json = JSON.parse(await readText(o.policy, 'policy'));
+    } catch (cause) {
+      if (cause instanceof SealtrainError) throw cause;
+      throw new SealtrainError('ERR_ATTEST_POLICY_INVALID', `Attestation policy ${o.policy} is not JSON.`, {
+        cause,
+        details: { source: o.policy },
+      });
+    }
+    policy = parseAttestationPolicy(json, o.policy);
+  }
+  return o.allowSim ? { ...policy, allowSim: true } : policy;
+}
+
+function timeOf(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime()))
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `--at must be an ISO 8601 time such as 2025-12-15T20:00:00Z, not "${value}".`,
+    );
+  return at;
+}
+
+/** The local sim attester's public key: `--sim-key`, else the key under --home if one exists. */
+async function simKeyOf(session: Session, o: AttestCliOptions): Promise<KeyObject | undefined> {
+  if (o.simKey) return publicKeyFrom(await readText(o.simKey, 'sim public key'));
+  const path = join(session.home, 'attest', 'sim-key.pem');
+  const pem = await readFile(path, 'utf8').catch(() => undefined);
+  return pem === undefined ? undefined : createPublicKey(pem);
+}
+
+function verdictText(file: string, v: Verdict): string {
+  const lines = [
+    `${v.ok ? 'ACCEPTED' : 'REJECTED'}: ${file} (${v.kind}${v.sim ? ', SIMULATED: no hardware protection' : ''})`,
+  ];
+  for (const c of v.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.id.padEnd(28)} ${c.message}`);
+  if (!v.fresh)
+    lines.push('  note: no --nonce given, so freshness was not checked (the evidence could be a replay).');
+  lines.push(`  checked at ${v.at}`, 'claims:', JSON.stringify(v.claims, null, 2).replace(/^/gm, '  '));
+  return lines.join('\n');
+}
+
+/** `sealtrain attest detect|collect|verify`. */
+export function attestCommand(program: Command, run: Run): void {
+  const attest = program.command('attest').description('Detect a TEE, collect evidence and verify evidence');
+  attest
+    .command('detect')
+    .description('Say which trusted execution environment this machine runs in, if any')
+    .addHelpText('after', '\nExample:\n  sealtrain attest detect --json')
+    .action(
+      run(async (_session, out) => {
+        const d = await detectTee();
+        out.result({ detection: d }, `${d.platform}${d.supported ? '' : ' (not supported)'}: ${d.summary}`);
+      }),
+    );
+  attest
+    .command('collect')
+    .description('Collect evidence bound to a nonce (and a runtime public key) from this TEE')
+    .requiredOption('--nonce <value>', "the verifier's challenge: text, hex:<hex> or b64:<base64>")
+    .option('--runtime-key <file>', 'the workload public key to bind (PEM or JWK)')
+    .option('--sim', 'use the simulated TEE (INSECURE, development only; key under --home)')
+    .option('-o, --output <file>', 'write the evidence envelope here instead of standard output')
+    .option('-f, --force', 'replace an existing output')
+    .option('--tcti <tcti>', 'TPM transport for tpm2-tools on an Azure CVM (default device:/dev/tpmrm0)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sealtrain attest collect --nonce hex:00112233 -o evidence.json\n' +
+        '  sealtrain attest collect --nonce dev-1 --sim --home ./state -o sim-evidence.json',
+    )
+    .action(
+      run(
+        async (session, out) => {
+          const o = opts(session);
+          const runtimeKey = o.runtimeKey
+            ? publicKeyFrom(await readText(o.runtimeKey, 'runtime key'))
+            : undefined;
+          const sim = o.sim ? { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } : undefined;
+          if (sim) out.note('WARNING: sim evidence is simulated and proves nothing about hardware.');
+          const evidence = await collectEvidence({
+            nonce: parseNonce(o.nonce ?? ''),
+            ...(runtimeKey ? { runtimeKey } : {}),
+            ...(sim ? { sim } : {}),
+            ...(o.tcti ? { tcti: o.tcti } : {}),
+          });
+          const text = `${JSON.stringify(evidence, null, 2)}\n`;
+          if (o.output) {
+            await writeFileAtomic(o.output, text, { overwrite: o.force ?? false, mode: 0o644 });
+            out.result(
+              { kind: evidence.kind, output: o.output },
+              `Wrote ${evidence.kind} evidence to ${o.output}.`,
+            );
+          } else if (out.json) out.result({ kind: evidence.kind, evidence }, '');
+          else process.stdout.write(text);
+        },
+        (o) => !o.output && !o.json,
+      ),
+    );
+  attest
+    .command('verify <evidence>')
+    .description('Verify evidence (signatures, AMD chain, freshness), then check it against a policy')
+    .option(
+      '--policy <file>',
+      'attestation policy JSON (default: real hardware, debug and migration agent off)',
+    )
+    .option('--at <time>', 'check certificates and tokens at this time instead of now (ISO 8601)')
+    .option('--nonce <value>', 'the nonce you issued: text, hex:<hex> or b64:<base64>')
+    .option('--certs <dir>', 'folder of AMD certificates (VCEK/VLEK, ASK/ASVK, ARK; PEM or DER)')
+    .option('--jwks <file>', 'JWKS with the Azure Attestation signing keys (for tokens)')
+    .option('--allow-sim', 'accept simulated evidence (INSECURE, development only)')
+    .option('--sim-key <file>', 'public key of the sim attester (default: the one under --home)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sealtrain attest verify evidence.json --nonce hex:00112233 --policy policy.json\n' +
+        '  sealtrain attest verify report.bin --certs ./amd-certs --at 2025-01-01T00:00:00Z --json\n' +
+        '  sealtrain attest verify token.jwt --jwks maa-keys.json --policy maa-policy.json',
+    )
+    .action(
+      run(async (session, out, file = '') => {
+        const o = opts(session);
+        let bytes: Buffer;
+        try {
+          bytes = await readFile(file);
+        } catch (error) {
+          throw fromFsError(error, 'read the evidence', file);
+        }
+        let evidence = parseEvidence(bytes, file);
+        if (o.certs && evidence.kind === 'sevsnp')
+          evidence = {
+            ...evidence,
+            certificates: { ...(await readCertificatesDir(o.certs)), ...evidence.certificates },
+          };
+        const simPublicKey = evidence.kind === 'sim' ? await simKeyOf(session, o) : undefined;
+        const now = timeOf(o.at);
+        const verdict = await verifyEvidence(evidence, {
+          policy: await policyOf(o),
+          ...(now ? { now } : {}),
+          ...(o.nonce ? { nonce: parseNonce(o.nonce) } : {}),
+          ...(o.jwks ? { maa: { jwks: JSON.parse(await readText(o.jwks, 'JWKS')) } } : {}),
+          ...(simPublicKey ? { simPublicKey } : {}),
+        });
+        if (!verdict.ok) {
+          if (!out.json) process.stderr.write(`${verdictText(file, verdict)}\n`);
+          throw new SealtrainError(
+            'ERR_ATTEST_REJECTED',
+            `Evidence ${file} was rejected: ${verdict.failures.map((f) => f.id).join(', ')}.`,
+            { details: { file, failures: verdict.failures.map((f) => `${f.id}: ${f.message}`) } },
+          );
+        }
+        out.result({ verdict }, verdictText(file, verdict));
+      }),
+    );
+}
