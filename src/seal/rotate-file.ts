@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -11,9 +11,9 @@ import { openBody } from './internal/engine.js';
 import { openInput } from './internal/files.js';
 import { streamSink } from './internal/io.js';
 import { PREAMBLE_SIZE, parsePreamble } from './internal/layout.js';
-import { type OpenedHeader, openHeader, wipeOpened } from './internal/open-header.js';
+import { type OpenedHeader, openHeader, readHeaderStructure, wipeOpened } from './internal/open-header.js';
 import { type AuditContext, recordSealEvent, unwrapWith, wrapForAll } from './internal/recipients.js';
-import { encodeSlot } from './internal/slot.js';
+import { encodeSlot, slotAuthentic } from './internal/slot.js';
 import { sealFile } from './seal-file.js';
 import { openSealedInput } from './unseal-file.js';
 
@@ -61,7 +61,7 @@ export async function rewrapFile(path: string, options: RotateOptions): Promise<
     opened = await openHeader(await readPrefix(handle, path), path, unwrapWith(options.providers));
     const uris = options.recipients ?? baseUris(opened.envelope.recipients);
     const to = await wrapForAll(uris, options.providers, opened.dek);
-    await writeSpareSlot(handle, opened, to, path);
+    await writeSpareSlot({ handle, opened, to, providers: options.providers, name: path });
     await handle.close();
     handle = undefined;
     await staged?.commit();
@@ -87,42 +87,86 @@ async function readPrefix(handle: FileHandle, name: string): Promise<Buffer> {
   return prefix.subarray(0, bytesRead);
 }
 
-async function writeSpareSlot(
-  handle: FileHandle,
-  opened: OpenedHeader,
-  to: WrappedKey[],
-  name: string,
-): Promise<void> {
+/** What {@link writeSpareSlot} needs: the open file, its opened header and the new recipients. */
+interface SpareWrite {
+  readonly handle: FileHandle;
+  readonly opened: OpenedHeader;
+  readonly to: readonly WrappedKey[];
+  readonly providers: readonly KeyProvider[];
+  readonly name: string;
+}
+
+/**
+ * Writes the new header into the spare slot, reads it back and checks that every new recipient
+ * unwraps to the data key; only then erases the old slot. On a failed check the spare slot is
+ * zeroed again, so the file keeps opening with its old header.
+ */
+async function writeSpareSlot(w: SpareWrite): Promise<void> {
+  const { opened } = w;
   const { slotSize } = opened.preamble;
   const spare = opened.slot.index === 0 ? 1 : 0;
   const generation = opened.slot.generation + 1n;
-  const envelope = { recipients: to, length: opened.envelope.length };
+  const envelope = { recipients: w.to, length: opened.envelope.length };
   const parts = { generation, coreBytes: opened.slot.coreBytes, envelope, headerKey: opened.headerKey };
-  const slot = encodeSlot(opened.preambleBytes, slotSize, parts, name);
+  await writeSlot(
+    w,
+    encodeSlot(opened.preambleBytes, slotSize, parts, w.name),
+    spare,
+    'rewrite the header of',
+  );
   try {
-    await handle.write(slot, 0, slotSize, PREAMBLE_SIZE + spare * slotSize);
-    await handle.sync();
+    await verifySpare(w, spare, generation);
   } catch (error) {
-    throw fromFsError(error, 'rewrite the header of', name);
+    await writeSlot(w, Buffer.alloc(slotSize), spare, 'restore the header of').catch(() => {});
+    throw error;
   }
-  const check = await openHeader(await readPrefix(handle, name), name, async (r) => {
-    const mine = to.find((t) => t.uri === r.uri && t.version === r.version);
-    if (!mine) throw new SealtrainError('ERR_KMS_KEY_NOT_FOUND', `${r.uri} is not a new recipient.`);
-    return Buffer.from(opened.dek);
-  });
-  const ok = check.slot.index === spare && check.slot.generation === generation;
-  wipeOpened(check);
-  if (!ok)
+  await writeSlot(w, Buffer.alloc(slotSize), opened.slot.index, 'erase the old header of');
+}
+
+async function writeSlot(w: SpareWrite, bytes: Buffer, index: number, action: string): Promise<void> {
+  try {
+    await w.handle.write(bytes, 0, bytes.length, PREAMBLE_SIZE + index * bytes.length);
+    await w.handle.sync();
+  } catch (error) {
+    throw fromFsError(error, action, w.name);
+  }
+}
+
+/** Reads the spare slot back: its tag must verify and each recipient must unwrap to the DEK. */
+async function verifySpare(w: SpareWrite, spare: number, generation: bigint): Promise<void> {
+  const { preambleBytes, slots } = readHeaderStructure(await readPrefix(w.handle, w.name), w.name);
+  const slot = slots.find((s) => s.index === spare && s.generation === generation);
+  if (
+    !slot ||
+    !preambleBytes.equals(w.opened.preambleBytes) ||
+    !slotAuthentic(slot, preambleBytes, w.opened.headerKey)
+  ) {
     throw new SealtrainError(
       'ERR_IO_FAILED',
-      `The new header of ${name} did not read back; the old one is kept.`,
+      `The new header of ${w.name} did not read back; the old one is kept.`,
+      { details: { path: w.name } },
     );
-  try {
-    await handle.write(Buffer.alloc(slotSize), 0, slotSize, PREAMBLE_SIZE + opened.slot.index * slotSize);
-    await handle.sync();
-  } catch (error) {
-    throw fromFsError(error, 'erase the old header of', name);
   }
+  const unwrap = unwrapWith(w.providers);
+  for (const r of slot.envelope.recipients) {
+    let raw: Uint8Array;
+    try {
+      raw = await unwrap(r);
+    } catch (error) {
+      throw badWrap(w.name, r, error);
+    }
+    const same = raw.length === w.opened.dek.length && timingSafeEqual(raw, w.opened.dek);
+    raw.fill(0);
+    if (!same) throw badWrap(w.name, r);
+  }
+}
+
+function badWrap(name: string, r: WrappedKey, cause?: unknown): SealtrainError {
+  return new SealtrainError(
+    'ERR_KMS_UNWRAP_FAILED',
+    `The new wrapped key for ${r.uri} version ${r.version} does not unwrap to the data key of ${name}; the old header is kept.`,
+    { cause, details: { path: name, recipient: `${r.uri}/${r.version}` } },
+  );
 }
 
 /**
