@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyProvider, WrappedKey } from '../../src/kms/index.js';
-import { inspectFile, rewrapFile, sealFile, verifySealedFile } from '../../src/seal/index.js';
+import {
+  inspectFile,
+  reencryptFile,
+  rewrapFile,
+  sealFile,
+  unsealFile,
+  verifySealedFile,
+} from '../../src/seal/index.js';
 import { staticProvider } from '../vectors/static-provider.mjs';
 
 let dir = '';
@@ -84,5 +91,30 @@ describe('rewrapFile checks the new wrapped keys before erasing the old header',
     ).rejects.toMatchObject({ code: 'ERR_KMS_UNWRAP_FAILED' });
     await expect(readFile(`${input}.out`)).rejects.toThrow(/ENOENT/);
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('unwrapped data keys are wiped', () => {
+  it('every buffer a provider returns from unwrap is zero after unseal, rewrap and reencrypt', async () => {
+    const inner = staticProvider({ k: { 1: randomBytes(32), 2: randomBytes(32) } }) as KeyProvider;
+    const returned: Uint8Array[] = [];
+    const spy: KeyProvider = {
+      ...inner,
+      async unwrap(w: WrappedKey): Promise<Uint8Array> {
+        const dek = await inner.unwrap(w);
+        returned.push(dek);
+        return dek;
+      },
+    };
+    const providers = [spy];
+    const input = join(dir, 'wipe');
+    await writeFile(input, randomBytes(9000));
+    const path = `${input}.sealed`;
+    await sealFile(input, path, { recipients: ['local:k/1'], providers });
+    await unsealFile(path, `${input}.out`, { providers });
+    await rewrapFile(path, { providers, recipients: ['local:k/2'] });
+    await reencryptFile(path, { providers });
+    expect(returned.length).toBeGreaterThanOrEqual(4);
+    for (const dek of returned) expect(Buffer.from(dek).equals(Buffer.alloc(dek.length))).toBe(true);
   });
 });

@@ -66,7 +66,10 @@ export async function openHeader(prefix: Buffer, name: string, unwrap: UnwrapFn)
     for (const recipient of slot.envelope.recipients) {
       let dek: Buffer;
       try {
-        dek = Buffer.from(await unwrap(recipient));
+        // Copy into a Buffer we own, then wipe the provider's (the caller owns and wipes it).
+        const raw = await unwrap(recipient);
+        dek = Buffer.from(raw);
+        raw.fill(0);
       } catch (error) {
         // Any provider's error with one of these codes means "not this recipient", even from
         // providers outside this package that throw their own error class.
