@@ -14,7 +14,7 @@ import { auditCommand } from './internal/commands/audit.js';
 import { demoCommand } from './internal/commands/demo.js';
 import { keysCommand } from './internal/commands/keys.js';
 import { sealCommands } from './internal/commands/seal.js';
-import { makeOutput, type Output, reportError } from './internal/output.js';
+import { makeOutput, type Output, reportError, sendsDataToStdout } from './internal/output.js';
 import { type GlobalOptions, Session } from './internal/session.js';
 
 export { EXIT_CODES, EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
@@ -31,6 +31,8 @@ function onSignal(signal: NodeJS.Signals): void {
 export async function main(argv: readonly string[]): Promise<number> {
   let code = 0;
   let json = argv.includes('--json');
+  // Where a --json error goes: stderr when stdout carries data (`-o -`), as results do.
+  let stdoutIsData = sendsDataToStdout(argv);
   const program = new Command('sealtrain')
     .version(VERSION)
     .description('Seal datasets, manage keys and audit every use: confidential ML training on Azure.')
@@ -52,7 +54,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       const opts = cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
       json = opts.json ?? false;
       const session = new Session(opts);
-      const out = makeOutput(json, dataOnStdout?.(opts) ?? false);
+      stdoutIsData = dataOnStdout?.(opts) ?? false;
+      const out = makeOutput(json, stdoutIsData);
       try {
         await action(session, out, ...(args.slice(0, -2) as string[]));
       } finally {
@@ -79,10 +82,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       const usage = new SealtrainError('ERR_USAGE_INVALID', error.message.replace(/^error: /, ''), {
         cause: error,
       });
-      if (json) reportError(usage, true);
+      if (json) reportError(usage, true, stdoutIsData);
       return exitCodeFor(usage);
     }
-    reportError(error, json);
+    reportError(error, json, stdoutIsData);
     code = exitCodeFor(error);
   } finally {
     process.off('SIGINT', onSignal);

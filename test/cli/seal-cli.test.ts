@@ -89,6 +89,24 @@ describe('sealtrain seal / unseal / inspect', () => {
     });
   });
 
+  it('puts the --json error on stderr when stdout carries the data', async () => {
+    const bytes = await readFile(sealed);
+    const bad = join(ctx.dir, 'tampered-stdout.sealed');
+    await writeFile(bad, flip(bytes, bytes.length - 5));
+    const plain = await readFile(data);
+    const lastJson = (stderr: string): unknown => JSON.parse(stderr.trim().split('\n').pop() ?? '');
+    const r = await cli([...ctx.base, 'unseal', bad, '-o', '-', '--json']);
+    expect(r.code, r.stderr).toBe(EXIT_CODES.ERR_SEAL_DECRYPT_FAILED);
+    // stdout holds plaintext from before the failed chunk and nothing else.
+    expect(Buffer.compare(r.stdout, plain.subarray(0, r.stdout.length))).toBe(0);
+    expect(lastJson(r.stderr)).toMatchObject({ ok: false, error: { code: 'ERR_SEAL_DECRYPT_FAILED' } });
+    // A usage error before the command runs goes the same way.
+    const u = await cli([...ctx.base, 'unseal', bad, '-o', '-', '--json', '--bogus']);
+    expect(u.code).toBe(EXIT_CODES.ERR_USAGE_INVALID);
+    expect(u.stdout.length).toBe(0);
+    expect(lastJson(u.stderr)).toMatchObject({ ok: false, error: { code: 'ERR_USAGE_INVALID' } });
+  });
+
   it('reads the passphrase from a file descriptor', async () => {
     const out = join(ctx.dir, 'fd.csv');
     const r = await cli(['--home', ctx.home, '--passphrase-fd', '3', 'unseal', sealed, '-o', out], {

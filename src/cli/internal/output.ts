@@ -27,17 +27,32 @@ export function makeOutput(json: boolean, stdoutIsData = false): Output {
   };
 }
 
-/** Prints an error: JSON on stdout with `--json` (plus the message on stderr), else text. */
-export function reportError(error: unknown, json: boolean): void {
+/**
+ * Prints an error. With `--json`: one JSON object on stdout plus the message on stderr; when
+ * stdout carries data (`stdoutIsData`), only the JSON object, on stderr, so the data stays intact.
+ * Without `--json`: the message on stderr.
+ */
+export function reportError(error: unknown, json: boolean, stdoutIsData = false): void {
   const known = isSealtrainError(error);
   const message = known
     ? error.message
     : `Internal error: ${error instanceof Error ? error.message : String(error)}`;
   if (json) {
     const body = known ? error.toJSON() : { code: 'ERR_INTERNAL', message, details: {} };
-    process.stdout.write(`${JSON.stringify({ ok: false, error: body })}\n`);
+    (stdoutIsData ? process.stderr : process.stdout).write(`${JSON.stringify({ ok: false, error: body })}\n`);
   }
-  process.stderr.write(`sealtrain: ${message}${known ? ` [${error.code}]` : ''}\n`);
+  if (!(json && stdoutIsData))
+    process.stderr.write(`sealtrain: ${message}${known ? ` [${error.code}]` : ''}\n`);
   if (!known && error instanceof Error && error.stack && process.env.SEALTRAIN_DEBUG)
     process.stderr.write(`${error.stack}\n`);
+}
+
+/**
+ * True when the command line sends data to stdout (`-o -`, `--output -`, `--output=-`). Used
+ * for errors raised before a command runs; a running command reports this itself.
+ */
+export function sendsDataToStdout(argv: readonly string[]): boolean {
+  return argv.some(
+    (a, i) => a === '--output=-' || a === '-o-' || ((a === '-o' || a === '--output') && argv[i + 1] === '-'),
+  );
 }
