@@ -43,12 +43,16 @@ async function pipeline(
   const inPool = new BufferPool(inSize);
   const outPool = new BufferPool(sizes.outSize);
   const inflight: Promise<void>[] = [];
+  // Every batch until all its steps settle (cipher call, hash, write): `complete` can reject
+  // early (an earlier ordered write failed) while this batch's cipher still runs on pool buffers.
+  const running = new Set<Promise<unknown>>();
   let writeTail: Promise<void> = Promise.resolve();
   let consumed = 0;
   let cur = inPool.take();
-  let curLen = await source.read(cur);
+  let curLen = 0;
   let index = 0;
   try {
+    curLen = await source.read(cur);
     for (;;) {
       let next: Buffer | undefined;
       let nextLen = 0;
@@ -75,6 +79,9 @@ async function pipeline(
       });
       complete.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
       inflight.push(complete);
+      const settled = Promise.allSettled([done, hashed, written, complete]);
+      running.add(settled);
+      void settled.then(() => running.delete(settled));
       if (batch.last || !next) break;
       if (inflight.length >= opts.depth) await inflight.shift();
       cur = next;
@@ -83,7 +90,7 @@ async function pipeline(
     await Promise.all(inflight);
     return index;
   } finally {
-    await Promise.allSettled(inflight);
+    await Promise.all([...running]);
     inPool.wipe();
     outPool.wipe();
   }
