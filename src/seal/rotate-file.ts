@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider, WrappedKey } from '../kms/index.js';
-import { AtomicFile, assertAbsent, syncDir } from '../store/index.js';
+import { AtomicFile, assertAbsent, registerTempFile, syncDir } from '../store/index.js';
 import { engineOptions } from './internal/context.js';
 import { openBody } from './internal/engine.js';
 import { openInput } from './internal/files.js';
@@ -177,6 +177,8 @@ export async function reencryptFile(path: string, options: RotateOptions): Promi
   const target = options.output ?? path;
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.reencrypt`);
   const src = await openInput(path);
+  // A signal while the finished copy is checked must not leave it behind.
+  const unregister = registerTempFile(temp);
   let opened: OpenedHeader | undefined;
   try {
     if (options.output !== undefined && !options.overwrite) await assertAbsent(options.output);
@@ -212,6 +214,7 @@ export async function reencryptFile(path: string, options: RotateOptions): Promi
     await recordSealEvent(options.audit, 'reencrypt', { path: target, error });
     throw error;
   } finally {
+    unregister();
     if (opened) wipeOpened(opened);
     await src.close();
   }

@@ -12,8 +12,11 @@ export interface AtomicWriteOptions {
   readonly mode?: number;
 }
 
-/** Temp files that are open right now, removed on SIGINT/SIGTERM by {@link removePendingTempFiles}. */
-const pending = new Map<string, number>();
+/**
+ * Temp files not yet moved into place (with their open descriptor, if any), removed on
+ * SIGINT/SIGTERM by {@link removePendingTempFiles}.
+ */
+const pending = new Map<string, number | undefined>();
 
 /**
  * Removes every temp file an {@link AtomicFile} has not yet committed. The CLI calls this from
@@ -22,13 +25,25 @@ const pending = new Map<string, number>();
 export function removePendingTempFiles(): void {
   for (const [path, fd] of pending) {
     try {
-      closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
     } catch {}
     try {
       unlinkSync(path);
     } catch {}
   }
   pending.clear();
+}
+
+/**
+ * Adds a temp file that is not an {@link AtomicFile} (say, a finished file awaiting a check and a
+ * rename) to those {@link removePendingTempFiles} removes. Returns the function that takes it off
+ * again: call it once the file was renamed into place or deleted.
+ */
+export function registerTempFile(path: string): () => void {
+  pending.set(path, undefined);
+  return () => {
+    pending.delete(path);
+  };
 }
 
 /**

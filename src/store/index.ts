@@ -5,6 +5,13 @@
  * @module
  */
 export type { AtomicWriteOptions } from './atomic-file.js';
-export { AtomicFile, assertAbsent, removePendingTempFiles, syncDir, writeFileAtomic } from './atomic-file.js';
+export {
+  AtomicFile,
+  assertAbsent,
+  registerTempFile,
+  removePendingTempFiles,
+  syncDir,
+  writeFileAtomic,
+} from './atomic-file.js';
 export type { FileLockOptions } from './file-lock.js';
 export { withFileLock } from './file-lock.js';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/cli/index.js';
@@ -130,5 +130,28 @@ describe('key rotation of sealed data', () => {
     const v = await cli(['--home', ctx.home, 'audit', 'verify', '--json']);
     expect(v.code).toBe(EXIT_CODES.ERR_AUDIT_VERIFY_FAILED);
     expect(v.stderr).toMatch(/edited/);
+  });
+});
+
+describe('an interrupted reencrypt', () => {
+  it('SIGINT at any point leaves no temp file and the target whole, old or new', async () => {
+    const own = await freshHome();
+    try {
+      await cli([...own.base, 'keys', 'init', '--scrypt-cost', '1024']);
+      await cli([...own.base, 'keys', 'create', 'a']);
+      const big = join(own.dir, 'big.bin');
+      await writeFile(big, Buffer.alloc(256 * 1024 * 1024, 3));
+      const target = join(own.dir, 'big.sealed');
+      expect((await cli([...own.base, 'seal', big, '-o', target, '--key', 'local:a'])).code).toBe(0);
+      for (const ms of [250, 500, 750, 1000]) {
+        const r = await cli([...own.base, 'reencrypt', target], { signalAfterMs: { signal: 'SIGINT', ms } });
+        expect([0, 130], r.stderr).toContain(r.code);
+        expect((await readdir(own.dir)).filter((f) => f.startsWith('.'))).toEqual([]);
+      }
+      const v = await cli([...own.base, 'verify', target, '--json']);
+      expect(v.code, v.stderr).toBe(0);
+    } finally {
+      await own.cleanup();
+    }
   });
 });
