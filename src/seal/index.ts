@@ -15,13 +15,8 @@ export type { SealMeta } from './internal/header-json.js';
 export { DEFAULT_CHUNK_SIZE, DEFAULT_SLOT_SIZE, MAGIC, MAX_RECIPIENTS } from './internal/layout.js';
 export type { SealParams } from './internal/prepare.js';
 export type { AuditContext } from './internal/recipients.js';
-export {
-  type RotateOptions,
-  type RotateResult,
-  reencryptFile,
-  rewrapFile,
-  verifySealedFile,
-} from './rotate-file.js';
+export { reencryptFile, verifySealedFile } from './reencrypt-file.js';
+export { type RotateOptions, type RotateResult, rewrapFile } from './rotate-file.js';
 export { type SealBufferOptions, sealBuffer, type UnsealBufferOptions, unsealBuffer } from './seal-buffer.js';
 export { type SealOptions, type SealResult, sealFile } from './seal-file.js';
 export { SealedReader } from './sealed-reader.js';

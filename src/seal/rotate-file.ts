@@ -1,23 +1,21 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, type FileHandle, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { copyFile, type FileHandle, open } from 'node:fs/promises';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider, WrappedKey } from '../kms/index.js';
-import { AtomicFile, assertAbsent, registerTempFile, syncDir } from '../store/index.js';
-import { engineOptions } from './internal/context.js';
-import { openBody } from './internal/engine.js';
-import { openInput } from './internal/files.js';
-import { streamSink } from './internal/io.js';
+import { AtomicFile } from '../store/index.js';
 import { PREAMBLE_SIZE, parsePreamble } from './internal/layout.js';
 import { type OpenedHeader, openHeader, readHeaderStructure, wipeOpened } from './internal/open-header.js';
-import { type AuditContext, recordSealEvent, unwrapWith, wrapForAll } from './internal/recipients.js';
+import {
+  type AuditContext,
+  keyUrisOf,
+  recordSealEvent,
+  unwrapWith,
+  wrapForAll,
+} from './internal/recipients.js';
 import { encodeSlot, slotAuthentic } from './internal/slot.js';
-import { sealFile } from './seal-file.js';
-import { openSealedInput } from './unseal-file.js';
 
-/** Options for {@link rewrapFile} and {@link reencryptFile}. */
+/** Options for {@link rewrapFile} and `reencryptFile`. */
 export interface RotateOptions {
   readonly providers: readonly KeyProvider[];
   /** New recipients; default: the file's current keys at their newest versions. */
@@ -35,8 +33,6 @@ export interface RotateResult {
   readonly from: readonly WrappedKey[];
   readonly to: readonly WrappedKey[];
 }
-
-const baseUris = (rs: readonly WrappedKey[]): string[] => [...new Set(rs.map((r) => r.uri))];
 
 /**
  * Moves a sealed file to new KEK versions by rewriting only its header: the new header goes into
@@ -59,7 +55,7 @@ export async function rewrapFile(path: string, options: RotateOptions): Promise<
       throw fromFsError(e, 'open', path);
     });
     opened = await openHeader(await readPrefix(handle, path), path, unwrapWith(options.providers));
-    const uris = options.recipients ?? baseUris(opened.envelope.recipients);
+    const uris = options.recipients ?? keyUrisOf(opened.envelope.recipients);
     const to = await wrapForAll(uris, options.providers, opened.dek);
     await writeSpareSlot({ handle, opened, to, providers: options.providers, name: path });
     await handle.close();
@@ -167,72 +163,4 @@ function badWrap(name: string, r: WrappedKey, cause?: unknown): SealtrainError {
     `The new wrapped key for ${r.uri} version ${r.version} does not unwrap to the data key of ${name}; the old header is kept.`,
     { cause, details: { path: name, recipient: `${r.uri}/${r.version}` } },
   );
-}
-
-/**
- * Re-encrypts a sealed file under a fresh data key. The new file is written beside the target,
- * every chunk of it is verified, and only then does it replace the target.
- */
-export async function reencryptFile(path: string, options: RotateOptions): Promise<RotateResult> {
-  const target = options.output ?? path;
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.reencrypt`);
-  const src = await openInput(path);
-  // A signal while the finished copy is checked must not leave it behind.
-  const unregister = registerTempFile(temp);
-  let opened: OpenedHeader | undefined;
-  try {
-    if (options.output !== undefined && !options.overwrite) await assertAbsent(options.output);
-    opened = await openSealedInput(src, options.providers);
-    const recipients = options.recipients ?? baseUris(opened.envelope.recipients);
-    const pipe = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
-    pipe.on('error', () => {}); // a read failure ends the sealing side through its iterator
-    const opts = engineOptions(opened.payloadKey, opened.core.chunk_size, path, {});
-    const reading = openBody(src.source, streamSink(pipe, path), opts).finally(() => pipe.end());
-    reading.catch((e: unknown) => pipe.destroy(e instanceof Error ? e : new Error(String(e))));
-    const [, sealed] = await Promise.all([
-      reading,
-      sealFile('-', temp, {
-        recipients,
-        providers: options.providers,
-        meta: opened.core.meta,
-        chunkSize: opened.core.chunk_size,
-        stdio: { stdin: pipe },
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      }),
-    ]);
-    await verifySealedFile(temp, options.providers);
-    await rename(temp, target);
-    await syncDir(dirname(target));
-    await recordSealEvent(options.audit, 'reencrypt', {
-      path: target,
-      sha256: sealed.bodyDigest,
-      recipients: sealed.recipients,
-    });
-    return { path: target, from: opened.envelope.recipients, to: sealed.recipients };
-  } catch (error) {
-    await unlink(temp).catch(() => {});
-    await recordSealEvent(options.audit, 'reencrypt', { path: target, error });
-    throw error;
-  } finally {
-    unregister();
-    if (opened) wipeOpened(opened);
-    await src.close();
-  }
-}
-
-/** Authenticates every chunk of a sealed file without writing plaintext anywhere. */
-export async function verifySealedFile(
-  path: string,
-  providers: readonly KeyProvider[],
-): Promise<{ plaintextLength: number; chunkCount: number }> {
-  const src = await openInput(path);
-  let opened: OpenedHeader | undefined;
-  try {
-    opened = await openSealedInput(src, providers);
-    const opts = engineOptions(opened.payloadKey, opened.core.chunk_size, path, {});
-    return await openBody(src.source, { write: async () => {} }, opts);
-  } finally {
-    if (opened) wipeOpened(opened);
-    await src.close();
-  }
 }

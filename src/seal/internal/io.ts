@@ -67,13 +67,23 @@ export function streamSource(stream: Readable, name: string, pushback?: Buffer):
   };
 }
 
-/** Writes to a Node stream in order, honouring back-pressure. */
+/**
+ * Writes to a Node stream in order, honouring back-pressure. When the stream fails or is
+ * destroyed, writes still waiting for it reject at once (a destroyed stream never calls back).
+ */
 export function streamSink(stream: Writable, name: string): ByteSink {
   let failure: unknown;
+  const waiting = new Set<(error: unknown) => void>();
+  const failAll = (error: unknown): void => {
+    failure ??= error;
+    for (const reject of waiting) reject(failure);
+    waiting.clear();
+  };
   // Without a listener a write error (EPIPE, ENOSPC on /dev/full) would crash the process;
   // it reaches the caller through the write callback or the next write instead.
-  stream.on('error', (error) => {
-    failure ??= error;
+  stream.on('error', failAll);
+  stream.on('close', () => {
+    if (waiting.size > 0) failAll(new Error('the stream was closed'));
   });
   return {
     ordered: true,
@@ -83,8 +93,19 @@ export function streamSink(stream: Writable, name: string): ByteSink {
           reject(fromFsError(failure, 'write', name));
           return;
         }
+        const fail = (error: unknown): void => {
+          waiting.delete(fail);
+          reject(fromFsError(error, 'write', name));
+        };
+        waiting.add(fail);
         const copy = Buffer.from(buf); // the caller reuses its buffer after we return
-        stream.write(copy, (error) => (error ? reject(fromFsError(error, 'write', name)) : resolve()));
+        stream.write(copy, (error) => {
+          if (error) fail(error);
+          else {
+            waiting.delete(fail);
+            resolve();
+          }
+        });
       });
     },
   };

@@ -24,6 +24,11 @@ export async function wrapForAll(
   return out;
 }
 
+/** The distinct key URIs (without versions) of a file's recipients: rotation's default targets. */
+export function keyUrisOf(recipients: readonly WrappedKey[]): string[] {
+  return [...new Set(recipients.map((r) => r.uri))];
+}
+
 /** Base URI of a `scheme:name/version` URI, for matching `--key` against recipients. */
 function matches(filter: string, r: WrappedKey): boolean {
   return filter === r.uri || filter === `${r.uri}/${r.version}`;
