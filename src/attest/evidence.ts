@@ -74,6 +74,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function onlyFields(
+  value: Record<string, unknown>,
+  allowed: readonly string[],
+  source: string,
+  at: string,
+): void {
+  for (const key of Object.keys(value))
+    if (!allowed.includes(key)) throw malformed(source, `${at}.${key}`, 'is not a field of the envelope');
+}
+
 /** Decodes strict base64 or base64url, refusing anything else. */
 export function decodeBase64(text: unknown, source: string, field: string): Buffer {
   if (typeof text !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(text) || text.length % 4 === 1)
@@ -83,8 +93,13 @@ export function decodeBase64(text: unknown, source: string, field: string): Buff
 
 function runtimeKeysOf(value: unknown, source: string): JsonWebKey[] {
   if (value === undefined) return [];
-  if (!isRecord(value) || !Array.isArray(value.keys) || value.keys.length === 0)
-    throw malformed(source, 'runtime.keys', 'must be a non-empty array of public JWKs');
+  if (!isRecord(value) || !Array.isArray(value.keys) || value.keys.length !== 1)
+    throw malformed(
+      source,
+      'runtime.keys',
+      'must be an array of exactly one public JWK (the key the evidence binds)',
+    );
+  onlyFields(value, ['keys'], source, 'runtime');
   return value.keys.map((key, i) => {
     if (!isRecord(key) || typeof key.kty !== 'string')
       throw malformed(source, `runtime.keys[${i}]`, 'is not a JWK');
@@ -131,6 +146,8 @@ export function parseEnvelope(value: unknown, source: string): Evidence {
     );
   for (const key of Object.keys(value))
     if (!ENVELOPE_FIELDS.has(key)) throw malformed(source, key, 'is not a field of the envelope');
+  if (typeof value.createdAt !== 'string' || Number.isNaN(Date.parse(value.createdAt)))
+    throw malformed(source, 'createdAt', 'must be an ISO 8601 time');
   const nonce = value.nonce === undefined ? undefined : decodeBase64(value.nonce, source, 'nonce');
   if (nonce !== undefined && (nonce.length === 0 || nonce.length > 64))
     throw malformed(source, 'nonce', 'must be 1 to 64 bytes');
@@ -148,6 +165,7 @@ export function parseEnvelope(value: unknown, source: string): Evidence {
       throw malformed(source, other, `is present but kind is ${JSON.stringify(kind)}`);
   if (kind === 'sevsnp') {
     if (!isRecord(body)) throw malformed(source, 'sevsnp', 'is missing');
+    onlyFields(body, ['report', 'certificates'], source, 'sevsnp');
     const report = decodeBase64(body.report, source, 'sevsnp.report');
     if (report.length !== SNP_REPORT_BYTES)
       throw malformed(source, 'sevsnp.report', `is ${report.length} bytes, not ${SNP_REPORT_BYTES}`);
@@ -159,6 +177,7 @@ export function parseEnvelope(value: unknown, source: string): Evidence {
   }
   if (!isRecord(body) || typeof body.payload !== 'string' || typeof body.signature !== 'string')
     throw malformed(source, 'sim', 'must hold payload and signature strings');
+  onlyFields(body, ['payload', 'signature'], source, 'sim');
   return { kind, sim: { payload: body.payload, signature: body.signature }, ...binding };
 }
 
@@ -174,7 +193,8 @@ export function parseEvidence(bytes: Uint8Array, source: string): Evidence {
       `is ${bytes.length} bytes, over the ${MAX_EVIDENCE_BYTES}-byte limit`,
     );
   const none = { runtimeKeys: [] };
-  if (bytes.length === SNP_REPORT_BYTES)
+  const version = bytes.length === SNP_REPORT_BYTES ? Buffer.from(bytes).readUInt32LE(0) : 0;
+  if (version >= 2 && version <= 5)
     return { kind: 'sevsnp', report: Buffer.from(bytes), certificates: {}, ...none };
   const text = Buffer.from(bytes).toString('utf8').trim();
   if (/^[0-9a-fA-F\s]+$/.test(text)) {

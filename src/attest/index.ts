@@ -19,6 +19,7 @@ export { type CollectEvidenceOptions, collectEvidence } from './collect/collect-
 export { type CollectSnpOptions, collectSnpReport, snpFromTsm } from './collect/collect-snp.js';
 export { type DetectOptions, detectTee, type TeeDetection, type TeePlatform } from './collect/detect.js';
 export {
+  decodeBase64,
   type Evidence,
   type EvidenceEnvelope,
   MAX_EVIDENCE_BYTES,

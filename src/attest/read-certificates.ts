@@ -21,6 +21,14 @@ function certificatesIn(bytes: Buffer, path: string): X509Certificate[] {
   }
 }
 
+const CERT_EXTENSIONS = /\.(?:pem|der|crt|cer|testcer)$/i;
+const CERT_NAMES = /^(?:vcek|vlek|ask|asvk|ark|cert_chain)(?:_[a-z0-9]+)?$/i;
+
+/** Whether a file in a certificate folder is meant to be a certificate (and so must parse). */
+function isCertificateFile(name: string, bytes: Buffer): boolean {
+  return CERT_EXTENSIONS.test(name) || CERT_NAMES.test(name) || bytes.includes('-----BEGIN CERTIFICATE-----');
+}
+
 /** Names an AMD certificate by its subject: ARK (self-signed), ASK, ASVK, VCEK or VLEK. */
 export function amdRoleOf(cert: X509Certificate): keyof SnpCertificates {
   const cn = /CN=([^\n,]+)/.exec(cert.subject)?.[1] ?? '';
@@ -32,8 +40,10 @@ export function amdRoleOf(cert: X509Certificate): keyof SnpCertificates {
 }
 
 /**
- * Reads every certificate file in a folder (PEM bundles such as `cert_chain`, or DER such as
- * `vcek.der`) and sorts them into the SEV-SNP roles by subject. Two different certificates for one
+ * Reads the certificate files in a folder (`*.pem`, `*.der`, `*.crt`, `*.cer`, files named `vcek`,
+ * `ask`, `ark`, `cert_chain`…, or any file holding a PEM certificate; other files such as a report
+ * beside them are ignored) and sorts them into the SEV-SNP roles by subject. A file meant to be a
+ * certificate that does not parse is an error. Two different certificates for one
  * role are refused, so a folder cannot be ambiguous.
  */
 export async function readCertificatesDir(dir: string): Promise<SnpCertificates> {
@@ -49,6 +59,7 @@ export async function readCertificatesDir(dir: string): Promise<SnpCertificates>
     const bytes = await readFile(path).catch((error: unknown) => {
       throw fromFsError(error, 'read', path);
     });
+    if (!isCertificateFile(name, bytes)) continue;
     for (const cert of certificatesIn(bytes, path)) {
       const role = amdRoleOf(cert);
       const pem = cert.toString();

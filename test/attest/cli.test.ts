@@ -153,6 +153,116 @@ describe('sealtrain attest verify on real evidence', () => {
   });
 });
 
+describe('sealtrain attest verify: freshness, operator certificates and bad inputs', () => {
+  it("checks an MAA token's client nonce only when --nonce is given", async () => {
+    const args = [
+      'attest',
+      'verify',
+      join(DATA, 'maa/attestation.txt'),
+      '--jwks',
+      join(DATA, 'maa/maa-sharedeus2-jwks.json'),
+      '--policy',
+      join(dir, 'maa-policy.json'),
+      '--at',
+      MAA_AT,
+      '--json',
+    ];
+    const fresh = await cli([...args, '--nonce', 'midnight-srs']);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect((fresh.json?.verdict as { fresh: boolean } | undefined)?.fresh).toBe(true);
+    const stale = await cli([...args, '--nonce', 'another-request']);
+    expect(failedIds(stale.json)).toEqual(['evidence.binding']);
+  });
+
+  it('takes the VCEK from --certs for Azure CVM evidence that lacks one, from a folder with other files', async () => {
+    const azure = JSON.parse(await readFile(join(DATA, 'azure-cvm-snp/evidence-v1.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const vcek = Buffer.from(String(azure.vcek), 'base64url');
+    delete azure.vcek;
+    await writeFile(join(dir, 'azure-no-vcek.json'), JSON.stringify(azure));
+    await mkdir(join(dir, 'azure-certs'));
+    await writeFile(join(dir, 'azure-certs/vcek.der'), vcek);
+    await writeFile(join(dir, 'azure-certs/notes.txt'), 'the VCEK for the Azure fixture');
+    const without = await cli([
+      'attest',
+      'verify',
+      join(dir, 'azure-no-vcek.json'),
+      '--at',
+      SNP_AT,
+      '--json',
+    ]);
+    expect(failedIds(without.json)).toContain('snp.chain.vcek');
+    const withCerts = await cli([
+      'attest',
+      'verify',
+      join(dir, 'azure-no-vcek.json'),
+      '--certs',
+      join(dir, 'azure-certs'),
+      '--at',
+      SNP_AT,
+      '--json',
+    ]);
+    expect(withCerts.code, withCerts.stderr).toBe(0);
+    const beside = await cli([
+      'attest',
+      'verify',
+      join(DATA, 'snp-milan-valid/report_milan.hex'),
+      '--certs',
+      join(DATA, 'snp-milan-valid'),
+      '--at',
+      SNP_AT,
+      '--json',
+    ]);
+    expect(beside.code, beside.stderr).toBe(0);
+  });
+
+  it('names a malformed JWKS, sim key or runtime key instead of failing internally', async () => {
+    await writeFile(join(dir, 'bad.json'), '{bad');
+    const jwks = await cli([
+      'attest',
+      'verify',
+      join(DATA, 'maa/attestation.txt'),
+      '--jwks',
+      join(dir, 'bad.json'),
+      '--json',
+    ]);
+    expect(jwks.code).toBe(80);
+    expect(jwks.stderr).toMatch(/JWKS .*bad\.json is not JSON/);
+    const ev = join(dir, 'sim-for-keys.json');
+    expect((await cli(['attest', 'collect', '--sim', '--nonce', 'k', '--home', home, '-o', ev])).code).toBe(
+      0,
+    );
+    const simKey = await cli([
+      'attest',
+      'verify',
+      ev,
+      '--sim-key',
+      join(dir, 'bad.json'),
+      '--allow-sim',
+      '--json',
+    ]);
+    expect(simKey.code).toBe(80);
+    expect(simKey.stderr).toMatch(/bad\.json is not a public key/);
+    const runtimeKey = await cli([
+      'attest',
+      'collect',
+      '--sim',
+      '--nonce',
+      'k',
+      '--home',
+      home,
+      '--runtime-key',
+      join(dir, 'bad.json'),
+      '--json',
+    ]);
+    expect(runtimeKey.code).toBe(80);
+    const nonce = await cli(['attest', 'verify', ev, '--nonce', 'b64:@@@@', '--json']);
+    expect(nonce.code).toBe(80);
+  });
+});
+
 describe('sealtrain attest with the simulated TEE', () => {
   it('collects sim evidence that the default policy refuses and --allow-sim accepts with the right nonce', async () => {
     const ev = join(dir, 'sim.json');

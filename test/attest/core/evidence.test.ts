@@ -20,6 +20,19 @@ function codeOf(fn: () => unknown): string {
 }
 
 describe('parseEvidence', () => {
+  it('does not take a 1184-byte envelope for a raw report', () => {
+    const env = {
+      'sealtrain-evidence': 1,
+      kind: 'sim',
+      createdAt: '2026-11-23T10:00:00Z',
+      sim: { payload: '', signature: '' },
+    };
+    const text = JSON.stringify(env);
+    const padded = Buffer.from(text.replace('}}', `}${' '.repeat(1184 - text.length)}}`));
+    expect(padded.length).toBe(1184);
+    expect(parseEvidence(padded, 'p.json').kind).toBe('sim');
+  });
+
   it('reads a raw 1184-byte report, its hex text, Azure CVM JSON and an MAA token', () => {
     expect(parseEvidence(report, 'r.bin')).toMatchObject({ kind: 'sevsnp', report });
     expect(parseEvidence(reportHex, 'r.hex')).toMatchObject({ kind: 'sevsnp', report });
@@ -59,7 +72,7 @@ describe('parseEvidence', () => {
     const base = {
       'sealtrain-evidence': 1,
       kind: 'sevsnp',
-      createdAt: '',
+      createdAt: '2026-11-23T10:00:00Z',
       sevsnp: { report: report.toString('base64') },
     };
     expect(codeOf(() => parseEnvelope({ ...base, 'sealtrain-evidence': 2 }, 'e'))).toMatch(
@@ -84,6 +97,21 @@ describe('parseEvidence', () => {
         ),
       ),
     ).toMatch(/certificates\.vcek is not a PEM/);
+    expect(codeOf(() => parseEnvelope({ ...base, createdAt: 'yesterday' }, 'e'))).toMatch(
+      /createdAt must be an ISO/,
+    );
+    expect(codeOf(() => parseEnvelope({ ...base, sevsnp: { ...base.sevsnp, extra: 1 } }, 'e'))).toMatch(
+      /sevsnp\.extra/,
+    );
+    const two = [1, 2].map(() =>
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+    );
+    expect(codeOf(() => parseEnvelope({ ...base, runtime: { keys: two } }, 'e'))).toMatch(
+      /exactly one public JWK/,
+    );
+    expect(codeOf(() => parseEnvelope({ ...base, runtime: { keys: two.slice(1), more: 1 } }, 'e'))).toMatch(
+      /runtime\.more/,
+    );
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     expect(
       codeOf(() =>

@@ -55,10 +55,56 @@ describe('collectEvidence and verifyEvidence', () => {
     const envelope = await collectEvidence({ nonce, sim: { privateKey: sim.privateKey } });
     const evidence = parseEnvelope(JSON.parse(JSON.stringify(envelope)), 'sim.json');
     const v = await verifyEvidence(evidence, { nonce });
-    expect(failed(v)).toEqual(['policy.allow-sim', 'sim.signature']);
-    expect(v.fresh).toBe(true);
+    expect(failed(v)).toEqual(['sim.signature', 'policy.allow-sim']);
+    expect(v.fresh).toBe(false);
     const unfresh = await verifyEvidence(evidence, { policy: allowSim, simPublicKey: sim.publicKey });
     expect(unfresh).toMatchObject({ ok: true, fresh: false });
+  });
+
+  it('without --nonce still checks the runtime key against the envelope nonce, but is not fresh', async () => {
+    const envelope = JSON.parse(
+      JSON.stringify(
+        await collectEvidence({ nonce, runtimeKey: runtime.publicKey, sim: { privateKey: sim.privateKey } }),
+      ),
+    );
+    const bound = await verifyEvidence(parseEnvelope(envelope, 'e'), {
+      policy: allowSim,
+      simPublicKey: sim.publicKey,
+    });
+    expect(bound).toMatchObject({ ok: true, fresh: false });
+    const attacker = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' });
+    const swapped = parseEnvelope({ ...envelope, runtime: { keys: [attacker] } }, 'e');
+    expect(failed(await verifyEvidence(swapped, { policy: allowSim, simPublicKey: sim.publicKey }))).toEqual([
+      'evidence.binding',
+    ]);
+    const { nonce: _dropped, ...noNonce } = envelope;
+    expect(
+      failed(
+        await verifyEvidence(parseEnvelope(noNonce, 'e'), { policy: allowSim, simPublicKey: sim.publicKey }),
+      ),
+    ).toEqual(['evidence.binding']);
+  });
+
+  it('fails policy fields sim evidence cannot show, and pcrs on evidence without a quote', async () => {
+    const envelope = await collectEvidence({ nonce, sim: { privateKey: sim.privateKey } });
+    const evidence = parseEnvelope(JSON.parse(JSON.stringify(envelope)), 'sim.json');
+    const policy = parseAttestationPolicy({
+      version: 1,
+      allowSim: true,
+      snp: {
+        debug: false,
+        migrationAgent: false,
+        vmpl: 0,
+        minTcb: { snp: 200 },
+        measurements: ['ab'.repeat(48)],
+      },
+      pcrs: { '7': '00'.repeat(32) },
+    });
+    expect(failed(await verifyEvidence(evidence, { policy, simPublicKey: sim.publicKey }))).toEqual([
+      'policy.snp.minTcb',
+      'policy.snp.measurements',
+      'policy.pcr',
+    ]);
   });
 
   it('applies the sim measurement allow-list', async () => {

@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -6,6 +6,7 @@ import {
   type AttestationPolicy,
   collectEvidence,
   DEFAULT_POLICY,
+  decodeBase64,
   detectTee,
   loadOrCreateSimKey,
   parseAttestationPolicy,
@@ -38,6 +39,7 @@ interface AttestCliOptions {
   jwks?: string;
   allowSim?: boolean;
   simKey?: string;
+  certCache?: string;
 }
 
 const opts = (session: Session): AttestCliOptions => session.opts as AttestCliOptions;
@@ -50,34 +52,54 @@ export function parseNonce(value: string): Buffer {
     if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex))
       throw new SealtrainError('ERR_USAGE_INVALID', `--nonce ${value} is not whole bytes of hexadecimal.`);
     bytes = Buffer.from(hex, 'hex');
-  } else if (value.startsWith('b64:')) bytes = Buffer.from(value.slice(4), 'base64');
+  } else if (value.startsWith('b64:')) bytes = decodeBase64(value.slice(4), '--nonce', 'the b64: value');
   else bytes = Buffer.from(value, 'utf8');
   if (bytes.length === 0 || bytes.length > 64)
     throw new SealtrainError('ERR_USAGE_INVALID', `--nonce must be 1 to 64 bytes, not ${bytes.length}.`);
   return bytes;
 }
 
+/** Policy, JWKS and key files are small; a larger one is a mistake, not something to parse. */
+const MAX_INPUT_BYTES = 1024 * 1024;
+
 async function readText(path: string, what: string): Promise<string> {
+  let bytes: Buffer;
   try {
-    return await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     throw fromFsError(error, `read the ${what}`, path);
+  }
+  if (bytes.length > MAX_INPUT_BYTES)
+    throw new SealtrainError(
+      'ERR_ATTEST_MALFORMED',
+      `The ${what} ${path} is over ${MAX_INPUT_BYTES} bytes.`,
+      {
+        details: { path },
+      },
+    );
+  return bytes.toString('utf8');
+}
+
+async function readJson(path: string, what: string): Promise<unknown> {
+  const text = await readText(path, what);
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new SealtrainError('ERR_ATTEST_MALFORMED', `The ${what} ${path} is not JSON.`, {
+      cause,
+      details: { path },
+    });
   }
 }
 
 async function policyOf(o: AttestCliOptions): Promise<AttestationPolicy> {
   let policy = DEFAULT_POLICY;
   if (o.policy) {
-    let json: unknown;
-    try {
-      json = JSON.parse(await readText(o.policy, 'policy'));
-    } catch (cause) {
-      if (cause instanceof SealtrainError) throw cause;
-      throw new SealtrainError('ERR_ATTEST_POLICY_INVALID', `Attestation policy ${o.policy} is not JSON.`, {
-        cause,
-        details: { source: o.policy },
-      });
-    }
+    const json = await readJson(o.policy, 'policy').catch((e: unknown) => {
+      if (e instanceof SealtrainError && e.code === 'ERR_ATTEST_MALFORMED')
+        throw new SealtrainError('ERR_ATTEST_POLICY_INVALID', e.message, { cause: e, details: e.details });
+      throw e;
+    });
     policy = parseAttestationPolicy(json, o.policy);
   }
   return o.allowSim ? { ...policy, allowSim: true } : policy;
@@ -96,10 +118,10 @@ function timeOf(value: string | undefined): Date | undefined {
 
 /** The local sim attester's public key: `--sim-key`, else the key under --home if one exists. */
 async function simKeyOf(session: Session, o: AttestCliOptions): Promise<KeyObject | undefined> {
-  if (o.simKey) return publicKeyFrom(await readText(o.simKey, 'sim public key'));
+  if (o.simKey) return publicKeyFrom(await readText(o.simKey, 'sim public key'), o.simKey);
   const path = join(session.home, 'attest', 'sim-key.pem');
   const pem = await readFile(path, 'utf8').catch(() => undefined);
-  return pem === undefined ? undefined : createPublicKey(pem);
+  return pem === undefined ? undefined : publicKeyFrom(pem, path);
 }
 
 function verdictText(file: string, v: Verdict): string {
@@ -145,7 +167,7 @@ export function attestCommand(program: Command, run: Run): void {
         async (session, out) => {
           const o = opts(session);
           const runtimeKey = o.runtimeKey
-            ? publicKeyFrom(await readText(o.runtimeKey, 'runtime key'))
+            ? publicKeyFrom(await readText(o.runtimeKey, 'runtime key'), o.runtimeKey)
             : undefined;
           const sim = o.sim ? { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } : undefined;
           if (sim) out.note('WARNING: sim evidence is simulated and proves nothing about hardware.');
@@ -177,7 +199,11 @@ export function attestCommand(program: Command, run: Run): void {
     )
     .option('--at <time>', 'check certificates and tokens at this time instead of now (ISO 8601)')
     .option('--nonce <value>', 'the nonce you issued: text, hex:<hex> or b64:<base64>')
-    .option('--certs <dir>', 'folder of AMD certificates (VCEK/VLEK, ASK/ASVK, ARK; PEM or DER)')
+    .option(
+      '--certs <dir>',
+      'folder of AMD certificates (VCEK/VLEK, ASK/ASVK, ARK; PEM or DER); they win over the evidence',
+    )
+    .option('--cert-cache <dir>', 'read-only VCEK cache: <dir>/<Product>/<hwid>/<TCB as 16 hex digits>.der')
     .option('--jwks <file>', 'JWKS with the Azure Attestation signing keys (for tokens)')
     .option('--allow-sim', 'accept simulated evidence (INSECURE, development only)')
     .option('--sim-key <file>', 'public key of the sim attester (default: the one under --home)')
@@ -196,19 +222,17 @@ export function attestCommand(program: Command, run: Run): void {
         } catch (error) {
           throw fromFsError(error, 'read the evidence', file);
         }
-        let evidence = parseEvidence(bytes, file);
-        if (o.certs && evidence.kind === 'sevsnp')
-          evidence = {
-            ...evidence,
-            certificates: { ...(await readCertificatesDir(o.certs)), ...evidence.certificates },
-          };
+        const evidence = parseEvidence(bytes, file);
+        const certificates = o.certs ? await readCertificatesDir(o.certs) : undefined;
         const simPublicKey = evidence.kind === 'sim' ? await simKeyOf(session, o) : undefined;
         const now = timeOf(o.at);
         const verdict = await verifyEvidence(evidence, {
           policy: await policyOf(o),
           ...(now ? { now } : {}),
           ...(o.nonce ? { nonce: parseNonce(o.nonce) } : {}),
-          ...(o.jwks ? { maa: { jwks: JSON.parse(await readText(o.jwks, 'JWKS')) } } : {}),
+          ...(o.jwks ? { maa: { jwks: await readJson(o.jwks, 'JWKS') } } : {}),
+          ...(certificates ? { certificates } : {}),
+          ...(o.certCache ? { snp: { certCache: o.certCache } } : {}),
           ...(simPublicKey ? { simPublicKey } : {}),
         });
         if (!verdict.ok) {
