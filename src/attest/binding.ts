@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { SealtrainError } from '../errors/index.js';
 
 /** The longest nonce sealtrain accepts: it must fit the 64 bytes of SEV-SNP report data. */
 export const MAX_NONCE_BYTES = 64;
@@ -9,7 +10,13 @@ export const MAX_NONCE_BYTES = 64;
  */
 export function runtimeBinding(nonce: Uint8Array, runtimeKey?: KeyObject): Buffer {
   if (nonce.length === 0 || nonce.length > MAX_NONCE_BYTES)
-    throw new RangeError(`a nonce must be 1 to ${MAX_NONCE_BYTES} bytes`);
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `A nonce must be 1 to ${MAX_NONCE_BYTES} bytes, not ${nonce.length}.`,
+      {
+        details: { field: 'nonce' },
+      },
+    );
   if (runtimeKey === undefined) return Buffer.from(nonce);
   const publicKey = runtimeKey.type === 'private' ? createPublicKey(runtimeKey) : runtimeKey;
   return createHash('sha256')

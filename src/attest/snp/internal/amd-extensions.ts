@@ -1,5 +1,6 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
+import { SealtrainError } from '../../../errors/index.js';
 import type { TcbComponent } from '../tcb.js';
 
 /** AMD's VCEK/VLEK extension arc (AMD VCEK certificate spec 57230, "Certificate extensions"). */
@@ -58,7 +59,19 @@ function ia5(bytes: Uint8Array): string | undefined {
  * them fail and say the extension is missing.
  */
 export function amdExtensions(der: Uint8Array): AmdExtensions {
-  const cert = AsnConvert.parse(der, Certificate);
+  let cert: Certificate;
+  try {
+    cert = AsnConvert.parse(der, Certificate);
+  } catch (cause) {
+    throw new SealtrainError(
+      'ERR_ATTEST_MALFORMED',
+      'The VCEK/VLEK certificate has extensions that do not parse as DER.',
+      {
+        cause,
+        details: { field: 'vcek' },
+      },
+    );
+  }
   const tcb: Partial<Record<TcbComponent, number>> = {};
   let productName: string | undefined;
   let hwid: string | undefined;
