@@ -20,6 +20,7 @@ describe('verifySnpReport on the real Milan report', () => {
       'snp.product',
       'snp.chain.ark',
       'snp.chain.ask',
+      'snp.cert.role',
       'snp.chain.vcek',
       'snp.cert.validity',
       'snp.signature',

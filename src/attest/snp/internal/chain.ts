@@ -38,6 +38,21 @@ function link(list: CheckList, id: string, cert: X509Certificate, issuer: X509Ce
 }
 
 /**
+ * The leaf must be the kind of key SIGNING_KEY names (CN `SEV-VCEK` or `SEV-VLEK`), so a VLEK can
+ * never stand in for a VCEK (or the reverse) even where CHIP_ID is masked. Defence in depth: the
+ * chain already separates ASK from ASVK.
+ */
+function checkLeafRole(list: CheckList, signer: 'vcek' | 'vlek', leaf: X509Certificate): void {
+  const wanted = signer === 'vcek' ? 'SEV-VCEK' : 'SEV-VLEK';
+  const found = cn(leaf.subject);
+  list.add(
+    'snp.cert.role',
+    found === wanted,
+    `SIGNING_KEY names the ${signer.toUpperCase()}; the certificate's subject is ${found}${found === wanted ? '' : `, not ${wanted}`}.`,
+  );
+}
+
+/**
  * Checks ARK → ASK (or ASVK) → VCEK (or VLEK): the ARK must be byte-equal to the pinned root for
  * the product and self-signed; each link must name and be signed (RSA-PSS SHA-384) by the one
  * above. Returns the certificates used, for the validity check. Never throws.
@@ -78,6 +93,7 @@ export function checkChain(list: CheckList, input: ChainInput): X509Certificate[
     link(list, `snp.chain.${mid}`, intermediate, pinned);
     used.push(intermediate);
   }
+  if (input.leaf !== undefined) checkLeafRole(list, input.signer, input.leaf);
   if (input.leaf !== undefined && intermediate !== undefined) {
     link(list, `snp.chain.${input.signer}`, input.leaf, intermediate);
     used.push(input.leaf);

@@ -123,6 +123,7 @@ function endorsementKey({
   hwid,
   cspId = 'sealtrain-test-csp',
   validity = LEAF_VALIDITY,
+  cn: subjectCn,
 }) {
   const key = ecKey();
   const issuer = signer === 'vcek' ? ROOTS[product].ask : ROOTS[product].asvk;
@@ -133,7 +134,7 @@ function endorsementKey({
     ...(signer === 'vcek' ? { hwid: hwid ?? fullChip } : {}),
     ...(signer === 'vlek' && cspId !== null ? { cspId } : {}),
   });
-  const cn = signer === 'vcek' ? 'SEV-VCEK' : 'SEV-VLEK';
+  const cn = subjectCn ?? (signer === 'vcek' ? 'SEV-VCEK' : 'SEV-VLEK');
   return { key, pem: issue({ cn, publicKey: key.publicKey, issuer, ...validity, extensions }) };
 }
 
@@ -226,6 +227,12 @@ function cases() {
       report: { keyInfo: 1 << 2 },
       leaf: { cspId: null },
       expectFailed: ['snp.vlek.csp-id'],
+    }),
+  );
+  v.push(
+    vector('leaf-role-mismatch', 'SIGNING_KEY says VCEK but the leaf certificate is named SEV-VLEK.', {
+      leaf: { cn: 'SEV-VLEK' },
+      expectFailed: ['snp.cert.role'],
     }),
   );
   v.push(
