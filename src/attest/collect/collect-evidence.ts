@@ -4,6 +4,7 @@ import { collectAzureCvmEvidence } from '../azure-cvm/index.js';
 import { reportDataFor, runtimeBinding } from '../binding.js';
 import type { EvidenceEnvelope } from '../evidence.js';
 import { createSimEvidence } from '../sim/index.js';
+import { type FetchAzureVcekOptions, fetchAzureVcek } from './azure-thim.js';
 import { collectSnpReport } from './collect-snp.js';
 import { detectTee, type TeeDetection } from './detect.js';
 
@@ -21,6 +22,8 @@ export interface CollectEvidenceOptions {
   readonly tsmDir?: string;
   /** TPM transport for tpm2-tools on an Azure CVM, e.g. `device:/dev/tpmrm0` (the default). */
   readonly tcti?: string;
+  /** Azure CVM: where to get the VCEK (Azure's THIM endpoint by default), or `false` to leave it out. */
+  readonly thim?: FetchAzureVcekOptions | false;
   /** The clock; default now. */
   readonly now?: Date;
 }
@@ -77,9 +80,10 @@ export async function collectEvidence(options: CollectEvidenceOptions): Promise<
     );
     return { ...head, kind: 'sevsnp', sevsnp: { report: snp.report.toString('base64'), certificates } };
   }
-  const azure = await collectAzureCvmEvidence(
-    runtimeBinding(nonce, runtimeKey),
-    options.tcti ? { tcti: options.tcti } : {},
-  );
+  const vcek = options.thim === false ? undefined : await fetchAzureVcek(options.thim ?? {});
+  const azure = await collectAzureCvmEvidence(runtimeBinding(nonce, runtimeKey), {
+    ...(options.tcti ? { tcti: options.tcti } : {}),
+    ...(vcek ? { vcek } : {}),
+  });
   return { ...head, kind: 'azure-cvm', 'azure-cvm': azure as unknown as Record<string, unknown> };
 }

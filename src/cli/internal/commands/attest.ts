@@ -40,6 +40,7 @@ interface AttestCliOptions {
   allowSim?: boolean;
   simKey?: string;
   certCache?: string;
+  thim?: boolean;
 }
 
 const opts = (session: Session): AttestCliOptions => session.opts as AttestCliOptions;
@@ -156,6 +157,7 @@ export function attestCommand(program: Command, run: Run): void {
     .option('--sim', 'use the simulated TEE (INSECURE, development only; key under --home)')
     .option('-o, --output <file>', 'write the evidence envelope here instead of standard output')
     .option('-f, --force', 'replace an existing output')
+    .option('--no-thim', "Azure CVM: do not fetch the VCEK from Azure's instance metadata (THIM)")
     .option('--tcti <tcti>', 'TPM transport for tpm2-tools on an Azure CVM (default device:/dev/tpmrm0)')
     .addHelpText(
       'after',
@@ -176,6 +178,7 @@ export function attestCommand(program: Command, run: Run): void {
             ...(runtimeKey ? { runtimeKey } : {}),
             ...(sim ? { sim } : {}),
             ...(o.tcti ? { tcti: o.tcti } : {}),
+            ...(o.thim === false ? { thim: false as const } : {}),
           });
           const text = `${JSON.stringify(evidence, null, 2)}\n`;
           if (o.output) {
