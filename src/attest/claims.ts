@@ -5,8 +5,10 @@
  * - Raw SEV-SNP evidence: `x-ms-attestation-type` = `sevsnpvm`; the `x-ms-sevsnpvm-*` claims at
  *   the top level and, as in MAA's Azure VM tokens, again under `x-ms-isolation-tee`.
  * - Azure confidential-VM (vTPM) evidence: `x-ms-attestation-type` = `azurevm`; the SNP claims
- *   under `x-ms-isolation-tee` (its `x-ms-attestation-type` = `sevsnpvm`), `x-ms-runtime` from the
- *   HCL variable data, `x-ms-azurevm-attested-pcrs`.
+ *   under `x-ms-isolation-tee` (its `x-ms-attestation-type` = `sevsnpvm`) together with the HCL
+ *   variable data as `x-ms-isolation-tee.x-ms-runtime`, as in MAA's tokens;
+ *   `x-ms-azurevm-attested-pcrs`.
+ * - Every kind: the workload's bound runtime key, if any, as top-level `x-ms-runtime.keys`.
  * - MAA tokens: the token's claims as issued.
  * - Simulated evidence: `x-ms-attestation-type` and `x-ms-isolation-tee.x-ms-attestation-type` are
  *   `sim`, and its measurement claims are named `x-ms-sim-*`, so no policy written for real
