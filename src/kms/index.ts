@@ -9,6 +9,12 @@
  */
 export type { AuditEvent, AuditSink } from './audit-sink.js';
 export { auditedProvider } from './audited-provider.js';
+export {
+  AZUREKV_WRAP_ALG,
+  AzureKeyVaultProvider,
+  type AzureKeyVaultProviderOptions,
+  parseAzureKvUri,
+} from './azurekv-provider.js';
 export type { KeyProvider, KeyVersionInfo, WrappedKey } from './key-provider.js';
 export { LOCAL_WRAP_ALG, LocalKeyring, type LocalKeyringOptions } from './local-keyring.js';
 export { assertKeyName, LOCAL_SCHEME, type LocalKeyRef, parseLocalUri } from './local-uri.js';
