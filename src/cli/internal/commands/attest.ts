@@ -26,7 +26,8 @@ type Run = (
   stdoutIsData?: (opts: Record<string, unknown>) => boolean,
 ) => (...args: unknown[]) => Promise<void>;
 
-interface AttestCliOptions {
+/** The evidence options `attest verify` reads (shared with `policy explain|generate`). */
+export interface AttestCliOptions {
   nonce?: string;
   runtimeKey?: string;
   sim?: boolean;
@@ -63,7 +64,8 @@ export function parseNonce(value: string): Buffer {
 /** Policy, JWKS and key files are small; a larger one is a mistake, not something to parse. */
 const MAX_INPUT_BYTES = 1024 * 1024;
 
-async function readText(path: string, what: string): Promise<string> {
+/** Reads a small text file (at most 1 MiB); `what` names it in errors. */
+export async function readText(path: string, what: string): Promise<string> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -81,7 +83,8 @@ async function readText(path: string, what: string): Promise<string> {
   return bytes.toString('utf8');
 }
 
-async function readJson(path: string, what: string): Promise<unknown> {
+/** Reads a small JSON file; not JSON is `ERR_ATTEST_MALFORMED`. */
+export async function readJson(path: string, what: string): Promise<unknown> {
   const text = await readText(path, what);
   try {
     return JSON.parse(text);
@@ -93,7 +96,8 @@ async function readJson(path: string, what: string): Promise<unknown> {
   }
 }
 
-async function policyOf(o: AttestCliOptions): Promise<AttestationPolicy> {
+/** The attestation policy from `--policy` (default {@link DEFAULT_POLICY}), with `--allow-sim` applied. */
+export async function policyOf(o: AttestCliOptions): Promise<AttestationPolicy> {
   let policy = DEFAULT_POLICY;
   if (o.policy) {
     const json = await readJson(o.policy, 'policy').catch((e: unknown) => {
@@ -106,7 +110,8 @@ async function policyOf(o: AttestCliOptions): Promise<AttestationPolicy> {
   return o.allowSim ? { ...policy, allowSim: true } : policy;
 }
 
-function timeOf(value: string | undefined): Date | undefined {
+/** Parses `--at`. */
+export function timeOf(value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const at = new Date(value);
   if (Number.isNaN(at.getTime()))
@@ -118,14 +123,15 @@ function timeOf(value: string | undefined): Date | undefined {
 }
 
 /** The local sim attester's public key: `--sim-key`, else the key under --home if one exists. */
-async function simKeyOf(session: Session, o: AttestCliOptions): Promise<KeyObject | undefined> {
+export async function simKeyOf(session: Session, o: AttestCliOptions): Promise<KeyObject | undefined> {
   if (o.simKey) return publicKeyFrom(await readText(o.simKey, 'sim public key'), o.simKey);
   const path = join(session.home, 'attest', 'sim-key.pem');
   const pem = await readFile(path, 'utf8').catch(() => undefined);
   return pem === undefined ? undefined : publicKeyFrom(pem, path);
 }
 
-function verdictText(file: string, v: Verdict): string {
+/** A verdict for people: ACCEPTED/REJECTED, every check, and the claims. */
+export function verdictText(file: string, v: Verdict): string {
   const lines = [
     `${v.ok ? 'ACCEPTED' : 'REJECTED'}: ${file} (${v.kind}${v.sim ? ', SIMULATED: no hardware protection' : ''})`,
   ];
