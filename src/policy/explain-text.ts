@@ -8,16 +8,18 @@ export interface ExplainTextOptions {
 
 const mark = (passed: boolean): string => (passed ? 'ok  ' : 'FAIL');
 
+function ruleLine(node: AuthorityNode): string {
+  return `${mark(node.passed)} ${node.path} authority ${node.authority} (${node.combinator}): ${node.reason}`;
+}
+
 function lines(node: ExplainNode, indent: string, out: string[]): void {
   if (node.kind === 'claim') {
     out.push(`${indent}${mark(node.passed)} ${node.claim}: ${node.reason}`);
     return;
   }
-  if (node.kind === 'authority')
-    out.push(
-      `${indent}${mark(node.passed)} ${node.path} authority ${node.authority} (${node.combinator}): ${node.reason}`,
-    );
-  else out.push(`${indent}${mark(node.passed)} ${node.kind}: ${node.reason}`);
+  out.push(
+    `${indent}${node.kind === 'authority' ? ruleLine(node) : `${mark(node.passed)} ${node.kind}: ${node.reason}`}`,
+  );
   for (const child of node.children) lines(child, `${indent}  `, out);
 }
 
@@ -39,7 +41,7 @@ export function explainText(decision: PolicyDecision, options: ExplainTextOption
   const out = [headline(decision)];
   for (const node of decision.explanation) {
     if (node.kind === 'authority' && !node.authorityMatched && !options.verbose)
-      out.push(`  ${mark(false)} ${node.path} authority ${node.authority}: ${node.reason}`);
+      out.push(`  ${ruleLine(node)}`);
     else lines(node, '  ', out);
   }
   return out.join('\n');

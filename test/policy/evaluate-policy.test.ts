@@ -64,7 +64,7 @@ describe('evaluatePolicy with the real SKR policy and the real MAA token', () =>
       `DENIED: no rule names the token issuer as its authority (token issuer ${other}).`,
     );
     expect(text).toContain(
-      `FAIL anyOf[1] authority https://sharedeus2.eus2.attest.azure.net/: the token was issued by ${other}, not by this authority (its conditions hold)`,
+      `FAIL anyOf[1] authority https://sharedeus2.eus2.attest.azure.net/ (allOf): the token was issued by ${other}, not by this authority (its conditions hold)`,
     );
     expect(failedConditions(d)).toHaveLength(26);
   });
