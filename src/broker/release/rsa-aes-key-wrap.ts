@@ -1,0 +1,129 @@
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  type KeyObject,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+} from 'node:crypto';
+import { SealtrainError } from '../../errors/index.js';
+
+/**
+ * The `enc` values Key Vault's release accepts, each CKM_RSA_AES_KEY_WRAP (PKCS #11 v2.40
+ * §2.1.21) with a different RSA-OAEP hash: `CKM_RSA_AES_KEY_WRAP` uses SHA-1 (with MGF1-SHA-1; what
+ * Key Vault answers when no `enc` is asked for, and what Microsoft's CVM SKR sample decrypts with),
+ * `RSA_AES_KEY_WRAP_256` SHA-256 and `RSA_AES_KEY_WRAP_384` SHA-384 (MGF1 with the same hash).
+ */
+export const RELEASE_ENCRYPTIONS = [
+  'CKM_RSA_AES_KEY_WRAP',
+  'RSA_AES_KEY_WRAP_256',
+  'RSA_AES_KEY_WRAP_384',
+] as const;
+
+/** One of {@link RELEASE_ENCRYPTIONS}. */
+export type ReleaseEncryption = (typeof RELEASE_ENCRYPTIONS)[number];
+
+/** What the broker uses when the request names no `enc`: Key Vault's own default. */
+export const DEFAULT_RELEASE_ENCRYPTION: ReleaseEncryption = 'CKM_RSA_AES_KEY_WRAP';
+
+const OAEP_HASH: Record<ReleaseEncryption, string> = {
+  CKM_RSA_AES_KEY_WRAP: 'sha1',
+  RSA_AES_KEY_WRAP_256: 'sha256',
+  RSA_AES_KEY_WRAP_384: 'sha384',
+};
+
+/** RFC 5649's alternative initial value: node:crypto's `id-aes256-wrap-pad` takes it as the IV. */
+const KWP_AIV = Buffer.from('a65959a6', 'hex');
+
+/** The most key material wrapped at once (an RSA-16384 private key in PKCS #8 is under 10 KiB). */
+export const MAX_WRAPPED_KEY_BYTES = 16 * 1024;
+
+/** True for a supported `enc` value. */
+export function isReleaseEncryption(value: unknown): value is ReleaseEncryption {
+  return typeof value === 'string' && (RELEASE_ENCRYPTIONS as readonly string[]).includes(value);
+}
+
+function rsaBytes(key: KeyObject): number {
+  return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+}
+
+function unwrapFailed(reason: string): SealtrainError {
+  return new SealtrainError('ERR_KMS_UNWRAP_FAILED', `The released key could not be unwrapped: ${reason}.`, {
+    details: { field: 'ciphertext' },
+  });
+}
+
+/**
+ * CKM_RSA_AES_KEY_WRAP: a fresh AES-256 key wrapped to `publicKey` with RSA-OAEP (the hash `enc`
+ * names), followed by `material` wrapped under that AES key with AES key wrap with padding
+ * (RFC 5649). The AES key is wiped before returning. `publicKey` must be RSA.
+ */
+export function rsaAesKeyWrap(
+  material: Uint8Array,
+  publicKey: KeyObject,
+  options: { enc?: ReleaseEncryption; random?: (size: number) => Uint8Array } = {},
+): Buffer {
+  const enc = options.enc ?? DEFAULT_RELEASE_ENCRYPTION;
+  if (material.length === 0 || material.length > MAX_WRAPPED_KEY_BYTES)
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `rsaAesKeyWrap: the key material is ${material.length} bytes.`,
+      {
+        details: { field: 'material' },
+      },
+    );
+  const aesKey = Buffer.from((options.random ?? randomBytes)(32));
+  try {
+    if (aesKey.length !== 32) throw new Error('random did not return 32 bytes');
+    const wrappedKey = publicEncrypt(
+      { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: OAEP_HASH[enc] },
+      aesKey,
+    );
+    const kwp = createCipheriv('id-aes256-wrap-pad', aesKey, KWP_AIV);
+    return Buffer.concat([wrappedKey, kwp.update(material), kwp.final()]);
+  } finally {
+    aesKey.fill(0);
+  }
+}
+
+/**
+ * Reverses {@link rsaAesKeyWrap} with the RSA private key: the first modulus-size bytes are the
+ * OAEP-wrapped AES key, the rest the RFC 5649 wrapping. Throws `ERR_KMS_UNWRAP_FAILED` (generic, as
+ * decryption failures are) when either step fails. The caller wipes the returned bytes.
+ */
+export function rsaAesKeyUnwrap(
+  ciphertext: Uint8Array,
+  privateKey: KeyObject,
+  options: { enc?: ReleaseEncryption } = {},
+): Buffer {
+  const enc = options.enc ?? DEFAULT_RELEASE_ENCRYPTION;
+  const split = rsaBytes(privateKey);
+  const bytes = Buffer.from(ciphertext);
+  if (split === 0 || bytes.length < split + 16 || (bytes.length - split) % 8 !== 0)
+    throw unwrapFailed(`the ciphertext is ${bytes.length} bytes, which does not fit an RSA-${split * 8} key`);
+  let aesKey: Buffer | undefined;
+  try {
+    aesKey = privateDecrypt(
+      { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: OAEP_HASH[enc] },
+      bytes.subarray(0, split),
+    );
+    if (aesKey.length !== 32) throw new Error('not an AES-256 key');
+    const kwp = createDecipheriv('id-aes256-wrap-pad', aesKey, KWP_AIV);
+    const parts = [kwp.update(bytes.subarray(split)), kwp.final()];
+    const out = Buffer.concat(parts);
+    for (const part of parts) part.fill(0);
+    return out;
+  } catch (cause) {
+    throw new SealtrainError(
+      'ERR_KMS_UNWRAP_FAILED',
+      'The released key could not be unwrapped with this key.',
+      {
+        cause,
+        details: { field: 'ciphertext' },
+      },
+    );
+  } finally {
+    aesKey?.fill(0);
+  }
+}
