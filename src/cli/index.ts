@@ -13,6 +13,7 @@ import { attestCommand } from './internal/commands/attest.js';
 import { auditCommand } from './internal/commands/audit.js';
 import { demoCommand } from './internal/commands/demo.js';
 import { keysCommand } from './internal/commands/keys.js';
+import { policyCommand } from './internal/commands/policy.js';
 import { sealCommands } from './internal/commands/seal.js';
 import { makeOutput, type Output, reportError, sendsDataToStdout } from './internal/output.js';
 import { type GlobalOptions, Session } from './internal/session.js';
@@ -66,6 +67,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   sealCommands(program, run);
   auditCommand(program, run);
   attestCommand(program, run);
+  policyCommand(program, run);
   demoCommand(program, run);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
