@@ -69,6 +69,8 @@ function positiveInteger(value: number, field: string): number {
  * Full-store policy: expired nonces are evicted, then a full store refuses to issue. Evicting live
  * nonces instead would let anyone who can ask for nonces invalidate other workloads' challenges;
  * refusing keeps memory bounded and leaves throttling to the caller's per-principal rate limits.
+ * Consumed nonces are remembered (at most `max`, oldest dropped first, none past its lifetime) only
+ * so that {@link NonceStore.status} can tell a replay from an unknown nonce.
  */
 export function createNonceStore(options: NonceStoreOptions = {}): NonceStore {
   const ttl = positiveInteger(options.ttlMs ?? NONCE_TTL_MS, 'ttlMs');

@@ -1,4 +1,4 @@
-import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto';
+import { createPrivateKey, KeyObject, randomBytes } from 'node:crypto';
 import { CheckList, CLAIM, type Claims, claimAt } from '../../attest/index.js';
 import { SealtrainError } from '../../errors/index.js';
 import { evaluatePolicy, failedConditions, policyAllowsSim, type ReleasePolicy } from '../../policy/index.js';
@@ -99,7 +99,7 @@ function checkInput(input: ReleaseKeyInput): ReleaseEncryption {
 /** The bytes to wrap (a copy the caller wipes) and, for RSA, the key for `n`/`e`. */
 function materialOf(key: ReleasableKey): { bytes: Buffer; rsa?: KeyObject } {
   const m = key.material;
-  const isKeyObject = typeof m === 'object' && m !== null && 'type' in m && !(m instanceof Uint8Array);
+  const isKeyObject = m instanceof KeyObject;
   try {
     if (key.kty === 'RSA') {
       const rsa = isKeyObject
