@@ -96,7 +96,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   let audit: AuditLog | undefined;
   try {
-    const tls = await ensureTls(join(options.stateDir, 'tls'), { hosts: [host], now });
+    // TLS validity follows the real clock: peers check it against theirs.
+    const tls = await ensureTls(join(options.stateDir, 'tls'), { hosts: [host] });
     audit = await AuditLog.open(join(options.stateDir, 'audit'));
     const server = createServer({ cert: tls.certChainPem, key: tls.keyPem, minVersion: 'TLSv1.2' });
     const port = await listen(server, host, options.port ?? 0);
