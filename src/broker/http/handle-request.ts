@@ -165,7 +165,7 @@ function errorHeaders(
 function auditOf(setup: HandlerSetup, outcome: Outcome, note: AuditNote, status: number) {
   const error = outcome.error;
   const code = error === undefined ? undefined : isSealtrainError(error) ? error.code : 'ERR_INTERNAL';
-  const reason = note.reason ?? (isSealtrainError(error) ? String(error.details.reason ?? '') : '');
+  const reason = note.reason ?? reasonOf(error);
   return setup.audit.record({
     actor: outcome.principal?.name ?? 'anonymous',
     action: `broker.${outcome.operation}`,
@@ -249,8 +249,16 @@ function recordMetrics(
 /** The first failed check of a denied release (`policy.condition`, `maa.exp`, …), else the error code. */
 function releaseReason(error: unknown): string {
   if (!isSealtrainError(error)) return 'ERR_INTERNAL';
-  const reasons = error.details.reasons;
-  if (Array.isArray(reasons) && typeof reasons[0] === 'string') return reasons[0].split(':')[0] ?? error.code;
+  const failures = error.details.failures;
+  if (Array.isArray(failures) && typeof failures[0] === 'string') return failures[0];
   const reason = error.details.reason;
   return typeof reason === 'string' ? reason : error.code;
+}
+
+/** Why a request failed, for the audit entry: `details.reason`, else the failed check ids. */
+function reasonOf(error: unknown): string {
+  if (!isSealtrainError(error)) return '';
+  const { reason, failures } = error.details;
+  if (typeof reason === 'string') return reason;
+  return Array.isArray(failures) ? failures.join(',') : '';
 }

@@ -11,8 +11,7 @@ import {
   parseReleaseBody,
   parseUpdateBody,
 } from '../keys/kv-wire.js';
-import { releaseKey } from '../release/release-key.js';
-import { isReleaseEncryption } from '../release/rsa-aes-key-wrap.js';
+import { isReleaseEncryption, releaseKey } from '../release/index.js';
 import type { StoredKeyVersion } from '../state/state-model.js';
 import type { Handler, RequestContext } from './context.js';
 
@@ -93,7 +92,7 @@ export const wrapKey = cryptoHandler('wrapKey');
 export const unwrapKey = cryptoHandler('unwrapKey');
 
 function denied(reason: string, message: string): SealtrainError {
-  return new SealtrainError('ERR_RELEASE_DENIED', message, { details: { reason, reasons: [reason] } });
+  return new SealtrainError('ERR_RELEASE_DENIED', message, { details: { reason, failures: [reason] } });
 }
 
 /** The release preconditions the broker checks before the release module: enabled, exportable, a policy. */
