@@ -1,0 +1,123 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { type Agent, request } from 'node:https';
+import type { TokenCredential } from '@azure/core-auth';
+import { KeyClient, type KeyClientOptions } from '@azure/keyvault-keys';
+import { collectEvidence } from '../../attest/index.js';
+import { isSealtrainError, SealtrainError } from '../../errors/index.js';
+import { type ReleasedKey, unwrapReleasedKey } from '../release/index.js';
+
+/** Options for {@link releaseWithAttestation}. */
+export interface AttestedReleaseOptions {
+  /** The broker (or Key Vault) URL, e.g. `https://127.0.0.1:8443`. */
+  readonly vaultUrl: string;
+  /** The workload principal's credential. */
+  readonly credential: TokenCredential;
+  /** The key to release and, optionally, its version. */
+  readonly keyName: string;
+  readonly version?: string;
+  /** TLS trust for the broker's CA. */
+  readonly agent?: Agent;
+  /** SDK options for the release call (the same agent, `disableChallengeResourceVerification`). */
+  readonly clientOptions?: KeyClientOptions;
+  /** Use the simulated TEE with this key (development only; the broker must allow it). */
+  readonly sim?: Parameters<typeof collectEvidence>[0]['sim'];
+  /** Device root, configfs-tsm folder and TPM transport for collection (tests, unusual machines). */
+  readonly collect?: Pick<Parameters<typeof collectEvidence>[0], 'root' | 'tsmDir' | 'tcti' | 'thim'>;
+}
+
+function fail(what: string, cause?: unknown): SealtrainError {
+  if (isSealtrainError(cause)) return cause;
+  return new SealtrainError('ERR_BROKER_REQUEST', `Attested release failed: ${what}.`, { cause });
+}
+
+/** One JSON request to the broker's attestation endpoints with the principal's bearer token. */
+async function call(url: string, token: string, agent: Agent | undefined, body?: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: body === undefined ? 'GET' : 'POST',
+        ...(agent ? { agent } : {}),
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) return resolve(json);
+          const message = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+          const code =
+            message?.code === 'AttestationRejected'
+              ? 'ERR_ATTEST_REJECTED'
+              : status === 401 || status === 403
+                ? 'ERR_BROKER_AUTH'
+                : 'ERR_BROKER_REQUEST';
+          reject(
+            new SealtrainError(
+              code,
+              `${new URL(url).pathname} answered ${status}: ${message?.message ?? text.slice(0, 200)}`,
+              {
+                details: { status, url, ...(message?.code ? { reason: message.code } : {}) },
+              },
+            ),
+          );
+        });
+      },
+    );
+    req.on('error', (e) => reject(fail(`cannot reach ${url} (${e.message})`, e)));
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/**
+ * The workload side of Secure Key Release, in memory only: makes an ephemeral RSA key pair, asks
+ * the broker for a nonce, collects evidence bound to the nonce and the public key, trades it for
+ * an attestation token, asks for the key's release with that token (through the Azure SDK's
+ * `KeyClient.releaseKey`), checks the broker's signature and unwraps with the private key, which
+ * never leaves this process. The caller wipes an `oct` key's bytes after use.
+ */
+export async function releaseWithAttestation(options: AttestedReleaseOptions): Promise<ReleasedKey> {
+  const base = options.vaultUrl.replace(/\/$/, '');
+  const scope = 'https://vault.azure.net/.default';
+  const bearer = (await options.credential.getToken(scope))?.token;
+  if (!bearer) throw new SealtrainError('ERR_BROKER_AUTH', 'The credential gave no token for the broker.');
+  const runtime = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { nonce } = (await call(`${base}/attest/nonce`, bearer, options.agent)) as { nonce: string };
+  if (typeof nonce !== 'string') throw fail('the broker gave no nonce');
+  const envelope = await collectEvidence({
+    nonce: Buffer.from(nonce, 'base64url'),
+    runtimeKey: runtime.publicKey,
+    ...(options.sim ? { sim: options.sim } : {}),
+    ...options.collect,
+  });
+  const { token } = (await call(`${base}/attest/evidence`, bearer, options.agent, envelope)) as {
+    token: string;
+  };
+  const jwks = await call(`${base}/certs`, bearer, options.agent);
+  const client = new KeyClient(base, options.credential, options.clientOptions);
+  let value: string;
+  try {
+    value = (
+      await client.releaseKey(options.keyName, token, options.version ? { version: options.version } : {})
+    ).value;
+  } catch (error) {
+    const status = (error as { statusCode?: number }).statusCode;
+    throw new SealtrainError(
+      status === 401 || status === 403 ? 'ERR_RELEASE_DENIED' : 'ERR_BROKER_REQUEST',
+      `The release of ${options.keyName} was refused: ${(error as Error).message}`,
+      { cause: error, details: { key: options.keyName, ...(status ? { status } : {}) } },
+    );
+  }
+  return unwrapReleasedKey(value, runtime.privateKey, { brokerJwks: jwks });
+}

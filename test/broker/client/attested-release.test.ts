@@ -1,0 +1,91 @@
+// The workload's whole release flow against a real broker over TLS: nonce, sim evidence bound to an
+// ephemeral RSA key, attestation token, KeyClient.releaseKey, unwrap in memory.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { Agent } from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseWithAttestation } from '../../../src/broker/client/attested-release.js';
+import type { RunningBroker } from '../../../src/broker/index.js';
+import { isSealtrainError } from '../../../src/errors/index.js';
+import { brokerWithPrincipals, clientOptions, keyClient, StaticToken, tempDir } from '../helpers.js';
+
+const sim = generateKeyPairSync('ed25519');
+const cleanups: Array<() => Promise<void>> = [];
+let broker: RunningBroker;
+let owner: string;
+let workload: string;
+
+const simPolicy = (authority: string, type = 'sim') =>
+  Buffer.from(
+    JSON.stringify({
+      version: '1.0.0',
+      anyOf: [{ authority, allOf: [{ claim: 'x-ms-attestation-type', equals: type }] }],
+    }),
+  );
+
+async function release(b: RunningBroker, token: string, keyName: string) {
+  return releaseWithAttestation({
+    vaultUrl: b.url,
+    credential: new StaticToken(token),
+    keyName,
+    agent: new Agent({ ca: b.caCertificate }),
+    clientOptions: clientOptions(b),
+    sim: { privateKey: sim.privateKey },
+  });
+}
+
+beforeAll(async () => {
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  ({ broker, owner, workload } = await brokerWithPrincipals(t.dir, {
+    allowSimulated: true,
+    simPublicKey: sim.publicKey,
+  }));
+  cleanups.push(() => broker.close());
+});
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+describe('releaseWithAttestation (sim) against the broker', () => {
+  it('releases an exportable oct key whose policy admits sim, and the bytes are the key', async () => {
+    const owners = keyClient(broker, owner);
+    await owners.createKey('data-key', 'oct', {
+      keySize: 256,
+      exportable: true,
+      releasePolicy: { encodedPolicy: simPolicy(broker.url) },
+    });
+    const first = await release(broker, workload, 'data-key');
+    const second = await release(broker, workload, 'data-key');
+    expect(first.kty).toBe('oct');
+    if (first.kty !== 'oct' || second.kty !== 'oct') throw new Error('oct expected');
+    expect(first.material.length).toBe(32);
+    expect(first.material.equals(second.material)).toBe(true);
+    expect(first.material.equals(randomBytes(32))).toBe(false);
+  });
+
+  it('is refused when the key policy does not admit sim, naming the condition', async () => {
+    await keyClient(broker, owner).createKey('hardware-only', 'oct', {
+      keySize: 256,
+      exportable: true,
+      releasePolicy: { encodedPolicy: simPolicy(broker.url, 'sevsnpvm') },
+    });
+    const e = await release(broker, workload, 'hardware-only').catch((x: unknown) => x);
+    expect(isSealtrainError(e, 'ERR_RELEASE_DENIED')).toBe(true);
+    expect(String((e as Error).message)).toMatch(/x-ms-attestation-type|sim/);
+  });
+
+  it('is refused at the attestation step by a broker started without --allow-simulated', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const strict = await brokerWithPrincipals(t.dir, { simPublicKey: sim.publicKey });
+    cleanups.push(() => strict.broker.close());
+    await keyClient(strict.broker, strict.owner).createKey('k', 'oct', {
+      keySize: 256,
+      exportable: true,
+      releasePolicy: { encodedPolicy: simPolicy(strict.broker.url) },
+    });
+    const e = await release(strict.broker, strict.workload, 'k').catch((x: unknown) => x);
+    expect(isSealtrainError(e, 'ERR_ATTEST_REJECTED')).toBe(true);
+    expect(String((e as Error).message)).toMatch(/policy\.allow-sim/);
+  });
+});
