@@ -113,8 +113,13 @@ export async function releaseWithAttestation(options: AttestedReleaseOptions): P
     ).value;
   } catch (error) {
     const status = (error as { statusCode?: number }).statusCode;
+    const kvCode = (error as { code?: string }).code;
     throw new SealtrainError(
-      status === 401 || status === 403 ? 'ERR_RELEASE_DENIED' : 'ERR_BROKER_REQUEST',
+      kvCode === 'AccessDenied'
+        ? 'ERR_RELEASE_DENIED'
+        : status === 401 || status === 403
+          ? 'ERR_BROKER_AUTH'
+          : 'ERR_BROKER_REQUEST',
       `The release of ${options.keyName} was refused: ${(error as Error).message}`,
       { cause: error, details: { key: options.keyName, ...(status ? { status } : {}) } },
     );

@@ -3,6 +3,7 @@ import { SealtrainError } from '../../../errors/index.js';
 import { auditedProvider, type KeyVersionInfo, LocalKeyring } from '../../../kms/index.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
+import { keysReleaseCommand } from './keys-release.js';
 
 type Run = (
   action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
@@ -94,6 +95,7 @@ export function keysCommand(program: Command, run: Run): void {
         out.result({ key: v }, `Disabled ${v.uri} version ${v.version}.`);
       }),
     );
+  keysReleaseCommand(keys, run);
 }
 
 async function providers(session: Session) {

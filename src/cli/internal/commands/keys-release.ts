@@ -1,0 +1,88 @@
+import { readFile } from 'node:fs/promises';
+import { Agent } from 'node:https';
+import type { Command } from 'commander';
+import { loadOrCreateSimKey } from '../../../attest/index.js';
+import { releaseWithAttestation } from '../../../broker/client/attested-release.js';
+import { fromFsError, SealtrainError } from '../../../errors/index.js';
+import { parseAzureKvUri } from '../../../kms/index.js';
+import type { Output } from '../output.js';
+import type { Session } from '../session.js';
+
+type Run = (
+  action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
+) => (...args: unknown[]) => Promise<void>;
+
+interface ReleaseCliOptions {
+  tokenFile?: string;
+  ca?: string;
+  sim?: boolean;
+}
+
+async function readSmall(path: string, what: string): Promise<Buffer> {
+  try {
+    const bytes = await readFile(path);
+    if (bytes.length > 64 * 1024)
+      throw new SealtrainError('ERR_USAGE_INVALID', `The ${what} ${path} is too large.`);
+    return bytes;
+  } catch (error) {
+    throw fromFsError(error, `read the ${what}`, path);
+  }
+}
+
+/**
+ * `sealtrain keys release <azurekv-uri>`: proves this machine's TEE to the broker and releases the
+ * key into this process only, to check that a workload would get it. Prints the key's id, type and
+ * size, never the key.
+ */
+export function keysReleaseCommand(keys: Command, run: Run): void {
+  keys
+    .command('release <uri>')
+    .description(
+      'Attest this machine to the broker and release a key into memory (a check; the key is not printed)',
+    )
+    .requiredOption(
+      '--token-file <path>',
+      "the workload principal's broker token (a file; never on the command line)",
+    )
+    .option('--ca <pem>', "the broker's CA certificate (printed by `sealtrain broker` on start)")
+    .option('--sim', 'use the simulated TEE (INSECURE; the broker must run with --allow-simulated)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealtrain keys release azurekv://127.0.0.1:8443/keys/data-key --token-file trainer.token \\\n' +
+        '    --ca state/broker/tls/ca.pem --sim',
+    )
+    .action(
+      run(async (session, out, uri = '') => {
+        const o = session.opts as ReleaseCliOptions;
+        const { vaultUrl, name, version } = parseAzureKvUri(uri);
+        const token = (await readSmall(o.tokenFile ?? '', 'token file')).toString('utf8').trim();
+        const ca = o.ca ? (await readSmall(o.ca, 'CA certificate')).toString('utf8') : undefined;
+        const agent = new Agent(ca ? { ca } : {});
+        const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 60_000 }) };
+        const sim = o.sim ? { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } : undefined;
+        if (sim) out.note('WARNING: sim evidence is simulated and proves nothing about hardware.');
+        const released = await releaseWithAttestation({
+          vaultUrl,
+          credential,
+          keyName: name,
+          ...(version ? { version } : {}),
+          agent,
+          clientOptions: {
+            agent,
+            disableChallengeResourceVerification: true,
+            retryOptions: { maxRetries: 0 },
+          },
+          ...(sim ? { sim } : {}),
+        });
+        const bits =
+          released.kty === 'oct'
+            ? released.material.length * 8
+            : (released.material.asymmetricKeyDetails?.modulusLength ?? 0);
+        if (released.kty === 'oct') released.material.fill(0);
+        out.result(
+          { released: { kid: released.kid, kty: released.kty, bits, enc: released.enc, sim: Boolean(sim) } },
+          `Released ${released.kid} (${released.kty}, ${bits} bits, ${released.enc}) into this process; it was wiped and never written.`,
+        );
+      }),
+    );
+}
