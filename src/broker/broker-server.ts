@@ -6,7 +6,8 @@ import type { VerifyEvidenceOptions } from '../attest/index.js';
 import { AuditLog } from '../audit/index.js';
 import { createNonceStore, createTokenIssuer } from './attestation/index.js';
 import { createRateLimiter, type RateLimiterOptions } from './auth/rate-limiter.js';
-import { handleRequest } from './http/handle-request.js';
+import type { BrokerServices } from './http/context.js';
+import { type HandlerSetup, handleRequest } from './http/handle-request.js';
 import { createBrokerMetrics } from './http/metrics.js';
 import { DEFAULT_MAX_BODY_BYTES } from './http/request-body.js';
 import { KeyService } from './keys/key-service.js';
@@ -82,6 +83,47 @@ export function trustInstructions(url: string, caPath: string): string[] {
   ];
 }
 
+/** The services and limits every request is handled with. */
+async function requestSetup(
+  store: BrokerStore,
+  audit: AuditLog,
+  url: string,
+  options: BrokerOptions,
+): Promise<HandlerSetup> {
+  const now = options.now ?? (() => new Date());
+  const der = Buffer.from((await store.read()).signingKey, 'base64');
+  const signingKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  der.fill(0);
+  const issuer = createTokenIssuer({ privateKey: signingKey, issuer: url, now });
+  const kid = issuer.jwks().keys[0]?.kid ?? '';
+  const services: BrokerServices = {
+    store,
+    keys: new KeyService(store, { now }),
+    metrics: createBrokerMetrics(),
+    vaultUrl: url,
+    nonces: createNonceStore({ now: () => now().getTime() }),
+    issuer,
+    allowSimulated: options.allowSimulated ?? false,
+    ...(options.simPublicKey ? { simPublicKey: options.simPublicKey } : {}),
+    ...(options.verify ? { verify: options.verify } : {}),
+    release: {
+      issuers: [url, ...Object.keys(options.trustedIssuers ?? {})],
+      jwks: { ...options.trustedIssuers, [url]: issuer.jwks() },
+      signer: { privateKey: signingKey, kid },
+    },
+    now,
+  };
+  const tenant = options.challenge?.tenant ?? 'sealtrain-broker';
+  const resource = options.challenge?.resource ?? 'https://vault.azure.net';
+  return {
+    services,
+    audit,
+    limiter: createRateLimiter({ now: () => now().getTime(), ...options.rateLimit }),
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    challenge: `Bearer authorization="https://login.microsoftonline.com/${tenant}", resource="${resource}"`,
+  };
+}
+
 /**
  * Starts the key broker: an HTTPS server (own CA, created on first start) that speaks the Azure
  * Key Vault keys API subset, the attestation endpoint and `/metrics`. See `docs/broker.md`.
@@ -90,7 +132,6 @@ export function trustInstructions(url: string, caPath: string): string[] {
  */
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const host = options.host ?? '127.0.0.1';
-  const now = options.now ?? (() => new Date());
   const store = await BrokerStore.open(options.stateDir, options.passphrase, {
     ...(options.scryptCost === undefined ? {} : { scryptCost: options.scryptCost }),
   });
@@ -102,39 +143,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const server = createServer({ cert: tls.certChainPem, key: tls.keyPem, minVersion: 'TLSv1.2' });
     const port = await listen(server, host, options.port ?? 0);
     const url = `https://${urlHost(host)}:${port}`;
-    const signingKey = createPrivateKey({
-      key: Buffer.from((await store.read()).signingKey, 'base64'),
-      format: 'der',
-      type: 'pkcs8',
-    });
-    const issuer = createTokenIssuer({ privateKey: signingKey, issuer: url, now });
-    const kid = issuer.jwks().keys[0]?.kid ?? '';
-    const services = {
-      store,
-      keys: new KeyService(store, { now }),
-      metrics: createBrokerMetrics(),
-      vaultUrl: url,
-      nonces: createNonceStore({ now: () => now().getTime() }),
-      issuer,
-      allowSimulated: options.allowSimulated ?? false,
-      ...(options.simPublicKey ? { simPublicKey: options.simPublicKey } : {}),
-      ...(options.verify ? { verify: options.verify } : {}),
-      release: {
-        issuers: [url, ...Object.keys(options.trustedIssuers ?? {})],
-        jwks: { ...options.trustedIssuers, [url]: issuer.jwks() },
-        signer: { privateKey: signingKey, kid },
-      },
-      now,
-    };
-    const tenant = options.challenge?.tenant ?? 'sealtrain-broker';
-    const resource = options.challenge?.resource ?? 'https://vault.azure.net';
-    const setup = {
-      services,
-      audit,
-      limiter: createRateLimiter({ now: () => now().getTime(), ...options.rateLimit }),
-      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-      challenge: `Bearer authorization="https://login.microsoftonline.com/${tenant}", resource="${resource}"`,
-    };
+    const setup = await requestSetup(store, audit, url, options);
     server.on('request', (req, res) => {
       handleRequest(req, res, setup).catch(() => res.destroy());
     });
