@@ -71,6 +71,7 @@ export class AuditLog implements AuditSink {
   readonly #clock: () => Date;
   #queue: Promise<unknown> = Promise.resolve();
   #known: Known | undefined;
+  readonly #batch: Array<{ event: AuditEvent; resolve: () => void; reject: (e: unknown) => void }> = [];
   #closing: Promise<void> | undefined;
 
   private constructor(
@@ -133,9 +134,39 @@ export class AuditLog implements AuditSink {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#locked(async () => {
-      await this.#append(await this.#currentState(), event);
+    return new Promise<void>((resolve, reject) => {
+      this.#batch.push({ event, resolve, reject });
+      if (this.#batch.length === 1) this.#locked(() => this.#flush()).catch(() => {});
     });
+  }
+
+  /**
+   * Group commit: appends every event recorded since the last flush in one write and one fsync,
+   * under one hold of the lock, then resolves them all (or rejects them all). Concurrent callers
+   * (a broker under load) share the cost of durability instead of queueing an fsync each.
+   */
+  async #flush(): Promise<void> {
+    const batch = this.#batch.splice(0);
+    try {
+      let state = await this.#currentState();
+      const lines: string[] = [];
+      const heads: ChainState[] = [];
+      for (const { event } of batch) {
+        const appended = appendEntry(state, event, { clock: this.#clock });
+        lines.push(`${appended.line}\n`);
+        state = appended.state;
+        if (state.next % this.#interval === 0) heads.push(state);
+      }
+      const text = lines.join('');
+      const known = this.#known;
+      this.#known = undefined;
+      await appendDurable(this.#paths.log, text);
+      if (known) this.#known = { ...known, size: known.size + Buffer.byteLength(text), state };
+      for (const head of heads) await this.#writeHead(head);
+      for (const b of batch) b.resolve();
+    } catch (error) {
+      for (const b of batch) b.reject(error);
+    }
   }
 
   /** Waits for pending records, then signs a head unless the newest head already covers the log. */

@@ -76,3 +76,35 @@ describe('AuditLog under concurrency', () => {
     }
   });
 });
+
+describe('group commit', () => {
+  it('appends concurrent records from one process in order, each once, with a head every interval', async () => {
+    const log = await AuditLog.open(dir, { headInterval: 10 });
+    const n = 205;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        log.record({ actor: 'load@host', action: 'keys.unwrap', outcome: 'ok', details: { i } }),
+      ),
+    );
+    await log.close();
+    const entries = await readAuditEntries(dir);
+    expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(entries.map((e) => (e.details as { i: number }).i)).toEqual(
+      Array.from({ length: n }, (_, i) => i),
+    );
+    const heads = await readLines(join(dir, 'heads.jsonl'));
+    expect(heads.length).toBe(21);
+    expect((await verifyAuditLog(dir)).ok).toBe(true);
+  });
+
+  it('rejects every record of a batch that cannot be written, and keeps the log verifiable', async () => {
+    const log = await AuditLog.open(dir);
+    await log.record(sampleEvent(0));
+    const bad = { actor: 'x', action: 'keys.unwrap', outcome: 'ok', extra: 1 } as never;
+    await expect(log.record(bad)).rejects.toThrow();
+    await Promise.all([log.record(sampleEvent(1)), log.record(sampleEvent(2))]);
+    await log.close();
+    expect((await readAuditEntries(dir)).length).toBe(3);
+    expect((await verifyAuditLog(dir)).ok).toBe(true);
+  });
+});
