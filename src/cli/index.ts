@@ -11,6 +11,7 @@ import { removePendingTempFiles } from '../store/index.js';
 import { EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
 import { attestCommand } from './internal/commands/attest.js';
 import { auditCommand } from './internal/commands/audit.js';
+import { brokerCommand } from './internal/commands/broker.js';
 import { demoCommand } from './internal/commands/demo.js';
 import { keysCommand } from './internal/commands/keys.js';
 import { policyCommand } from './internal/commands/policy.js';
@@ -68,6 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   auditCommand(program, run);
   attestCommand(program, run);
   policyCommand(program, run);
+  brokerCommand(program, run);
   demoCommand(program, run);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
