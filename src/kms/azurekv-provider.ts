@@ -1,10 +1,10 @@
 import type { TokenCredential } from '@azure/core-auth';
-import {
+import type {
   CryptographyClient,
-  type CryptographyClientOptions,
+  CryptographyClientOptions,
   KeyClient,
-  type KeyClientOptions,
-  type KeyProperties,
+  KeyClientOptions,
+  KeyProperties,
 } from '@azure/keyvault-keys';
 import { SealtrainError } from '../errors/index.js';
 import type { KeyProvider, KeyVersionInfo, WrappedKey } from './key-provider.js';
@@ -100,13 +100,21 @@ function mapError(error: unknown, action: string, uri: string): SealtrainError {
 export class AzureKeyVaultProvider implements KeyProvider {
   readonly scheme = 'azurekv';
   readonly #options: AzureKeyVaultProviderOptions;
-  readonly #keys: KeyClient;
+  #client: Promise<KeyClient> | undefined;
   readonly #host: string;
 
   constructor(options: AzureKeyVaultProviderOptions) {
     this.#options = options;
-    this.#keys = new KeyClient(options.vaultUrl, options.credential, options.clientOptions);
     this.#host = new URL(options.vaultUrl).host;
+  }
+
+  /** The SDK loads on first use, so commands that never touch a vault start fast. */
+  #keys(): Promise<KeyClient> {
+    const { vaultUrl, credential, clientOptions } = this.#options;
+    this.#client ??= import('@azure/keyvault-keys').then(
+      (sdk) => new sdk.KeyClient(vaultUrl, credential, clientOptions),
+    );
+    return this.#client;
   }
 
   #uri(name: string): string {
@@ -135,12 +143,12 @@ export class AzureKeyVaultProvider implements KeyProvider {
   async create(name: string): Promise<KeyVersionInfo> {
     const uri = this.#uri(name);
     try {
-      const existing = await this.#keys
+      const existing = await (await this.#keys())
         .getKey(name)
         .catch((e: unknown) => (statusOf(e) === 404 ? undefined : Promise.reject(e)));
       if (existing)
         throw new SealtrainError('ERR_KMS_KEY_EXISTS', `Key ${uri} exists.`, { details: { uri } });
-      const key = await this.#keys.createRsaKey(name, {
+      const key = await (await this.#keys()).createRsaKey(name, {
         keySize: this.#options.keySize ?? 3072,
         keyOps: ['wrapKey', 'unwrapKey'],
       });
@@ -152,7 +160,7 @@ export class AzureKeyVaultProvider implements KeyProvider {
 
   async rotate(name: string): Promise<KeyVersionInfo> {
     try {
-      return this.#info((await this.#keys.rotateKey(name)).properties);
+      return this.#info((await (await this.#keys()).rotateKey(name)).properties);
     } catch (error) {
       throw mapError(error, 'rotate', this.#uri(name));
     }
@@ -161,7 +169,7 @@ export class AzureKeyVaultProvider implements KeyProvider {
   async listVersions(name: string): Promise<KeyVersionInfo[]> {
     try {
       const out: KeyVersionInfo[] = [];
-      for await (const p of this.#keys.listPropertiesOfKeyVersions(name)) out.push(this.#info(p));
+      for await (const p of (await this.#keys()).listPropertiesOfKeyVersions(name)) out.push(this.#info(p));
       if (out.length === 0)
         throw new SealtrainError('ERR_KMS_KEY_NOT_FOUND', `Key ${this.#uri(name)} does not exist.`);
       return out.sort((a, b) => a.created.localeCompare(b.created));
@@ -173,8 +181,8 @@ export class AzureKeyVaultProvider implements KeyProvider {
   async list(): Promise<KeyVersionInfo[]> {
     try {
       const out: KeyVersionInfo[] = [];
-      for await (const p of this.#keys.listPropertiesOfKeys())
-        out.push(this.#info((await this.#keys.getKey(p.name)).properties));
+      for await (const p of (await this.#keys()).listPropertiesOfKeys())
+        out.push(this.#info((await (await this.#keys()).getKey(p.name)).properties));
       return out;
     } catch (error) {
       throw mapError(error, 'list the keys of', `azurekv://${this.#host}`);
@@ -183,22 +191,26 @@ export class AzureKeyVaultProvider implements KeyProvider {
 
   async disableVersion(name: string, version: string): Promise<KeyVersionInfo> {
     try {
-      return this.#info((await this.#keys.updateKeyProperties(name, version, { enabled: false })).properties);
+      return this.#info(
+        (await (await this.#keys()).updateKeyProperties(name, version, { enabled: false })).properties,
+      );
     } catch (error) {
       throw mapError(error, 'disable', `${this.#uri(name)}/${version}`);
     }
   }
 
-  #crypto(name: string, version: string): CryptographyClient {
+  async #crypto(name: string, version: string): Promise<CryptographyClient> {
     const id = `${this.#options.vaultUrl.replace(/\/$/, '')}/keys/${name}/${version}`;
-    return new CryptographyClient(id, this.#options.credential, this.#options.clientOptions);
+    const sdk = await import('@azure/keyvault-keys');
+    return new sdk.CryptographyClient(id, this.#options.credential, this.#options.clientOptions);
   }
 
   async wrap(uri: string, dek: Uint8Array): Promise<WrappedKey> {
     const target = this.#target(uri);
     try {
-      const version = target.version ?? (await this.#keys.getKey(target.name)).properties.version ?? '';
-      const result = await this.#crypto(target.name, version).wrapKey(AZUREKV_WRAP_ALG, dek);
+      const version =
+        target.version ?? (await (await this.#keys()).getKey(target.name)).properties.version ?? '';
+      const result = await (await this.#crypto(target.name, version)).wrapKey(AZUREKV_WRAP_ALG, dek);
       return { uri: this.#uri(target.name), version, alg: AZUREKV_WRAP_ALG, wrapped: result.result };
     } catch (error) {
       throw mapError(error, 'wrap with', uri);
@@ -215,7 +227,7 @@ export class AzureKeyVaultProvider implements KeyProvider {
         { details: { uri } },
       );
     try {
-      const result = await this.#crypto(target.name, wrapped.version).unwrapKey(
+      const result = await (await this.#crypto(target.name, wrapped.version)).unwrapKey(
         AZUREKV_WRAP_ALG,
         wrapped.wrapped,
       );

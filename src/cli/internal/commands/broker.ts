@@ -1,15 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  addPrincipal,
-  BrokerStore,
-  listPrincipals,
-  type PrincipalInfo,
-  revokePrincipal,
-  STATE_FILE,
-  startBroker,
-} from '../../../broker/index.js';
+import type { BrokerStore, PrincipalInfo, startBroker } from '../../../broker/index.js';
 import { SealtrainError } from '../../../errors/index.js';
 import { readPassphrase } from '../../../kms/index.js';
 import type { Output } from '../output.js';
@@ -31,6 +23,9 @@ interface BrokerCliOptions {
   readonly ttlDays?: string;
 }
 
+/** The broker (TLS, metrics, the Azure wire format) loads only when a broker command runs. */
+const brokerModule = () => import('../../../broker/index.js');
+
 const opts = (session: Session) => session.opts as BrokerCliOptions & Session['opts'];
 
 function stateDirOf(session: Session): string {
@@ -51,7 +46,7 @@ function integer(value: string | undefined, flag: string, min: number, max: numb
 /** The broker passphrase from --passphrase-file, --passphrase-fd or the terminal (asked twice for a new state). */
 async function passphraseOf(session: Session, stateDir: string): Promise<Buffer> {
   const o = opts(session);
-  const exists = await stat(join(stateDir, STATE_FILE)).then(
+  const exists = await stat(join(stateDir, (await brokerModule()).STATE_FILE)).then(
     () => true,
     () => false,
   );
@@ -69,7 +64,7 @@ async function withStore<T>(session: Session, fn: (store: BrokerStore) => Promis
   const pass = await passphraseOf(session, stateDir);
   let store: BrokerStore;
   try {
-    store = await BrokerStore.open(stateDir, pass, { mustExist: true });
+    store = await (await brokerModule()).BrokerStore.open(stateDir, pass, { mustExist: true });
   } finally {
     pass.fill(0);
   }
@@ -107,7 +102,7 @@ async function runBroker(session: Session, out: Output): Promise<void> {
   const pass = await passphraseOf(session, stateDir);
   let broker: Awaited<ReturnType<typeof startBroker>>;
   try {
-    broker = await startBroker({
+    broker = await (await brokerModule()).startBroker({
       stateDir,
       passphrase: pass,
       host: o.host ?? '127.0.0.1',
@@ -153,8 +148,8 @@ function principalCommands(broker: Command, run: Run): void {
         const role = o.role === 'owner' || o.role === 'workload' ? o.role : undefined;
         if (!role)
           throw new SealtrainError('ERR_USAGE_INVALID', `--role must be owner or workload, not "${o.role}".`);
-        const added = await withStore(session, (store) =>
-          addPrincipal(store, { name, role }, { ttlSeconds: days * 86_400 }),
+        const added = await withStore(session, async (store) =>
+          (await brokerModule()).addPrincipal(store, { name, role }, { ttlSeconds: days * 86_400 }),
         );
         const audit = await session.audit();
         await audit.record({
@@ -175,7 +170,7 @@ function principalCommands(broker: Command, run: Run): void {
     .description('List principals with their role and status')
     .action(
       run(async (session, out) => {
-        const list = await withStore(session, (store) => listPrincipals(store));
+        const list = await withStore(session, async (store) => (await brokerModule()).listPrincipals(store));
         out.result(
           { principals: list },
           list.length ? list.map(principalRow).join('\n') : 'No principals yet.',
@@ -187,7 +182,9 @@ function principalCommands(broker: Command, run: Run): void {
     .description('Revoke a principal: its token stops working at once')
     .action(
       run(async (session, out, name = '') => {
-        const p = await withStore(session, (store) => revokePrincipal(store, name));
+        const p = await withStore(session, async (store) =>
+          (await brokerModule()).revokePrincipal(store, name),
+        );
         const audit = await session.audit();
         await audit.record({
           actor: session.actor,

@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import type { Command } from 'commander';
 import { loadOrCreateSimKey } from '../../../attest/index.js';
-import { releaseWithAttestation } from '../../../broker/client/attested-release.js';
 import { fromFsError, SealtrainError } from '../../../errors/index.js';
 import { parseAzureKvUri } from '../../../kms/index.js';
 import type { Output } from '../output.js';
@@ -61,6 +60,7 @@ export function keysReleaseCommand(keys: Command, run: Run): void {
         const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 60_000 }) };
         const sim = o.sim ? { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } : undefined;
         if (sim) out.note('WARNING: sim evidence is simulated and proves nothing about hardware.');
+        const { releaseWithAttestation } = await import('../../../broker/client/attested-release.js');
         const released = await releaseWithAttestation({
           vaultUrl,
           credential,
