@@ -23,7 +23,7 @@ export {
   type ValidatedReleasePolicy,
   validateReleasePolicy,
 } from './parse-release-policy.js';
-export { policyAllowsSim } from './policy-allows-sim.js';
+export { policyAllowsSim, simOnlyPolicy } from './policy-allows-sim.js';
 export {
   type AllOfCondition,
   type AnyOfCondition,

@@ -1,7 +1,7 @@
 import { createPrivateKey, KeyObject, randomBytes } from 'node:crypto';
 import { CheckList, CLAIM, type Claims, claimAt } from '../../attest/index.js';
 import { SealtrainError } from '../../errors/index.js';
-import { evaluatePolicy, failedConditions, policyAllowsSim, type ReleasePolicy } from '../../policy/index.js';
+import { evaluatePolicy, failedConditions, type ReleasePolicy, simOnlyPolicy } from '../../policy/index.js';
 import { RELEASE_API_VERSION, type ReleaseSigner, releasePayload, signRelease } from './internal/payload.js';
 import { findRuntimeKey } from './internal/runtime-key.js';
 import { type ReleaseTrust, verifyTarget } from './internal/verify-target.js';
@@ -142,8 +142,12 @@ function checkPolicy(policy: ReleasePolicy, claims: Claims, checks: CheckList): 
   return -1;
 }
 
-/** `sim` tokens need both the broker's `--allow-simulated` and a policy that names `sim`. */
-function checkSim(input: ReleaseKeyInput, checks: CheckList): void {
+/**
+ * `sim` tokens need both the broker's `--allow-simulated` and a policy rule for this token's
+ * authority that holds and cannot hold without `sim` (see `simOnlyPolicy`): a `sim` condition in
+ * some other rule does not admit a simulated token through a rule that never names it.
+ */
+function checkSim(input: ReleaseKeyInput, claims: Claims, checks: CheckList): void {
   checks.add(
     'release.sim.broker',
     input.allowSimulated,
@@ -151,13 +155,17 @@ function checkSim(input: ReleaseKeyInput, checks: CheckList): void {
       ? 'The broker allows simulated attestation (--allow-simulated).'
       : 'The token attests a simulated TEE and the broker was not started with --allow-simulated.',
   );
-  const allows = policyAllowsSim(input.policy);
+  const simRules = simOnlyPolicy(input.policy);
+  const iss = claims.iss;
+  const allows =
+    simRules !== undefined &&
+    evaluatePolicy(simRules, claims, typeof iss === 'string' ? { authority: iss } : {}).allowed;
   checks.add(
     'release.sim.policy',
     allows,
     allows
       ? 'The key release policy admits sim explicitly.'
-      : 'The token attests a simulated TEE and the key release policy does not admit sim (x-ms-attestation-type equals "sim").',
+      : 'The token attests a simulated TEE and no rule of the key release policy for this authority requires sim (x-ms-attestation-type equals "sim").',
   );
 }
 
@@ -190,7 +198,7 @@ export async function releaseKey(input: ReleaseKeyInput): Promise<ReleaseKeyResu
     if (claims === undefined) throw denied(input.key.kid, checks);
     const matchedRule = checkPolicy(input.policy, claims, checks);
     const attestationType = attestationTypeOf(claims);
-    if (attestationType === 'sim') checkSim(input, checks);
+    if (attestationType === 'sim') checkSim(input, claims, checks);
     const runtime = findRuntimeKey(claims, checks);
     if (!checks.ok || runtime === undefined) throw denied(input.key.kid, checks);
     const ciphertext = rsaAesKeyWrap(bytes, runtime.key, { enc, random: input.random ?? randomBytes });

@@ -64,6 +64,29 @@ describe('releaseKey denials name every failed check', () => {
     expect(error.details.failures).toEqual(['maa.signature']);
   });
 
+  it('sim through a rule that does not require sim, although another rule names sim', async () => {
+    const b = broker();
+    const policy = parseReleasePolicy({
+      version: '1.0.0',
+      anyOf: [
+        { authority: BROKER_URL, allOf: [{ claim: 'x-ms-attestation-type', notEquals: 'sevsnpvm' }] },
+        {
+          authority: 'https://other-dev-broker.example',
+          allOf: [{ claim: 'x-ms-attestation-type', equals: 'sim' }],
+        },
+        {
+          authority: BROKER_URL,
+          anyOf: [
+            { claim: 'x-ms-attestation-type', equals: 'sim' },
+            { claim: 'secureboot', equals: true },
+          ],
+        },
+      ],
+    });
+    const error = await rejection(release(request(b, await simToken(b), { policy })));
+    expect(error.details.failures).toEqual(['release.sim.policy']);
+  });
+
   it('sim when the policy does not admit sim', async () => {
     const b = broker();
     const policy = parseReleasePolicy({
@@ -126,7 +149,7 @@ describe('releaseKey denials name every failed check', () => {
     payload['x-ms-sim-launchmeasurement'] = SNP_MEASUREMENT;
     const edited = `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
     const error = await rejection(release(request(b, edited)));
-    expect(error.details.failures).toEqual(['maa.signature', 'policy.condition']);
+    expect(error.details.failures).toEqual(['maa.signature', 'policy.condition', 'release.sim.policy']);
   });
 
   it('never puts key material in the error', async () => {
