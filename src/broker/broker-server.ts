@@ -121,6 +121,7 @@ async function requestSetup(
     limiter: createRateLimiter({ now: () => now().getTime(), ...options.rateLimit }),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     challenge: `Bearer authorization="https://login.microsoftonline.com/${tenant}", resource="${resource}"`,
+    log: options.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
   };
 }
 

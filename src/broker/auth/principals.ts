@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { SealtrainError } from '../../errors/index.js';
 import type { BrokerStore } from '../state/broker-store.js';
-import type { BrokerDoc, Role, StoredPrincipal } from '../state/state-model.js';
+import { type BrokerDoc, own, type Role, type StoredPrincipal } from '../state/state-model.js';
 
 /** Default token lifetime: 30 days. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 86_400;
@@ -72,7 +72,7 @@ export async function addPrincipal(
     expires: now + ttl,
   };
   await store.update((doc) => {
-    const existing = doc.principals[name];
+    const existing = own(doc.principals, name);
     if (existing && existing.revoked === undefined)
       throw usage(`A principal named "${name}" exists; revoke it first or pick another name.`, { name });
     return { doc: { ...doc, principals: { ...doc.principals, [name]: stored } }, result: undefined };
@@ -100,7 +100,7 @@ export async function revokePrincipal(
 ): Promise<PrincipalInfo> {
   const now = Math.floor((options.now ?? (() => new Date()))().getTime() / 1000);
   return store.update((doc) => {
-    const existing = doc.principals[name];
+    const existing = own(doc.principals, name);
     if (!existing) throw usage(`There is no principal named "${name}".`, { name });
     const revoked: StoredPrincipal = { ...existing, revoked: existing.revoked ?? now };
     return {

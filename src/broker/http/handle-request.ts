@@ -21,6 +21,8 @@ export interface HandlerSetup {
   readonly maxBodyBytes: number;
   /** The `WWW-Authenticate` value sent with every 401. */
   readonly challenge: string;
+  /** Where internal errors are reported for the operator (never key material: messages only). */
+  readonly log?: (line: string) => void;
 }
 
 /** Everything the finished request is audited and measured by. */
@@ -189,15 +191,27 @@ export async function handleRequest(
   setup: HandlerSetup,
 ): Promise<void> {
   const started = process.hrtime.bigint();
-  const url = new URL(req.url ?? '/', 'https://broker.invalid');
   const outcome: Outcome = { template: 'unmatched', operation: 'unknown', bodyRead: false };
   const note: AuditNote = { details: {} };
   try {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'https://broker.invalid');
+    } catch (cause) {
+      throw new SealtrainError('ERR_BROKER_REQUEST', 'The request target is not a valid URL path.', {
+        cause,
+        details: { reason: 'bad-parameter' },
+      });
+    }
     await run(req, url, setup, outcome, note);
   } catch (error) {
     outcome.error = error;
   }
   let failure = outcome.error === undefined ? undefined : httpErrorFor(outcome.error);
+  if (failure?.status === 500 && !isSealtrainError(outcome.error))
+    setup.log?.(
+      `sealtrain broker: internal error on ${outcome.template}: ${(outcome.error as Error)?.message ?? outcome.error}`,
+    );
   if (outcome.operation !== 'public') {
     try {
       await auditOf(setup, outcome, note, failure?.status ?? outcome.reply?.status ?? 200);

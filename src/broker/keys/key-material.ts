@@ -57,6 +57,13 @@ export function wrapWith(version: StoredKeyVersion, alg: string, value: Uint8Arr
   if (!WRAP_ALGORITHMS[version.kty].includes(alg)) throw unsupported(alg, version.kty);
   if (version.kty === 'RSA') {
     const key = createPublicKey(rsaPrivateKey(version));
+    const limit = (key.asymmetricKeyDetails?.modulusLength ?? 2048) / 8 - 2 * 32 - 2;
+    if (value.length === 0 || value.length > limit)
+      throw new SealtrainError(
+        'ERR_BROKER_REQUEST',
+        `Field "value" is ${value.length} bytes; RSA-OAEP-256 with this key wraps 1 to ${limit} bytes.`,
+        { details: { field: 'value', reason: 'bad-parameter' } },
+      );
     return publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, value);
   }
   if (value.length < 16 || value.length % 8 !== 0) {

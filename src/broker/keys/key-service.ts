@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { SealtrainError } from '../../errors/index.js';
 import type { BrokerStore } from '../state/broker-store.js';
-import type { BrokerDoc, KeyOp, KeyType, StoredKeyVersion } from '../state/state-model.js';
+import {
+  type BrokerDoc,
+  type KeyOp,
+  type KeyType,
+  own,
+  type StoredKeyVersion,
+} from '../state/state-model.js';
 import { generateMaterial } from './key-material.js';
 
 /** What a create request asks for, already checked for shape. */
@@ -100,7 +106,7 @@ export class KeyService {
 
   #append(name: string, make: (versions: readonly StoredKeyVersion[]) => StoredKeyVersion) {
     return this.#store.update((doc: BrokerDoc) => {
-      const versions = doc.keys[name] ?? [];
+      const versions = own(doc.keys, name) ?? [];
       const added = make(versions);
       return { doc: { ...doc, keys: { ...doc.keys, [name]: [...versions, added] } }, result: added };
     });
@@ -143,7 +149,7 @@ export class KeyService {
 
   /** Every version of `name`, oldest first. */
   async versions(name: string): Promise<readonly StoredKeyVersion[]> {
-    const versions = (await this.#store.read()).keys[name];
+    const versions = own((await this.#store.read()).keys, name);
     if (!versions) throw keyNotFound(name);
     return versions;
   }
@@ -154,7 +160,7 @@ export class KeyService {
     return Object.keys(doc.keys)
       .sort()
       .flatMap((name) => {
-        const versions = doc.keys[name] ?? [];
+        const versions = own(doc.keys, name) ?? [];
         const latest = versions[versions.length - 1];
         return latest ? [{ name, latest }] : [];
       });
@@ -182,7 +188,7 @@ export class KeyService {
             }),
         updated: this.#seconds(),
       };
-      const versions = (doc.keys[name] ?? []).map((v) => (v.version === current.version ? next : v));
+      const versions = (own(doc.keys, name) ?? []).map((v) => (v.version === current.version ? next : v));
       return { doc: { ...doc, keys: { ...doc.keys, [name]: versions } }, result: next };
     });
   }
@@ -190,7 +196,7 @@ export class KeyService {
 
 /** A version of `name` in `doc`, the current one when `version` is empty. */
 export function pick(doc: BrokerDoc, name: string, version?: string): StoredKeyVersion {
-  const versions = doc.keys[name];
+  const versions = own(doc.keys, name);
   if (!versions) throw keyNotFound(name);
   const found = version ? versions.find((v) => v.version === version) : versions[versions.length - 1];
   if (!found) throw versionNotFound(name, version ?? '');

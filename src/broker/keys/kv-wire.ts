@@ -15,8 +15,18 @@ const tags = z.record(z.string(), z.string());
 const attributes = z.looseObject({
   enabled: z.boolean().optional(),
   exportable: z.boolean().optional(),
-  nbf: z.number().optional(),
-  exp: z.number().optional(),
+  // Activation and expiry dates are refused rather than stored and ignored: a caller who sets them
+  // expects the key to stop working, and this broker does not enforce them.
+  nbf: z
+    .undefined({
+      error: 'is not supported by this broker (activation dates are not enforced); leave it unset',
+    })
+    .optional(),
+  exp: z
+    .undefined({
+      error: 'is not supported by this broker (expiry dates are not enforced); leave it unset',
+    })
+    .optional(),
 });
 const releasePolicy = z.looseObject({
   contentType: z.string().optional(),

@@ -94,3 +94,11 @@ export function parseDoc(value: unknown): BrokerDoc | string {
   const issue = result.error.issues[0];
   return `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
 }
+
+/**
+ * `record[name]` when `name` is the record's own entry. Key and principal names such as
+ * `constructor` or `toString` must not reach the values `Object.prototype` carries.
+ */
+export function own<T>(record: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
+}

@@ -1,0 +1,61 @@
+// Requests a security review found to end in 500s or to be silently half-honoured.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBroker } from '../../../src/broker/index.js';
+import { brokerWithPrincipals, keyClient, raw, tempDir } from '../helpers.js';
+
+let broker: RunningBroker;
+let owner: string;
+let workload: string;
+const logged: string[] = [];
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  const t = await tempDir();
+  cleanup = t.cleanup;
+  ({ broker, owner, workload } = await brokerWithPrincipals(t.dir, { log: (l) => logged.push(l) }));
+});
+afterAll(async () => {
+  await broker.close();
+  await cleanup();
+});
+
+describe('broker hardening', () => {
+  it('treats names of Object.prototype members as ordinary key names', async () => {
+    for (const name of ['constructor', 'toString', 'hasOwnProperty']) {
+      const missing = await raw(broker, `/keys/${name}/abc?api-version=7.4`, { token: workload });
+      expect(missing.status).toBe(404);
+      const versions = await raw(broker, `/keys/${name}/versions?api-version=7.4`, { token: owner });
+      expect(versions.status).toBe(404);
+    }
+    const created = await keyClient(broker, owner).createRsaKey('constructor', { keySize: 2048 });
+    expect(created.name).toBe('constructor');
+    expect((await keyClient(broker, owner).getKey('constructor')).key?.kty).toBe('RSA');
+  });
+
+  it('answers 400 naming the field for an RSA wrap of more bytes than OAEP allows', async () => {
+    const key = await keyClient(broker, owner).createRsaKey('wrap-limit', { keySize: 2048 });
+    const value = Buffer.alloc(300, 1).toString('base64url');
+    const r = await raw(broker, `/keys/wrap-limit/${key.properties.version}/wrapkey?api-version=7.4`, {
+      method: 'POST',
+      token: owner,
+      body: JSON.stringify({ alg: 'RSA-OAEP-256', value }),
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(await r.json())).toMatch(/value.* is 300 bytes/);
+  });
+
+  it('refuses expiry and activation dates it would not enforce', async () => {
+    const r = await raw(broker, '/keys/dated/create?api-version=7.4', {
+      method: 'POST',
+      token: owner,
+      body: JSON.stringify({ kty: 'RSA', key_size: 2048, attributes: { exp: 1000 } }),
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(await r.json())).toMatch(/exp.*not supported/);
+    expect((await raw(broker, '/keys/dated/versions?api-version=7.4', { token: owner })).status).toBe(404);
+  });
+
+  it('logs no internal errors for any of the above', () => {
+    expect(logged.filter((l) => /internal error/.test(l))).toEqual([]);
+  });
+});
