@@ -215,6 +215,13 @@ export class BrokerStore {
       );
     }
     const doc = openState(this.#path, envelope, this.#key);
+    if (envelope.generation < this.#loaded.generation) {
+      throw new SealtrainError(
+        'ERR_BROKER_STATE',
+        `The broker state ${this.#path} went back from generation ${this.#loaded.generation} to ${envelope.generation} (an older copy was put back); restart the broker to accept it on purpose.`,
+        { details: { path: this.#path, loaded: this.#loaded.generation, found: envelope.generation } },
+      );
+    }
     this.#loaded = { doc, kdf: envelope.kdf, generation: envelope.generation, stamp: found.stamp };
   }
 }

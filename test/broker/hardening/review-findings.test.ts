@@ -1,7 +1,9 @@
 // Requests a security review found to end in 500s or to be silently half-honoured.
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningBroker } from '../../../src/broker/index.js';
-import { brokerWithPrincipals, keyClient, raw, tempDir } from '../helpers.js';
+import { BrokerStore, type RunningBroker, revokePrincipal } from '../../../src/broker/index.js';
+import { brokerWithPrincipals, keyClient, pass, raw, tempDir } from '../helpers.js';
 
 let broker: RunningBroker;
 let owner: string;
@@ -57,5 +59,29 @@ describe('broker hardening', () => {
 
   it('logs no internal errors for any of the above', () => {
     expect(logged.filter((l) => /internal error/.test(l))).toEqual([]);
+  });
+});
+
+describe('broker state rollback', () => {
+  it('refuses an older copy of the state put back under a running broker, so a revocation stays', async () => {
+    const t = await tempDir();
+    try {
+      const started = await brokerWithPrincipals(t.dir, { log: () => {} });
+      const path = join(started.stateDir, 'state.json');
+      const before = await readFile(path);
+      const store = await BrokerStore.open(started.stateDir, pass(), { mustExist: true });
+      await revokePrincipal(store, 'trainer');
+      store.close();
+      expect((await raw(started.broker, '/keys?api-version=7.4', { token: started.workload })).status).toBe(
+        401,
+      );
+      await writeFile(`${path}.old`, before);
+      await rename(`${path}.old`, path);
+      const replayed = await raw(started.broker, '/keys?api-version=7.4', { token: started.workload });
+      expect(replayed.status).toBe(500);
+      await started.broker.close();
+    } finally {
+      await t.cleanup();
+    }
   });
 });
