@@ -31,6 +31,7 @@ const BY_REASON: Readonly<Record<string, readonly [number, string]>> = {
   'method-not-allowed': [405, 'MethodNotAllowed'],
   'body-too-large': [413, 'RequestTooLarge'],
   'rate-limited': [429, 'Throttled'],
+  'nonce-store-full': [429, 'Throttled'],
   'unsupported-media-type': [415, 'UnsupportedMediaType'],
 };
 

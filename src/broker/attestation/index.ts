@@ -13,6 +13,7 @@ export { type AttestEvidenceOptions, type AttestResult, attestEvidence } from '.
 export {
   createNonceStore,
   NONCE_BYTES,
+  NONCE_MAX_PER_OWNER,
   NONCE_STORE_MAX,
   NONCE_TTL_MS,
   type NonceStatus,

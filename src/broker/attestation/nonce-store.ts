@@ -10,6 +10,9 @@ export const NONCE_STORE_MAX = 10_000;
 /** The size of an issued nonce in bytes (it is sent as 43 characters of base64url). */
 export const NONCE_BYTES = 32;
 
+/** Outstanding nonces one principal may hold at once. */
+export const NONCE_MAX_PER_OWNER = 64;
+
 /**
  * Single-use, short-lived attestation challenges. A nonce is accepted by {@link NonceStore.consume}
  * at most once, and only within its lifetime; memory stays bounded.
@@ -20,7 +23,7 @@ export interface NonceStore {
    * first; when the store still holds `max` live nonces it refuses (`ERR_BROKER_REQUEST`) rather
    * than grow or drop a nonce some workload is still using.
    */
-  issue(): string;
+  issue(owner?: string): string;
   /**
    * True when `nonce` was issued by this store, has not been consumed and has not expired. The
    * nonce is spent either way: a second call with the same value is false.
@@ -45,6 +48,8 @@ export interface NonceStoreOptions {
   readonly ttlMs?: number;
   /** The most unconsumed nonces held at once; default {@link NONCE_STORE_MAX}. */
   readonly max?: number;
+  /** Outstanding nonces one owner (principal) may hold; default 64, so no one can fill the store. */
+  readonly maxPerOwner?: number;
   /** The clock, in milliseconds since the epoch; default `Date.now`. */
   readonly now?: () => number;
   /** The source of randomness; default `crypto.randomBytes`. */
@@ -75,6 +80,17 @@ function positiveInteger(value: number, field: string): number {
 export function createNonceStore(options: NonceStoreOptions = {}): NonceStore {
   const ttl = positiveInteger(options.ttlMs ?? NONCE_TTL_MS, 'ttlMs');
   const max = positiveInteger(options.max ?? NONCE_STORE_MAX, 'max');
+  const perOwner = positiveInteger(options.maxPerOwner ?? NONCE_MAX_PER_OWNER, 'maxPerOwner');
+  const owners = new Map<string, string>();
+  const held = new Map<string, number>();
+  const release = (nonce: string): void => {
+    const owner = owners.get(nonce);
+    if (owner === undefined) return;
+    owners.delete(nonce);
+    const n = (held.get(owner) ?? 1) - 1;
+    if (n <= 0) held.delete(owner);
+    else held.set(owner, n);
+  };
   const now = options.now ?? Date.now;
   const random = options.random ?? randomBytes;
   const expiries = new Map<string, number>();
@@ -84,6 +100,7 @@ export function createNonceStore(options: NonceStoreOptions = {}): NonceStore {
     for (const [nonce, expires] of expiries) {
       if (expires > at) break;
       expiries.delete(nonce);
+      release(nonce);
     }
     for (const [nonce, expires] of spent) {
       if (expires > at && spent.size <= max) break;
@@ -92,9 +109,15 @@ export function createNonceStore(options: NonceStoreOptions = {}): NonceStore {
   };
 
   return {
-    issue(): string {
+    issue(owner?: string): string {
       const at = now();
       evictExpired(at);
+      if (owner !== undefined && (held.get(owner) ?? 0) >= perOwner)
+        throw new SealtrainError(
+          'ERR_BROKER_REQUEST',
+          `Cannot issue an attestation nonce: ${owner} holds ${perOwner} unused ones; use or let them expire first.`,
+          { details: { field: 'nonce', reason: 'nonce-store-full', max: perOwner } },
+        );
       if (expiries.size >= max)
         throw new SealtrainError(
           'ERR_BROKER_REQUEST',
@@ -107,6 +130,10 @@ export function createNonceStore(options: NonceStoreOptions = {}): NonceStore {
       const nonce = Buffer.from(bytes).toString('base64url');
       if (expiries.has(nonce)) throw usage('random', 'returned a nonce already outstanding');
       expiries.set(nonce, at + ttl);
+      if (owner !== undefined) {
+        owners.set(nonce, owner);
+        held.set(owner, (held.get(owner) ?? 0) + 1);
+      }
       return nonce;
     },
     consume(nonce: string): boolean {
@@ -115,6 +142,7 @@ export function createNonceStore(options: NonceStoreOptions = {}): NonceStore {
       const expires = expiries.get(nonce);
       if (expires === undefined) return false;
       expiries.delete(nonce);
+      release(nonce);
       spent.set(nonce, expires);
       evictExpired(at);
       return at < expires;

@@ -3,7 +3,9 @@ import { attestEvidence } from '../attestation/index.js';
 import type { Handler } from './context.js';
 
 /** `GET /attest/nonce`: a single-use, short-lived challenge. */
-export const issueNonce: Handler = async (_ctx, s) => ({ body: { nonce: s.nonces.issue() } });
+export const issueNonce: Handler = async (ctx, s) => ({
+  body: { nonce: s.nonces.issue(ctx.principal?.name) },
+});
 
 /** The evidence kind named in an envelope, for metrics only; `unknown` when it does not say. */
 function kindOf(bytes: Buffer): string {

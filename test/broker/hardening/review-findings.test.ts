@@ -2,6 +2,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNonceStore, NONCE_MAX_PER_OWNER } from '../../../src/broker/attestation/index.js';
 import { BrokerStore, type RunningBroker, revokePrincipal } from '../../../src/broker/index.js';
 import { brokerWithPrincipals, keyClient, pass, raw, tempDir } from '../helpers.js';
 
@@ -83,5 +84,25 @@ describe('broker state rollback', () => {
     } finally {
       await t.cleanup();
     }
+  });
+});
+
+describe('attestation nonces under pressure', () => {
+  it('caps the nonces one principal holds, so it cannot exhaust them for everyone', async () => {
+    const store = createNonceStore({ maxPerOwner: 3 });
+    for (let i = 0; i < 3; i++) store.issue('a');
+    expect(() => store.issue('a')).toThrow(/a holds 3 unused ones/);
+    const forB = store.issue('b');
+    expect(store.consume(forB)).toBe(true);
+    expect(store.issue('b')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('answers 429 to a principal over its cap and keeps serving the others', async () => {
+    for (let i = 0; i < NONCE_MAX_PER_OWNER; i++)
+      expect((await raw(broker, '/attest/nonce', { token: owner })).status).toBe(200);
+    const over = await raw(broker, '/attest/nonce', { token: owner });
+    expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await raw(broker, '/attest/nonce', { token: workload })).status).toBe(200);
   });
 });
