@@ -35,6 +35,8 @@ export interface AuditNote {
   version?: string;
   reason?: string;
   details: Record<string, string | number | boolean>;
+  /** Set for anonymous requests over their address's rate: answered 429, counted, not audited. */
+  quiet?: boolean;
 }
 
 /** One authenticated request, as a handler sees it. */

@@ -108,11 +108,27 @@ async function run(
     }
   }
   const { services } = setup;
-  const principal = authenticate(
-    await services.store.read(),
-    bearer(req),
-    Math.floor(services.now().getTime() / 1000),
-  );
+  let principal: StoredPrincipal;
+  try {
+    principal = authenticate(
+      await services.store.read(),
+      bearer(req),
+      Math.floor(services.now().getTime() / 1000),
+    );
+  } catch (error) {
+    // Failed authentication is rate-limited per address, and beyond the limit not audited, so
+    // anyone who can reach the port cannot flood the audit log with 401s.
+    const rate = setup.limiter.take(`address:${req.socket.remoteAddress ?? 'unknown'}`);
+    if (rate.ok) throw error;
+    note.quiet = true;
+    throw new SealtrainError(
+      'ERR_BROKER_REQUEST',
+      `Too many unauthenticated requests; retry after ${rate.retryAfterSeconds} s.`,
+      {
+        details: { reason: 'rate-limited', retryAfter: rate.retryAfterSeconds },
+      },
+    );
+  }
   outcome.principal = principal;
   const rate = setup.limiter.take(principal.name);
   if (!rate.ok) {
@@ -212,7 +228,7 @@ export async function handleRequest(
     setup.log?.(
       `sealtrain broker: internal error on ${outcome.template}: ${(outcome.error as Error)?.message ?? outcome.error}`,
     );
-  if (outcome.operation !== 'public') {
+  if (outcome.operation !== 'public' && !note.quiet) {
     try {
       await auditOf(setup, outcome, note, failure?.status ?? outcome.reply?.status ?? 200);
     } catch (error) {

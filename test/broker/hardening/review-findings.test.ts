@@ -2,6 +2,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditEntries } from '../../../src/audit/index.js';
 import { createNonceStore, NONCE_MAX_PER_OWNER } from '../../../src/broker/attestation/index.js';
 import { BrokerStore, type RunningBroker, revokePrincipal } from '../../../src/broker/index.js';
 import { brokerWithPrincipals, keyClient, pass, raw, tempDir } from '../helpers.js';
@@ -104,5 +105,32 @@ describe('attestation nonces under pressure', () => {
     expect(over.status).toBe(429);
     expect(over.headers.get('retry-after')).toMatch(/^\d+$/);
     expect((await raw(broker, '/attest/nonce', { token: workload })).status).toBe(200);
+  });
+});
+
+describe('unauthenticated floods', () => {
+  it('throttles failed authentication per address and stops auditing it beyond the limit', async () => {
+    const t = await tempDir();
+    try {
+      const started = await brokerWithPrincipals(t.dir, {
+        log: () => {},
+        rateLimit: { ratePerSecond: 1, burst: 20 },
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 200; i++)
+        statuses.push(
+          (await raw(started.broker, '/keys?api-version=7.4', { token: 'stbk_not-a-real-token' })).status,
+        );
+      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(25);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(175);
+      expect((await raw(started.broker, '/keys?api-version=7.4', { token: started.owner })).status).toBe(200);
+      await started.broker.close();
+      const anonymous = (await readAuditEntries(join(started.stateDir, 'audit'))).filter(
+        (e) => e.actor === 'anonymous',
+      );
+      expect(anonymous.length).toBeLessThanOrEqual(25);
+    } finally {
+      await t.cleanup();
+    }
   });
 });
