@@ -96,6 +96,8 @@ function evaluateCondition(condition: Condition, claims: Claims, path: string): 
 function groupVerdict(kind: 'allOf' | 'anyOf', children: readonly ExplainNode[]) {
   const held = children.filter((c) => c.passed).length;
   const n = children.length;
+  // An empty group never holds: parsing refuses one, and a policy built in code must not release on it.
+  if (n === 0) return { passed: false, reason: 'an empty group holds nothing' };
   if (kind === 'allOf')
     return held === n
       ? { passed: true, reason: `all ${n} hold` }

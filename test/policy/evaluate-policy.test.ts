@@ -9,6 +9,7 @@ import {
   failedConditions,
   parseReleasePolicy,
   policyAllowsSim,
+  type ReleasePolicy,
 } from '../../src/policy/index.js';
 
 const DATA = new URL('../attest/data/', import.meta.url);
@@ -236,5 +237,15 @@ describe('policyAllowsSim', () => {
       { claim: 'x-ms-attestation-type', equals: 'SIM' },
     ])
       expect(policyAllowsSim(one(c))).toBe(false);
+  });
+});
+
+describe('policies built in code', () => {
+  it('never allows through an empty group, which parsing would have refused', () => {
+    const policy = {
+      version: '1.0.0',
+      anyOf: [{ authority: 'https://a.example', allOf: [] }],
+    } as unknown as ReleasePolicy;
+    expect(evaluatePolicy(policy, {}, { authority: 'https://a.example' }).allowed).toBe(false);
   });
 });
