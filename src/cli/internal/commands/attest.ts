@@ -142,6 +142,44 @@ export function verdictText(file: string, v: Verdict): string {
   return lines.join('\n');
 }
 
+/**
+ * Verifies evidence bytes with the command's options (`--policy`, `--at`, `--nonce`, `--certs`,
+ * `--cert-cache`, `--jwks`, `--allow-sim`, `--sim-key`) and refuses evidence that does not verify
+ * with `ERR_ATTEST_REJECTED` listing every failed check. `attest verify` and `policy explain|generate`
+ * share it. `policyFile` overrides `--policy` (the policy commands name it `--attest-policy`).
+ */
+export async function verifiedEvidence(
+  session: Session,
+  out: Output,
+  file: string,
+  bytes: Buffer,
+  policyFile?: string,
+): Promise<Verdict> {
+  const o = opts(session);
+  const evidence = parseEvidence(bytes, file);
+  const certificates = o.certs ? await readCertificatesDir(o.certs) : undefined;
+  const simPublicKey = evidence.kind === 'sim' ? await simKeyOf(session, o) : undefined;
+  const now = timeOf(o.at);
+  const verdict = await verifyEvidence(evidence, {
+    policy: await policyOf(policyFile === undefined ? o : { ...o, policy: policyFile }),
+    ...(now ? { now } : {}),
+    ...(o.nonce ? { nonce: parseNonce(o.nonce) } : {}),
+    ...(o.jwks ? { maa: { jwks: await readJson(o.jwks, 'JWKS') } } : {}),
+    ...(certificates ? { certificates } : {}),
+    ...(o.certCache ? { snp: { certCache: o.certCache } } : {}),
+    ...(simPublicKey ? { simPublicKey } : {}),
+  });
+  if (!verdict.ok) {
+    if (!out.json) process.stderr.write(`${verdictText(file, verdict)}\n`);
+    throw new SealtrainError(
+      'ERR_ATTEST_REJECTED',
+      `Evidence ${file} was rejected: ${verdict.failures.map((f) => f.id).join(', ')}.`,
+      { details: { file, failures: verdict.failures.map((f) => `${f.id}: ${f.message}`) } },
+    );
+  }
+  return verdict;
+}
+
 /** `sealtrain attest detect|collect|verify`. */
 export function attestCommand(program: Command, run: Run): void {
   const attest = program.command('attest').description('Detect a TEE, collect evidence and verify evidence');
@@ -224,34 +262,13 @@ export function attestCommand(program: Command, run: Run): void {
     )
     .action(
       run(async (session, out, file = '') => {
-        const o = opts(session);
         let bytes: Buffer;
         try {
           bytes = await readFile(file);
         } catch (error) {
           throw fromFsError(error, 'read the evidence', file);
         }
-        const evidence = parseEvidence(bytes, file);
-        const certificates = o.certs ? await readCertificatesDir(o.certs) : undefined;
-        const simPublicKey = evidence.kind === 'sim' ? await simKeyOf(session, o) : undefined;
-        const now = timeOf(o.at);
-        const verdict = await verifyEvidence(evidence, {
-          policy: await policyOf(o),
-          ...(now ? { now } : {}),
-          ...(o.nonce ? { nonce: parseNonce(o.nonce) } : {}),
-          ...(o.jwks ? { maa: { jwks: await readJson(o.jwks, 'JWKS') } } : {}),
-          ...(certificates ? { certificates } : {}),
-          ...(o.certCache ? { snp: { certCache: o.certCache } } : {}),
-          ...(simPublicKey ? { simPublicKey } : {}),
-        });
-        if (!verdict.ok) {
-          if (!out.json) process.stderr.write(`${verdictText(file, verdict)}\n`);
-          throw new SealtrainError(
-            'ERR_ATTEST_REJECTED',
-            `Evidence ${file} was rejected: ${verdict.failures.map((f) => f.id).join(', ')}.`,
-            { details: { file, failures: verdict.failures.map((f) => `${f.id}: ${f.message}`) } },
-          );
-        }
+        const verdict = await verifiedEvidence(session, out, file, bytes);
         out.result({ verdict }, verdictText(file, verdict));
       }),
     );

@@ -1,15 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { decodeJwt } from 'jose';
-import {
-  type Claims,
-  MAX_EVIDENCE_BYTES,
-  parseEvidence,
-  readCertificatesDir,
-  type Verdict,
-  verifyEvidence,
-  verifyMaaToken,
-} from '../../../attest/index.js';
+import { type Claims, MAX_EVIDENCE_BYTES, type Verdict, verifyMaaToken } from '../../../attest/index.js';
 import { fromFsError, SealtrainError } from '../../../errors/index.js';
 import {
   evaluatePolicy,
@@ -24,15 +16,7 @@ import {
 import { writeFileAtomic } from '../../../store/index.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
-import {
-  type AttestCliOptions,
-  parseNonce,
-  policyOf,
-  readJson,
-  simKeyOf,
-  timeOf,
-  verdictText,
-} from './attest.js';
+import { type AttestCliOptions, readJson, timeOf, verifiedEvidence } from './attest.js';
 
 type Run = (
   action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
@@ -73,34 +57,8 @@ async function readPolicy(path: string): Promise<{ policy: ReleasePolicy; warnin
 }
 
 /** Verifies evidence as `attest verify` does; refuses evidence that does not verify. */
-async function verifiedEvidence(
-  session: Session,
-  file: string,
-  bytes: Buffer,
-  out: Output,
-): Promise<Verdict> {
-  const o = opts(session);
-  const evidence = parseEvidence(bytes, file);
-  const certificates = o.certs ? await readCertificatesDir(o.certs) : undefined;
-  const simPublicKey = evidence.kind === 'sim' ? await simKeyOf(session, o) : undefined;
-  const now = timeOf(o.at);
-  const verdict = await verifyEvidence(evidence, {
-    policy: await policyOf({ ...o, ...(o.attestPolicy ? { policy: o.attestPolicy } : {}) }),
-    ...(now ? { now } : {}),
-    ...(o.nonce ? { nonce: parseNonce(o.nonce) } : {}),
-    ...(o.jwks ? { maa: { jwks: await readJson(o.jwks, 'JWKS') } } : {}),
-    ...(certificates ? { certificates } : {}),
-    ...(o.certCache ? { snp: { certCache: o.certCache } } : {}),
-    ...(simPublicKey ? { simPublicKey } : {}),
-  });
-  if (!verdict.ok) {
-    if (!out.json) process.stderr.write(`${verdictText(file, verdict)}\n`);
-    throw new SealtrainError(
-      'ERR_ATTEST_REJECTED',
-      `Evidence ${file} was rejected: ${verdict.failures.map((f) => f.id).join(', ')}.`,
-      { details: { file, failures: verdict.failures.map((f) => `${f.id}: ${f.message}`) } },
-    );
-  }
+async function checkedEvidence(session: Session, file: string, bytes: Buffer, out: Output): Promise<Verdict> {
+  const verdict = await verifiedEvidence(session, out, file, bytes, opts(session).attestPolicy);
   if (verdict.sim) out.note('WARNING: the evidence is SIMULATED and proves nothing about hardware.');
   return verdict;
 }
@@ -162,7 +120,7 @@ async function readInput(session: Session, file: string, policy: ReleasePolicy, 
     const iss = typeof claims.iss === 'string' ? { issuer: claims.iss } : {};
     return { source: 'claims', claims, verified: false, ...iss };
   }
-  const verdict = await verifiedEvidence(session, file, bytes, out);
+  const verdict = await checkedEvidence(session, file, bytes, out);
   return { source: 'evidence', claims: verdict.claims, verified: true };
 }
 
@@ -209,7 +167,7 @@ async function generate(session: Session, out: Output): Promise<void> {
   const o = opts(session);
   const file = o.fromEvidence ?? '';
   const bytes = await readBytes(file, 'evidence', MAX_EVIDENCE_BYTES);
-  const verdict = await verifiedEvidence(session, file, bytes, out);
+  const verdict = await checkedEvidence(session, file, bytes, out);
   const policy = generatePolicy(verdict, { authority: o.authority ?? '' });
   const sim = policyAllowsSim(policy);
   if (sim)
