@@ -3,10 +3,10 @@
 // case: its inputs (report hex, certificates, trust roots, clock, policy) and the exact ids of the
 // checks that must fail. Keys are fresh test keys each run, so files change when regenerated.
 import { execFileSync } from 'node:child_process';
-import { createHash, sign } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { encodeSnpReport, parseSnpReport } from '../../../../dist/attest/snp/index.js';
-import { amdExtensions, ecKey, issue, rootSet } from './pki.mjs';
+import { amdExtensions, ecKey, issue, rootSet, signSnpReport } from './pki.mjs';
 
 const OUT = new URL('../../../vectors/attest-snp/', import.meta.url);
 const NOW = '2026-01-15T00:00:00.000Z';
@@ -108,10 +108,7 @@ function reportBytes({
 
 /** Signs report bytes: ECDSA P-384 SHA-384 over 0x000–0x29F, R and S little-endian in 72-byte fields. */
 function signReport(b, privateKey) {
-  const sig = sign('sha384', b.subarray(0, 0x2a0), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  const le = (x) => Buffer.concat([Buffer.from(x).reverse(), Buffer.alloc(24)]);
-  le(sig.subarray(0, 48)).copy(b, 0x2a0);
-  le(sig.subarray(48)).copy(b, 0x2a0 + 72);
+  signSnpReport(b, privateKey);
   if (!encodeSnpReport(parseSnpReport(b)).equals(b)) throw new Error('round trip failed');
   return b;
 }

@@ -110,3 +110,33 @@ export function rootSet(product, validity) {
   };
   return { ark, ask, asvk, pem };
 }
+
+/**
+ * Signs SEV-SNP report bytes in place, as the VCEK/VLEK does: ECDSA P-384 SHA-384 over bytes
+ * 0x000–0x29F, R and S little-endian, each in a 72-byte field at 0x2A0. Returns `b`.
+ */
+export function signSnpReport(b, privateKey) {
+  const sig = sign('sha384', b.subarray(0, 0x2a0), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const le = (x) => Buffer.concat([Buffer.from(x).reverse(), Buffer.alloc(24)]);
+  le(sig.subarray(0, 48)).copy(b, 0x2a0);
+  le(sig.subarray(48)).copy(b, 0x2a0 + 72);
+  return b;
+}
+
+/**
+ * A one-product test PKI for end-to-end tests: a fresh root set (`roots`: ARK/ASK/ASVK PEM, the
+ * shape of `SnpRootSet`), a VCEK certificate (`vcek`, PEM) under the ASK carrying `productName`,
+ * `tcb` and `hwid`, and `sign(reportBytes)`, which signs a report with the VCEK's key.
+ */
+export function snpTestPki({ product = 'Milan', productName = `${product}-B0`, tcb, hwid, validity }) {
+  const roots = rootSet(product, validity);
+  const key = ecKey();
+  const vcek = issue({
+    cn: 'SEV-VCEK',
+    publicKey: key.publicKey,
+    issuer: roots.ask,
+    ...validity,
+    extensions: amdExtensions({ productName, tcb, hwid }),
+  });
+  return { roots: roots.pem, vcek, sign: (b) => signSnpReport(b, key.privateKey) };
+}
