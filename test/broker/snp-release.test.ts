@@ -5,27 +5,11 @@
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reportDataFor, type SnpRootSet } from '../../src/attest/index.js';
+import { reportDataFor } from '../../src/attest/index.js';
 import type { RunningBroker } from '../../src/broker/index.js';
 import { unwrapReleasedKey } from '../../src/broker/release/index.js';
+import { signSnpReport, snpTestPki } from '../attest/gen/snp/pki.mjs';
 import { brokerWithPrincipals, keyClient, raw, sdkFailure, tempDir } from './helpers.js';
-
-/** The parts of test/attest/gen/snp/pki.mjs this test uses (the module has no type declarations). */
-interface TestPki {
-  readonly roots: SnpRootSet;
-  readonly vcek: string;
-  readonly sign: (report: Buffer) => Buffer;
-}
-interface PkiModule {
-  snpTestPki(options: {
-    product: 'Milan';
-    tcb: typeof TCB;
-    hwid: string;
-    validity: { notBefore: Date; notAfter: Date };
-  }): TestPki;
-  signSnpReport(report: Buffer, privateKey: KeyObject): Buffer;
-}
-const PKI_MODULE: string = '../attest/gen/snp/pki.mjs';
 
 const TCB = { bootloader: 3, tee: 0, snp: 8, microcode: 115 };
 const CHIP_ID = createHash('sha512').update('snp-release chip').digest('hex');
@@ -33,8 +17,7 @@ const MEASUREMENT = createHash('sha384').update('snp-release launch').digest('he
 const OTHER_MEASUREMENT = createHash('sha384').update('another image').digest('hex');
 const DAY = 86_400_000;
 
-let pkiModule: PkiModule;
-let pki: TestPki;
+let pki: ReturnType<typeof snpTestPki>;
 let broker: RunningBroker;
 let owner: string;
 let workload: string;
@@ -116,9 +99,8 @@ function releasePolicy(measurement: string): Uint8Array {
 }
 
 beforeAll(async () => {
-  pkiModule = (await import(PKI_MODULE)) as PkiModule;
   const now = Date.now();
-  pki = pkiModule.snpTestPki({
+  pki = snpTestPki({
     product: 'Milan',
     tcb: TCB,
     hwid: CHIP_ID,
@@ -189,7 +171,7 @@ describe('Secure Key Release to SEV-SNP evidence', () => {
     const runtime = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const stranger = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
     const body = await envelope(runtime.publicKey, {
-      signReport: (b) => pkiModule.signSnpReport(b, stranger.privateKey),
+      signReport: (b) => signSnpReport(b, stranger.privateKey),
     });
     const refused = await postEvidence(body);
     expect(refused.status).toBe(403);
