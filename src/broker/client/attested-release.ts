@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { type Agent, request } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import { KeyClient, type KeyClientOptions } from '@azure/keyvault-keys';
@@ -106,11 +106,11 @@ export async function releaseWithAttestation(options: AttestedReleaseOptions): P
   };
   const jwks = await call(`${base}/certs`, bearer, options.agent);
   const client = new KeyClient(base, options.credential, options.clientOptions);
+  const releaseNonce = randomBytes(16).toString('base64url');
   let value: string;
   try {
-    value = (
-      await client.releaseKey(options.keyName, token, options.version ? { version: options.version } : {})
-    ).value;
+    const version = options.version ? { version: options.version } : {};
+    value = (await client.releaseKey(options.keyName, token, { nonce: releaseNonce, ...version })).value;
   } catch (error) {
     const status = (error as { statusCode?: number }).statusCode;
     const kvCode = (error as { code?: string }).code;
@@ -124,5 +124,16 @@ export async function releaseWithAttestation(options: AttestedReleaseOptions): P
       { cause: error, details: { key: options.keyName, ...(status ? { status } : {}) } },
     );
   }
-  return unwrapReleasedKey(value, runtime.privateKey, { brokerJwks: jwks });
+  const released = unwrapReleasedKey(value, runtime.privateKey, { brokerJwks: jwks, nonce: releaseNonce });
+  const path = new URL(released.kid, base).pathname.split('/');
+  const wrongVersion = options.version !== undefined && path[3] !== options.version;
+  if (path[1] !== 'keys' || path[2] !== options.keyName || wrongVersion) {
+    if (released.kty === 'oct') released.material.fill(0);
+    throw new SealtrainError(
+      'ERR_KMS_UNWRAP_FAILED',
+      `The broker released ${released.kid}, not the key asked for (${options.keyName}).`,
+      { details: { kid: released.kid, key: options.keyName } },
+    );
+  }
+  return released;
 }
