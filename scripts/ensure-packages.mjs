@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs the Debian packages the test suite drives for real (swtpm and tpm2-tools for the vTPM
-// tests) when a command they provide is missing. Runs before `npm test`. As root it installs them
-// with apt-get; otherwise it says which command to run. It never lets a suite skip silently.
+// tests, softhsm2 for the PKCS#11 tests) when a command they provide is missing. Runs before
+// `npm test`. As root it installs them with apt-get; otherwise it says which command to run.
+// It never lets a suite skip silently.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -11,6 +12,7 @@ const NEEDED = [
   { command: 'swtpm', pkg: 'swtpm' },
   { command: 'swtpm_setup', pkg: 'swtpm-tools' },
   { command: 'tpm2_startup', pkg: 'tpm2-tools' },
+  { command: 'softhsm2-util', pkg: 'softhsm2' },
 ];
 
 function onPath(command) {
