@@ -4,6 +4,14 @@
  *
  * @module
  */
+
+export type {
+  ArtifactMetadata,
+  ArtifactStat,
+  ArtifactStore,
+  PutOptions,
+  PutResult,
+} from './artifact-store.js';
 export type { AtomicWriteOptions } from './atomic-file.js';
 export {
   AtomicFile,
@@ -13,5 +21,8 @@ export {
   syncDir,
   writeFileAtomic,
 } from './atomic-file.js';
+export { BlobStore, type BlobStoreOptions } from './blob-store.js';
 export type { FileLockOptions } from './file-lock.js';
 export { withFileLock } from './file-lock.js';
+export { type AzUri, formatAzUri, parseAzUri } from './internal/az-uri.js';
+export { LocalFolderStore } from './local-folder-store.js';

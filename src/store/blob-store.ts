@@ -1,0 +1,207 @@
+import { Readable, Transform } from 'node:stream';
+import type { TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { SealtrainError } from '../errors/index.js';
+import type { ArtifactStat, ArtifactStore, PutOptions, PutResult } from './artifact-store.js';
+import { formatAzUri, parseAzUri } from './internal/az-uri.js';
+import { fromBlobError } from './internal/blob-errors.js';
+import {
+  checkMetadata,
+  checkRange,
+  checkStorePath,
+  checkStorePrefix,
+  rangeOutside,
+} from './internal/store-path.js';
+
+/** Options for {@link BlobStore.open}. */
+export interface BlobStoreOptions {
+  /**
+   * A storage connection string (Azurite, or an account key). Its account must be the URI's.
+   * Without it, `credential` (default `DefaultAzureCredential`) is used.
+   */
+  readonly connectionString?: string;
+  /** An Entra ID credential; default `new DefaultAzureCredential()`. */
+  readonly credential?: TokenCredential;
+  /** The blob endpoint; default `https://<account>.blob.core.windows.net`. */
+  readonly endpoint?: string;
+  /** Block size of streamed uploads in bytes; default 8 MiB. */
+  readonly blockSize?: number;
+  /** Blocks uploaded at once; default 4. */
+  readonly concurrency?: number;
+}
+
+/**
+ * An {@link ArtifactStore} on an Azure Blob Storage container, addressed as
+ * `az://account/container`; artifact paths are blob names inside it. Streamed uploads stage blocks
+ * in parallel and commit the block list last, so a killed upload leaves no visible blob (staged
+ * blocks are invisible and expire). Conditional create sends `If-None-Match: *`. `getRange` is one
+ * ranged GET.
+ */
+export class BlobStore implements ArtifactStore {
+  readonly account: string;
+  readonly containerName: string;
+  readonly #container: ContainerClient;
+  readonly #blockSize: number;
+  readonly #concurrency: number;
+
+  private constructor(account: string, container: ContainerClient, options: BlobStoreOptions) {
+    this.account = account;
+    this.containerName = container.containerName;
+    this.#container = container;
+    this.#blockSize = options.blockSize ?? 8 * 1024 * 1024;
+    this.#concurrency = options.concurrency ?? 4;
+  }
+
+  /** Opens the container named by `uri` (`az://account/container`; a path part is refused). */
+  static open(uri: string, options: BlobStoreOptions = {}): BlobStore {
+    const parsed = parseAzUri(uri);
+    if (parsed.path !== '')
+      throw new SealtrainError('ERR_USAGE_INVALID', `Give a container URI, not a blob URI: ${uri}.`, {
+        details: { uri },
+      });
+    const service = serviceClient(parsed.account, options);
+    if (service.accountName !== parsed.account)
+      throw new SealtrainError(
+        'ERR_USAGE_INVALID',
+        `The connection string is for account ${service.accountName}, not ${parsed.account} in ${uri}.`,
+        { details: { uri } },
+      );
+    return new BlobStore(parsed.account, service.getContainerClient(parsed.container), options);
+  }
+
+  /** The `az://` URI of `path`. */
+  uri(path: string): string {
+    return formatAzUri(this.account, this.containerName, path);
+  }
+
+  #blob(path: string) {
+    return this.#container.getBlockBlobClient(checkStorePath(path));
+  }
+
+  async put(path: string, source: Readable | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    const blob = this.#blob(path);
+    const metadata = checkMetadata(options.metadata);
+    const conditions = options.ifNoneMatch ? { ifNoneMatch: '*' } : undefined;
+    try {
+      if (source instanceof Uint8Array) {
+        const res = await blob.uploadData(source, {
+          metadata,
+          ...(conditions ? { conditions } : {}),
+          blockSize: this.#blockSize,
+          concurrency: this.#concurrency,
+        });
+        return { etag: res.etag ?? '', size: source.byteLength };
+      }
+      let size = 0;
+      const counted = source.pipe(
+        new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            size += chunk.length;
+            done(null, chunk);
+          },
+        }),
+      );
+      source.once('error', (error) => counted.destroy(error));
+      const res = await blob.uploadStream(counted, this.#blockSize, this.#concurrency, {
+        metadata,
+        ...(conditions ? { conditions } : {}),
+      });
+      return { etag: res.etag ?? '', size };
+    } catch (error) {
+      throw fromBlobError(error, 'write', this.uri(path));
+    }
+  }
+
+  async get(path: string): Promise<Readable> {
+    const blob = this.#blob(path);
+    try {
+      const res = await blob.download();
+      const body = res.readableStreamBody;
+      if (body === undefined) throw new Error('no response body');
+      return body instanceof Readable ? body : Readable.from(body);
+    } catch (error) {
+      throw fromBlobError(error, 'read', this.uri(path));
+    }
+  }
+
+  async getRange(path: string, offset: number, length: number): Promise<Buffer> {
+    const blob = this.#blob(path);
+    const uri = this.uri(path);
+    checkRange(offset, length, uri);
+    try {
+      // A count of 0 means "to the end" to the service, so an empty range is checked with a HEAD.
+      if (length === 0) {
+        const { contentLength = 0 } = await blob.getProperties();
+        if (offset > contentLength) throw rangeOutside(offset, length, uri);
+        return Buffer.alloc(0);
+      }
+      const res = await blob.download(offset, length);
+      const out = await readAll(res.readableStreamBody, length);
+      if (out.length !== length) throw rangeOutside(offset, length, uri);
+      return out;
+    } catch (error) {
+      if ((error as { statusCode?: unknown }).statusCode === 416) throw rangeOutside(offset, length, uri);
+      throw fromBlobError(error, 'read', uri);
+    }
+  }
+
+  async stat(path: string): Promise<ArtifactStat | undefined> {
+    const blob = this.#blob(path);
+    try {
+      const p = await blob.getProperties();
+      return { size: p.contentLength ?? 0, etag: p.etag ?? '', metadata: { ...p.metadata } };
+    } catch (error) {
+      if ((error as { statusCode?: unknown }).statusCode === 404) return undefined;
+      throw fromBlobError(error, 'read', this.uri(path));
+    }
+  }
+
+  async list(prefix = ''): Promise<string[]> {
+    checkStorePrefix(prefix);
+    const names: string[] = [];
+    try {
+      for await (const item of this.#container.listBlobsFlat(prefix === '' ? {} : { prefix }))
+        names.push(item.name);
+    } catch (error) {
+      throw fromBlobError(error, 'list', this.uri(prefix));
+    }
+    return names.sort();
+  }
+
+  async delete(path: string): Promise<void> {
+    const blob = this.#blob(path);
+    try {
+      await blob.delete();
+    } catch (error) {
+      throw fromBlobError(error, 'delete', this.uri(path));
+    }
+  }
+}
+
+function serviceClient(account: string, options: BlobStoreOptions): BlobServiceClient {
+  if (options.connectionString !== undefined) {
+    try {
+      return BlobServiceClient.fromConnectionString(options.connectionString);
+    } catch (error) {
+      throw new SealtrainError('ERR_USAGE_INVALID', 'The storage connection string is malformed.', {
+        cause: error,
+      });
+    }
+  }
+  const endpoint = options.endpoint ?? `https://${account}.blob.core.windows.net`;
+  return new BlobServiceClient(endpoint, options.credential ?? new DefaultAzureCredential());
+}
+
+/** Reads a response body, at most `limit` bytes (a longer answer is a short-range error upstream). */
+async function readAll(body: NodeJS.ReadableStream | undefined, limit: number): Promise<Buffer> {
+  if (body === undefined) return Buffer.alloc(0);
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    parts.push(chunk);
+    total += chunk.length;
+    if (total > limit) break;
+  }
+  return Buffer.concat(parts);
+}

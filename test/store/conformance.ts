@@ -1,0 +1,111 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { expect, it } from 'vitest';
+import type { ArtifactStore } from '../../src/store/index.js';
+
+/** A deterministic 20 MiB stream in 1 MiB pieces, and its SHA-256. */
+export function bigSource(): { stream: Readable; digest: string; size: number } {
+  const piece = randomBytes(1024 * 1024);
+  const pieces = Array.from({ length: 20 }, (_, i) => Buffer.concat([Buffer.from([i]), piece.subarray(1)]));
+  const hash = createHash('sha256');
+  for (const p of pieces) hash.update(p);
+  return { stream: Readable.from(pieces), digest: hash.digest('hex'), size: 20 * 1024 * 1024 };
+}
+
+export async function readStream(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+/** The behaviour every {@link ArtifactStore} shares. `store()` is called inside each test. */
+export function storeConformance(store: () => ArtifactStore, where: (path: string) => string): void {
+  it('streams 20 MiB in and out unchanged, with size, etag and metadata', async () => {
+    const src = bigSource();
+    const put = await store().put('big/data.sealed', src.stream, { metadata: { kind: 'dataset' } });
+    expect(put.size).toBe(src.size);
+    expect(put.etag).not.toBe('');
+    const back = await readStream(await store().get('big/data.sealed'));
+    expect(createHash('sha256').update(back).digest('hex')).toBe(src.digest);
+    const info = await store().stat('big/data.sealed');
+    expect(info).toEqual({ size: src.size, etag: put.etag, metadata: { kind: 'dataset' } });
+    const region = await store().getRange('big/data.sealed', 5 * 1024 * 1024 - 7, 100_000);
+    expect(region.equals(back.subarray(5 * 1024 * 1024 - 7, 5 * 1024 * 1024 - 7 + 100_000))).toBe(true);
+  });
+
+  it('refuses ranges past the end and malformed ranges', async () => {
+    await store().put('r.bin', Buffer.from('0123456789'));
+    expect((await store().getRange('r.bin', 8, 2)).toString()).toBe('89');
+    expect((await store().getRange('r.bin', 10, 0)).length).toBe(0);
+    expect(await codeOf(store().getRange('r.bin', 8, 3))).toBe('ERR_USAGE_INVALID');
+    expect(await codeOf(store().getRange('r.bin', 11, 1))).toBe('ERR_USAGE_INVALID');
+    expect(await codeOf(store().getRange('r.bin', -1, 1))).toBe('ERR_USAGE_INVALID');
+  });
+
+  it('lets exactly one of two conditional creates win, and keeps the winner', async () => {
+    const results = await Promise.allSettled([
+      store().put('race.bin', Buffer.from('first'), { ifNoneMatch: true }),
+      store().put('race.bin', Readable.from([Buffer.from('second')]), { ifNoneMatch: true }),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect((lost[0] as PromiseRejectedResult).reason.code).toBe('ERR_IO_EXISTS');
+    const text = (await readStream(await store().get('race.bin'))).toString();
+    expect(text).toBe(results[0]?.status === 'fulfilled' ? 'first' : 'second');
+    expect(await codeOf(store().put('race.bin', Buffer.from('x'), { ifNoneMatch: true }))).toBe(
+      'ERR_IO_EXISTS',
+    );
+    await store().put('race.bin', Buffer.from('replaced'));
+    expect((await readStream(await store().get('race.bin'))).toString()).toBe('replaced');
+  });
+
+  it('lists by prefix and deletes', async () => {
+    for (const p of ['ls/a/1', 'ls/a/2', 'ls/b', 'lsx']) await store().put(p, Buffer.from(p));
+    expect(await store().list('ls/')).toEqual(['ls/a/1', 'ls/a/2', 'ls/b']);
+    expect(await store().list('ls/a')).toEqual(['ls/a/1', 'ls/a/2']);
+    await store().delete('ls/a/1');
+    expect(await store().list('ls/')).toEqual(['ls/a/2', 'ls/b']);
+    expect(await store().stat('ls/a/1')).toBeUndefined();
+  });
+
+  it('reports a missing artifact as ERR_IO_NOT_FOUND naming it', async () => {
+    expect(await store().stat('missing/x')).toBeUndefined();
+    for (const op of [
+      store().get('missing/x'),
+      store().getRange('missing/x', 0, 1),
+      store().delete('missing/x'),
+    ]) {
+      const error = await op.then(
+        () => undefined,
+        (e: unknown) => e as { code: string; message: string },
+      );
+      expect(error?.code).toBe('ERR_IO_NOT_FOUND');
+      expect(error?.message).toContain(where('missing/x'));
+    }
+  });
+
+  it('refuses paths that escape or are malformed, and bad metadata', async () => {
+    for (const bad of ['../x', 'a/../../x', '/etc/passwd', 'a\0b', '', 'a//b', 'a\\b']) {
+      expect(await codeOf(store().put(bad, Buffer.from('x')))).toBe('ERR_USAGE_INVALID');
+      expect(await codeOf(store().get(bad))).toBe('ERR_USAGE_INVALID');
+    }
+    expect(await codeOf(store().put('m', Buffer.from('x'), { metadata: { 'Bad-Key': 'v' } }))).toBe(
+      'ERR_USAGE_INVALID',
+    );
+    expect(await codeOf(store().put('m', Buffer.from('x'), { metadata: { k: 'é' } }))).toBe(
+      'ERR_USAGE_INVALID',
+    );
+    expect(await store().stat('m')).toBeUndefined();
+  });
+}
