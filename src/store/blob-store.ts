@@ -83,6 +83,7 @@ export class BlobStore implements ArtifactStore {
     const blob = this.#blob(path);
     const metadata = checkMetadata(options.metadata);
     const conditions = options.ifNoneMatch ? { ifNoneMatch: '*' } : undefined;
+    let sourceError: unknown;
     try {
       if (source instanceof Uint8Array) {
         const res = await blob.uploadData(source, {
@@ -102,14 +103,17 @@ export class BlobStore implements ArtifactStore {
           },
         }),
       );
-      source.once('error', (error) => counted.destroy(error));
+      source.once('error', (error) => {
+        sourceError = error;
+        counted.destroy(error);
+      });
       const res = await blob.uploadStream(counted, this.#blockSize, this.#concurrency, {
         metadata,
         ...(conditions ? { conditions } : {}),
       });
       return { etag: res.etag ?? '', size };
     } catch (error) {
-      throw fromBlobError(error, 'write', this.uri(path));
+      throw fromBlobError(sourceError ?? error, 'write', this.uri(path));
     }
   }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fromFsError, hasSystemCode, SealtrainError } from '../errors/index.js';
+import { fromFsError, hasSystemCode, isSealtrainError, SealtrainError } from '../errors/index.js';
 import type { ArtifactStat, ArtifactStore, PutOptions, PutResult } from './artifact-store.js';
 import { AtomicFile, writeFileAtomic } from './atomic-file.js';
 import {
@@ -57,7 +57,9 @@ export class LocalFolderStore implements ArtifactStore {
     } catch (error) {
       throw fromFsError(error, 'write', file);
     }
-    const out = await AtomicFile.create(file, { overwrite: options.ifNoneMatch !== true });
+    const out = await AtomicFile.create(file, { overwrite: options.ifNoneMatch !== true }).catch(
+      exists(file),
+    );
     try {
       if (source instanceof Uint8Array) await out.write(source);
       else for await (const chunk of source) await out.write(toBytes(chunk));
@@ -65,7 +67,7 @@ export class LocalFolderStore implements ArtifactStore {
       await out.abort();
       throw fromFsError(error, 'write', file);
     }
-    await out.commit();
+    await out.commit().catch(exists(file));
     await this.#writeMeta(file, metadata);
     const info = await this.stat(path);
     return { etag: info?.etag ?? '', size: info?.size ?? 0 };
@@ -141,6 +143,18 @@ export class LocalFolderStore implements ArtifactStore {
     }
     await unlink(metaPath(file)).catch(() => {});
   }
+}
+
+/** Restates a refused create in the store's words (the file layer suggests a CLI flag). */
+function exists(file: string): (error: unknown) => never {
+  return (error) => {
+    if (isSealtrainError(error, 'ERR_IO_EXISTS'))
+      throw new SealtrainError('ERR_IO_EXISTS', `Cannot write ${file}: it already exists.`, {
+        cause: error,
+        details: { path: file },
+      });
+    throw error;
+  };
 }
 
 function toBytes(chunk: unknown): Uint8Array {

@@ -60,7 +60,9 @@ export function storeConformance(store: () => ArtifactStore, where: (path: strin
     const lost = results.filter((r) => r.status === 'rejected');
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(1);
-    expect((lost[0] as PromiseRejectedResult).reason.code).toBe('ERR_IO_EXISTS');
+    const reason = (lost[0] as PromiseRejectedResult).reason as { code: string; message: string };
+    expect(reason.code).toBe('ERR_IO_EXISTS');
+    expect(reason.message).toBe(`Cannot write ${where('race.bin')}: it already exists.`);
     const text = (await readStream(await store().get('race.bin'))).toString();
     expect(text).toBe(results[0]?.status === 'fulfilled' ? 'first' : 'second');
     expect(await codeOf(store().put('race.bin', Buffer.from('x'), { ifNoneMatch: true }))).toBe(
@@ -68,6 +70,16 @@ export function storeConformance(store: () => ArtifactStore, where: (path: strin
     );
     await store().put('race.bin', Buffer.from('replaced'));
     expect((await readStream(await store().get('race.bin'))).toString()).toBe('replaced');
+  });
+
+  it('leaves nothing visible when a streamed put fails midway', async () => {
+    async function* failing() {
+      for (let i = 0; i < 10; i++) yield randomBytes(1024 * 1024);
+      throw new Error('source broke');
+    }
+    await expect(store().put('killed/upload', Readable.from(failing()))).rejects.toThrow(/source broke/);
+    expect(await store().stat('killed/upload')).toBeUndefined();
+    expect(await store().list('killed/')).toEqual([]);
   });
 
   it('lists by prefix and deletes', async () => {

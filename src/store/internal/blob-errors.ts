@@ -49,7 +49,11 @@ export function fromBlobError(error: unknown, action: string, uri: string): Seal
   const reason =
     status === 401 || status === 403
       ? 'access denied; check the credential and its role on the storage account'
-      : `the service answered ${status ?? 'nothing'}${code === undefined ? '' : ` (${code})`}`;
+      : status === undefined
+        ? error instanceof Error
+          ? error.message
+          : String(error)
+        : `the service answered ${status}${code === undefined ? '' : ` (${code})`}`;
   return new SealtrainError('ERR_IO_FAILED', `Cannot ${action} ${uri}: ${reason}.`, {
     cause: error,
     details,
