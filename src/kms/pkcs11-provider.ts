@@ -8,12 +8,12 @@ import {
   versionInWrappedUri,
   versionNotFound,
 } from './internal/kms-errors.js';
+import { disableKek, generateKek, unwrapDek, wrapDek } from './internal/pkcs11-ops.js';
 import {
   findSecretKeys,
   type Handle,
   keyAttributes,
   openToken,
-  P,
   type TokenSession,
 } from './internal/pkcs11-token.js';
 import { objectLabel, PKCS11_SCHEME, parsePkcs11Uri, pkcs11Uri, splitLabel } from './internal/pkcs11-uri.js';
@@ -40,14 +40,6 @@ interface VersionObject {
   readonly handle: Handle;
   readonly info: KeyVersionInfo;
 }
-
-const DEK_TEMPLATE = [
-  { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-  { type: P.CKA_KEY_TYPE, value: P.CKK_GENERIC_SECRET },
-  { type: P.CKA_TOKEN, value: false },
-  { type: P.CKA_SENSITIVE, value: false },
-  { type: P.CKA_EXTRACTABLE, value: true },
-];
 
 /**
  * The `pkcs11:` key provider: AES-256 KEKs generated inside a PKCS#11 token (an HSM, or SoftHSM2 in
@@ -141,11 +133,7 @@ export class Pkcs11KeyProvider implements KeyProvider {
     assertKeyName(name);
     assertKeyVersion(version);
     const target = this.#version(name, version);
-    const t = this.#session();
-    t.lib.C_SetAttributeValue(t.session, target.handle, [
-      { type: P.CKA_WRAP, value: false },
-      { type: P.CKA_UNWRAP, value: false },
-    ]);
+    disableKek(this.#session(), target.handle);
     return { ...target.info, enabled: false };
   }
 
@@ -164,27 +152,8 @@ export class Pkcs11KeyProvider implements KeyProvider {
     const kek =
       ref.version === undefined ? this.#newestEnabled(ref.name) : this.#version(ref.name, ref.version);
     if (!kek.info.enabled) throw keyDisabled(kek.info.uri, kek.info.version);
-    const t = this.#session();
-    const value = Buffer.from(dek.buffer, dek.byteOffset, dek.length);
-    const object = t.lib.C_CreateObject(t.session, [...DEK_TEMPLATE, { type: P.CKA_VALUE, value }]);
-    try {
-      const out = Buffer.alloc(dek.length + 16);
-      const wrapped = t.lib.C_WrapKey(
-        t.session,
-        { mechanism: P.CKM_AES_KEY_WRAP_PAD },
-        kek.handle,
-        object,
-        out,
-      );
-      return {
-        uri: kek.info.uri,
-        version: kek.info.version,
-        alg: PKCS11_WRAP_ALG,
-        wrapped: Uint8Array.from(wrapped),
-      };
-    } finally {
-      t.lib.C_DestroyObject(t.session, object);
-    }
+    const wrapped = wrapDek(this.#session(), kek.handle, dek);
+    return { uri: kek.info.uri, version: kek.info.version, alg: PKCS11_WRAP_ALG, wrapped };
   }
 
   /** Unwraps bytes made by {@link wrap}; `ERR_KMS_UNWRAP_FAILED` for any others. */
@@ -195,35 +164,11 @@ export class Pkcs11KeyProvider implements KeyProvider {
     const kek = this.#version(ref.name, wrapped.version);
     if (!kek.info.enabled) throw keyDisabled(kek.info.uri, kek.info.version);
     if (wrapped.alg !== PKCS11_WRAP_ALG) throw unwrapFailed(kek.info.uri, kek.info.version);
-    const t = this.#session();
-    let object: Handle;
     try {
-      object = t.lib.C_UnwrapKey(
-        t.session,
-        { mechanism: P.CKM_AES_KEY_WRAP_PAD },
-        kek.handle,
-        Buffer.from(wrapped.wrapped),
-        DEK_TEMPLATE,
-      );
+      return unwrapDek(this.#session(), kek.handle, wrapped.wrapped);
     } catch (error) {
-      throw new SealtrainError(
-        'ERR_KMS_UNWRAP_FAILED',
-        unwrapFailed(kek.info.uri, kek.info.version).message,
-        {
-          details: { uri: kek.info.uri, version: kek.info.version },
-          cause: error,
-        },
-      );
-    }
-    try {
-      const [attr] = t.lib.C_GetAttributeValue(t.session, object, [{ type: P.CKA_VALUE }]);
-      const value = attr?.value;
-      if (!Buffer.isBuffer(value)) throw unwrapFailed(kek.info.uri, kek.info.version);
-      const dek = Uint8Array.from(value);
-      value.fill(0);
-      return dek;
-    } finally {
-      t.lib.C_DestroyObject(t.session, object);
+      const failed = unwrapFailed(kek.info.uri, kek.info.version);
+      throw new SealtrainError(failed.code, failed.message, { details: failed.details, cause: error });
     }
   }
 
@@ -259,23 +204,8 @@ export class Pkcs11KeyProvider implements KeyProvider {
   }
 
   #generate(name: string, version: string): KeyVersionInfo {
-    const t = this.#session();
     const created = new Date().toISOString();
-    t.lib.C_GenerateKey(t.session, { mechanism: P.CKM_AES_KEY_GEN }, [
-      { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-      { type: P.CKA_KEY_TYPE, value: P.CKK_AES },
-      { type: P.CKA_VALUE_LEN, value: 32 },
-      { type: P.CKA_TOKEN, value: true },
-      { type: P.CKA_PRIVATE, value: true },
-      { type: P.CKA_SENSITIVE, value: true },
-      { type: P.CKA_EXTRACTABLE, value: false },
-      { type: P.CKA_WRAP, value: true },
-      { type: P.CKA_UNWRAP, value: true },
-      { type: P.CKA_ENCRYPT, value: false },
-      { type: P.CKA_DECRYPT, value: false },
-      { type: P.CKA_LABEL, value: objectLabel(name, version) },
-      { type: P.CKA_ID, value: Buffer.from(created) },
-    ]);
+    generateKek(this.#session(), objectLabel(name, version), created);
     return { uri: this.#uri(name), name, version, created, enabled: true };
   }
 
