@@ -19,5 +19,5 @@ export { reencryptFile, verifySealedFile } from './reencrypt-file.js';
 export { type RotateOptions, type RotateResult, rewrapFile } from './rotate-file.js';
 export { type SealBufferOptions, sealBuffer, type UnsealBufferOptions, unsealBuffer } from './seal-buffer.js';
 export { type SealOptions, type SealResult, sealFile } from './seal-file.js';
-export { SealedReader } from './sealed-reader.js';
+export { type RandomAccessSource, SealedReader } from './sealed-reader.js';
 export { type UnsealOptions, type UnsealResult, unsealFile } from './unseal-file.js';

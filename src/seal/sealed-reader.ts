@@ -7,6 +7,59 @@ import { type OpenedHeader, wipeOpened } from './internal/open-header.js';
 import { openSealedInput } from './unseal-file.js';
 
 /**
+ * Bytes at any position of a sealed artifact: a local file, or a blob read with ranged GETs
+ * (`BlobStore.getRange`). `read` returns exactly `length` bytes or throws.
+ */
+export interface RandomAccessSource {
+  /** Names the artifact in errors (a path or an `az://` URI). */
+  readonly name: string;
+  /** The artifact's size in bytes. */
+  readonly size: number;
+  read(position: number, length: number): Promise<Uint8Array>;
+  close?(): Promise<void>;
+}
+
+/** A sequential view of a random-access source, for the header parser. */
+function sequential(source: RandomAccessSource): OpenedInput {
+  let position = 0;
+  return {
+    name: source.name,
+    size: source.size,
+    source: {
+      async read(buf: Buffer): Promise<number> {
+        const length = Math.min(buf.length, source.size - position);
+        if (length <= 0) return 0;
+        const bytes = await source.read(position, length);
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).copy(buf, 0, 0, length);
+        position += length;
+        return length;
+      },
+    },
+    close: async () => {
+      await source.close?.();
+    },
+  };
+}
+
+/** A local file as a {@link RandomAccessSource}. */
+function fileAt(src: OpenedInput, path: string): RandomAccessSource {
+  return {
+    name: path,
+    size: src.size ?? 0,
+    async read(position, length) {
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = (await src.handle?.read(buf, 0, length, position)) ?? { bytesRead: 0 };
+      if (bytesRead !== length)
+        throw new SealtrainError('ERR_SEAL_TRUNCATED', `Cannot read ${path}: it ends early.`, {
+          details: { path },
+        });
+      return buf;
+    },
+    close: () => src.close(),
+  };
+}
+
+/**
  * Random access to a sealed file: any chunk, or any byte range, decrypts without reading the
  * chunks before it. Each chunk read is authenticated. Call {@link SealedReader.close} to wipe keys.
  */
@@ -15,11 +68,11 @@ export class SealedReader {
   readonly chunkSize: number;
   readonly chunkCount: number;
   readonly plaintextLength: number;
-  readonly #src: OpenedInput;
+  readonly #src: RandomAccessSource;
   readonly #opened: OpenedHeader;
   readonly #geometry: BodyGeometry;
 
-  private constructor(path: string, src: OpenedInput, opened: OpenedHeader, geometry: BodyGeometry) {
+  private constructor(path: string, src: RandomAccessSource, opened: OpenedHeader, geometry: BodyGeometry) {
     this.path = path;
     this.#src = src;
     this.#opened = opened;
@@ -34,18 +87,27 @@ export class SealedReader {
     path: string,
     options: { providers: readonly KeyProvider[]; keys?: readonly string[] },
   ): Promise<SealedReader> {
-    const src = await openInput(path);
+    return SealedReader.fromSource(fileAt(await openInput(path), path), options);
+  }
+
+  /**
+   * Opens a sealed artifact read through `source` (for a blob: ranged GETs), so one chunk of a
+   * remote file decrypts without downloading the rest. Closes `source` on failure.
+   */
+  static async fromSource(
+    source: RandomAccessSource,
+    options: { providers: readonly KeyProvider[]; keys?: readonly string[] },
+  ): Promise<SealedReader> {
     try {
-      const opened = await openSealedInput(src, options.providers, options.keys);
-      const size = src.size ?? 0;
+      const opened = await openSealedInput(sequential(source), options.providers, options.keys);
       const geometry = bodyGeometry(
-        size - bodyOffset(opened.preamble.slotSize),
+        source.size - bodyOffset(opened.preamble.slotSize),
         opened.core.chunk_size,
-        path,
+        source.name,
       );
-      return new SealedReader(path, src, opened, geometry);
+      return new SealedReader(source.name, source, opened, geometry);
     } catch (error) {
-      await src.close();
+      await source.close?.();
       throw error;
     }
   }
@@ -61,9 +123,9 @@ export class SealedReader {
     const stride = this.chunkSize + TAG_SIZE;
     const last = index === this.chunkCount - 1;
     const size = last ? this.#geometry.lastChunkSize : stride;
-    const sealed = Buffer.alloc(size);
     const pos = bodyOffset(this.#opened.preamble.slotSize) + index * stride;
-    await this.#src.handle?.read(sealed, 0, size, pos);
+    const bytes = await this.#src.read(pos, size);
+    const sealed = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const out = Buffer.alloc(size - TAG_SIZE);
     const failed = chunkCipher().open(this.#opened.payloadKey, sealed, out, this.chunkSize, index, last);
     if (failed >= 0) {
@@ -95,6 +157,6 @@ export class SealedReader {
   /** Wipes the keys and closes the file. */
   async close(): Promise<void> {
     wipeOpened(this.#opened);
-    await this.#src.close();
+    await this.#src.close?.();
   }
 }
