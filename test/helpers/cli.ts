@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,11 @@ export interface CliOptions {
   fd3?: string;
   env?: Record<string, string>;
   signalAfterMs?: { signal: NodeJS.Signals; ms: number };
+  /**
+   * Sends `signal` once a file whose name ends with `suffix` appears in `dir` (the command's temp
+   * file): the signal then lands mid-write however loaded the machine is.
+   */
+  signalWhenFile?: { signal: NodeJS.Signals; dir: string; suffix: string };
 }
 
 /** Runs `sealtrain args…` in a child process. */
@@ -48,6 +54,16 @@ export function cli(args: string[], options: CliOptions = {}): Promise<CliResult
     if (options.signalAfterMs) {
       const { signal, ms } = options.signalAfterMs;
       setTimeout(() => child.kill(signal), ms);
+    }
+    if (options.signalWhenFile) {
+      const { signal, dir, suffix } = options.signalWhenFile;
+      const poll = setInterval(() => {
+        if (child.exitCode !== null || child.signalCode !== null) return clearInterval(poll);
+        if (readdirSync(dir).some((f) => f.endsWith(suffix))) {
+          clearInterval(poll);
+          child.kill(signal);
+        }
+      }, 10);
     }
     child.on('error', reject);
     child.on('close', (code, signal) => {

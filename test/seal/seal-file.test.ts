@@ -153,7 +153,7 @@ describe('interrupted commands leave nothing partial', () => {
       await writeFile(big, Buffer.alloc(512 * 1024 * 1024, 1));
       const out = join(ctx.dir, 'big.sealed');
       const r = await cli([...ctx.base, 'seal', big, '-o', out, '--key', 'local:a'], {
-        signalAfterMs: { signal: 'SIGINT', ms: 400 },
+        signalWhenFile: { signal: 'SIGINT', dir: ctx.dir, suffix: '.tmp' },
       });
       expect(r.code, r.stderr).toBe(130);
       await expect(stat(out)).rejects.toThrow(/ENOENT/);
