@@ -60,13 +60,15 @@ async function startAzurite() {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return {
-    connectionString,
-    stop: () => {
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      rmSync(location, { recursive: true, force: true });
-    },
+      await exited;
+    }
+    rmSync(location, { recursive: true, force: true, maxRetries: 5 });
   };
+  return { connectionString, stop };
 }
 
 const seconds = async (fn) => {
@@ -132,6 +134,6 @@ try {
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
-  azurite.stop();
+  await azurite.stop();
   rmSync(local, { recursive: true, force: true });
 }
