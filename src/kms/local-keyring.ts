@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromFsError, isSealtrainError, SealtrainError } from '../errors/index.js';
-import { type FileLockOptions, withFileLock } from '../store/index.js';
+import { type FileLockOptions, fileStamp, withFileLock } from '../store/index.js';
 import {
   aesKeyUnwrap,
   aesKeyWrap,
@@ -28,7 +28,6 @@ import {
   LOCK_FILE,
   readKeyring,
   removeLeftoverTemps,
-  stampOf,
   verifyKeyring,
   writeKeyring,
 } from './internal/keyring-store.js';
@@ -116,7 +115,7 @@ export class LocalKeyring implements KeyProvider {
     } catch (error) {
       throw fromFsError(error, 'create the keyring folder', dir);
     }
-    if ((await stampOf(path)) !== undefined) throw keyringExists(path);
+    if ((await fileStamp(path)) !== undefined) throw keyringExists(path);
     const kdf = { name: 'scrypt', N, r: 8, p: 1, salt: randomBytes(16) } as const;
     const keys = await deriveKeys(passphrase, kdf);
     try {
@@ -275,7 +274,7 @@ export class LocalKeyring implements KeyProvider {
   /** The current document, re-read and re-verified when the file changed since last time. */
   async #current(): Promise<KeyringDoc> {
     const keys = this.#keysOrThrow();
-    const stamp = await stampOf(this.path);
+    const stamp = await fileStamp(this.path);
     if (stamp !== undefined && stamp === this.#stamp) return this.#doc;
     const stored = await readKeyring(this.path);
     verifyKeyring(this.path, stored, keys.mac);
@@ -300,7 +299,7 @@ export class LocalKeyring implements KeyProvider {
           if (out.doc) {
             await writeKeyring(this.path, out.doc, keys.mac, { create: false });
             this.#doc = out.doc;
-            this.#stamp = (await stampOf(this.path)) ?? '';
+            this.#stamp = (await fileStamp(this.path)) ?? '';
           }
           return out.result;
         },

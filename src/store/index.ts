@@ -24,5 +24,6 @@ export {
 export { BlobStore, type BlobStoreOptions } from './blob-store.js';
 export type { FileLockOptions } from './file-lock.js';
 export { withFileLock } from './file-lock.js';
+export { fileStamp } from './file-stamp.js';
 export { type AzUri, formatAzUri, parseAzUri } from './internal/az-uri.js';
 export { LocalFolderStore } from './local-folder-store.js';

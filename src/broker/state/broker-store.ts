@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromFsError, hasSystemCode, SealtrainError } from '../../errors/index.js';
-import { type FileLockOptions, withFileLock, writeFileAtomic } from '../../store/index.js';
+import { type FileLockOptions, fileStamp, withFileLock, writeFileAtomic } from '../../store/index.js';
 import {
   deriveMasterKey,
   MAX_STATE_BYTES,
@@ -41,21 +41,6 @@ interface Loaded {
   readonly kdf: StateKdf;
   readonly generation: number;
   readonly stamp: string;
-}
-
-async function stampOf(path: string): Promise<string | undefined> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const s = await handle.stat({ bigint: true });
-      return `${s.ino}:${s.size}:${s.mtimeNs}`;
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if (hasSystemCode(error, 'ENOENT')) return undefined;
-    throw fromFsError(error, 'read the broker state', path);
-  }
 }
 
 async function readText(path: string): Promise<{ text: string; stamp: string } | undefined> {
@@ -144,7 +129,7 @@ export class BrokerStore {
           const key = await deriveMasterKey(passphrase, kdf);
           const doc = emptyDoc();
           await writeFileAtomic(path, sealState(doc, key, { kdf, generation: 1 }), { mode: 0o600 });
-          return new BrokerStore(dir, key, { doc, kdf, generation: 1, stamp: (await stampOf(path)) ?? '' });
+          return new BrokerStore(dir, key, { doc, kdf, generation: 1, stamp: (await fileStamp(path)) ?? '' });
         }
         const envelope = parseEnvelope(path, found.text);
         const key = await deriveMasterKey(passphrase, envelope.kdf);
@@ -167,7 +152,7 @@ export class BrokerStore {
 
   /** The current state, re-read when another process changed the file. */
   async read(): Promise<BrokerDoc> {
-    const stamp = await stampOf(this.#path);
+    const stamp = await fileStamp(this.#path);
     if (stamp !== this.#loaded.stamp) await this.#reload();
     return this.#loaded.doc;
   }
@@ -185,7 +170,7 @@ export class BrokerStore {
         const generation = this.#loaded.generation + 1;
         const text = sealState(doc, this.#key, { kdf: this.#loaded.kdf, generation });
         await writeFileAtomic(this.#path, text, { overwrite: true, mode: 0o600 });
-        this.#loaded = { doc, kdf: this.#loaded.kdf, generation, stamp: (await stampOf(this.#path)) ?? '' };
+        this.#loaded = { doc, kdf: this.#loaded.kdf, generation, stamp: (await fileStamp(this.#path)) ?? '' };
         return result;
       },
       LOCK,

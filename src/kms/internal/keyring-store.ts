@@ -23,21 +23,6 @@ export interface StoredKeyring {
   readonly stamp: string;
 }
 
-/** Identity of the file's current version: inode, size and modification time. */
-export async function stampOf(path: string): Promise<string | undefined> {
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const s = await handle.stat({ bigint: true });
-      return `${s.ino}:${s.size}:${s.mtimeNs}`;
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return undefined;
-  }
-}
-
 /** Reads and parses `keyring.json`. `ERR_KMS_KEYRING_NOT_FOUND` when absent, `_CORRUPT` when malformed. */
 export async function readKeyring(path: string): Promise<StoredKeyring> {
   let handle: Awaited<ReturnType<typeof open>>;
