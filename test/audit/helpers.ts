@@ -2,7 +2,6 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
 import {
   type AuditEntry,
   type AuditEvent,
@@ -16,7 +15,6 @@ import {
   headLine,
   signHead,
 } from '../../src/audit/index.js';
-import { isSealtrainError, type SealtrainError } from '../../src/errors/index.js';
 
 /** The key pair the in-memory logs are signed with. */
 export const KEYS: { privateKey: KeyObject; publicKey: KeyObject } = generateKeyPairSync('ed25519');
@@ -113,14 +111,4 @@ export async function writeLines(path: string, lines: readonly string[]): Promis
   await writeFile(path, lines.map((l) => `${l}\n`).join(''));
 }
 
-/** Awaits `promise`, expects a {@link SealtrainError} with `code`, and returns it. */
-export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<SealtrainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (!isSealtrainError(error)) throw error;
-    expect(error.code, error.message).toBe(code);
-    return error;
-  }
-  throw new Error(`expected ${code}, but the call succeeded`);
-}
+export { rejectsWith } from '../helpers/rejects.js';

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
-import { expect } from 'vitest';
 import {
   addPrincipal,
   type BrokerOptions,
@@ -12,7 +11,6 @@ import {
   type RunningBroker,
   startBroker,
 } from '../../src/broker/index.js';
-import { isSealtrainError, type SealtrainError } from '../../src/errors/index.js';
 
 /** The broker passphrase the tests use. */
 export const PASSPHRASE = 'marmalade-lantern-quartz-41';
@@ -117,17 +115,7 @@ export async function raw(
   });
 }
 
-/** Awaits `promise`, expects a {@link SealtrainError} with `code`, and returns it. */
-export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<SealtrainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (!isSealtrainError(error)) throw error;
-    expect(error.code, error.message).toBe(code);
-    return error;
-  }
-  throw new Error(`expected ${code}, but the call succeeded`);
-}
+export { rejectsWith } from '../helpers/rejects.js';
 
 /** Awaits an SDK call that must fail, and returns its HTTP status and Key Vault error code. */
 export async function sdkFailure(

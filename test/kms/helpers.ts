@@ -1,8 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
-import { isSealtrainError, type SealtrainError } from '../../src/errors/index.js';
 import { LocalKeyring } from '../../src/kms/index.js';
 
 /** scrypt cost for tests: the smallest the keyring accepts. */
@@ -27,17 +25,7 @@ export async function newRing(parent: string, value = PASSPHRASE): Promise<Local
   return LocalKeyring.init(join(parent, 'keyring'), pass(value), FAST);
 }
 
-/** Awaits `promise`, expects a {@link SealtrainError} with `code`, and returns it. */
-export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<SealtrainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (!isSealtrainError(error)) throw error;
-    expect(error.code, error.message).toBe(code);
-    return error;
-  }
-  throw new Error(`expected ${code}, but the call succeeded`);
-}
+export { rejectsWith } from '../helpers/rejects.js';
 
 /** A 32-byte data key whose bytes are easy to look for. */
 export function dek(fill = 0x5a): Buffer {
