@@ -1,7 +1,7 @@
+import { createRequire } from 'node:module';
 import { Readable, Transform } from 'node:stream';
 import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { SealtrainError } from '../errors/index.js';
 import type { ArtifactStat, ArtifactStore, PutOptions, PutResult } from './artifact-store.js';
 import { formatAzUri, parseAzUri } from './internal/az-uri.js';
@@ -183,7 +183,14 @@ export class BlobStore implements ArtifactStore {
   }
 }
 
+/**
+ * The Azure SDK loads (synchronously, from its CommonJS build) only when a blob store is opened,
+ * so the CLI and every other user of `src/store` start without it.
+ */
+const load = createRequire(import.meta.url);
+
 function serviceClient(account: string, options: BlobStoreOptions): BlobServiceClient {
+  const { BlobServiceClient } = load('@azure/storage-blob') as typeof import('@azure/storage-blob');
   if (options.connectionString !== undefined) {
     try {
       return BlobServiceClient.fromConnectionString(options.connectionString);
@@ -194,7 +201,11 @@ function serviceClient(account: string, options: BlobStoreOptions): BlobServiceC
     }
   }
   const endpoint = options.endpoint ?? `https://${account}.blob.core.windows.net`;
-  return new BlobServiceClient(endpoint, options.credential ?? new DefaultAzureCredential());
+  return new BlobServiceClient(
+    endpoint,
+    options.credential ??
+      new (load('@azure/identity') as typeof import('@azure/identity')).DefaultAzureCredential(),
+  );
 }
 
 /** Reads a response body, at most `limit` bytes (a longer answer is a short-range error upstream). */
