@@ -30,6 +30,20 @@ export interface ArtifactStat {
 }
 
 /**
+ * A positional writer for one artifact, from {@link ArtifactStore.create}. Each byte is written
+ * once; writes may come in any order (a sealed file's header is written last, at offset 0) and the
+ * written ranges must cover the artifact with no gap. Nothing is visible until `commit` resolves.
+ * The writer copies what it keeps, so callers may reuse their buffers.
+ */
+export interface ArtifactWriter {
+  write(buf: Uint8Array, position: number): Promise<void>;
+  /** Makes the artifact visible (with the create's metadata and condition) and returns its tag. */
+  commit(): Promise<PutResult>;
+  /** Discards everything written; nothing becomes visible. */
+  abort(): Promise<void>;
+}
+
+/**
  * Where sealed artifacts live: a local folder or a blob container. Paths are relative,
  * `/`-separated, with no empty, `.` or `..` segment and no NUL; a store never reads or writes
  * outside its root.
@@ -45,6 +59,11 @@ export interface ArtifactStat {
 export interface ArtifactStore {
   /** Stores `source` at `path` (streamed: a `Readable` is never held in memory whole). */
   put(path: string, source: Readable | Uint8Array, options?: PutOptions): Promise<PutResult>;
+  /**
+   * Opens a positional writer for `path`. With `ifNoneMatch` an existing artifact is refused here,
+   * before any byte is sent, and again atomically at commit.
+   */
+  create(path: string, options?: PutOptions): Promise<ArtifactWriter>;
   /** Streams the artifact at `path`. */
   get(path: string): Promise<Readable>;
   /**

@@ -1,11 +1,12 @@
 import { createRequire } from 'node:module';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { TokenCredential } from '@azure/core-auth';
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { SealtrainError } from '../errors/index.js';
-import type { ArtifactStat, ArtifactStore, PutOptions, PutResult } from './artifact-store.js';
+import type { ArtifactStat, ArtifactStore, ArtifactWriter, PutOptions, PutResult } from './artifact-store.js';
 import { formatAzUri, parseAzUri } from './internal/az-uri.js';
 import { fromBlobError } from './internal/blob-errors.js';
+import { BlockWriter } from './internal/block-writer.js';
 import {
   checkMetadata,
   checkRange,
@@ -13,6 +14,7 @@ import {
   checkStorePrefix,
   rangeOutside,
 } from './internal/store-path.js';
+import { writeAll } from './internal/write-all.js';
 
 /** Options for {@link BlobStore.open}. */
 export interface BlobStoreOptions {
@@ -80,41 +82,39 @@ export class BlobStore implements ArtifactStore {
   }
 
   async put(path: string, source: Readable | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    const uri = this.uri(path);
+    return writeAll(await this.create(path, options), source, (error) => fromBlobError(error, 'write', uri));
+  }
+
+  async create(path: string, options: PutOptions = {}): Promise<ArtifactWriter> {
     const blob = this.#blob(path);
+    const uri = this.uri(path);
     const metadata = checkMetadata(options.metadata);
-    const conditions = options.ifNoneMatch ? { ifNoneMatch: '*' } : undefined;
-    let sourceError: unknown;
-    try {
-      if (source instanceof Uint8Array) {
-        const res = await blob.uploadData(source, {
-          metadata,
-          ...(conditions ? { conditions } : {}),
-          blockSize: this.#blockSize,
-          concurrency: this.#concurrency,
-        });
-        return { etag: res.etag ?? '', size: source.byteLength };
-      }
-      let size = 0;
-      const counted = source.pipe(
-        new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            size += chunk.length;
-            done(null, chunk);
-          },
-        }),
-      );
-      source.once('error', (error) => {
-        sourceError = error;
-        counted.destroy(error);
-      });
-      const res = await blob.uploadStream(counted, this.#blockSize, this.#concurrency, {
-        metadata,
-        ...(conditions ? { conditions } : {}),
-      });
-      return { etag: res.etag ?? '', size };
-    } catch (error) {
-      throw fromBlobError(sourceError ?? error, 'write', this.uri(path));
-    }
+    if (options.ifNoneMatch && (await this.stat(path)) !== undefined)
+      throw fromBlobError({ statusCode: 409, code: 'BlobAlreadyExists' }, 'write', uri);
+    const conditions = options.ifNoneMatch ? { conditions: { ifNoneMatch: '*' } } : {};
+    return new BlockWriter(
+      {
+        uri,
+        async stage(id, data) {
+          try {
+            await blob.stageBlock(id, data, data.length);
+          } catch (error) {
+            throw fromBlobError(error, 'write', uri);
+          }
+        },
+        async commit(ids) {
+          try {
+            const res = await blob.commitBlockList([...ids], { metadata, ...conditions });
+            return { etag: res.etag ?? '', size: 0 };
+          } catch (error) {
+            throw fromBlobError(error, 'write', uri);
+          }
+        },
+      },
+      this.#blockSize,
+      this.#concurrency,
+    );
   }
 
   async get(path: string): Promise<Readable> {

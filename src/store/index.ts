@@ -9,6 +9,7 @@ export type {
   ArtifactMetadata,
   ArtifactStat,
   ArtifactStore,
+  ArtifactWriter,
   PutOptions,
   PutResult,
 } from './artifact-store.js';

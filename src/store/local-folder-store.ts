@@ -3,7 +3,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, stat, unlink } from 'n
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fromFsError, hasSystemCode, isSealtrainError, SealtrainError } from '../errors/index.js';
-import type { ArtifactStat, ArtifactStore, PutOptions, PutResult } from './artifact-store.js';
+import type { ArtifactStat, ArtifactStore, ArtifactWriter, PutOptions, PutResult } from './artifact-store.js';
 import { AtomicFile, writeFileAtomic } from './atomic-file.js';
 import {
   checkMetadata,
@@ -12,6 +12,7 @@ import {
   checkStorePrefix,
   rangeOutside,
 } from './internal/store-path.js';
+import { writeAll } from './internal/write-all.js';
 
 /** The metadata sidecar of `file`: hidden, beside it. */
 function metaPath(file: string): string {
@@ -51,6 +52,11 @@ export class LocalFolderStore implements ArtifactStore {
 
   async put(path: string, source: Readable | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const file = this.#file(path);
+    return writeAll(await this.create(path, options), source, (error) => fromFsError(error, 'write', file));
+  }
+
+  async create(path: string, options: PutOptions = {}): Promise<ArtifactWriter> {
+    const file = this.#file(path);
     const metadata = checkMetadata(options.metadata);
     try {
       await mkdir(dirname(file), { recursive: true });
@@ -60,17 +66,16 @@ export class LocalFolderStore implements ArtifactStore {
     const out = await AtomicFile.create(file, { overwrite: options.ifNoneMatch !== true }).catch(
       exists(file),
     );
-    try {
-      if (source instanceof Uint8Array) await out.write(source);
-      else for await (const chunk of source) await out.write(toBytes(chunk));
-    } catch (error) {
-      await out.abort();
-      throw fromFsError(error, 'write', file);
-    }
-    await out.commit().catch(exists(file));
-    await this.#writeMeta(file, metadata);
-    const info = await this.stat(path);
-    return { etag: info?.etag ?? '', size: info?.size ?? 0 };
+    return {
+      write: (buf, position) => out.write(buf, position),
+      abort: () => out.abort(),
+      commit: async () => {
+        await out.commit().catch(exists(file));
+        await this.#writeMeta(file, metadata);
+        const info = await this.stat(path);
+        return { etag: info?.etag ?? '', size: info?.size ?? 0 };
+      },
+    };
   }
 
   async #writeMeta(file: string, metadata: Record<string, string>): Promise<void> {
@@ -155,10 +160,6 @@ function exists(file: string): (error: unknown) => never {
       });
     throw error;
   };
-}
-
-function toBytes(chunk: unknown): Uint8Array {
-  return typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
 }
 
 function statBig(file: string) {

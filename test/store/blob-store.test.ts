@@ -46,6 +46,42 @@ describe('BlobStore on Azurite', () => {
     expect(await codeOf(unsealBuffer(tampered, { providers: [provider] }))).toBe('ERR_SEAL_DECRYPT_FAILED');
   });
 
+  it('uploads a writer’s bytes as parallel blocks, committed in offset order', async () => {
+    if (!azurite) throw new Error('azurite not started');
+    const small = BlobStore.open(`az://${DEV_ACCOUNT}/${CONTAINER}`, {
+      connectionString: azurite.connectionString,
+      blockSize: 1024 * 1024,
+      concurrency: 3,
+    });
+    const bytes = Buffer.alloc(5 * 1024 * 1024 + 10, 0x11);
+    const out = await small.create('blocks/five.bin');
+    await out.write(bytes.subarray(4096), 4096);
+    await out.write(bytes.subarray(0, 4096), 0);
+    await out.commit();
+    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString)
+      .getContainerClient(CONTAINER)
+      .getBlockBlobClient('blocks/five.bin');
+    const list = await blob.getBlockList('committed');
+    expect(list.committedBlocks?.map((b) => b.size)).toEqual([
+      4096,
+      1024 * 1024,
+      1024 * 1024,
+      1024 * 1024,
+      1024 * 1024,
+      1024 * 1024 - 4096 + 10,
+    ]);
+    // A gap is never committed: the writer refuses and the blob stays absent.
+    const gappy = await small.create('blocks/gap.bin');
+    await gappy.write(Buffer.from('tail'), 100);
+    const error = await gappy.commit().then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(error?.code).toBe('ERR_INTERNAL');
+    expect(error?.message).toContain('blocks/gap.bin');
+    expect(await small.stat('blocks/gap.bin')).toBeUndefined();
+  });
+
   it('names a missing container and refuses a path in the store URI', async () => {
     if (!azurite) throw new Error('azurite not started');
     const other = BlobStore.open(`az://${DEV_ACCOUNT}/nocontainer`, {

@@ -82,6 +82,45 @@ export function storeConformance(store: () => ArtifactStore, where: (path: strin
     expect(await store().list('killed/')).toEqual([]);
   });
 
+  it('writes positionally in any order, showing nothing until commit', async () => {
+    const body = randomBytes(9 * 1024 * 1024 + 123);
+    const head = randomBytes(4096);
+    const out = await store().create('pos/sealed.bin', { metadata: { kind: 'model' } });
+    // Body first in uneven pieces, the header at offset 0 last: how a sealed file is written.
+    for (let at = 0; at < body.length; at += 700_001)
+      await out.write(body.subarray(at, at + 700_001), head.length + at);
+    await out.write(head, 0);
+    expect(await store().stat('pos/sealed.bin')).toBeUndefined();
+    const done = await out.commit();
+    expect(done.size).toBe(head.length + body.length);
+    const back = await readStream(await store().get('pos/sealed.bin'));
+    expect(back.equals(Buffer.concat([head, body]))).toBe(true);
+    expect(await store().stat('pos/sealed.bin')).toEqual({
+      size: back.length,
+      etag: done.etag,
+      metadata: { kind: 'model' },
+    });
+  });
+
+  it('an aborted writer leaves nothing, and a conditional create is refused before any byte', async () => {
+    const out = await store().create('pos/aborted.bin');
+    await out.write(randomBytes(5 * 1024 * 1024), 0);
+    await out.abort();
+    expect(await store().stat('pos/aborted.bin')).toBeUndefined();
+    await store().put('pos/taken.bin', Buffer.from('kept'));
+    const refused = await codeOf(store().create('pos/taken.bin', { ifNoneMatch: true }));
+    expect(refused).toBe('ERR_IO_EXISTS');
+    // Two writers that both started before either finished: the first commit wins, the other fails.
+    const a = await store().create('pos/race.bin', { ifNoneMatch: true });
+    const b = await store().create('pos/race.bin', { ifNoneMatch: true });
+    await a.write(Buffer.from('writer a'), 0);
+    await b.write(Buffer.from('writer b'), 0);
+    await a.commit();
+    expect(await codeOf(b.commit())).toBe('ERR_IO_EXISTS');
+    expect((await readStream(await store().get('pos/race.bin'))).toString()).toBe('writer a');
+    expect((await readStream(await store().get('pos/taken.bin'))).toString()).toBe('kept');
+  });
+
   it('lists by prefix and deletes', async () => {
     for (const p of ['ls/a/1', 'ls/a/2', 'ls/b', 'lsx']) await store().put(p, Buffer.from(p));
     expect(await store().list('ls/')).toEqual(['ls/a/1', 'ls/a/2', 'ls/b']);
