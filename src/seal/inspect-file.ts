@@ -1,7 +1,6 @@
-import { open } from 'node:fs/promises';
-import { fromFsError } from '../errors/index.js';
 import type { SealMeta } from './internal/header-json.js';
 import { bodyGeometry, bodyOffset, MAX_SLOT_SIZE, PREAMBLE_SIZE } from './internal/layout.js';
+import { openRandomAccess, type StorageOptions } from './internal/locations.js';
 import { readHeaderStructure } from './internal/open-header.js';
 
 /** What `inspect` shows: the header as stored, without any key and without decrypting. */
@@ -27,24 +26,24 @@ export interface SealedFileInfo {
   readonly authenticated: false;
 }
 
-/** Reads a sealed file's header and derives the chunk count from its size. */
-export async function inspectFile(path: string): Promise<SealedFileInfo> {
-  let handle: Awaited<ReturnType<typeof open>>;
+/**
+ * Reads a sealed file's header (a local path or an `az://` blob, from which only the header's
+ * bytes are fetched) and derives the chunk count from its size.
+ */
+export async function inspectFile(
+  location: string,
+  options: { storage?: StorageOptions } = {},
+): Promise<SealedFileInfo> {
+  const src = await openRandomAccess(location, options.storage);
   try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw fromFsError(error, 'read', path);
-  }
-  try {
-    const { size } = await handle.stat();
-    const prefix = Buffer.alloc(Math.min(size, PREAMBLE_SIZE + 2 * MAX_SLOT_SIZE));
-    await handle.read(prefix, 0, prefix.length, 0);
-    const { preamble, slots } = readHeaderStructure(prefix, path);
+    const { size } = src;
+    const prefix = await src.read(0, Math.min(size, PREAMBLE_SIZE + 2 * MAX_SLOT_SIZE));
+    const { preamble, slots } = readHeaderStructure(Buffer.from(prefix), location);
     const [slot] = slots;
     if (!slot) throw new Error('unreachable: readHeaderStructure returns at least one slot');
-    const geometry = bodyGeometry(size - bodyOffset(preamble.slotSize), slot.core.chunk_size, path);
+    const geometry = bodyGeometry(size - bodyOffset(preamble.slotSize), slot.core.chunk_size, location);
     return {
-      path,
+      path: location,
       formatVersion: preamble.version,
       suite: 'AES-256-GCM-STREAM/HKDF-SHA-256',
       slotSize: preamble.slotSize,
@@ -59,6 +58,6 @@ export async function inspectFile(path: string): Promise<SealedFileInfo> {
       authenticated: false,
     };
   } finally {
-    await handle.close();
+    await src.close?.();
   }
 }

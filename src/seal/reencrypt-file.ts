@@ -9,9 +9,10 @@ import { engineOptions } from './internal/context.js';
 import { openBody } from './internal/engine.js';
 import { type OpenedInput, openInput } from './internal/files.js';
 import { streamSink } from './internal/io.js';
+import type { StorageOptions } from './internal/locations.js';
 import { type OpenedHeader, wipeOpened } from './internal/open-header.js';
 import { keyUrisOf, recordSealEvent } from './internal/recipients.js';
-import type { RotateOptions, RotateResult } from './rotate-file.js';
+import { type RotateOptions, type RotateResult, refuseBlobs } from './rotate-file.js';
 import { type SealResult, sealFile } from './seal-file.js';
 import { openSealedInput } from './unseal-file.js';
 
@@ -20,6 +21,7 @@ import { openSealedInput } from './unseal-file.js';
  * every chunk of it is verified, and only then does it replace the target.
  */
 export async function reencryptFile(path: string, options: RotateOptions): Promise<RotateResult> {
+  refuseBlobs('reencrypt', path, options.output);
   const target = options.output ?? path;
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.reencrypt`);
   const src = await openInput(path);
@@ -89,12 +91,16 @@ async function reseal(
   return sealed.value;
 }
 
-/** Authenticates every chunk of a sealed file without writing plaintext anywhere. */
+/**
+ * Authenticates every chunk of a sealed file (a path or an `az://` blob) without writing
+ * plaintext anywhere.
+ */
 export async function verifySealedFile(
   path: string,
   providers: readonly KeyProvider[],
+  options: { storage?: StorageOptions } = {},
 ): Promise<{ plaintextLength: number; chunkCount: number }> {
-  const src = await openInput(path);
+  const src = await openInput(path, undefined, 0, options.storage);
   let opened: OpenedHeader | undefined;
   try {
     opened = await openSealedInput(src, providers);

@@ -5,6 +5,7 @@ import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider, WrappedKey } from '../kms/index.js';
 import { AtomicFile } from '../store/index.js';
 import { PREAMBLE_SIZE, parsePreamble } from './internal/layout.js';
+import { isAzUri } from './internal/locations.js';
 import { type OpenedHeader, openHeader, readHeaderStructure, wipeOpened } from './internal/open-header.js';
 import {
   type AuditContext,
@@ -35,11 +36,27 @@ export interface RotateResult {
 }
 
 /**
+ * Rewrap and reencrypt work on local files: an `az://` location is refused with what to do instead.
+ * @internal
+ */
+export function refuseBlobs(command: string, path: string, output?: string): void {
+  for (const location of [path, output]) {
+    if (location !== undefined && isAzUri(location))
+      throw new SealtrainError(
+        'ERR_USAGE_INVALID',
+        `${command} works on local files only; ${location} is a blob: download it (for example with az storage blob download), ${command} the local copy, and upload it again.`,
+        { details: { path: location } },
+      );
+  }
+}
+
+/**
  * Moves a sealed file to new KEK versions by rewriting only its header: the new header goes into
  * the spare slot, is synced and verified, and only then is the old slot erased. The body is not
  * read or written, so the cost does not depend on the file size.
  */
 export async function rewrapFile(path: string, options: RotateOptions): Promise<RotateResult> {
+  refuseBlobs('rewrap', path, options.output);
   const target = options.output ?? path;
   let staged: AtomicFile | undefined;
   let opened: OpenedHeader | undefined;

@@ -1,11 +1,11 @@
 import type { WrappedKey } from '../kms/index.js';
-import { AtomicFile } from '../store/index.js';
 import { BodyDigest } from './internal/body-digest.js';
 import { engineOptions } from './internal/context.js';
 import { sealBody } from './internal/engine.js';
 import { openInput, type SealIo } from './internal/files.js';
 import { type ByteSink, streamSink } from './internal/io.js';
 import { bodyOffset } from './internal/layout.js';
+import { openOutput, type StorageOptions } from './internal/locations.js';
 import { prepareSeal, type SealParams, type SealPlan } from './internal/prepare.js';
 import { type AuditContext, recordSealEvent } from './internal/recipients.js';
 
@@ -17,6 +17,8 @@ export interface SealOptions extends SealParams {
   readonly audit?: AuditContext;
   /** Streams used for `-` (default process.stdin / process.stdout). */
   readonly stdio?: SealIo;
+  /** How `az://` input and output are reached. */
+  readonly storage?: StorageOptions;
 }
 
 /** What a seal produced. */
@@ -33,8 +35,10 @@ export interface SealResult {
 }
 
 /**
- * Seals `input` (a path, or `-` for stdin) into `output` (a path, or `-` for stdout). A file
- * output appears only once complete; an existing one is refused unless `overwrite` is set.
+ * Seals `input` (a path, an `az://` blob, or `-` for stdin) into `output` (a path, an `az://`
+ * blob, or `-` for stdout). A file or blob output appears only once complete (a blob's blocks
+ * upload while sealing; the header block is committed first in the list, last in time); an
+ * existing one is refused unless `overwrite` is set.
  */
 export async function sealFile(input: string, output: string, options: SealOptions): Promise<SealResult> {
   const name = output === '-' ? 'standard output' : output;
@@ -63,7 +67,7 @@ async function writeSealed(
   plan: SealPlan,
   name: string,
 ): Promise<SealResult> {
-  const src = await openInput(input, options.stdio);
+  const src = await openInput(input, options.stdio, 0, options.storage);
   const hash = new BodyDigest();
   const extra = { bodyDigest: hash, ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
   const opts = engineOptions(plan.payloadKey, plan.chunkSize, name, extra);
@@ -82,7 +86,7 @@ async function writeSealed(
       await sink.write(plan.header(null), 0);
       return done(await sealBody(src.source, sink, start, opts));
     }
-    const file = await AtomicFile.create(output, { overwrite: options.overwrite ?? false });
+    const file = await openOutput(output, options.overwrite ?? false, options.storage);
     try {
       const sink: ByteSink = { write: (buf, pos) => file.write(buf, pos) };
       const r = await sealBody(src.source, sink, start, opts);

@@ -1,23 +1,14 @@
 import { SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
 import { chunkCipher } from './internal/context.js';
-import { type OpenedInput, openInput } from './internal/files.js';
+import type { OpenedInput } from './internal/files.js';
 import { type BodyGeometry, bodyGeometry, bodyOffset, TAG_SIZE } from './internal/layout.js';
+import { openRandomAccess, type RandomAccessSource, type StorageOptions } from './internal/locations.js';
 import { type OpenedHeader, wipeOpened } from './internal/open-header.js';
-import { openSealedInput } from './unseal-file.js';
 
-/**
- * Bytes at any position of a sealed artifact: a local file, or a blob read with ranged GETs
- * (`BlobStore.getRange`). `read` returns exactly `length` bytes or throws.
- */
-export interface RandomAccessSource {
-  /** Names the artifact in errors (a path or an `az://` URI). */
-  readonly name: string;
-  /** The artifact's size in bytes. */
-  readonly size: number;
-  read(position: number, length: number): Promise<Uint8Array>;
-  close?(): Promise<void>;
-}
+export type { RandomAccessSource };
+
+import { openSealedInput } from './unseal-file.js';
 
 /** A sequential view of a random-access source, for the header parser. */
 function sequential(source: RandomAccessSource): OpenedInput {
@@ -38,24 +29,6 @@ function sequential(source: RandomAccessSource): OpenedInput {
     close: async () => {
       await source.close?.();
     },
-  };
-}
-
-/** A local file as a {@link RandomAccessSource}. */
-function fileAt(src: OpenedInput, path: string): RandomAccessSource {
-  return {
-    name: path,
-    size: src.size ?? 0,
-    async read(position, length) {
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = (await src.handle?.read(buf, 0, length, position)) ?? { bytesRead: 0 };
-      if (bytesRead !== length)
-        throw new SealtrainError('ERR_SEAL_TRUNCATED', `Cannot read ${path}: it ends early.`, {
-          details: { path },
-        });
-      return buf;
-    },
-    close: () => src.close(),
   };
 }
 
@@ -82,12 +55,15 @@ export class SealedReader {
     this.plaintextLength = geometry.plaintextLength;
   }
 
-  /** Opens `path`'s header with one of `providers`' keys. */
+  /**
+   * Opens the header of `location` (a path, or an `az://` blob read with ranged GETs) with one of
+   * `providers`' keys.
+   */
   static async open(
-    path: string,
-    options: { providers: readonly KeyProvider[]; keys?: readonly string[] },
+    location: string,
+    options: { providers: readonly KeyProvider[]; keys?: readonly string[]; storage?: StorageOptions },
   ): Promise<SealedReader> {
-    return SealedReader.fromSource(fileAt(await openInput(path), path), options);
+    return SealedReader.fromSource(await openRandomAccess(location, options.storage), options);
   }
 
   /**

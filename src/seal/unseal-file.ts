@@ -1,6 +1,5 @@
 import { SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
-import { AtomicFile } from '../store/index.js';
 import { BodyDigest } from './internal/body-digest.js';
 import { engineOptions } from './internal/context.js';
 import { openBody } from './internal/engine.js';
@@ -13,6 +12,7 @@ import {
   parsePreamble,
   sealedBodyLength,
 } from './internal/layout.js';
+import { isAzUri, openOutput, type StorageOptions } from './internal/locations.js';
 import { type OpenedHeader, openHeader, wipeOpened } from './internal/open-header.js';
 import { type AuditContext, recordSealEvent, unwrapWith } from './internal/recipients.js';
 
@@ -26,6 +26,8 @@ export interface UnsealOptions {
   readonly onProgress?: (bytes: number) => void;
   readonly audit?: AuditContext;
   readonly stdio?: SealIo;
+  /** How `az://` input and output are reached. */
+  readonly storage?: StorageOptions;
 }
 
 /** What an unseal produced. */
@@ -86,16 +88,23 @@ function checkBodySize(opened: OpenedHeader, bodyLength: number, name: string): 
 }
 
 /**
- * Unseals `input` (a path or `-`) to `output` (a path or `-`). A file output appears only after
- * every chunk authenticated; to a stream, each chunk is released once it authenticates and a
- * failure at the end is reported by the thrown error (check the exit status).
+ * Unseals `input` (a path, an `az://` blob or `-`) to `output` (a path or `-`; plaintext is never
+ * written to Blob Storage). A file output appears only after every chunk authenticated; to a
+ * stream, each chunk is released once it authenticates and a failure at the end is reported by
+ * the thrown error (check the exit status).
  */
 export async function unsealFile(
   input: string,
   output: string,
   options: UnsealOptions,
 ): Promise<UnsealResult> {
-  const src = await openInput(input, options.stdio);
+  if (isAzUri(output))
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `Refusing to write plaintext to Blob Storage (${output}): unseal to a local file or to standard output.`,
+      { details: { output } },
+    );
+  const src = await openInput(input, options.stdio, 0, options.storage);
   let opened: OpenedHeader | undefined;
   try {
     opened = await openSealedInput(src, options.providers, options.keys);
@@ -110,7 +119,7 @@ export async function unsealFile(
         opts,
       );
     } else {
-      const file = await AtomicFile.create(output, { overwrite: options.overwrite ?? false });
+      const file = await openOutput(output, options.overwrite ?? false, options.storage);
       try {
         const sink: ByteSink = { write: (buf, pos) => file.write(buf, pos) };
         r = await openBody(src.source, sink, opts);

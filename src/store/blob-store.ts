@@ -72,6 +72,12 @@ export class BlobStore implements ArtifactStore {
     return new BlobStore(parsed.account, service.getContainerClient(parsed.container), options);
   }
 
+  /** The store of the container an `az://account/container/path` URI names, and the path in it. */
+  static at(uri: string, options: BlobStoreOptions = {}): { store: BlobStore; path: string } {
+    const { account, container, path } = parseAzUri(uri);
+    return { store: BlobStore.open(formatAzUri(account, container, ''), options), path };
+  }
+
   /** The `az://` URI of `path`. */
   uri(path: string): string {
     return formatAzUri(this.account, this.containerName, path);

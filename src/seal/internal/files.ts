@@ -1,7 +1,7 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
-import { fromFsError, SealtrainError } from '../../errors/index.js';
 import { type ByteSource, fileSource, streamSource } from './io.js';
+import { isAzUri, openLocalFile, openRandomAccess, readAhead, type StorageOptions } from './locations.js';
 
 /** Streams that stand for `-`; default process.stdin and process.stdout. */
 export interface SealIo {
@@ -18,8 +18,16 @@ export interface OpenedInput {
   close(): Promise<void>;
 }
 
-/** Opens `input` (a path or `-`) for sequential reading from `start`. */
-export async function openInput(input: string, stdio?: SealIo, start = 0): Promise<OpenedInput> {
+/**
+ * Opens `input` (a path, an `az://` blob, or `-`) for sequential reading from `start`. A blob is
+ * read with parallel ranged GETs.
+ */
+export async function openInput(
+  input: string,
+  stdio?: SealIo,
+  start = 0,
+  storage?: StorageOptions,
+): Promise<OpenedInput> {
   if (input === '-') {
     return {
       source: streamSource(stdio?.stdin ?? process.stdin, 'standard input'),
@@ -27,26 +35,12 @@ export async function openInput(input: string, stdio?: SealIo, start = 0): Promi
       close: async () => {},
     };
   }
-  let handle: FileHandle;
-  try {
-    handle = await open(input, 'r');
-  } catch (error) {
-    throw fromFsError(error, 'read', input);
+  if (isAzUri(input)) {
+    const blob = await openRandomAccess(input, storage);
+    return { source: readAhead(blob, start), name: input, size: blob.size, close: async () => {} };
   }
-  const stat = await handle.stat();
-  if (stat.isDirectory()) {
-    await handle.close();
-    throw new SealtrainError('ERR_USAGE_INVALID', `Cannot read ${input}: it is a folder, not a file.`, {
-      details: { path: input },
-    });
-  }
-  return {
-    source: fileSource(handle, start, input),
-    name: input,
-    handle,
-    size: stat.size,
-    close: () => handle.close(),
-  };
+  const { handle, size } = await openLocalFile(input);
+  return { source: fileSource(handle, start, input), name: input, handle, size, close: () => handle.close() };
 }
 
 /** Reads exactly `size` bytes from a source; a short read means the input ended. */

@@ -1,0 +1,183 @@
+// sealFile, unsealFile, inspectFile, verifySealedFile and SealedReader on az:// locations (Azurite).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  inspectFile,
+  rewrapFile,
+  SealedReader,
+  sealFile,
+  unsealFile,
+  verifySealedFile,
+} from '../../src/seal/index.js';
+import { staticProvider } from '../vectors/static-provider.mjs';
+import { type Azurite, DEV_ACCOUNT, startAzurite } from './azurite.js';
+import { codeOf } from './conformance.js';
+
+let azurite: Azurite | undefined;
+let container: ContainerClient;
+let dir = '';
+const providers = [staticProvider({ owner: { '1': Buffer.alloc(32, 3) } })];
+const AZ = `az://${DEV_ACCOUNT}/sealed-data`;
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+    'sealed-data',
+  );
+  await container.create();
+  dir = await mkdtemp(join(tmpdir(), 'sealtrain-blob-seal-'));
+}, 60_000);
+afterAll(async () => {
+  await azurite?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function storage() {
+  if (!azurite) throw new Error('azurite not started');
+  // Small blocks and parts so a few MiB already take the parallel paths.
+  return { connectionString: azurite.connectionString, blockSize: 1024 * 1024, concurrency: 3 };
+}
+
+/** Plaintext with a marker repeated through it, to look for in what reached the service. */
+function plaintext(size: number): Buffer {
+  const out = randomBytes(size);
+  for (let at = 0; at + 32 < size; at += 100_000) out.write('PATIENT-RECORD-MARKER-0123456789', at);
+  return out;
+}
+
+describe('sealing to and from Blob Storage', () => {
+  it('seals a file straight into a blob and unseals, verifies, inspects and reads it back', async () => {
+    const data = plaintext(5 * 1024 * 1024 + 17);
+    const input = join(dir, 'records.bin');
+    await writeFile(input, data);
+    const sealed = await sealFile(input, `${AZ}/ward-7/records.sealed`, {
+      recipients: ['local:owner'],
+      providers,
+      chunkSize: 65536,
+      storage: storage(),
+    });
+    expect(sealed.path).toBe(`${AZ}/ward-7/records.sealed`);
+    const raw = await container.getBlockBlobClient('ward-7/records.sealed').downloadToBuffer();
+    expect(raw.includes(Buffer.from('PATIENT-RECORD-MARKER'))).toBe(false);
+    const blocks = await container.getBlockBlobClient('ward-7/records.sealed').getBlockList('committed');
+    expect(blocks.committedBlocks?.length).toBeGreaterThan(3);
+
+    const info = await inspectFile(`${AZ}/ward-7/records.sealed`, { storage: storage() });
+    expect(info.plaintextLength).toBe(data.length);
+    expect(info.recipients.map((r) => r.uri)).toEqual(['local:owner']);
+    const verified = await verifySealedFile(`${AZ}/ward-7/records.sealed`, providers, { storage: storage() });
+    expect(verified.plaintextLength).toBe(data.length);
+
+    const output = join(dir, 'records.out');
+    const opened = await unsealFile(`${AZ}/ward-7/records.sealed`, output, { providers, storage: storage() });
+    expect(opened.bodyDigest).toBe(sealed.bodyDigest);
+    expect((await readFile(output)).equals(data)).toBe(true);
+
+    const reader = await SealedReader.open(`${AZ}/ward-7/records.sealed`, { providers, storage: storage() });
+    try {
+      expect(
+        Buffer.from(await reader.read(3_000_000, 1000)).equals(data.subarray(3_000_000, 3_001_000)),
+      ).toBe(true);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('refuses to replace a blob unless asked, and replaces it when asked', async () => {
+    const input = join(dir, 'small.bin');
+    await writeFile(input, 'first version');
+    const target = `${AZ}/replace/model.sealed`;
+    await sealFile(input, target, { recipients: ['local:owner'], providers, storage: storage() });
+    const before = await container.getBlockBlobClient('replace/model.sealed').getProperties();
+    await writeFile(input, 'second version');
+    const error = await sealFile(input, target, {
+      recipients: ['local:owner'],
+      providers,
+      storage: storage(),
+    }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(error?.code).toBe('ERR_IO_EXISTS');
+    expect(error?.message).toContain(target);
+    const after = await container.getBlockBlobClient('replace/model.sealed').getProperties();
+    expect(after.etag).toBe(before.etag);
+    await sealFile(input, target, {
+      recipients: ['local:owner'],
+      providers,
+      storage: storage(),
+      overwrite: true,
+    });
+    const out = join(dir, 'replaced.out');
+    await unsealFile(target, out, { providers, storage: storage() });
+    expect(await readFile(out, 'utf8')).toBe('second version');
+  });
+
+  it('leaves no blob when the input fails partway through a seal', async () => {
+    const stdin = new PassThrough();
+    const sealing = sealFile('-', `${AZ}/broken/upload.sealed`, {
+      recipients: ['local:owner'],
+      providers,
+      storage: storage(),
+      stdio: { stdin },
+    });
+    stdin.write(randomBytes(3 * 1024 * 1024));
+    setTimeout(() => stdin.destroy(new Error('the producer died')), 50);
+    expect(await codeOf(sealing)).toBeDefined();
+    const names: string[] = [];
+    for await (const b of container.listBlobsFlat({ prefix: 'broken/' })) names.push(b.name);
+    expect(names).toEqual([]);
+  });
+
+  it('refuses a tampered blob without writing plaintext, and never unseals into a blob', async () => {
+    const input = join(dir, 'tamper.bin');
+    await writeFile(input, plaintext(300_000));
+    const target = `${AZ}/tamper/t.sealed`;
+    await sealFile(input, target, {
+      recipients: ['local:owner'],
+      providers,
+      chunkSize: 65536,
+      storage: storage(),
+    });
+    const blob = container.getBlockBlobClient('tamper/t.sealed');
+    const raw = await blob.downloadToBuffer();
+    raw[raw.length - 5000] = (raw[raw.length - 5000] ?? 0) ^ 1;
+    await blob.uploadData(raw);
+    const out = join(dir, 'tamper.out');
+    const error = await unsealFile(target, out, { providers, storage: storage() }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(error?.code).toBe('ERR_SEAL_DECRYPT_FAILED');
+    expect(error?.message).not.toMatch(/chunk|offset|\d{4,}/);
+    expect((await readdir(dir)).filter((n) => n.startsWith('tamper.out'))).toEqual([]);
+
+    const refused = await unsealFile(target, `${AZ}/plain/out.bin`, { providers, storage: storage() }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(refused?.code).toBe('ERR_USAGE_INVALID');
+    expect(refused?.message).toContain('plaintext');
+    expect(await codeOf(rewrapFile(target, { providers }))).toBe('ERR_USAGE_INVALID');
+  });
+
+  it('names a missing blob and a bare container', async () => {
+    const missing = await verifySealedFile(`${AZ}/nope.sealed`, providers, { storage: storage() }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(missing?.code).toBe('ERR_IO_NOT_FOUND');
+    expect(missing?.message).toContain(`${AZ}/nope.sealed`);
+    const bare = await inspectFile(AZ, { storage: storage() }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(bare?.code).toBe('ERR_USAGE_INVALID');
+    expect(bare?.message).toContain('names a container');
+  });
+});
