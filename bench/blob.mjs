@@ -1,16 +1,15 @@
-// `npm run bench -- blob [--json] [--mib N]`: seal N MiB (default 1024) into Azure Blob Storage
-// (Azurite, on loopback) and back, beside the same through the local-folder store and beside a
-// plain upload and download of the same bytes with the Azure SDK, all measured in this run.
+// `npm run bench -- blob [--json] [--mib N]`: seal an N MiB file (default 1024) into Azure Blob
+// Storage (Azurite, on loopback) and unseal it back to a file, beside the same to and from a local
+// file, beside a plain SDK uploadFile/downloadToFile of the same bytes and `cp`, all in this run.
 import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomFillSync } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { sealBuffer, unsealBuffer } from '../dist/seal/index.js';
-import { BlobStore, LocalFolderStore } from '../dist/store/index.js';
+import { sealFile, unsealFile } from '../dist/seal/index.js';
 import { staticProvider } from '../test/vectors/static-provider.mjs';
 
 const json = process.argv.includes('--json');
@@ -77,63 +76,76 @@ const seconds = async (fn) => {
   return Number(process.hrtime.bigint() - t) / 1e9;
 };
 const gbps = (bytes, s) => bytes / s / 1e9;
+const run = (cmd, args) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited with ${code}`))));
+  });
 
-const plaintext = randomFillSync(Buffer.allocUnsafe(MIB * 1024 * 1024));
 const provider = staticProvider({ bench: { 1: Buffer.alloc(32, 3) } });
 const azurite = await startAzurite();
-const local = mkdtempSync(join(tmpdir(), 'sealtrain-bench-local-'));
+const work = mkdtempSync(join(tmpdir(), 'sealtrain-bench-blob-'));
+const input = join(work, 'plain.bin');
+{
+  const part = Buffer.allocUnsafe(16 * 1024 * 1024);
+  const fd = openSync(input, 'w');
+  for (let i = 0; i < MIB / 16; i++) writeSync(fd, randomFillSync(part));
+  closeSync(fd);
+}
+const bytes = statSync(input).size;
+const sha = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 try {
-  const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+  const connectionString = azurite.connectionString;
+  const service = BlobServiceClient.fromConnectionString(connectionString);
   await service.createContainer('bench');
-  const blobs = BlobStore.open(`az://${ACCOUNT}/bench`, { connectionString: azurite.connectionString });
-  const folder = new LocalFolderStore(local);
-  const stores = { blob: blobs, local: folder };
+  const storage = { connectionString };
+  const targets = { blob: `az://${ACCOUNT}/bench/data.sealed`, local: join(work, 'data.sealed') };
   const figures = {};
-  for (const [name, store] of Object.entries(stores)) {
-    let sealed;
-    figures[`${name}_seal_put_s`] = await seconds(async () => {
-      sealed = await sealBuffer(plaintext, { recipients: ['local:bench'], providers: [provider] });
-      await store.put('data.sealed', sealed);
-    });
-    figures[`${name}_get_unseal_s`] = await seconds(async () => {
-      const chunks = [];
-      for await (const c of await store.get('data.sealed')) chunks.push(c);
-      const back = await unsealBuffer(Buffer.concat(chunks), { providers: [provider] });
-      if (!Buffer.from(back).equals(plaintext)) throw new Error('round trip differs');
-    });
+  const want = sha(input);
+  for (const [name, target] of Object.entries(targets)) {
+    const seal = { recipients: ['local:bench'], providers: [provider], storage };
+    figures[`${name}_seal_s`] = await seconds(() => sealFile(input, target, seal));
+    const out = join(work, `${name}.out`);
+    figures[`${name}_unseal_s`] = await seconds(() =>
+      unsealFile(target, out, { providers: [provider], storage }),
+    );
+    if (sha(out) !== want) throw new Error(`${name}: round trip differs`);
+    rmSync(out);
   }
   const plain = service.getContainerClient('bench').getBlockBlobClient('plain.bin');
-  const sdk_upload_s = await seconds(() =>
-    plain.uploadData(plaintext, { blockSize: 8 * 1024 * 1024, concurrency: 4 }),
-  );
-  const sdk_download_s = await seconds(async () => {
-    await plain.downloadToBuffer(Buffer.allocUnsafe(plaintext.length), 0, plaintext.length, {
-      blockSize: 8 * 1024 * 1024,
-      concurrency: 4,
-    });
-  });
-  const bytes = plaintext.length;
+  const opts = { blockSize: 8 * 1024 * 1024, concurrency: 4 };
+  const sdk_upload_s = await seconds(() => plain.uploadFile(input, opts));
+  const sdk_download_s = await seconds(() => plain.downloadToFile(join(work, 'sdk.out'), 0, undefined, opts));
+  const cp_s = await seconds(() => run('cp', [input, join(work, 'cp.out')]));
   const result = {
     mib: MIB,
-    blob_seal_put_gbps: gbps(bytes, figures.blob_seal_put_s),
-    blob_get_unseal_gbps: gbps(bytes, figures.blob_get_unseal_s),
-    local_seal_put_gbps: gbps(bytes, figures.local_seal_put_s),
-    local_get_unseal_gbps: gbps(bytes, figures.local_get_unseal_s),
-    anchors: { sdk_upload_gbps: gbps(bytes, sdk_upload_s), sdk_download_gbps: gbps(bytes, sdk_download_s) },
+    blob_seal_gbps: gbps(bytes, figures.blob_seal_s),
+    blob_unseal_gbps: gbps(bytes, figures.blob_unseal_s),
+    local_seal_gbps: gbps(bytes, figures.local_seal_s),
+    local_unseal_gbps: gbps(bytes, figures.local_unseal_s),
+    anchors: {
+      sdk_upload_file_gbps: gbps(bytes, sdk_upload_s),
+      sdk_download_file_gbps: gbps(bytes, sdk_download_s),
+      cp_gbps: gbps(bytes, cp_s),
+    },
   };
   result.ratios = {
-    seal_put_vs_sdk_upload: result.blob_seal_put_gbps / result.anchors.sdk_upload_gbps,
-    get_unseal_vs_sdk_download: result.blob_get_unseal_gbps / result.anchors.sdk_download_gbps,
-    blob_vs_local_seal_put: result.blob_seal_put_gbps / result.local_seal_put_gbps,
+    seal_to_blob_vs_sdk_upload: result.blob_seal_gbps / result.anchors.sdk_upload_file_gbps,
+    unseal_from_blob_vs_sdk_download: result.blob_unseal_gbps / result.anchors.sdk_download_file_gbps,
+    blob_vs_local_seal: result.blob_seal_gbps / result.local_seal_gbps,
+    blob_vs_local_unseal: result.blob_unseal_gbps / result.local_unseal_gbps,
+    local_seal_vs_cp: result.local_seal_gbps / result.anchors.cp_gbps,
   };
+  const f = (x) => x.toFixed(2);
   say(
-    `${MIB} MiB: seal+put to Azurite ${result.blob_seal_put_gbps.toFixed(2)} GB/s vs SDK upload ${result.anchors.sdk_upload_gbps.toFixed(2)} (${result.ratios.seal_put_vs_sdk_upload.toFixed(2)}×); local folder ${result.local_seal_put_gbps.toFixed(2)}`,
+    `${MIB} MiB file: seal into Azurite ${f(result.blob_seal_gbps)} GB/s vs SDK uploadFile ${f(result.anchors.sdk_upload_file_gbps)} (${f(result.ratios.seal_to_blob_vs_sdk_upload)}×); local folder ${f(result.local_seal_gbps)} (cp ${f(result.anchors.cp_gbps)})`,
   );
   say(
-    `get+unseal from Azurite ${result.blob_get_unseal_gbps.toFixed(2)} GB/s vs SDK download ${result.anchors.sdk_download_gbps.toFixed(2)} (${result.ratios.get_unseal_vs_sdk_download.toFixed(2)}×); local folder ${result.local_get_unseal_gbps.toFixed(2)}`,
+    `unseal from Azurite ${f(result.blob_unseal_gbps)} GB/s vs SDK downloadToFile ${f(result.anchors.sdk_download_file_gbps)} (${f(result.ratios.unseal_from_blob_vs_sdk_download)}×); local folder ${f(result.local_unseal_gbps)}`,
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   await azurite.stop();
-  rmSync(local, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
 }

@@ -43,6 +43,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--passphrase-file <path>', 'read the keyring passphrase from this file')
     .option('--passphrase-fd <n>', 'read the keyring passphrase from this open file descriptor')
     .option('--actor <name>', 'who the audit log records as acting (default user@host)')
+    .option(
+      '--pkcs11-module <path>',
+      'PKCS#11 library for pkcs11: keys, e.g. /usr/lib/softhsm/libsofthsm2.so',
+    )
+    .option('--pin-file <path>', 'read the PKCS#11 user PIN from this file')
+    .option('--pin-fd <n>', 'read the PKCS#11 user PIN from this open file descriptor')
+    .option(
+      '--storage-connection-file <path>',
+      'read the Azure Storage connection string for az:// paths from this file (default: Entra ID)',
+    )
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });

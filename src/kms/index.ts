@@ -16,6 +16,7 @@ export {
   type AzureKeyVaultProviderOptions,
   parseAzureKvUri,
 } from './azurekv-provider.js';
+export { type DeferredProvider, deferredProvider } from './deferred-provider.js';
 export type { KeyProvider, KeyVersionInfo, WrappedKey } from './key-provider.js';
 export { LOCAL_WRAP_ALG, LocalKeyring, type LocalKeyringOptions } from './local-keyring.js';
 export { assertKeyName, LOCAL_SCHEME, type LocalKeyRef, parseLocalUri } from './local-uri.js';
@@ -27,5 +28,6 @@ export {
   type Pkcs11KeyProviderOptions,
   type Pkcs11KeyRef,
   parsePkcs11Uri,
+  pkcs11TokenOf,
 } from './pkcs11-provider.js';
 export { providerFor } from './registry.js';

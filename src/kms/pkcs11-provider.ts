@@ -20,7 +20,7 @@ import { objectLabel, PKCS11_SCHEME, parsePkcs11Uri, pkcs11Uri, splitLabel } fro
 import type { KeyProvider, KeyVersionInfo, WrappedKey } from './key-provider.js';
 import { assertKeyName, assertKeyVersion } from './local-uri.js';
 
-export { PKCS11_SCHEME, type Pkcs11KeyRef, parsePkcs11Uri } from './internal/pkcs11-uri.js';
+export { PKCS11_SCHEME, type Pkcs11KeyRef, parsePkcs11Uri, pkcs11TokenOf } from './internal/pkcs11-uri.js';
 
 /** The wrapping algorithm of {@link Pkcs11KeyProvider}: AES key wrap with padding, RFC 5649. */
 export const PKCS11_WRAP_ALG = 'A256KWP';

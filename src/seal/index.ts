@@ -13,6 +13,7 @@ export { chunkCipher } from './internal/context.js';
 export type { SealIo } from './internal/files.js';
 export type { SealMeta } from './internal/header-json.js';
 export { DEFAULT_CHUNK_SIZE, DEFAULT_SLOT_SIZE, MAGIC, MAX_RECIPIENTS } from './internal/layout.js';
+export type { StorageOptions } from './internal/locations.js';
 export type { SealParams } from './internal/prepare.js';
 export type { AuditContext } from './internal/recipients.js';
 export { reencryptFile, verifySealedFile } from './reencrypt-file.js';

@@ -27,6 +27,8 @@ export interface CliOptions {
    * file): the signal then lands mid-write however loaded the machine is.
    */
   signalWhenFile?: { signal: NodeJS.Signals; dir: string; suffix: string };
+  /** Sends `signal` once `ready()` (polled every 20 ms) resolves true: e.g. once an upload has begun. */
+  signalWhen?: { signal: NodeJS.Signals; ready: () => Promise<boolean> };
 }
 
 /** Runs `sealtrain args…` in a child process. */
@@ -64,6 +66,15 @@ export function cli(args: string[], options: CliOptions = {}): Promise<CliResult
           child.kill(signal);
         }
       }, 10);
+    }
+    if (options.signalWhen) {
+      const { signal, ready } = options.signalWhen;
+      const poll = async (): Promise<void> => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        if (await ready().catch(() => false)) child.kill(signal);
+        else setTimeout(poll, 20);
+      };
+      void poll();
     }
     child.on('error', reject);
     child.on('close', (code, signal) => {

@@ -1,9 +1,22 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir, hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AuditLog } from '../../audit/index.js';
-import { SealtrainError } from '../../errors/index.js';
-import { auditedProvider, type KeyProvider, LocalKeyring, readPassphrase } from '../../kms/index.js';
+import { fromFsError, SealtrainError } from '../../errors/index.js';
+import {
+  auditedProvider,
+  type DeferredProvider,
+  deferredProvider,
+  type KeyProvider,
+  LOCAL_SCHEME,
+  LocalKeyring,
+  PKCS11_SCHEME,
+  Pkcs11KeyProvider,
+  parsePkcs11Uri,
+  pkcs11TokenOf,
+  readPassphrase,
+} from '../../kms/index.js';
+import type { StorageOptions } from '../../seal/index.js';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -12,6 +25,10 @@ export interface GlobalOptions {
   readonly passphraseFile?: string;
   readonly passphraseFd?: string;
   readonly actor?: string;
+  readonly pkcs11Module?: string;
+  readonly pinFile?: string;
+  readonly pinFd?: string;
+  readonly storageConnectionFile?: string;
 }
 
 /** Where state lives: `--home`, else `SEALTRAIN_HOME`, else `~/.sealtrain`. */
@@ -29,14 +46,14 @@ function actorOf(opts: GlobalOptions): string {
   return `${user}@${hostname()}`;
 }
 
-/** Parses `--passphrase-fd`. */
-function fdOf(opts: GlobalOptions): number | undefined {
-  if (opts.passphraseFd === undefined) return undefined;
-  const fd = Number(opts.passphraseFd);
+/** Parses a `--…-fd` option. */
+function fdOf(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const fd = Number(value);
   if (!Number.isInteger(fd) || fd < 0) {
     throw new SealtrainError(
       'ERR_USAGE_INVALID',
-      `--passphrase-fd must be a file descriptor number, not "${opts.passphraseFd}".`,
+      `${flag} must be a file descriptor number, not "${value}".`,
     );
   }
   return fd;
@@ -52,6 +69,8 @@ export class Session {
   readonly opts: GlobalOptions;
   #audit: AuditLog | undefined;
   #keyring: LocalKeyring | undefined;
+  #pkcs11: Pkcs11KeyProvider | undefined;
+  readonly #deferredProviders: DeferredProvider[] = [];
 
   constructor(opts: GlobalOptions) {
     this.opts = opts;
@@ -83,7 +102,7 @@ export class Session {
 
   /** Reads the passphrase from `--passphrase-file`, `--passphrase-fd` or the terminal. */
   async passphrase(confirm = false): Promise<Buffer> {
-    const fd = fdOf(this.opts);
+    const fd = fdOf(this.opts.passphraseFd, '--passphrase-fd');
     return readPassphrase({
       ...(this.opts.passphraseFile !== undefined ? { file: this.opts.passphraseFile } : {}),
       ...(fd !== undefined ? { fd } : {}),
@@ -114,13 +133,109 @@ export class Session {
     return this.#keyring;
   }
 
-  /** Key providers for seal operations, each recording its operations in the audit log. */
+  /**
+   * Key providers for seal operations, one per scheme (`local:`, `pkcs11:`), each recording its
+   * operations in the audit log. Each opens on first use, so only the keyring or token a command
+   * touches asks for its passphrase or PIN.
+   */
   async providers(): Promise<KeyProvider[]> {
-    return [auditedProvider(await this.localKeyring(), await this.audit(), this.actor)];
+    const audit = await this.audit();
+    return [
+      auditedProvider(
+        this.#deferred(LOCAL_SCHEME, () => this.localKeyring()),
+        audit,
+        this.actor,
+      ),
+      auditedProvider(
+        this.#deferred(PKCS11_SCHEME, (uri) => this.#token(uri)),
+        audit,
+        this.actor,
+      ),
+    ];
+  }
+
+  /**
+   * The provider that holds `key` (`alice`, `local:alice`, or `pkcs11:token=…;object=alice`) and the
+   * key name within it; for a `pkcs11:` URI without an object, the name is empty.
+   */
+  async providerFor(key: string): Promise<{ provider: KeyProvider; name: string }> {
+    const audit = await this.audit();
+    if (!key.startsWith(`${PKCS11_SCHEME}:`)) {
+      const name = key.startsWith(`${LOCAL_SCHEME}:`) ? key.slice(LOCAL_SCHEME.length + 1) : key;
+      return { provider: auditedProvider(await this.localKeyring(), audit, this.actor), name };
+    }
+    const token = await this.#token(key);
+    const name = key.includes('object=') ? parsePkcs11Uri(key).name : '';
+    return { provider: auditedProvider(token, audit, this.actor), name };
+  }
+
+  #deferred(scheme: string, open: (uri: string | undefined) => Promise<KeyProvider>): KeyProvider {
+    const provider = deferredProvider(scheme, open);
+    this.#deferredProviders.push(provider);
+    return provider;
+  }
+
+  /** Opens the PKCS#11 token a `pkcs11:` URI names (one token per command), reading its PIN. */
+  async #token(uri: string | undefined): Promise<Pkcs11KeyProvider> {
+    if (uri === undefined)
+      throw new SealtrainError(
+        'ERR_USAGE_INVALID',
+        'Name PKCS#11 keys by URI: pkcs11:token=<label>;object=<name>.',
+      );
+    const label = pkcs11TokenOf(uri);
+    if (this.#pkcs11) {
+      if (this.#pkcs11.tokenLabel === label) return this.#pkcs11;
+      throw new SealtrainError(
+        'ERR_USAGE_INVALID',
+        `One command uses one PKCS#11 token: ${JSON.stringify(label)} was named after ${JSON.stringify(this.#pkcs11.tokenLabel)}.`,
+      );
+    }
+    const module = this.opts.pkcs11Module;
+    if (module === undefined)
+      throw new SealtrainError(
+        'ERR_USAGE_INVALID',
+        `${uri} needs --pkcs11-module <path>, the token's PKCS#11 library (e.g. /usr/lib/softhsm/libsofthsm2.so).`,
+      );
+    const fd = fdOf(this.opts.pinFd, '--pin-fd');
+    const pin = await readPassphrase({
+      ...(this.opts.pinFile !== undefined ? { file: this.opts.pinFile } : {}),
+      ...(fd !== undefined ? { fd } : {}),
+      prompt: `User PIN for PKCS#11 token ${JSON.stringify(label)}: `,
+    });
+    try {
+      this.#pkcs11 = await Pkcs11KeyProvider.open({ module, tokenLabel: label, pin });
+    } finally {
+      pin.fill(0);
+    }
+    return this.#pkcs11;
+  }
+
+  /**
+   * How `az://` locations are reached: the connection string in `--storage-connection-file`, else
+   * Entra ID through `DefaultAzureCredential` (managed identity, workload identity, Azure CLI).
+   */
+  async storage(): Promise<StorageOptions> {
+    const file = this.opts.storageConnectionFile;
+    if (file === undefined) return {};
+    let text: string;
+    try {
+      text = (await readFile(file, 'utf8')).trim();
+    } catch (error) {
+      throw fromFsError(error, 'read the storage connection file', file);
+    }
+    if (text === '' || text.includes('\n'))
+      throw new SealtrainError(
+        'ERR_USAGE_INVALID',
+        `${file} must hold one storage connection string on one line.`,
+        { details: { path: file } },
+      );
+    return { connectionString: text };
   }
 
   /** Writes the audit head and wipes keys. */
   async close(): Promise<void> {
+    for (const provider of this.#deferredProviders) await provider.close();
+    await this.#pkcs11?.close();
     this.#keyring?.close();
     await this.#audit?.close();
   }

@@ -71,6 +71,30 @@ export function pkcs11Uri(token: string, name: string): string {
   return `${PKCS11_SCHEME}:token=${encode(token)};object=${encode(name)}`;
 }
 
+function tokenAttributes(uri: string): { token: string; attrs: Map<string, string> } {
+  const prefix = `${PKCS11_SCHEME}:`;
+  if (!uri.startsWith(prefix)) throw badUri(uri, 'is not a pkcs11: URI');
+  const rest = uri.slice(prefix.length);
+  if (rest.includes('?') || rest.includes('#')) {
+    throw badUri(uri, 'has a query or fragment; the PIN and module come from options, never the URI');
+  }
+  const attrs = pathAttributes(uri, rest);
+  const token = attrs.get('token');
+  if (token === undefined || token === '') throw badUri(uri, 'has no token attribute');
+  return { token, attrs };
+}
+
+/** The token label of a `pkcs11:` URI that may name no object (`pkcs11:token=hsm`). */
+export function pkcs11TokenOf(uri: string): string {
+  const { token, attrs } = tokenAttributes(uri);
+  for (const key of attrs.keys()) {
+    if (key !== 'token' && key !== 'object' && key !== 'type' && !IGNORED.has(key)) {
+      throw badUri(uri, `has the unsupported attribute ${key}`);
+    }
+  }
+  return token;
+}
+
 /** Reads the `attr=value` pairs of a URI's path; `ERR_KMS_BAD_URI` for repeats or empty names. */
 function pathAttributes(uri: string, path: string): Map<string, string> {
   const attrs = new Map<string, string>();
@@ -91,16 +115,8 @@ function pathAttributes(uri: string, path: string): Map<string, string> {
  * `ERR_KMS_BAD_URI`: the PIN and the module come from the provider's options only.
  */
 export function parsePkcs11Uri(uri: string): Pkcs11KeyRef {
-  const prefix = `${PKCS11_SCHEME}:`;
-  if (!uri.startsWith(prefix)) throw badUri(uri, 'is not a pkcs11: URI');
-  const rest = uri.slice(prefix.length);
-  if (rest.includes('?') || rest.includes('#')) {
-    throw badUri(uri, 'has a query or fragment; the PIN and module come from options, never the URI');
-  }
-  const attrs = pathAttributes(uri, rest);
-  const token = attrs.get('token');
+  const { token, attrs } = tokenAttributes(uri);
   const object = attrs.get('object');
-  if (token === undefined || token === '') throw badUri(uri, 'has no token attribute');
   if (object === undefined) throw badUri(uri, 'has no object attribute');
   const type = attrs.get('type');
   if (type !== undefined && type !== 'secret-key') throw badUri(uri, `names type ${type}, not secret-key`);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SealtrainError } from '../../../errors/index.js';
-import { auditedProvider, type KeyVersionInfo, LocalKeyring } from '../../../kms/index.js';
+import { type KeyProvider, type KeyVersionInfo, LocalKeyring } from '../../../kms/index.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
 import { keysReleaseCommand } from './keys-release.js';
@@ -9,9 +9,12 @@ type Run = (
   action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
 ) => (...args: unknown[]) => Promise<void>;
 
-/** Accepts `alice` or `local:alice`. */
-function keyName(value: string): string {
-  return value.startsWith('local:') ? value.slice('local:'.length) : value;
+/** The provider and key name of `alice`, `local:alice` or `pkcs11:token=…;object=alice`. */
+async function target(session: Session, key: string): Promise<{ provider: KeyProvider; name: string }> {
+  const found = await session.providerFor(key);
+  if (found.name === '')
+    throw new SealtrainError('ERR_USAGE_INVALID', `${key} names no key: add ;object=<name>.`);
+  return found;
 }
 
 function row(v: KeyVersionInfo): string {
@@ -20,7 +23,13 @@ function row(v: KeyVersionInfo): string {
 
 /** `sealtrain keys init|create|list|rotate|disable`. */
 export function keysCommand(program: Command, run: Run): void {
-  const keys = program.command('keys').description('Manage key-encryption keys in the local keyring');
+  const keys = program
+    .command('keys')
+    .description('Manage key-encryption keys: the local keyring, or a PKCS#11 token with pkcs11: URIs')
+    .addHelpText(
+      'after',
+      '\nKeys are named `alice` (the local keyring) or `pkcs11:token=<label>;object=<name>` (an HSM):\n  sealtrain keys create "pkcs11:token=sealtrain;object=kek" --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pin-file pin.txt',
+    );
   keys
     .command('init')
     .description('Create the local keyring under --home, protected by a passphrase')
@@ -53,7 +62,8 @@ export function keysCommand(program: Command, run: Run): void {
     .addHelpText('after', '\nExample:\n  sealtrain keys create hospital-a --passphrase-file pass.txt')
     .action(
       run(async (session, out, name = '') => {
-        const v = await (await providers(session)).create(keyName(name));
+        const { provider, name: key } = await target(session, name);
+        const v = await provider.create(key);
         out.result({ key: v }, `Created ${v.uri} version ${v.version}.`);
       }),
     );
@@ -62,8 +72,8 @@ export function keysCommand(program: Command, run: Run): void {
     .description('List keys, or every version of one key')
     .action(
       run(async (session, out, name) => {
-        const ring = await providers(session);
-        const list = name ? await ring.listVersions(keyName(name)) : await ring.list();
+        const { provider, name: key } = await session.providerFor(name ?? '');
+        const list = key ? await provider.listVersions(key) : await provider.list();
         out.result(
           { keys: list },
           list.length ? list.map(row).join('\n') : 'No keys yet: run `sealtrain keys create <name>`.',
@@ -76,7 +86,8 @@ export function keysCommand(program: Command, run: Run): void {
     .addHelpText('after', '\nThen move files to it without re-encrypting:\n  sealtrain rewrap data.sealed')
     .action(
       run(async (session, out, name = '') => {
-        const v = await (await providers(session)).rotate(keyName(name));
+        const { provider, name: key } = await target(session, name);
+        const v = await provider.rotate(key);
         out.result({ key: v }, `Rotated ${v.uri}: new version ${v.version}.`);
       }),
     );
@@ -91,13 +102,10 @@ export function keysCommand(program: Command, run: Run): void {
             `Version must be a positive integer, not "${version}".`,
           );
         }
-        const v = await (await providers(session)).disableVersion(keyName(name), version);
+        const { provider, name: key } = await target(session, name);
+        const v = await provider.disableVersion(key, version);
         out.result({ key: v }, `Disabled ${v.uri} version ${v.version}.`);
       }),
     );
   keysReleaseCommand(keys, run);
-}
-
-async function providers(session: Session) {
-  return auditedProvider(await session.localKeyring(), await session.audit(), session.actor);
 }

@@ -6,6 +6,7 @@ import {
   reencryptFile,
   rewrapFile,
   type SealMeta,
+  type StorageOptions,
   sealFile,
   unsealFile,
   verifySealedFile,
@@ -34,8 +35,21 @@ const opts = (session: Session): SealCliOptions => session.opts as SealCliOption
 const toStdout = (o: Record<string, unknown>): boolean => o.output === '-';
 
 async function sizeOf(path: string): Promise<number | undefined> {
-  return path === '-' ? undefined : (await stat(path).catch(() => undefined))?.size;
+  return path === '-' || path.startsWith('az://')
+    ? undefined
+    : (await stat(path).catch(() => undefined))?.size;
 }
+
+/** How to reach Blob Storage, when one of `locations` is an `az://` URI. */
+async function storageFor(
+  session: Session,
+  ...locations: Array<string | undefined>
+): Promise<{ storage?: StorageOptions }> {
+  return locations.some((l) => l?.startsWith('az://')) ? { storage: await session.storage() } : {};
+}
+
+const AZ_HELP =
+  'Paths may be az://<account>/<container>/<blob>: reached with --storage-connection-file, else Entra ID.';
 
 function requireOutput(o: SealCliOptions, command: string): string {
   if (!o.output)
@@ -79,7 +93,7 @@ export function sealCommands(program: Command, run: Run): void {
     .option('--chunk-size <bytes>', 'plaintext bytes per chunk (power of two, 4096 to 16777216)')
     .addHelpText(
       'after',
-      '\nExamples:\n  sealtrain seal data.csv -o data.sealed --key local:hospital-a\n  cat data.csv | sealtrain seal - -o - --key local:a --key local:b > data.sealed',
+      `\nExamples:\n  sealtrain seal data.csv -o data.sealed --key local:hospital-a\n  cat data.csv | sealtrain seal - -o - --key local:a --key local:b > data.sealed\n  sealtrain seal data.csv -o az://hospitaldata/sealed/data.sealed --key "pkcs11:token=hsm;object=kek" \\\n    --pkcs11-module /usr/lib/softhsm/libsofthsm2.so --pin-file pin.txt\n${AZ_HELP}`,
     )
     .action(
       run(async (session, out, input = '') => {
@@ -99,6 +113,7 @@ export function sealCommands(program: Command, run: Run): void {
             ...chunkSizeOf(o),
             overwrite: o.force ?? false,
             audit: await session.auditContext(),
+            ...(await storageFor(session, input, output)),
             ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
           });
           bar.stop();
@@ -125,7 +140,10 @@ export function sealCommands(program: Command, run: Run): void {
     .option('-o, --output <file>', 'plaintext output file, or - for stdout')
     .option('-k, --key <uri>', 'only try this key (repeatable)', collect)
     .option('-f, --force', 'replace an existing output')
-    .addHelpText('after', '\nExample:\n  sealtrain unseal data.sealed -o data.csv')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  sealtrain unseal data.sealed -o data.csv\n  sealtrain unseal az://hospitaldata/sealed/data.sealed -o data.csv\n${AZ_HELP} Plaintext is never written to a blob.`,
+    )
     .action(
       run(async (session, out, input = '') => {
         const o = opts(session);
@@ -137,6 +155,7 @@ export function sealCommands(program: Command, run: Run): void {
             ...(o.key ? { keys: o.key } : {}),
             overwrite: o.force ?? false,
             audit: await session.auditContext(),
+            ...(await storageFor(session, input, output)),
             ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
           });
           bar.stop();
@@ -189,10 +208,13 @@ export function sealCommands(program: Command, run: Run): void {
   program
     .command('inspect <file>')
     .description('Show a sealed file’s header, recipients and chunk count without decrypting')
-    .addHelpText('after', '\nExample:\n  sealtrain inspect data.sealed --json')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  sealtrain inspect data.sealed --json\n  sealtrain inspect az://hospitaldata/sealed/data.sealed\n${AZ_HELP}`,
+    )
     .action(
-      run(async (_session, out, file = '') => {
-        const i = await inspectFile(file);
+      run(async (session, out, file = '') => {
+        const i = await inspectFile(file, await storageFor(session, file));
         const lines = [
           `${i.path}: sealed-file v${i.formatVersion}, ${i.suite}`,
           `  plaintext ${i.plaintextLength} bytes in ${i.chunkCount} chunks of ${i.chunkSize}`,
@@ -207,9 +229,13 @@ export function sealCommands(program: Command, run: Run): void {
   program
     .command('verify <file>')
     .description('Authenticate the header and every chunk of a sealed file without writing plaintext')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  sealtrain verify data.sealed\n  sealtrain verify az://hospitaldata/sealed/data.sealed --storage-connection-file conn.txt\n${AZ_HELP}`,
+    )
     .action(
       run(async (session, out, file = '') => {
-        const r = await verifySealedFile(file, await session.providers());
+        const r = await verifySealedFile(file, await session.providers(), await storageFor(session, file));
         out.result(
           { path: file, plaintext_length: r.plaintextLength, chunks: r.chunkCount },
           `${file}: all ${r.chunkCount} chunks authentic.`,
