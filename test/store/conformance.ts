@@ -102,6 +102,20 @@ export function storeConformance(store: () => ArtifactStore, where: (path: strin
     });
   });
 
+  it('takes concurrent writes in any order, as the sealing engine issues them', async () => {
+    const whole = randomBytes(12 * 1024 * 1024 + 999);
+    const piece = 600_000;
+    const starts = Array.from({ length: Math.ceil(whole.length / piece) }, (_, i) => i * piece);
+    for (let i = starts.length - 1; i > 0; i--) {
+      const j = (i * 7919) % (i + 1);
+      [starts[i], starts[j]] = [starts[j] ?? 0, starts[i] ?? 0];
+    }
+    const out = await store().create('pos/concurrent.bin');
+    await Promise.all(starts.map((at) => out.write(whole.subarray(at, at + piece), at)));
+    await out.commit();
+    expect((await readStream(await store().get('pos/concurrent.bin'))).equals(whole)).toBe(true);
+  });
+
   it('an aborted writer leaves nothing, and a conditional create is refused before any byte', async () => {
     const out = await store().create('pos/aborted.bin');
     await out.write(randomBytes(5 * 1024 * 1024), 0);

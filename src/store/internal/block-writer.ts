@@ -38,6 +38,7 @@ export class BlockWriter implements ArtifactWriter {
   #bufStart = 0;
   #bufFill = 0;
   #failure: unknown;
+  #tail: Promise<void> = Promise.resolve();
   #state: 'open' | 'committed' | 'aborted' = 'open';
 
   constructor(target: BlockTarget, blockSize: number, concurrency: number) {
@@ -46,7 +47,14 @@ export class BlockWriter implements ArtifactWriter {
     this.#concurrency = concurrency;
   }
 
-  async write(data: Uint8Array, position: number): Promise<void> {
+  /** Writes run one at a time, in call order: concurrent callers would otherwise share the buffer. */
+  write(data: Uint8Array, position: number): Promise<void> {
+    const next = this.#tail.then(() => this.#write(data, position));
+    this.#tail = next.catch(() => {});
+    return next;
+  }
+
+  async #write(data: Uint8Array, position: number): Promise<void> {
     this.#checkOpen();
     let src = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let pos = position;
@@ -66,6 +74,7 @@ export class BlockWriter implements ArtifactWriter {
   }
 
   async commit(): Promise<PutResult> {
+    await this.#tail;
     this.#checkOpen();
     try {
       await this.#flush();
@@ -90,6 +99,7 @@ export class BlockWriter implements ArtifactWriter {
   async abort(): Promise<void> {
     if (this.#state !== 'open') return;
     this.#state = 'aborted';
+    await this.#tail;
     this.#buf = undefined;
     await this.#drain();
   }
