@@ -4,8 +4,15 @@ import { copyFile, type FileHandle, open } from 'node:fs/promises';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider, WrappedKey } from '../kms/index.js';
 import { AtomicFile } from '../store/index.js';
-import { PREAMBLE_SIZE, parsePreamble } from './internal/layout.js';
-import { isAzUri } from './internal/locations.js';
+import { bodyOffset, PREAMBLE_SIZE, parsePreamble } from './internal/layout.js';
+import {
+  isAzUri,
+  type OutputTarget,
+  openOutput,
+  openRandomAccess,
+  readAhead,
+  type StorageOptions,
+} from './internal/locations.js';
 import { type OpenedHeader, openHeader, readHeaderStructure, wipeOpened } from './internal/open-header.js';
 import {
   type AuditContext,
@@ -26,6 +33,8 @@ export interface RotateOptions {
   readonly overwrite?: boolean;
   readonly audit?: AuditContext;
   readonly onProgress?: (bytes: number) => void;
+  /** How `az://` locations are reached. */
+  readonly storage?: StorageOptions;
 }
 
 /** What a rewrap or reencrypt changed. */
@@ -36,7 +45,7 @@ export interface RotateResult {
 }
 
 /**
- * Rewrap and reencrypt work on local files: an `az://` location is refused with what to do instead.
+ * Reencrypt works on local files: an `az://` location is refused with what to do instead.
  * @internal
  */
 export function refuseBlobs(command: string, path: string, output?: string): void {
@@ -56,7 +65,8 @@ export function refuseBlobs(command: string, path: string, output?: string): voi
  * read or written, so the cost does not depend on the file size.
  */
 export async function rewrapFile(path: string, options: RotateOptions): Promise<RotateResult> {
-  refuseBlobs('rewrap', path, options.output);
+  if (isAzUri(path) || (options.output !== undefined && isAzUri(options.output)))
+    return rewrapRemote(path, options);
   const target = options.output ?? path;
   let staged: AtomicFile | undefined;
   let opened: OpenedHeader | undefined;
@@ -117,16 +127,8 @@ interface SpareWrite {
 async function writeSpareSlot(w: SpareWrite): Promise<void> {
   const { opened } = w;
   const { slotSize } = opened.preamble;
-  const spare = opened.slot.index === 0 ? 1 : 0;
-  const generation = opened.slot.generation + 1n;
-  const envelope = { recipients: w.to, length: opened.envelope.length };
-  const parts = { generation, coreBytes: opened.slot.coreBytes, envelope, headerKey: opened.headerKey };
-  await writeSlot(
-    w,
-    encodeSlot(opened.preambleBytes, slotSize, parts, w.name),
-    spare,
-    'rewrite the header of',
-  );
+  const { spare, generation, bytes } = spareSlot(w);
+  await writeSlot(w, bytes, spare, 'rewrite the header of');
   try {
     await verifySpare(w, spare, generation);
   } catch (error) {
@@ -134,6 +136,79 @@ async function writeSpareSlot(w: SpareWrite): Promise<void> {
     throw error;
   }
   await writeSlot(w, Buffer.alloc(slotSize), opened.slot.index, 'erase the old header of');
+}
+
+/** The new header slot for `w.to`: it goes into the slot not in use, one generation on. */
+function spareSlot(w: Omit<SpareWrite, 'handle'>): { spare: number; generation: bigint; bytes: Buffer } {
+  const { opened } = w;
+  const spare = opened.slot.index === 0 ? 1 : 0;
+  const generation = opened.slot.generation + 1n;
+  const envelope = { recipients: w.to, length: opened.envelope.length };
+  const parts = { generation, coreBytes: opened.slot.coreBytes, envelope, headerKey: opened.headerKey };
+  return {
+    spare,
+    generation,
+    bytes: encodeSlot(opened.preambleBytes, opened.preamble.slotSize, parts, w.name),
+  };
+}
+
+/**
+ * Rewraps a sealed file when the source or the output is an `az://` blob: the new header is built
+ * and checked in memory, then header and body (ciphertext only) are streamed into a new blob or file
+ * that replaces the target at commit. In place, the commit carries `If-Match` with the etag read at
+ * the start, so a blob changed meanwhile is left alone (`ERR_IO_CHANGED`).
+ */
+async function rewrapRemote(path: string, options: RotateOptions): Promise<RotateResult> {
+  const target = options.output ?? path;
+  const src = await openRandomAccess(path, options.storage);
+  let opened: OpenedHeader | undefined;
+  let out: OutputTarget | undefined;
+  try {
+    const { slotSize } = parsePreamble(
+      Buffer.from(await src.read(0, Math.min(src.size, PREAMBLE_SIZE))),
+      path,
+    );
+    const start = bodyOffset(slotSize);
+    const prefix = Buffer.from(await src.read(0, Math.min(src.size, start)));
+    opened = await openHeader(prefix, path, unwrapWith(options.providers));
+    const uris = options.recipients ?? keyUrisOf(opened.envelope.recipients);
+    const to = await wrapForAll(uris, options.providers, opened.dek);
+    const w = { opened, to, providers: options.providers, name: path };
+    const { spare, generation, bytes } = spareSlot(w);
+    const head = Buffer.from(prefix);
+    bytes.copy(head, PREAMBLE_SIZE + spare * slotSize);
+    await checkSpare(head, w, spare, generation);
+    head.fill(
+      0,
+      PREAMBLE_SIZE + opened.slot.index * slotSize,
+      PREAMBLE_SIZE + (opened.slot.index + 1) * slotSize,
+    );
+    const inPlace = options.output === undefined;
+    out = await openOutput(target, inPlace || (options.overwrite ?? false), options.storage, {
+      ...(inPlace && src.etag !== undefined ? { ifMatch: src.etag } : {}),
+    });
+    await out.write(head, 0);
+    const body = readAhead(src, start);
+    const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
+    for (let at = start; at < src.size; ) {
+      const n = await body.read(buf);
+      if (n === 0) break;
+      await out.write(buf.subarray(0, n), at);
+      at += n;
+    }
+    await out.commit();
+    out = undefined;
+    const result = { path: target, from: opened.envelope.recipients, to };
+    await recordSealEvent(options.audit, 'rewrap', { path: target, recipients: to });
+    return result;
+  } catch (error) {
+    await recordSealEvent(options.audit, 'rewrap', { path: target, error });
+    throw error;
+  } finally {
+    if (opened) wipeOpened(opened);
+    await out?.abort();
+    await src.close?.();
+  }
 }
 
 async function writeSlot(w: SpareWrite, bytes: Buffer, index: number, action: string): Promise<void> {
@@ -147,7 +222,17 @@ async function writeSlot(w: SpareWrite, bytes: Buffer, index: number, action: st
 
 /** Reads the spare slot back: its tag must verify and each recipient must unwrap to the DEK. */
 async function verifySpare(w: SpareWrite, spare: number, generation: bigint): Promise<void> {
-  const { preambleBytes, slots } = readHeaderStructure(await readPrefix(w.handle, w.name), w.name);
+  await checkSpare(await readPrefix(w.handle, w.name), w, spare, generation);
+}
+
+/** Checks a header's spare slot: its tag must verify and each recipient must unwrap to the DEK. */
+async function checkSpare(
+  prefix: Buffer,
+  w: Omit<SpareWrite, 'handle'>,
+  spare: number,
+  generation: bigint,
+): Promise<void> {
+  const { preambleBytes, slots } = readHeaderStructure(prefix, w.name);
   const slot = slots.find((s) => s.index === spare && s.generation === generation);
   if (
     !slot ||

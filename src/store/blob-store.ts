@@ -33,6 +33,12 @@ export interface BlobStoreOptions {
   readonly concurrency?: number;
 }
 
+/** {@link PutOptions} for a blob, plus optimistic replacement. */
+export interface BlobPutOptions extends PutOptions {
+  /** Commit only if the blob still has this etag (`If-Match`); otherwise `ERR_IO_CHANGED`. */
+  readonly ifMatch?: string;
+}
+
 /**
  * An {@link ArtifactStore} on an Azure Blob Storage container, addressed as
  * `az://account/container`; artifact paths are blob names inside it. Streamed uploads stage blocks
@@ -92,13 +98,18 @@ export class BlobStore implements ArtifactStore {
     return writeAll(await this.create(path, options), source, (error) => fromBlobError(error, 'write', uri));
   }
 
-  async create(path: string, options: PutOptions = {}): Promise<ArtifactWriter> {
+  async create(path: string, options: BlobPutOptions = {}): Promise<ArtifactWriter> {
     const blob = this.#blob(path);
     const uri = this.uri(path);
     const metadata = checkMetadata(options.metadata);
     if (options.ifNoneMatch && (await this.stat(path)) !== undefined)
       throw fromBlobError({ statusCode: 409, code: 'BlobAlreadyExists' }, 'write', uri);
-    const conditions = options.ifNoneMatch ? { conditions: { ifNoneMatch: '*' } } : {};
+    const conditions = options.ifNoneMatch
+      ? { conditions: { ifNoneMatch: '*' } }
+      : options.ifMatch !== undefined
+        ? { conditions: { ifMatch: options.ifMatch } }
+        : {};
+    const changed = options.ifMatch !== undefined;
     return new BlockWriter(
       {
         uri,
@@ -114,6 +125,12 @@ export class BlobStore implements ArtifactStore {
             const res = await blob.commitBlockList([...ids], { metadata, ...conditions });
             return { etag: res.etag ?? '', size: 0 };
           } catch (error) {
+            if (changed && (error as { statusCode?: unknown }).statusCode === 412)
+              throw new SealtrainError(
+                'ERR_IO_CHANGED',
+                `Cannot replace ${uri}: it changed while it was being rewritten; nothing was replaced, run the command again.`,
+                { cause: error, details: { uri } },
+              );
             throw fromBlobError(error, 'write', uri);
           }
         },

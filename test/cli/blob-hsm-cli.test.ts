@@ -80,11 +80,27 @@ describe('sealtrain with az:// paths and pkcs11: keys', () => {
     expect(opened.json?.key).toBe(`${KEY}/1`);
     expect((await readFile(output)).equals(data)).toBe(true);
 
+    // Rotation in the HSM, then a rewrap of the blob onto the new version.
+    const rotated = await cli([...base, 'keys', 'rotate', KEY, '--json'], { env });
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const rewrapped = await cli([...base, 'rewrap', `${AZ}/records.sealed`, '--json'], { env });
+    expect(rewrapped.code, rewrapped.stderr).toBe(0);
+    expect(rewrapped.json?.to).toEqual([`${KEY}/2`]);
+    await cli([...base, 'keys', 'disable', KEY, '1'], { env });
+    const again = await cli([...base, 'unseal', `${AZ}/records.sealed`, '-o', `${output}.2`, '--json'], {
+      env,
+    });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json?.key).toBe(`${KEY}/2`);
+    expect((await readFile(`${output}.2`)).equals(data)).toBe(true);
+
     // The local keyring was never needed, so no passphrase was asked for and none exists.
     const audit = await cli([...base, 'audit', 'show', '--json'], { env });
     const entries = (audit.json?.entries ?? []) as Array<{ action: string }>;
     const actions = entries.map((e) => e.action);
-    expect(actions).toEqual(expect.arrayContaining(['keys.create', 'seal', 'unseal']));
+    expect(actions).toEqual(
+      expect.arrayContaining(['keys.create', 'seal', 'unseal', 'keys.rotate', 'rewrap', 'keys.disable']),
+    );
   });
 
   it('refuses a wrong PIN, an existing blob and plaintext to a blob, changing nothing', async () => {

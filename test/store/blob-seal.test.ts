@@ -8,6 +8,7 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   inspectFile,
+  reencryptFile,
   rewrapFile,
   SealedReader,
   sealFile,
@@ -163,7 +164,61 @@ describe('sealing to and from Blob Storage', () => {
     );
     expect(refused?.code).toBe('ERR_USAGE_INVALID');
     expect(refused?.message).toContain('plaintext');
-    expect(await codeOf(rewrapFile(target, { providers }))).toBe('ERR_USAGE_INVALID');
+    expect(await codeOf(reencryptFile(target, { providers }))).toBe('ERR_USAGE_INVALID');
+  });
+
+  it('rewraps a blob to a new key version, and leaves a blob that changed meanwhile alone', async () => {
+    const keks: Record<string, Record<string, Buffer>> = { rot: { '1': Buffer.alloc(32, 1) } };
+    const rotating = [staticProvider(keks)];
+    const input = join(dir, 'rotate.bin');
+    const data = plaintext(2 * 1024 * 1024 + 3);
+    await writeFile(input, data);
+    const target = `${AZ}/rotate/r.sealed`;
+    await sealFile(input, target, {
+      recipients: ['local:rot'],
+      providers: rotating,
+      chunkSize: 65536,
+      storage: storage(),
+    });
+    keks.rot = { ...keks.rot, '2': Buffer.alloc(32, 2) };
+    const r = await rewrapFile(target, { providers: rotating, storage: storage() });
+    expect(r.from.map((k) => k.version)).toEqual(['1']);
+    expect(r.to.map((k) => k.version)).toEqual(['2']);
+    expect((await inspectFile(target, { storage: storage() })).recipients.map((k) => k.version)).toEqual([
+      '2',
+    ]);
+    // Only version 2 exists now: the rewrapped blob opens with it, and the body is the same.
+    const onlyNew = [staticProvider({ rot: { '2': Buffer.alloc(32, 2) } })];
+    const out = join(dir, 'rotate.out');
+    await unsealFile(target, out, { providers: onlyNew, storage: storage() });
+    expect((await readFile(out)).equals(data)).toBe(true);
+
+    // A writer that changes the blob between our read and our commit wins; we replace nothing.
+    const blob = container.getBlockBlobClient('rotate/r.sealed');
+    const before = await blob.downloadToBuffer();
+    keks.rot = { ...keks.rot, '3': Buffer.alloc(32, 3) };
+    const [inner] = rotating;
+    if (!inner) throw new Error('no provider');
+    const racing = {
+      ...inner,
+      wrap: async (uri: string, dek: Uint8Array) => {
+        await blob.setMetadata({ touched: 'yes' });
+        return inner.wrap(uri, dek);
+      },
+    };
+    const error = await rewrapFile(target, { providers: [racing], storage: storage() }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(error?.code).toBe('ERR_IO_CHANGED');
+    expect(error?.message).toContain(target);
+    expect((await blob.downloadToBuffer()).equals(before)).toBe(true);
+
+    // Rewrapping a blob into a local file leaves the blob as it was.
+    const local = join(dir, 'rotated-copy.sealed');
+    await rewrapFile(target, { providers: rotating, output: local, storage: storage() });
+    expect((await inspectFile(local)).recipients.map((k) => k.version)).toEqual(['3']);
+    expect((await blob.downloadToBuffer()).equals(before)).toBe(true);
   });
 
   it('names a missing blob and a bare container', async () => {

@@ -20,6 +20,8 @@ export interface RandomAccessSource {
   readonly name: string;
   /** The artifact's size in bytes. */
   readonly size: number;
+  /** A blob's etag when it was opened. */
+  readonly etag?: string;
   read(position: number, length: number): Promise<Uint8Array>;
   close?(): Promise<void>;
 }
@@ -101,6 +103,7 @@ export async function openRandomAccess(
   return {
     name: location,
     size: info.size,
+    etag: info.etag,
     read: (position, length) => store.getRange(path, position, length),
   };
 }
@@ -157,12 +160,14 @@ export interface OutputTarget {
 
 /**
  * Opens `output` (a local path or an `az://` blob) for positional writes. An existing output is
- * refused unless `overwrite`; a blob is refused before any byte is sent.
+ * refused unless `overwrite`; a blob is refused before any byte is sent. `blob.ifMatch` commits a
+ * blob only if its etag is unchanged.
  */
 export async function openOutput(
   output: string,
   overwrite: boolean,
   storage?: StorageOptions,
+  blob: { ifMatch?: string } = {},
 ): Promise<OutputTarget> {
   if (!isAzUri(output)) {
     const file = await AtomicFile.create(output, { overwrite });
@@ -173,7 +178,7 @@ export async function openOutput(
     };
   }
   const { store, path } = blobAt(output, storage);
-  const writer = await store.create(path, { ifNoneMatch: !overwrite });
+  const writer = await store.create(path, { ifNoneMatch: !overwrite, ...blob });
   return {
     write: (buf, position) => writer.write(buf, position),
     commit: async () => {

@@ -196,6 +196,7 @@ export function sealCommands(program: Command, run: Run): void {
             ...(o.output ? { output: o.output } : {}),
             overwrite: o.force ?? false,
             audit: await session.auditContext(),
+            ...(await storageFor(session, file, o.output)),
           });
           const fmt = (ks: typeof r.from): string[] => ks.map((k) => `${k.uri}/${k.version}`);
           out.result(
