@@ -6,6 +6,7 @@ import type { KeyProvider, WrappedKey } from '../kms/index.js';
 import { AtomicFile } from '../store/index.js';
 import { bodyOffset, PREAMBLE_SIZE, parsePreamble } from './internal/layout.js';
 import {
+  blobAt,
   isAzUri,
   type OutputTarget,
   openOutput,
@@ -154,9 +155,11 @@ function spareSlot(w: Omit<SpareWrite, 'handle'>): { spare: number; generation: 
 
 /**
  * Rewraps a sealed file when the source or the output is an `az://` blob: the new header is built
- * and checked in memory, then header and body (ciphertext only) are streamed into a new blob or file
- * that replaces the target at commit. In place, the commit carries `If-Match` with the etag read at
- * the start, so a blob changed meanwhile is left alone (`ERR_IO_CHANGED`).
+ * and checked in memory. In place, a blob whose header is its own block (as sealtrain writes them)
+ * gets one new block and a recommitted block list; otherwise header and body (ciphertext only) are
+ * streamed into a new blob or file that replaces the target at commit. Either commit carries
+ * `If-Match` with the etag read at the start, so a blob changed meanwhile is left alone
+ * (`ERR_IO_CHANGED`).
  */
 async function rewrapRemote(path: string, options: RotateOptions): Promise<RotateResult> {
   const target = options.output ?? path;
@@ -184,20 +187,22 @@ async function rewrapRemote(path: string, options: RotateOptions): Promise<Rotat
       PREAMBLE_SIZE + (opened.slot.index + 1) * slotSize,
     );
     const inPlace = options.output === undefined;
-    out = await openOutput(target, inPlace || (options.overwrite ?? false), options.storage, {
-      ...(inPlace && src.etag !== undefined ? { ifMatch: src.etag } : {}),
-    });
-    await out.write(head, 0);
-    const body = readAhead(src, start);
-    const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
-    for (let at = start; at < src.size; ) {
-      const n = await body.read(buf);
-      if (n === 0) break;
-      await out.write(buf.subarray(0, n), at);
-      at += n;
+    if (!(inPlace && src.etag !== undefined && (await replaceHead(path, head, src.etag, options.storage)))) {
+      out = await openOutput(target, inPlace || (options.overwrite ?? false), options.storage, {
+        ...(inPlace && src.etag !== undefined ? { ifMatch: src.etag } : {}),
+      });
+      await out.write(head, 0);
+      const body = readAhead(src, start);
+      const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
+      for (let at = start; at < src.size; ) {
+        const n = await body.read(buf);
+        if (n === 0) break;
+        await out.write(buf.subarray(0, n), at);
+        at += n;
+      }
+      await out.commit();
+      out = undefined;
     }
-    await out.commit();
-    out = undefined;
     const result = { path: target, from: opened.envelope.recipients, to };
     await recordSealEvent(options.audit, 'rewrap', { path: target, recipients: to });
     return result;
@@ -209,6 +214,17 @@ async function rewrapRemote(path: string, options: RotateOptions): Promise<Rotat
     await out?.abort();
     await src.close?.();
   }
+}
+
+/** Swaps a blob's header block in place; false when the blob's blocks do not allow it. */
+async function replaceHead(
+  location: string,
+  head: Buffer,
+  etag: string,
+  storage: StorageOptions | undefined,
+): Promise<boolean> {
+  const { store, path } = blobAt(location, storage);
+  return (await store.replaceHead(path, head, etag)) !== undefined;
 }
 
 async function writeSlot(w: SpareWrite, bytes: Buffer, index: number, action: string): Promise<void> {

@@ -5,8 +5,8 @@ import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { SealtrainError } from '../errors/index.js';
 import type { ArtifactStat, ArtifactStore, ArtifactWriter, PutOptions, PutResult } from './artifact-store.js';
 import { formatAzUri, parseAzUri } from './internal/az-uri.js';
-import { fromBlobError } from './internal/blob-errors.js';
-import { BlockWriter } from './internal/block-writer.js';
+import { changedWhileRewritten, fromBlobError } from './internal/blob-errors.js';
+import { BlockWriter, blockId, blockPrefix } from './internal/block-writer.js';
 import {
   checkMetadata,
   checkRange,
@@ -126,11 +126,7 @@ export class BlobStore implements ArtifactStore {
             return { etag: res.etag ?? '', size: 0 };
           } catch (error) {
             if (changed && (error as { statusCode?: unknown }).statusCode === 412)
-              throw new SealtrainError(
-                'ERR_IO_CHANGED',
-                `Cannot replace ${uri}: it changed while it was being rewritten; nothing was replaced, run the command again.`,
-                { cause: error, details: { uri } },
-              );
+              throw changedWhileRewritten(uri, error);
             throw fromBlobError(error, 'write', uri);
           }
         },
@@ -138,6 +134,40 @@ export class BlobStore implements ArtifactStore {
       this.#blockSize,
       this.#concurrency,
     );
+  }
+
+  /**
+   * Replaces the first `head.length` bytes of a blob whose first committed block is exactly that
+   * long (what {@link BlobStore.create} produces for a sealed file: the header is its own block),
+   * by staging one block and recommitting the list with `If-Match: etag`; the other blocks are not
+   * re-sent. Keeps the blob's metadata. Returns `undefined`, changing nothing, when the blob's
+   * blocks do not allow it (written by another tool); `ERR_IO_CHANGED` when the etag no longer matches.
+   */
+  async replaceHead(path: string, head: Uint8Array, etag: string): Promise<PutResult | undefined> {
+    const blob = this.#blob(path);
+    const uri = this.uri(path);
+    const conditions = { ifMatch: etag };
+    try {
+      const props = await blob.getProperties({ conditions });
+      const { committedBlocks = [] } = await blob.getBlockList('committed');
+      const first = committedBlocks[0];
+      const id = blockId(blockPrefix(), 0);
+      if (
+        first === undefined ||
+        first.size !== head.byteLength ||
+        committedBlocks.some((b) => b.name.length !== id.length)
+      )
+        return undefined;
+      await blob.stageBlock(id, head, head.byteLength);
+      const res = await blob.commitBlockList([id, ...committedBlocks.slice(1).map((b) => b.name)], {
+        conditions,
+        metadata: { ...props.metadata },
+      });
+      return { etag: res.etag ?? '', size: props.contentLength ?? 0 };
+    } catch (error) {
+      if ((error as { statusCode?: unknown }).statusCode === 412) throw changedWhileRewritten(uri, error);
+      throw fromBlobError(error, 'write', uri);
+    }
   }
 
   async get(path: string): Promise<Readable> {

@@ -181,7 +181,23 @@ describe('sealing to and from Blob Storage', () => {
       storage: storage(),
     });
     keks.rot = { ...keks.rot, '2': Buffer.alloc(32, 2) };
+    const blocksOf = async (name: string) =>
+      ((await container.getBlockBlobClient(name).getBlockList('committed')).committedBlocks ?? []).map(
+        (b) => b.name,
+      );
+    const blocksBefore = await blocksOf('rotate/r.sealed');
+    // A copy made by another tool (one Put Blob, no blocks of ours) takes the streaming path.
+    const copy = container.getBlockBlobClient('rotate/copy.sealed');
+    await copy.uploadData(await container.getBlockBlobClient('rotate/r.sealed').downloadToBuffer());
     const r = await rewrapFile(target, { providers: rotating, storage: storage() });
+    // Only the header block was replaced: every body block is the one uploaded by the seal.
+    const blocksAfter = await blocksOf('rotate/r.sealed');
+    expect(blocksBefore.length).toBeGreaterThan(2);
+    expect(blocksAfter.slice(1)).toEqual(blocksBefore.slice(1));
+    expect(blocksAfter[0]).not.toBe(blocksBefore[0]);
+    await rewrapFile(`${AZ}/rotate/copy.sealed`, { providers: rotating, storage: storage() });
+    const copyInfo = await inspectFile(`${AZ}/rotate/copy.sealed`, { storage: storage() });
+    expect(copyInfo.recipients.map((k) => k.version)).toEqual(['2']);
     expect(r.from.map((k) => k.version)).toEqual(['1']);
     expect(r.to.map((k) => k.version)).toEqual(['2']);
     expect((await inspectFile(target, { storage: storage() })).recipients.map((k) => k.version)).toEqual([
@@ -191,6 +207,12 @@ describe('sealing to and from Blob Storage', () => {
     const onlyNew = [staticProvider({ rot: { '2': Buffer.alloc(32, 2) } })];
     const out = join(dir, 'rotate.out');
     await unsealFile(target, out, { providers: onlyNew, storage: storage() });
+    expect((await readFile(out)).equals(data)).toBe(true);
+    await unsealFile(`${AZ}/rotate/copy.sealed`, out, {
+      providers: onlyNew,
+      storage: storage(),
+      overwrite: true,
+    });
     expect((await readFile(out)).equals(data)).toBe(true);
 
     // A writer that changes the blob between our read and our commit wins; we replace nothing.

@@ -59,3 +59,12 @@ export function fromBlobError(error: unknown, action: string, uri: string): Seal
     details,
   });
 }
+
+/** `ERR_IO_CHANGED`: a conditional replace found the blob changed since it was read. */
+export function changedWhileRewritten(uri: string, cause: unknown): SealtrainError {
+  return new SealtrainError(
+    'ERR_IO_CHANGED',
+    `Cannot replace ${uri}: it changed while it was being rewritten; nothing was replaced, run the command again.`,
+    { cause, details: { uri } },
+  );
+}

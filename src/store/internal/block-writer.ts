@@ -5,6 +5,16 @@ import type { ArtifactWriter, PutResult } from '../artifact-store.js';
 /** Azure's limit on the blocks of one block blob. */
 export const MAX_BLOCKS = 50_000;
 
+/** A block id: a per-writer random prefix and the block's index, base64 (one length for all). */
+export function blockId(prefix: string, index: number): string {
+  return Buffer.from(`${prefix}-${String(index).padStart(6, '0')}`).toString('base64');
+}
+
+/** A fresh per-writer block id prefix. */
+export function blockPrefix(): string {
+  return randomBytes(12).toString('hex');
+}
+
 /** What a {@link BlockWriter} needs from a block blob. */
 export interface BlockTarget {
   /** The blob's `az://` URI, for messages. */
@@ -31,7 +41,7 @@ export class BlockWriter implements ArtifactWriter {
   readonly #target: BlockTarget;
   readonly #blockSize: number;
   readonly #concurrency: number;
-  readonly #prefix = randomBytes(12).toString('hex');
+  readonly #prefix = blockPrefix();
   readonly #blocks: Block[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   #buf: Buffer | undefined;
@@ -132,9 +142,7 @@ export class BlockWriter implements ArtifactWriter {
       );
     while (this.#inFlight.size >= this.#concurrency) await Promise.race(this.#inFlight);
     if (this.#failure !== undefined) throw this.#failure;
-    const id = Buffer.from(`${this.#prefix}-${String(this.#blocks.length).padStart(6, '0')}`).toString(
-      'base64',
-    );
+    const id = blockId(this.#prefix, this.#blocks.length);
     this.#blocks.push({ offset: this.#bufStart, length: this.#bufFill, id });
     const staged = this.#target.stage(id, buf.subarray(0, this.#bufFill)).then(
       () => {
