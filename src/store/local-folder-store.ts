@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import {
+  type FileHandle,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  stat,
+  unlink,
+} from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fromFsError, hasSystemCode, isSealtrainError, SealtrainError } from '../errors/index.js';
@@ -50,13 +60,46 @@ export class LocalFolderStore implements ArtifactStore {
     return file;
   }
 
+  /**
+   * The file for `path`, checked on disk too: no folder on the way and not the file itself may be a
+   * symbolic link that leads out of the root. (A link swapped in after the check is not caught:
+   * the store trusts whoever else can write inside its root.)
+   */
+  async #confined(path: string): Promise<string> {
+    const file = this.#file(path);
+    const outside = (): SealtrainError =>
+      new SealtrainError(
+        'ERR_USAGE_INVALID',
+        `The artifact path ${path} leads outside ${this.root} through a symbolic link.`,
+        { details: { path } },
+      );
+    const root = await realpath(this.root).catch(() => this.root);
+    for (let dir = dirname(file); dir.length >= this.root.length; dir = dirname(dir)) {
+      let real: string;
+      try {
+        real = await realpath(dir);
+      } catch (error) {
+        if (hasSystemCode(error, 'ENOENT')) continue;
+        throw fromFsError(error, 'read', dir);
+      }
+      if (real !== root && !real.startsWith(root + sep)) throw outside();
+      break;
+    }
+    const info = await lstat(file).catch(() => undefined);
+    if (info?.isSymbolicLink()) {
+      const target = await realpath(file).catch(() => '');
+      if (!target.startsWith(root + sep)) throw outside();
+    }
+    return file;
+  }
+
   async put(path: string, source: Readable | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     const file = this.#file(path);
     return writeAll(await this.create(path, options), source, (error) => fromFsError(error, 'write', file));
   }
 
   async create(path: string, options: PutOptions = {}): Promise<ArtifactWriter> {
-    const file = this.#file(path);
+    const file = await this.#confined(path);
     const metadata = checkMetadata(options.metadata);
     try {
       await mkdir(dirname(file), { recursive: true });
@@ -90,13 +133,13 @@ export class LocalFolderStore implements ArtifactStore {
   }
 
   async get(path: string): Promise<Readable> {
-    const file = this.#file(path);
+    const file = await this.#confined(path);
     const handle = await openRead(file);
     return handle.createReadStream();
   }
 
   async getRange(path: string, offset: number, length: number): Promise<Buffer> {
-    const file = this.#file(path);
+    const file = await this.#confined(path);
     checkRange(offset, length, file);
     const handle = await openRead(file);
     try {
@@ -118,7 +161,7 @@ export class LocalFolderStore implements ArtifactStore {
   }
 
   async stat(path: string): Promise<ArtifactStat | undefined> {
-    const file = this.#file(path);
+    const file = await this.#confined(path);
     let info: Awaited<ReturnType<typeof statBig>>;
     try {
       info = await statBig(file);
@@ -140,7 +183,7 @@ export class LocalFolderStore implements ArtifactStore {
   }
 
   async delete(path: string): Promise<void> {
-    const file = this.#file(path);
+    const file = await this.#confined(path);
     try {
       await unlink(file);
     } catch (error) {

@@ -147,11 +147,11 @@ export function storeConformance(store: () => ArtifactStore, where: (path: strin
   it('reports a missing artifact as ERR_IO_NOT_FOUND naming it', async () => {
     expect(await store().stat('missing/x')).toBeUndefined();
     for (const op of [
-      store().get('missing/x'),
-      store().getRange('missing/x', 0, 1),
-      store().delete('missing/x'),
+      () => store().get('missing/x'),
+      () => store().getRange('missing/x', 0, 1),
+      () => store().delete('missing/x'),
     ]) {
-      const error = await op.then(
+      const error = await op().then(
         () => undefined,
         (e: unknown) => e as { code: string; message: string },
       );

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,6 +28,39 @@ describe('LocalFolderStore', () => {
     expect((await readdir(join(root, 'a'))).sort()).toEqual(['.x.meta.json', 'x']);
     await store.delete('a/x');
     expect(await readdir(join(root, 'a'))).toEqual([]);
+  });
+
+  it('refuses symbolic links that lead out of the root, and follows those that stay inside', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'sealtrain-outside-'));
+    try {
+      await writeFile(join(outside, 'secret.txt'), 'outside the store');
+      await symlink(outside, join(root, 'escape'));
+      await symlink(join(outside, 'secret.txt'), join(root, 'leak'));
+      const store = new LocalFolderStore(root);
+      for (const op of [
+        () => store.put('escape/planted', Buffer.from('x')),
+        () => store.put('escape/new/deeper', Buffer.from('x')),
+        () => store.get('leak'),
+        () => store.getRange('leak', 0, 3),
+        () => store.stat('escape/secret.txt'),
+        () => store.delete('escape/secret.txt'),
+      ]) {
+        const error = await op().then(
+          () => undefined,
+          (e: unknown) => e as { code: string; message: string },
+        );
+        expect(error?.code).toBe('ERR_USAGE_INVALID');
+        expect(error?.message).toContain('symbolic link');
+      }
+      expect(await readdir(outside)).toEqual(['secret.txt']);
+      expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('outside the store');
+      await mkdir(join(root, 'real'));
+      await symlink(join(root, 'real'), join(root, 'alias'));
+      await store.put('alias/inside', Buffer.from('kept'));
+      expect(await readFile(join(root, 'real', 'inside'), 'utf8')).toBe('kept');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   it('a failed streamed put leaves nothing behind', async () => {
