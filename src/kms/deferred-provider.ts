@@ -1,3 +1,4 @@
+import { isSealtrainError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from './key-provider.js';
 
 /** A {@link KeyProvider} that opens on first use; `close` closes it if it was opened. */
@@ -10,10 +11,16 @@ export interface DeferredProvider extends KeyProvider {
  * name-based calls such as `create`). A command can offer every scheme while only the keyrings and
  * tokens it touches ask for their passphrase or PIN. A failed open is not remembered, so the
  * error repeats for each call.
+ *
+ * When `unwrap` cannot open the provider for a reason in `unavailable` (no keyring, no module
+ * configured, no such token), the error becomes `ERR_KMS_KEY_NOT_FOUND` with the same message, so
+ * a file sealed for several recipients still opens with another recipient's key. Other failures,
+ * such as a wrong passphrase or PIN, stay as they are.
  */
 export function deferredProvider(
   scheme: string,
   open: (uri: string | undefined) => Promise<KeyProvider & { close?(): unknown }>,
+  options: { unavailable?: readonly string[] } = {},
 ): DeferredProvider {
   let opened: Promise<KeyProvider & { close?(): unknown }> | undefined;
   const get = (uri?: string): Promise<KeyProvider & { close?(): unknown }> => {
@@ -33,11 +40,24 @@ export function deferredProvider(
     list: async () => (await get()).list(),
     disableVersion: async (name, version) => (await get()).disableVersion(name, version),
     wrap: async (uri, dek) => (await get(uri)).wrap(uri, dek),
-    unwrap: async (wrapped) => (await get(wrapped.uri)).unwrap(wrapped),
+    async unwrap(wrapped) {
+      let provider: KeyProvider;
+      try {
+        provider = await get(wrapped.uri);
+      } catch (error) {
+        throw notHere(error, options.unavailable ?? []);
+      }
+      return provider.unwrap(wrapped);
+    },
     async close() {
       const current = opened;
       opened = undefined;
       if (current) await (await current.catch(() => undefined))?.close?.();
     },
   };
+}
+
+function notHere(error: unknown, unavailable: readonly string[]): unknown {
+  if (!isSealtrainError(error) || !unavailable.includes(error.code)) return error;
+  return new SealtrainError('ERR_KMS_KEY_NOT_FOUND', error.message, { cause: error, details: error.details });
 }

@@ -19,6 +19,22 @@ export interface ReadPassphraseOptions {
   readonly input?: NodeJS.ReadableStream;
   /** Write prompts here instead of stderr. */
   readonly output?: NodeJS.WritableStream;
+  /**
+   * What the secret is called in messages and the stem of its options: default `passphrase`,
+   * `--passphrase-file` and `--passphrase-fd`; the PKCS#11 PIN uses `--pin-file` and `--pin-fd`.
+   */
+  readonly secret?: { readonly name: string; readonly flag: string };
+}
+
+/** How messages name the secret and its command-line options. */
+interface Naming {
+  readonly name: string;
+  readonly flags: string;
+}
+
+function namingOf(options: ReadPassphraseOptions): Naming {
+  const { name, flag } = options.secret ?? { name: 'passphrase', flag: 'passphrase' };
+  return { name, flags: `--${flag}-file or --${flag}-fd` };
 }
 
 /** Largest passphrase input read from a file or descriptor. */
@@ -34,38 +50,34 @@ function firstLine(data: Buffer): Buffer {
   return line;
 }
 
-function refuseEmpty(line: Buffer, source: string): Buffer {
+function refuseEmpty(line: Buffer, source: string, n: Naming): Buffer {
   if (line.length > 0) return line;
-  throw new SealtrainError('ERR_KMS_PASSPHRASE_REQUIRED', `The passphrase from ${source} is empty.`, {
+  throw new SealtrainError('ERR_KMS_PASSPHRASE_REQUIRED', `The ${n.name} from ${source} is empty.`, {
     details: { source },
   });
 }
 
-function tooLong(source: string): SealtrainError {
-  return new SealtrainError(
-    'ERR_USAGE_INVALID',
-    `The passphrase input from ${source} is larger than 1 MiB.`,
-    {
-      details: { source },
-    },
-  );
+function tooLong(source: string, n: Naming): SealtrainError {
+  return new SealtrainError('ERR_USAGE_INVALID', `The ${n.name} input from ${source} is larger than 1 MiB.`, {
+    details: { source },
+  });
 }
 
-async function fromFile(file: string): Promise<Buffer> {
+async function fromFile(file: string, n: Naming): Promise<Buffer> {
   let data: Buffer;
   try {
     data = await readFile(file);
   } catch (error) {
-    throw fromFsError(error, 'read the passphrase file', file);
+    throw fromFsError(error, `read the ${n.name} file`, file);
   }
   if (data.length > MAX_INPUT_BYTES) {
     data.fill(0);
-    throw tooLong(file);
+    throw tooLong(file, n);
   }
-  return refuseEmpty(firstLine(data), file);
+  return refuseEmpty(firstLine(data), file, n);
 }
 
-async function fromFd(fd: number): Promise<Buffer> {
+async function fromFd(fd: number, naming: Naming): Promise<Buffer> {
   const source = `file descriptor ${fd}`;
   const chunk = Buffer.alloc(4096);
   const chunks: Buffer[] = [];
@@ -82,35 +94,39 @@ async function fromFd(fd: number): Promise<Buffer> {
         }
         if (hasSystemCode(error, 'EOF')) break;
         const reason = hasSystemCode(error, 'EBADF') ? 'it is not open' : String((error as Error).message);
-        throw new SealtrainError('ERR_IO_FAILED', `Cannot read the passphrase from ${source}: ${reason}.`, {
-          cause: error,
-          details: { fd },
-        });
+        throw new SealtrainError(
+          'ERR_IO_FAILED',
+          `Cannot read the ${naming.name} from ${source}: ${reason}.`,
+          {
+            cause: error,
+            details: { fd },
+          },
+        );
       }
       if (n === 0) break;
       total += n;
-      if (total > MAX_INPUT_BYTES) throw tooLong(source);
+      if (total > MAX_INPUT_BYTES) throw tooLong(source, naming);
       chunks.push(Buffer.from(chunk.subarray(0, n)));
     }
-    return refuseEmpty(firstLine(Buffer.concat(chunks)), source);
+    return refuseEmpty(firstLine(Buffer.concat(chunks)), source, naming);
   } finally {
     chunk.fill(0);
     for (const c of chunks) c.fill(0);
   }
 }
 
-async function fromPrompt(options: ReadPassphraseOptions): Promise<Buffer> {
+async function fromPrompt(options: ReadPassphraseOptions, n: Naming): Promise<Buffer> {
   const input = options.input ?? process.stdin;
   if (options.input === undefined && !process.stdin.isTTY) {
     throw new SealtrainError(
       'ERR_KMS_PASSPHRASE_REQUIRED',
-      'A passphrase is required and there is no terminal to ask for it: use --passphrase-file or --passphrase-fd.',
+      `A ${n.name} is required and there is no terminal to ask for it: use ${n.flags}.`,
     );
   }
   const output = options.output ?? process.stderr;
   const reader = new SecretLineReader(input);
   try {
-    const first = refuseEmpty(await reader.line(output, options.prompt ?? 'Passphrase: '), 'the terminal');
+    const first = refuseEmpty(await reader.line(output, options.prompt ?? 'Passphrase: '), 'the terminal', n);
     if (!options.confirm) return first;
     const again = await reader.line(output, 'Repeat the passphrase: ');
     const same = again.length === first.length && timingSafeEqual(again, first);
@@ -133,13 +149,11 @@ async function fromPrompt(options: ReadPassphraseOptions): Promise<Buffer> {
  * terminal. Never looks at arguments or the environment. The caller wipes the result.
  */
 export async function readPassphrase(options: ReadPassphraseOptions = {}): Promise<Buffer> {
+  const n = namingOf(options);
   if (options.file !== undefined && options.fd !== undefined) {
-    throw new SealtrainError(
-      'ERR_USAGE_INVALID',
-      'Give the passphrase with --passphrase-file or --passphrase-fd, not both.',
-    );
+    throw new SealtrainError('ERR_USAGE_INVALID', `Give the ${n.name} with ${n.flags}, not both.`);
   }
-  if (options.file !== undefined) return fromFile(options.file);
-  if (options.fd !== undefined) return fromFd(options.fd);
-  return fromPrompt(options);
+  if (options.file !== undefined) return fromFile(options.file, n);
+  if (options.fd !== undefined) return fromFd(options.fd, n);
+  return fromPrompt(options, n);
 }

@@ -190,8 +190,10 @@ async function rewrapRemote(path: string, options: RotateOptions): Promise<Rotat
     if (!(inPlace && src.etag !== undefined && (await replaceHead(path, head, src.etag, options.storage)))) {
       out = await openOutput(target, inPlace || (options.overwrite ?? false), options.storage, {
         ...(inPlace && src.etag !== undefined ? { ifMatch: src.etag } : {}),
+        ...(inPlace && src.metadata !== undefined ? { metadata: src.metadata } : {}),
       });
-      await out.write(head, 0);
+      // Body first and header last, as a seal writes them: a blob keeps its header as its own
+      // block, so the next rewrap of it replaces one block.
       const body = readAhead(src, start);
       const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
       for (let at = start; at < src.size; ) {
@@ -200,6 +202,7 @@ async function rewrapRemote(path: string, options: RotateOptions): Promise<Rotat
         await out.write(buf.subarray(0, n), at);
         at += n;
       }
+      await out.write(head, 0);
       await out.commit();
       out = undefined;
     }

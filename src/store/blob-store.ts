@@ -57,8 +57,8 @@ export class BlobStore implements ArtifactStore {
     this.account = account;
     this.containerName = container.containerName;
     this.#container = container;
-    this.#blockSize = options.blockSize ?? 8 * 1024 * 1024;
-    this.#concurrency = options.concurrency ?? 4;
+    this.#blockSize = checkCount(options.blockSize ?? 8 * 1024 * 1024, 'blockSize', 4000 * 1024 * 1024);
+    this.#concurrency = checkCount(options.concurrency ?? 4, 'concurrency', 64);
   }
 
   /** Opens the container named by `uri` (`az://account/container`; a path part is refused). */
@@ -140,7 +140,7 @@ export class BlobStore implements ArtifactStore {
    * Replaces the first `head.length` bytes of a blob whose first committed block is exactly that
    * long (what {@link BlobStore.create} produces for a sealed file: the header is its own block),
    * by staging one block and recommitting the list with `If-Match: etag`; the other blocks are not
-   * re-sent. Keeps the blob's metadata. Returns `undefined`, changing nothing, when the blob's
+   * re-sent. Keeps the blob's metadata and content headers. Returns `undefined`, changing nothing, when the blob's
    * blocks do not allow it (written by another tool); `ERR_IO_CHANGED` when the etag no longer matches.
    */
   async replaceHead(path: string, head: Uint8Array, etag: string): Promise<PutResult | undefined> {
@@ -162,6 +162,13 @@ export class BlobStore implements ArtifactStore {
       const res = await blob.commitBlockList([id, ...committedBlocks.slice(1).map((b) => b.name)], {
         conditions,
         metadata: { ...props.metadata },
+        blobHTTPHeaders: {
+          ...(props.contentType ? { blobContentType: props.contentType } : {}),
+          ...(props.contentEncoding ? { blobContentEncoding: props.contentEncoding } : {}),
+          ...(props.contentLanguage ? { blobContentLanguage: props.contentLanguage } : {}),
+          ...(props.contentDisposition ? { blobContentDisposition: props.contentDisposition } : {}),
+          ...(props.cacheControl ? { blobCacheControl: props.cacheControl } : {}),
+        },
       });
       return { etag: res.etag ?? '', size: props.contentLength ?? 0 };
     } catch (error) {
@@ -182,7 +189,16 @@ export class BlobStore implements ArtifactStore {
     }
   }
 
-  async getRange(path: string, offset: number, length: number): Promise<Buffer> {
+  /**
+   * {@inheritDoc ArtifactStore.getRange} With `ifMatch`, the read fails with `ERR_IO_CHANGED`
+   * when the blob no longer has that etag, so a sequence of ranged reads sees one version.
+   */
+  async getRange(
+    path: string,
+    offset: number,
+    length: number,
+    options: { ifMatch?: string } = {},
+  ): Promise<Buffer> {
     const blob = this.#blob(path);
     const uri = this.uri(path);
     checkRange(offset, length, uri);
@@ -193,12 +209,15 @@ export class BlobStore implements ArtifactStore {
         if (offset > contentLength) throw rangeOutside(offset, length, uri);
         return Buffer.alloc(0);
       }
-      const res = await blob.download(offset, length);
+      const conditions = options.ifMatch === undefined ? {} : { conditions: { ifMatch: options.ifMatch } };
+      const res = await blob.download(offset, length, conditions);
       const out = await readAll(res.readableStreamBody, length);
       if (out.length !== length) throw rangeOutside(offset, length, uri);
       return out;
     } catch (error) {
-      if ((error as { statusCode?: unknown }).statusCode === 416) throw rangeOutside(offset, length, uri);
+      const status = (error as { statusCode?: unknown }).statusCode;
+      if (status === 416) throw rangeOutside(offset, length, uri);
+      if (status === 412 && options.ifMatch !== undefined) throw changedWhileRewritten(uri, error, 'read');
       throw fromBlobError(error, 'read', uri);
     }
   }
@@ -234,6 +253,19 @@ export class BlobStore implements ArtifactStore {
       throw fromBlobError(error, 'delete', this.uri(path));
     }
   }
+}
+
+/** A whole number from 1 to `max` (Azure's block limit is 4000 MiB), or `ERR_USAGE_INVALID`. */
+function checkCount(value: number, name: string, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `${name} must be a whole number from 1 to ${max}, not ${value}.`,
+      {
+        details: { [name]: String(value) },
+      },
+    );
+  return value;
 }
 
 /**

@@ -133,6 +133,49 @@ describe('sealtrain with az:// paths and pkcs11: keys', () => {
     expect(noModule.stderr).toContain('--pkcs11-module');
   });
 
+  it('opens a file sealed for an HSM key and a local key with whichever the user has', async () => {
+    const both = await freshHome();
+    try {
+      const init = await cli([...both.base, 'keys', 'init', '--scrypt-cost', '1024'], { env });
+      expect(init.code, init.stderr).toBe(0);
+      await cli([...both.base, 'keys', 'create', 'alice'], { env });
+      const input = join(both.dir, 'shared.csv');
+      await writeFile(input, 'id,label\n1,0\n');
+      const sealedPath = join(both.dir, 'shared.sealed');
+      const hsm = base.filter((a) => a !== '--home' && a !== home.home);
+      const sealed = await cli(
+        [...both.base, ...hsm, 'seal', input, '-o', sealedPath, '--key', KEY, '--key', 'local:alice'],
+        { env },
+      );
+      expect(sealed.code, sealed.stderr).toBe(0);
+      // Only the keyring passphrase: the HSM recipient is skipped, the local one opens it.
+      const local = await cli([...both.base, 'unseal', sealedPath, '-o', `${input}.local`, '--json'], {
+        env,
+      });
+      expect(local.code, local.stderr).toBe(0);
+      expect(local.json?.key).toBe('local:alice/1');
+      // Only the HSM (a home without a keyring): the local recipient is skipped.
+      const viaHsm = await cli([...base, 'unseal', sealedPath, '-o', `${input}.hsm`, '--json'], { env });
+      expect(viaHsm.code, viaHsm.stderr).toBe(0);
+      expect(viaHsm.json?.key).toBe(`${KEY}/2`);
+      expect(await readFile(`${input}.hsm`, 'utf8')).toBe('id,label\n1,0\n');
+      // Neither: the error names what was missing for each recipient.
+      const none = await cli(['--home', join(both.dir, 'empty'), 'unseal', sealedPath, '-o', `${input}.x`], {
+        env,
+      });
+      expect(none.code).not.toBe(0);
+      expect(none.stderr).toContain('--pkcs11-module');
+      // The PIN's own options are named when it cannot be read.
+      const twice = await cli([...base, '--pin-fd', '3', 'unseal', sealedPath, '-o', `${input}.y`], {
+        env,
+        fd3: 'x\n',
+      });
+      expect(twice.stderr).toContain('Give the PKCS#11 PIN with --pin-file or --pin-fd, not both.');
+    } finally {
+      await both.cleanup();
+    }
+  });
+
   it('leaves no blob when the sealing process is killed mid-upload', async () => {
     const input = join(home.dir, 'big.bin');
     await writeFile(input, randomBytes(96 * 1024 * 1024));

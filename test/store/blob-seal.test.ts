@@ -15,6 +15,7 @@ import {
   unsealFile,
   verifySealedFile,
 } from '../../src/seal/index.js';
+import { BlobStore } from '../../src/store/index.js';
 import { staticProvider } from '../vectors/static-provider.mjs';
 import { type Azurite, DEV_ACCOUNT, startAzurite } from './azurite.js';
 import { codeOf } from './conformance.js';
@@ -195,9 +196,24 @@ describe('sealing to and from Blob Storage', () => {
     expect(blocksBefore.length).toBeGreaterThan(2);
     expect(blocksAfter.slice(1)).toEqual(blocksBefore.slice(1));
     expect(blocksAfter[0]).not.toBe(blocksBefore[0]);
+    await copy.setMetadata({ ward: 'seven' });
     await rewrapFile(`${AZ}/rotate/copy.sealed`, { providers: rotating, storage: storage() });
+    expect((await copy.getProperties()).metadata).toEqual({ ward: 'seven' });
+    await copy.setHTTPHeaders({ blobContentType: 'application/vnd.sealtrain.sealed' });
     const copyInfo = await inspectFile(`${AZ}/rotate/copy.sealed`, { storage: storage() });
     expect(copyInfo.recipients.map((k) => k.version)).toEqual(['2']);
+    // The streamed rewrite kept the header as its own block, so the next rewrap swaps only that.
+    const streamed = await blocksOf('rotate/copy.sealed');
+    expect(streamed.length).toBeGreaterThan(1);
+    await rewrapFile(`${AZ}/rotate/copy.sealed`, {
+      providers: rotating,
+      recipients: ['local:rot/2'],
+      storage: storage(),
+    });
+    expect((await blocksOf('rotate/copy.sealed')).slice(1)).toEqual(streamed.slice(1));
+    const props = await copy.getProperties();
+    expect(props.contentType).toBe('application/vnd.sealtrain.sealed');
+    expect(props.metadata).toEqual({ ward: 'seven' });
     expect(r.from.map((k) => k.version)).toEqual(['1']);
     expect(r.to.map((k) => k.version)).toEqual(['2']);
     expect((await inspectFile(target, { storage: storage() })).recipients.map((k) => k.version)).toEqual([
@@ -241,6 +257,41 @@ describe('sealing to and from Blob Storage', () => {
     await rewrapFile(target, { providers: rotating, output: local, storage: storage() });
     expect((await inspectFile(local)).recipients.map((k) => k.version)).toEqual(['3']);
     expect((await blob.downloadToBuffer()).equals(before)).toBe(true);
+  });
+
+  it('fails a read of a blob that was replaced after it was opened, rather than mixing versions', async () => {
+    const input = join(dir, 'versions.bin');
+    await writeFile(input, plaintext(400_000));
+    const target = `${AZ}/versions/v.sealed`;
+    await sealFile(input, target, {
+      recipients: ['local:owner'],
+      providers,
+      chunkSize: 65536,
+      storage: storage(),
+    });
+    const reader = await SealedReader.open(target, { providers, storage: storage() });
+    try {
+      expect((await reader.read(0, 10)).length).toBe(10);
+      await sealFile(input, target, {
+        recipients: ['local:owner'],
+        providers,
+        storage: storage(),
+        overwrite: true,
+      });
+      const error = await reader.read(300_000, 10).then(
+        () => undefined,
+        (e: unknown) => e as { code: string; message: string },
+      );
+      expect(error?.code).toBe('ERR_IO_CHANGED');
+      expect(error?.message).toContain(target);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('refuses block sizes and parallelism that could never upload', () => {
+    for (const bad of [{ concurrency: 0 }, { blockSize: 0 }, { blockSize: 1.5 }, { concurrency: Number.NaN }])
+      expect(() => BlobStore.open(AZ, { ...storage(), ...bad })).toThrow(/must be a whole number/);
   });
 
   it('names a missing blob and a bare container', async () => {

@@ -142,12 +142,15 @@ export class Session {
     const audit = await this.audit();
     return [
       auditedProvider(
-        this.#deferred(LOCAL_SCHEME, () => this.localKeyring()),
+        this.#deferred(LOCAL_SCHEME, () => this.localKeyring(), ['ERR_KMS_KEYRING_NOT_FOUND']),
         audit,
         this.actor,
       ),
       auditedProvider(
-        this.#deferred(PKCS11_SCHEME, (uri) => this.#token(uri)),
+        this.#deferred(PKCS11_SCHEME, (uri) => this.#token(uri), [
+          'ERR_KMS_KEYRING_NOT_FOUND',
+          'ERR_USAGE_INVALID',
+        ]),
         audit,
         this.actor,
       ),
@@ -169,8 +172,12 @@ export class Session {
     return { provider: auditedProvider(token, audit, this.actor), name };
   }
 
-  #deferred(scheme: string, open: (uri: string | undefined) => Promise<KeyProvider>): KeyProvider {
-    const provider = deferredProvider(scheme, open);
+  #deferred(
+    scheme: string,
+    open: (uri: string | undefined) => Promise<KeyProvider>,
+    unavailable: readonly string[],
+  ): KeyProvider {
+    const provider = deferredProvider(scheme, open, { unavailable });
     this.#deferredProviders.push(provider);
     return provider;
   }
@@ -201,6 +208,7 @@ export class Session {
       ...(this.opts.pinFile !== undefined ? { file: this.opts.pinFile } : {}),
       ...(fd !== undefined ? { fd } : {}),
       prompt: `User PIN for PKCS#11 token ${JSON.stringify(label)}: `,
+      secret: { name: 'PKCS#11 PIN', flag: 'pin' },
     });
     try {
       this.#pkcs11 = await Pkcs11KeyProvider.open({ module, tokenLabel: label, pin });

@@ -22,6 +22,8 @@ export interface RandomAccessSource {
   readonly size: number;
   /** A blob's etag when it was opened. */
   readonly etag?: string;
+  /** A blob's user metadata. */
+  readonly metadata?: Readonly<Record<string, string>>;
   read(position: number, length: number): Promise<Uint8Array>;
   close?(): Promise<void>;
 }
@@ -104,13 +106,16 @@ export async function openRandomAccess(
     name: location,
     size: info.size,
     etag: info.etag,
-    read: (position, length) => store.getRange(path, position, length),
+    metadata: info.metadata,
+    // Every range from the version opened: a blob replaced mid-read fails instead of mixing.
+    read: (position, length) => store.getRange(path, position, length, { ifMatch: info.etag }),
   };
 }
 
 /**
  * Reads `[start, end)` of a random-access source in order, keeping `depth` ranged reads of
- * `partSize` in flight, so a remote artifact streams at the speed of several connections.
+ * `partSize` in flight, so a remote artifact streams at the speed of several connections. Each
+ * part is zeroed once it has been read out.
  */
 export function readAhead(
   src: RandomAccessSource,
@@ -121,6 +126,7 @@ export function readAhead(
   const queue: Promise<Uint8Array>[] = [];
   let next = start;
   let current: Buffer = Buffer.alloc(0);
+  let whole: Buffer | undefined;
   const refill = (): void => {
     while (queue.length < depth && next < src.size) {
       const length = Math.min(partSize, src.size - next);
@@ -135,11 +141,14 @@ export function readAhead(
       let filled = 0;
       while (filled < buf.length) {
         if (current.length === 0) {
+          whole?.fill(0); // a consumed part may have held plaintext (sealing from a blob)
+          whole = undefined;
           refill();
           const part = queue.shift();
           if (part === undefined) break;
           const bytes = await part;
-          current = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+          whole = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+          current = whole;
           refill();
         }
         const n = current.copy(buf, filled);
@@ -167,7 +176,7 @@ export async function openOutput(
   output: string,
   overwrite: boolean,
   storage?: StorageOptions,
-  blob: { ifMatch?: string } = {},
+  blob: { ifMatch?: string; metadata?: Readonly<Record<string, string>> } = {},
 ): Promise<OutputTarget> {
   if (!isAzUri(output)) {
     const file = await AtomicFile.create(output, { overwrite });

@@ -145,9 +145,11 @@ function noRecipientError(name: string, slots: ParsedSlot[], failures: Sealtrain
       },
     );
   }
+  // Say why each key was out of reach (no keyring, no PKCS#11 module, a key not on the token).
+  const why = [...new Set(failures.map((f) => f.message))].slice(0, 4);
   return new SealtrainError(
     'ERR_SEAL_NO_RECIPIENT',
-    `Cannot open ${name}: none of its recipients (${listed.join(', ')}) is a key you have.`,
+    `Cannot open ${name}: none of its recipients (${listed.join(', ')}) is a key you have.${why.length ? ` ${why.join(' ')}` : ''}`,
     { details },
   );
 }

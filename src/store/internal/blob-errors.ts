@@ -60,11 +60,12 @@ export function fromBlobError(error: unknown, action: string, uri: string): Seal
   });
 }
 
-/** `ERR_IO_CHANGED`: a conditional replace found the blob changed since it was read. */
-export function changedWhileRewritten(uri: string, cause: unknown): SealtrainError {
+/** `ERR_IO_CHANGED`: a conditional request found the blob changed since it was first read. */
+export function changedWhileRewritten(uri: string, cause: unknown, doing = 'rewritten'): SealtrainError {
+  const what = doing === 'rewritten' ? 'nothing was replaced' : 'nothing was written from it';
   return new SealtrainError(
     'ERR_IO_CHANGED',
-    `Cannot replace ${uri}: it changed while it was being rewritten; nothing was replaced, run the command again.`,
+    `Cannot ${doing === 'rewritten' ? 'replace' : 'read'} ${uri}: it changed while it was being ${doing}; ${what}, run the command again.`,
     { cause, details: { uri } },
   );
 }

@@ -69,6 +69,7 @@ export class BlockWriter implements ArtifactWriter {
     let src = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let pos = position;
     while (src.length > 0) {
+      if (this.#state !== 'open') return; // aborted meanwhile: stage nothing more
       if (this.#buf === undefined || pos !== this.#bufStart + this.#bufFill) {
         await this.#flush();
         this.#buf = Buffer.allocUnsafe(this.#blockSize);
