@@ -3,13 +3,12 @@
 // file, beside a plain SDK uploadFile/downloadToFile of the same bytes and `cp`, all in this run.
 import { spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { sealFile, unsealFile } from '../dist/seal/index.js';
+import { DEV_ACCOUNT as ACCOUNT, startAzurite } from '../test/helpers/azurite.mjs';
 import { staticProvider } from '../test/vectors/static-provider.mjs';
 
 const json = process.argv.includes('--json');
@@ -18,58 +17,6 @@ const MIB = mibArg > 0 ? Number(process.argv[mibArg + 1]) : 1024;
 const say = (s) => {
   if (!json) process.stderr.write(`${s}\n`);
 };
-const ACCOUNT = 'devstoreaccount1';
-// Azurite's published development key: public test configuration, not a secret.
-const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startAzurite() {
-  const location = mkdtempSync(join(tmpdir(), 'sealtrain-bench-azurite-'));
-  const port = await freePort();
-  const bin = fileURLToPath(new URL('../node_modules/.bin/azurite-blob', import.meta.url));
-  const child = spawn(
-    bin,
-    [
-      '--blobHost',
-      '127.0.0.1',
-      '--blobPort',
-      String(port),
-      '--location',
-      location,
-      '--silent',
-      '--disableTelemetry',
-      '--skipApiVersionCheck',
-    ],
-    { stdio: 'ignore' },
-  );
-  const connectionString = `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};BlobEndpoint=http://127.0.0.1:${port}/${ACCOUNT};`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      await BlobServiceClient.fromConnectionString(connectionString).getContainerClient('probe').exists();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(location, { recursive: true, force: true, maxRetries: 5 });
-  };
-  return { connectionString, stop };
-}
-
 const seconds = async (fn) => {
   const t = process.hrtime.bigint();
   await fn();
@@ -94,7 +41,11 @@ const input = join(work, 'plain.bin');
   closeSync(fd);
 }
 const bytes = statSync(input).size;
-const sha = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const sha = async (file) => {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk);
+  return hash.digest('hex');
+};
 try {
   const connectionString = azurite.connectionString;
   const service = BlobServiceClient.fromConnectionString(connectionString);
@@ -102,7 +53,7 @@ try {
   const storage = { connectionString };
   const targets = { blob: `az://${ACCOUNT}/bench/data.sealed`, local: join(work, 'data.sealed') };
   const figures = {};
-  const want = sha(input);
+  const want = await sha(input);
   for (const [name, target] of Object.entries(targets)) {
     const seal = { recipients: ['local:bench'], providers: [provider], storage };
     figures[`${name}_seal_s`] = await seconds(() => sealFile(input, target, seal));
@@ -110,7 +61,7 @@ try {
     figures[`${name}_unseal_s`] = await seconds(() =>
       unsealFile(target, out, { providers: [provider], storage }),
     );
-    if (sha(out) !== want) throw new Error(`${name}: round trip differs`);
+    if ((await sha(out)) !== want) throw new Error(`${name}: round trip differs`);
     rmSync(out);
   }
   const plain = service.getContainerClient('bench').getBlockBlobClient('plain.bin');

@@ -2,26 +2,40 @@ import { randomBytes } from 'node:crypto';
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fromFsError } from '../errors/index.js';
+import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
 import { assertAbsent, registerTempFile, syncDir } from '../store/index.js';
 import { engineOptions } from './internal/context.js';
 import { openBody } from './internal/engine.js';
 import { type OpenedInput, openInput } from './internal/files.js';
 import { streamSink } from './internal/io.js';
-import type { StorageOptions } from './internal/locations.js';
+import { isAzUri, type StorageOptions } from './internal/locations.js';
 import { type OpenedHeader, wipeOpened } from './internal/open-header.js';
 import { keyUrisOf, recordSealEvent } from './internal/recipients.js';
-import { type RotateOptions, type RotateResult, refuseBlobs } from './rotate-file.js';
+import type { RotateOptions, RotateResult } from './rotate-file.js';
 import { type SealResult, sealFile } from './seal-file.js';
 import { openSealedInput } from './unseal-file.js';
+
+/**
+ * Reencrypt works on local files: an `az://` location is refused with what to do instead.
+ */
+function refuseBlobs(path: string, output?: string): void {
+  for (const location of [path, output]) {
+    if (location !== undefined && isAzUri(location))
+      throw new SealtrainError(
+        'ERR_USAGE_INVALID',
+        `reencrypt works on local files only; ${location} is a blob: download it (for example with az storage blob download), reencrypt the local copy, and upload it again.`,
+        { details: { path: location } },
+      );
+  }
+}
 
 /**
  * Re-encrypts a sealed file under a fresh data key. The new file is written beside the target,
  * every chunk of it is verified, and only then does it replace the target.
  */
 export async function reencryptFile(path: string, options: RotateOptions): Promise<RotateResult> {
-  refuseBlobs('reencrypt', path, options.output);
+  refuseBlobs(path, options.output);
   const target = options.output ?? path;
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.reencrypt`);
   const src = await openInput(path);

@@ -4,7 +4,7 @@ import { copyFile, type FileHandle, open } from 'node:fs/promises';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider, WrappedKey } from '../kms/index.js';
 import { AtomicFile } from '../store/index.js';
-import { bodyOffset, PREAMBLE_SIZE, parsePreamble } from './internal/layout.js';
+import { bodyOffset, MAX_SLOT_SIZE, PREAMBLE_SIZE, parsePreamble } from './internal/layout.js';
 import {
   blobAt,
   isAzUri,
@@ -23,6 +23,7 @@ import {
   wrapForAll,
 } from './internal/recipients.js';
 import { encodeSlot, slotAuthentic } from './internal/slot.js';
+import { checkBodySize } from './unseal-file.js';
 
 /** Options for {@link rewrapFile} and `reencryptFile`. */
 export interface RotateOptions {
@@ -43,21 +44,6 @@ export interface RotateResult {
   readonly path: string;
   readonly from: readonly WrappedKey[];
   readonly to: readonly WrappedKey[];
-}
-
-/**
- * Reencrypt works on local files: an `az://` location is refused with what to do instead.
- * @internal
- */
-export function refuseBlobs(command: string, path: string, output?: string): void {
-  for (const location of [path, output]) {
-    if (location !== undefined && isAzUri(location))
-      throw new SealtrainError(
-        'ERR_USAGE_INVALID',
-        `${command} works on local files only; ${location} is a blob: download it (for example with az storage blob download), ${command} the local copy, and upload it again.`,
-        { details: { path: location } },
-      );
-  }
 }
 
 /**
@@ -83,6 +69,8 @@ export async function rewrapFile(path: string, options: RotateOptions): Promise<
       throw fromFsError(e, 'open', path);
     });
     opened = await openHeader(await readPrefix(handle, path), path, unwrapWith(options.providers));
+    // A damaged file is refused before its header is touched.
+    checkBodySize(opened, (await handle.stat()).size - bodyOffset(opened.preamble.slotSize), path);
     const uris = options.recipients ?? keyUrisOf(opened.envelope.recipients);
     const to = await wrapForAll(uris, options.providers, opened.dek);
     await writeSpareSlot({ handle, opened, to, providers: options.providers, name: path });
@@ -167,13 +155,13 @@ async function rewrapRemote(path: string, options: RotateOptions): Promise<Rotat
   let opened: OpenedHeader | undefined;
   let out: OutputTarget | undefined;
   try {
-    const { slotSize } = parsePreamble(
-      Buffer.from(await src.read(0, Math.min(src.size, PREAMBLE_SIZE))),
-      path,
-    );
+    // One read covers the largest header; for a blob that is one round trip, not two.
+    const first = Buffer.from(await src.read(0, Math.min(src.size, PREAMBLE_SIZE + 2 * MAX_SLOT_SIZE)));
+    const { slotSize } = parsePreamble(first, path);
     const start = bodyOffset(slotSize);
-    const prefix = Buffer.from(await src.read(0, Math.min(src.size, start)));
+    const prefix = first.subarray(0, start);
     opened = await openHeader(prefix, path, unwrapWith(options.providers));
+    checkBodySize(opened, src.size - start, path);
     const uris = options.recipients ?? keyUrisOf(opened.envelope.recipients);
     const to = await wrapForAll(uris, options.providers, opened.dek);
     const w = { opened, to, providers: options.providers, name: path };
@@ -186,12 +174,17 @@ async function rewrapRemote(path: string, options: RotateOptions): Promise<Rotat
       PREAMBLE_SIZE + opened.slot.index * slotSize,
       PREAMBLE_SIZE + (opened.slot.index + 1) * slotSize,
     );
-    const inPlace = options.output === undefined;
-    if (!(inPlace && src.etag !== undefined && (await replaceHead(path, head, src.etag, options.storage)))) {
-      out = await openOutput(target, inPlace || (options.overwrite ?? false), options.storage, {
-        ...(inPlace && src.etag !== undefined ? { ifMatch: src.etag } : {}),
-        ...(inPlace && src.metadata !== undefined ? { metadata: src.metadata } : {}),
-      });
+    // In place means the source is the blob (only then is this path taken without -o).
+    const inPlaceEtag = options.output === undefined ? src.etag : undefined;
+    if (!(inPlaceEtag !== undefined && (await replaceHead(path, head, inPlaceEtag, options.storage)))) {
+      out = await openOutput(
+        target,
+        inPlaceEtag !== undefined || (options.overwrite ?? false),
+        options.storage,
+        {
+          ...(inPlaceEtag !== undefined ? { ifMatch: inPlaceEtag, metadata: src.metadata ?? {} } : {}),
+        },
+      );
       // Body first and header last, as a seal writes them: a blob keeps its header as its own
       // block, so the next rewrap of it replaces one block.
       const body = readAhead(src, start);

@@ -64,7 +64,8 @@ export async function openSealedInput(
   return opened;
 }
 
-function checkBodySize(opened: OpenedHeader, bodyLength: number, name: string): void {
+/** Checks a sealed body's length against its header: truncated, or modified. */
+export function checkBodySize(opened: OpenedHeader, bodyLength: number, name: string): void {
   const expected = opened.envelope.length;
   if (expected !== null && bodyLength !== sealedBodyLength(expected, opened.core.chunk_size)) {
     if (bodyLength < sealedBodyLength(expected, opened.core.chunk_size)) {

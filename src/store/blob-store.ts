@@ -5,7 +5,7 @@ import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { SealtrainError } from '../errors/index.js';
 import type { ArtifactStat, ArtifactStore, ArtifactWriter, PutOptions, PutResult } from './artifact-store.js';
 import { formatAzUri, parseAzUri } from './internal/az-uri.js';
-import { changedWhileRewritten, fromBlobError } from './internal/blob-errors.js';
+import { changedMeanwhile, fromBlobError } from './internal/blob-errors.js';
 import { BlockWriter, blockId, blockPrefix } from './internal/block-writer.js';
 import {
   checkMetadata,
@@ -126,7 +126,7 @@ export class BlobStore implements ArtifactStore {
             return { etag: res.etag ?? '', size: 0 };
           } catch (error) {
             if (changed && (error as { statusCode?: unknown }).statusCode === 412)
-              throw changedWhileRewritten(uri, error);
+              throw changedMeanwhile(uri, error, 'replace');
             throw fromBlobError(error, 'write', uri);
           }
         },
@@ -172,7 +172,8 @@ export class BlobStore implements ArtifactStore {
       });
       return { etag: res.etag ?? '', size: props.contentLength ?? 0 };
     } catch (error) {
-      if ((error as { statusCode?: unknown }).statusCode === 412) throw changedWhileRewritten(uri, error);
+      if ((error as { statusCode?: unknown }).statusCode === 412)
+        throw changedMeanwhile(uri, error, 'replace');
       throw fromBlobError(error, 'write', uri);
     }
   }
@@ -217,7 +218,7 @@ export class BlobStore implements ArtifactStore {
     } catch (error) {
       const status = (error as { statusCode?: unknown }).statusCode;
       if (status === 416) throw rangeOutside(offset, length, uri);
-      if (status === 412 && options.ifMatch !== undefined) throw changedWhileRewritten(uri, error, 'read');
+      if (status === 412 && options.ifMatch !== undefined) throw changedMeanwhile(uri, error, 'read');
       throw fromBlobError(error, 'read', uri);
     }
   }

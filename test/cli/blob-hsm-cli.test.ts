@@ -4,9 +4,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Azurite, DEV_ACCOUNT, startAzurite } from '../helpers/azurite.mjs';
 import { cli, freshHome } from '../helpers/cli.js';
 import { initSoftHsmToken, SOFTHSM_MODULE, USER_PIN } from '../kms/conformance/softhsm.js';
-import { type Azurite, DEV_ACCOUNT, startAzurite } from '../store/azurite.js';
 
 let azurite: Azurite | undefined;
 let container: ContainerClient;
@@ -174,6 +174,31 @@ describe('sealtrain with az:// paths and pkcs11: keys', () => {
     } finally {
       await both.cleanup();
     }
+  });
+
+  it('names a missing or malformed storage connection file and sends nothing', async () => {
+    const input = join(home.dir, 'conn.bin');
+    await writeFile(input, 'x');
+    const empty = join(home.dir, 'empty-conn.txt');
+    await writeFile(empty, '\n');
+    const twoLines = join(home.dir, 'two-conn.txt');
+    await writeFile(twoLines, 'a=b\nc=d\n');
+    const withConn = (file: string) => base.map((a) => (a.endsWith('storage.txt') ? file : a));
+    const missing = await cli(
+      [...withConn(join(home.dir, 'nope.txt')), 'seal', input, '-o', `${AZ}/conn/a`, '--key', KEY],
+      {
+        env,
+      },
+    );
+    expect(missing.code).toBe(10);
+    expect(missing.stderr).toContain('nope.txt');
+    for (const file of [empty, twoLines]) {
+      const bad = await cli([...withConn(file), 'seal', input, '-o', `${AZ}/conn/a`, '--key', KEY], { env });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(file);
+      expect(bad.stderr).not.toContain('c=d');
+    }
+    expect(await blobNames('conn/')).toEqual([]);
   });
 
   it('leaves no blob when the sealing process is killed mid-upload', async () => {

@@ -12,6 +12,7 @@ import {
   unsealFile,
   verifySealedFile,
 } from '../../src/seal/index.js';
+import { rejectsWith } from '../helpers/rejects.js';
 import { staticProvider } from '../vectors/static-provider.mjs';
 
 let dir = '';
@@ -116,5 +117,24 @@ describe('unwrapped data keys are wiped', () => {
     await reencryptFile(path, { providers });
     expect(returned.length).toBeGreaterThanOrEqual(4);
     for (const dek of returned) expect(Buffer.from(dek).equals(Buffer.alloc(dek.length))).toBe(true);
+  });
+});
+
+describe('rewrapFile on a damaged file', () => {
+  it('refuses a truncated or extended file before touching its header', async () => {
+    const provider = staticProvider({ k: { 1: randomBytes(32), 2: randomBytes(32) } });
+    const input = join(dir, 'damaged.bin');
+    await writeFile(input, randomBytes(200_000));
+    const sealed = join(dir, 'damaged.sealed');
+    await sealFile(input, sealed, { recipients: ['local:k/1'], providers: [provider], chunkSize: 65536 });
+    const whole = await readFile(sealed);
+    for (const [bytes, code] of [
+      [whole.subarray(0, whole.length - 1000), 'ERR_SEAL_TRUNCATED'],
+      [Buffer.concat([whole, Buffer.alloc(5)]), 'ERR_SEAL_DECRYPT_FAILED'],
+    ] as const) {
+      await writeFile(sealed, bytes);
+      await rejectsWith(rewrapFile(sealed, { providers: [provider] }), code);
+      expect((await readFile(sealed)).equals(bytes)).toBe(true);
+    }
   });
 });

@@ -4,8 +4,8 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SealedReader, sealBuffer } from '../../src/seal/index.js';
 import { BlobStore } from '../../src/store/index.js';
+import { type Azurite, DEV_ACCOUNT, startAzurite } from '../helpers/azurite.mjs';
 import { staticProvider } from '../vectors/static-provider.mjs';
-import { type Azurite, DEV_ACCOUNT, startAzurite } from './azurite.js';
 import { codeOf } from './conformance.js';
 
 let azurite: Azurite | undefined;

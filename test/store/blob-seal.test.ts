@@ -16,8 +16,9 @@ import {
   verifySealedFile,
 } from '../../src/seal/index.js';
 import { BlobStore } from '../../src/store/index.js';
+import { type Azurite, DEV_ACCOUNT, startAzurite } from '../helpers/azurite.mjs';
+import { rejectsWith } from '../helpers/rejects.js';
 import { staticProvider } from '../vectors/static-provider.mjs';
-import { type Azurite, DEV_ACCOUNT, startAzurite } from './azurite.js';
 import { codeOf } from './conformance.js';
 
 let azurite: Azurite | undefined;
@@ -97,16 +98,15 @@ describe('sealing to and from Blob Storage', () => {
     await sealFile(input, target, { recipients: ['local:owner'], providers, storage: storage() });
     const before = await container.getBlockBlobClient('replace/model.sealed').getProperties();
     await writeFile(input, 'second version');
-    const error = await sealFile(input, target, {
-      recipients: ['local:owner'],
-      providers,
-      storage: storage(),
-    }).then(
-      () => undefined,
-      (e: unknown) => e as { code: string; message: string },
+    const error = await rejectsWith(
+      sealFile(input, target, {
+        recipients: ['local:owner'],
+        providers,
+        storage: storage(),
+      }),
+      'ERR_IO_EXISTS',
     );
-    expect(error?.code).toBe('ERR_IO_EXISTS');
-    expect(error?.message).toContain(target);
+    expect(error.message).toContain(target);
     const after = await container.getBlockBlobClient('replace/model.sealed').getProperties();
     expect(after.etag).toBe(before.etag);
     await sealFile(input, target, {
@@ -151,20 +151,18 @@ describe('sealing to and from Blob Storage', () => {
     raw[raw.length - 5000] = (raw[raw.length - 5000] ?? 0) ^ 1;
     await blob.uploadData(raw);
     const out = join(dir, 'tamper.out');
-    const error = await unsealFile(target, out, { providers, storage: storage() }).then(
-      () => undefined,
-      (e: unknown) => e as { code: string; message: string },
+    const error = await rejectsWith(
+      unsealFile(target, out, { providers, storage: storage() }),
+      'ERR_SEAL_DECRYPT_FAILED',
     );
-    expect(error?.code).toBe('ERR_SEAL_DECRYPT_FAILED');
-    expect(error?.message).not.toMatch(/chunk|offset|\d{4,}/);
+    expect(error.message).not.toMatch(/chunk|offset|\d{4,}/);
     expect((await readdir(dir)).filter((n) => n.startsWith('tamper.out'))).toEqual([]);
 
-    const refused = await unsealFile(target, `${AZ}/plain/out.bin`, { providers, storage: storage() }).then(
-      () => undefined,
-      (e: unknown) => e as { code: string; message: string },
+    const refused = await rejectsWith(
+      unsealFile(target, `${AZ}/plain/out.bin`, { providers, storage: storage() }),
+      'ERR_USAGE_INVALID',
     );
-    expect(refused?.code).toBe('ERR_USAGE_INVALID');
-    expect(refused?.message).toContain('plaintext');
+    expect(refused.message).toContain('plaintext');
     expect(await codeOf(reencryptFile(target, { providers }))).toBe('ERR_USAGE_INVALID');
   });
 
@@ -244,12 +242,11 @@ describe('sealing to and from Blob Storage', () => {
         return inner.wrap(uri, dek);
       },
     };
-    const error = await rewrapFile(target, { providers: [racing], storage: storage() }).then(
-      () => undefined,
-      (e: unknown) => e as { code: string; message: string },
+    const error = await rejectsWith(
+      rewrapFile(target, { providers: [racing], storage: storage() }),
+      'ERR_IO_CHANGED',
     );
-    expect(error?.code).toBe('ERR_IO_CHANGED');
-    expect(error?.message).toContain(target);
+    expect(error.message).toContain(target);
     expect((await blob.downloadToBuffer()).equals(before)).toBe(true);
 
     // Rewrapping a blob into a local file leaves the blob as it was.
@@ -278,14 +275,35 @@ describe('sealing to and from Blob Storage', () => {
         storage: storage(),
         overwrite: true,
       });
-      const error = await reader.read(300_000, 10).then(
-        () => undefined,
-        (e: unknown) => e as { code: string; message: string },
-      );
-      expect(error?.code).toBe('ERR_IO_CHANGED');
-      expect(error?.message).toContain(target);
+      const error = await rejectsWith(reader.read(300_000, 10), 'ERR_IO_CHANGED');
+      expect(error.message).toContain(target);
     } finally {
       await reader.close();
+    }
+  });
+
+  it('refuses a truncated blob for unseal, verify and rewrap, and leaves it as it was', async () => {
+    const input = join(dir, 'cut.bin');
+    await writeFile(input, plaintext(200_000));
+    const target = `${AZ}/cut/c.sealed`;
+    await sealFile(input, target, {
+      recipients: ['local:owner'],
+      providers,
+      chunkSize: 65536,
+      storage: storage(),
+    });
+    const blob = container.getBlockBlobClient('cut/c.sealed');
+    const whole = await blob.downloadToBuffer();
+    for (const keep of [whole.length - 1000, 40]) {
+      const cut = whole.subarray(0, keep);
+      await blob.uploadData(cut);
+      const out = join(dir, 'cut.out');
+      const opened = await codeOf(unsealFile(target, out, { providers, storage: storage() }));
+      expect(['ERR_SEAL_TRUNCATED', 'ERR_SEAL_MALFORMED_HEADER']).toContain(opened);
+      expect(await codeOf(verifySealedFile(target, providers, { storage: storage() }))).toBe(opened);
+      expect(await codeOf(rewrapFile(target, { providers, storage: storage() }))).toBe(opened);
+      expect((await blob.downloadToBuffer()).equals(cut)).toBe(true);
+      expect((await readdir(dir)).filter((n) => n.startsWith('cut.out'))).toEqual([]);
     }
   });
 
@@ -295,17 +313,12 @@ describe('sealing to and from Blob Storage', () => {
   });
 
   it('names a missing blob and a bare container', async () => {
-    const missing = await verifySealedFile(`${AZ}/nope.sealed`, providers, { storage: storage() }).then(
-      () => undefined,
-      (e: unknown) => e as { code: string; message: string },
+    const missing = await rejectsWith(
+      verifySealedFile(`${AZ}/nope.sealed`, providers, { storage: storage() }),
+      'ERR_IO_NOT_FOUND',
     );
-    expect(missing?.code).toBe('ERR_IO_NOT_FOUND');
-    expect(missing?.message).toContain(`${AZ}/nope.sealed`);
-    const bare = await inspectFile(AZ, { storage: storage() }).then(
-      () => undefined,
-      (e: unknown) => e as { code: string; message: string },
-    );
-    expect(bare?.code).toBe('ERR_USAGE_INVALID');
-    expect(bare?.message).toContain('names a container');
+    expect(missing.message).toContain(`${AZ}/nope.sealed`);
+    const bare = await rejectsWith(inspectFile(AZ, { storage: storage() }), 'ERR_USAGE_INVALID');
+    expect(bare.message).toContain('names a container');
   });
 });

@@ -2,8 +2,9 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealBuffer, unsealBuffer } from '../../src/seal/index.js';
 import { BlobStore, parseAzUri } from '../../src/store/index.js';
+import { type Azurite, DEV_ACCOUNT, startAzurite } from '../helpers/azurite.mjs';
+import { rejectsWith } from '../helpers/rejects.js';
 import { staticProvider } from '../vectors/static-provider.mjs';
-import { type Azurite, DEV_ACCOUNT, startAzurite } from './azurite.js';
 import { codeOf, readStream, storeConformance } from './conformance.js';
 
 let azurite: Azurite | undefined;
@@ -73,12 +74,8 @@ describe('BlobStore on Azurite', () => {
     // A gap is never committed: the writer refuses and the blob stays absent.
     const gappy = await small.create('blocks/gap.bin');
     await gappy.write(Buffer.from('tail'), 100);
-    const error = await gappy.commit().then(
-      () => undefined,
-      (e: unknown) => e as { code: string; message: string },
-    );
-    expect(error?.code).toBe('ERR_INTERNAL');
-    expect(error?.message).toContain('blocks/gap.bin');
+    const error = await rejectsWith(gappy.commit(), 'ERR_INTERNAL');
+    expect(error.message).toContain('blocks/gap.bin');
     expect(await small.stat('blocks/gap.bin')).toBeUndefined();
   });
 
@@ -87,12 +84,8 @@ describe('BlobStore on Azurite', () => {
     const other = BlobStore.open(`az://${DEV_ACCOUNT}/nocontainer`, {
       connectionString: azurite.connectionString,
     });
-    const error = await other.put('x', Buffer.from('x')).then(
-      () => undefined,
-      (e: unknown) => e as Error & { code: string },
-    );
-    expect(error?.code).toBe('ERR_IO_NOT_FOUND');
-    expect(error?.message).toBe(
+    const error = await rejectsWith(other.put('x', Buffer.from('x')), 'ERR_IO_NOT_FOUND');
+    expect(error.message).toBe(
       `Cannot write az://${DEV_ACCOUNT}/nocontainer/x: the container does not exist.`,
     );
     expect(() => BlobStore.open(`az://${DEV_ACCOUNT}/${CONTAINER}/x`, { connectionString: 'x' })).toThrow(

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { expect, it } from 'vitest';
 import type { ArtifactStore } from '../../src/store/index.js';
+import { rejectsWith } from '../helpers/rejects.js';
 
 /** A deterministic 20 MiB stream in 1 MiB pieces, and its SHA-256. */
 export function bigSource(): { stream: Readable; digest: string; size: number } {
@@ -151,12 +152,8 @@ export function storeConformance(store: () => ArtifactStore, where: (path: strin
       () => store().getRange('missing/x', 0, 1),
       () => store().delete('missing/x'),
     ]) {
-      const error = await op().then(
-        () => undefined,
-        (e: unknown) => e as { code: string; message: string },
-      );
-      expect(error?.code).toBe('ERR_IO_NOT_FOUND');
-      expect(error?.message).toContain(where('missing/x'));
+      const error = await rejectsWith(op(), 'ERR_IO_NOT_FOUND');
+      expect(error.message).toContain(where('missing/x'));
     }
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../src/store/index.js';
+import { rejectsWith } from '../helpers/rejects.js';
 import { codeOf, storeConformance } from './conformance.js';
 
 let root = '';
@@ -45,12 +46,8 @@ describe('LocalFolderStore', () => {
         () => store.stat('escape/secret.txt'),
         () => store.delete('escape/secret.txt'),
       ]) {
-        const error = await op().then(
-          () => undefined,
-          (e: unknown) => e as { code: string; message: string },
-        );
-        expect(error?.code).toBe('ERR_USAGE_INVALID');
-        expect(error?.message).toContain('symbolic link');
+        const error = await rejectsWith(op(), 'ERR_USAGE_INVALID');
+        expect(error.message).toContain('symbolic link');
       }
       expect(await readdir(outside)).toEqual(['secret.txt']);
       expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('outside the store');

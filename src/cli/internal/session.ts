@@ -70,6 +70,7 @@ export class Session {
   #audit: AuditLog | undefined;
   #keyring: LocalKeyring | undefined;
   #pkcs11: Pkcs11KeyProvider | undefined;
+  #providers: KeyProvider[] | undefined;
   readonly #deferredProviders: DeferredProvider[] = [];
 
   constructor(opts: GlobalOptions) {
@@ -139,8 +140,9 @@ export class Session {
    * touches asks for its passphrase or PIN.
    */
   async providers(): Promise<KeyProvider[]> {
+    if (this.#providers) return this.#providers;
     const audit = await this.audit();
-    return [
+    this.#providers = [
       auditedProvider(
         this.#deferred(LOCAL_SCHEME, () => this.localKeyring(), ['ERR_KMS_KEYRING_NOT_FOUND']),
         audit,
@@ -155,6 +157,7 @@ export class Session {
         this.actor,
       ),
     ];
+    return this.#providers;
   }
 
   /**

@@ -61,11 +61,12 @@ export function fromBlobError(error: unknown, action: string, uri: string): Seal
 }
 
 /** `ERR_IO_CHANGED`: a conditional request found the blob changed since it was first read. */
-export function changedWhileRewritten(uri: string, cause: unknown, doing = 'rewritten'): SealtrainError {
-  const what = doing === 'rewritten' ? 'nothing was replaced' : 'nothing was written from it';
+export function changedMeanwhile(uri: string, cause: unknown, action: 'replace' | 'read'): SealtrainError {
+  const during =
+    action === 'replace' ? 'rewritten; nothing was replaced' : 'read; nothing was written from it';
   return new SealtrainError(
     'ERR_IO_CHANGED',
-    `Cannot ${doing === 'rewritten' ? 'replace' : 'read'} ${uri}: it changed while it was being ${doing}; ${what}, run the command again.`,
+    `Cannot ${action} ${uri}: it changed while it was being ${during}, run the command again.`,
     { cause, details: { uri } },
   );
 }

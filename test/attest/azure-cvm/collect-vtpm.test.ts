@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +15,7 @@ import {
   verifyAzureCvmEvidence,
 } from '../../../src/attest/azure-cvm/index.js';
 import { isSealtrainError } from '../../../src/errors/index.js';
+import { freePort, listening } from '../../helpers/net.mjs';
 import { FIXTURE, hclBytes } from './fixture.js';
 
 const run = promisify(execFile);
@@ -47,17 +48,6 @@ function requireTools(): void {
     );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -72,17 +62,6 @@ async function portPair(): Promise<number> {
     const port = await freePort();
     if (port < 65535 && (await portFree(port + 1))) return port;
   }
-}
-
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 let swtpm: ChildProcess | undefined;
