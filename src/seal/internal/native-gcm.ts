@@ -1,8 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SealtrainError } from '../../errors/index.js';
+import { packageFile } from '../../internal/package-root.js';
 
 /** Where node-gyp puts the addon, relative to the package root (`binding.gyp`). */
 export const NATIVE_GCM_FILE = 'build/Release/sealtrain_native.node';
@@ -72,34 +70,9 @@ export interface NativeGcm {
 
 const EXPORTS = ['sealChunks', 'openChunks', 'sealChunksAsync', 'openChunksAsync'] as const;
 
-/**
- * The folder of the `sealtrain` package at or above `start`: its `package.json` names it. Works
- * for the TypeScript sources (`src/seal/internal/`) and the compiled files (`dist/seal/internal/`).
- */
-export function findPackageRoot(start: string): string | undefined {
-  for (let dir = start; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && readName(manifest) === 'sealtrain') return dir;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
-function readName(manifest: string): unknown {
-  try {
-    return (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The absolute path the addon is loaded from. */
 export function nativeGcmPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = findPackageRoot(here);
-  if (root === undefined) {
-    throw new SealtrainError('ERR_INTERNAL', `Cannot find the sealtrain package folder above ${here}.`);
-  }
-  return join(root, NATIVE_GCM_FILE);
+  return packageFile(import.meta.url, NATIVE_GCM_FILE);
 }
 
 let loaded: NativeGcm | undefined;

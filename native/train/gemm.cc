@@ -1,0 +1,250 @@
+// Cache-blocked single-precision GEMM. op(A) is packed into panels of MR rows, k-major and zero
+// padded; op(B) is read in place when row-major (transposed first otherwise) in strips of NR
+// columns. A 6×16 micro-kernel (AVX2/FMA when the CPU has it, portable C++ otherwise) keeps the
+// tile in registers over a KC-deep block; the epilogue (bias, activation) runs on each tile right
+// after its last block, while it is still in L1. Threads take fixed ranges of column strips (or
+// of row panels when there are too few strips), so every element is computed by one thread in one
+// order: results are identical for any thread count.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels.h"
+#include "pool.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define ST_X86 1
+#endif
+
+namespace st {
+
+namespace {
+
+constexpr int MR = 6;
+constexpr int NR = 16;
+constexpr int KC = 256;
+
+Isa g_isa = ISA_PORTABLE;
+bool g_isa_set = false;
+int g_threads = 0;
+
+using Kernel = void (*)(int kc, const float* a, const float* b, int ldb, float* c, int ldc, bool load_c);
+
+void kernel_portable(int kc, const float* a, const float* b, int ldb, float* c, int ldc, bool load_c) {
+  float t[MR][NR];
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NR; j++) t[r][j] = load_c ? c[r * ldc + j] : 0.0f;
+  for (int k = 0; k < kc; k++) {
+    const float* brow = b + static_cast<size_t>(k) * ldb;
+    for (int r = 0; r < MR; r++) {
+      float av = a[k * MR + r];
+      for (int j = 0; j < NR; j++) t[r][j] += av * brow[j];
+    }
+  }
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NR; j++) c[r * ldc + j] = t[r][j];
+}
+
+#if ST_X86
+__attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, const float* b, int ldb, float* c,
+                                                     int ldc, bool load_c) {
+  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+  if (load_c) {
+    c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+    c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+    c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+    c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+    c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+    c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+  } else {
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+  }
+  for (int k = 0; k < kc; k++) {
+    const float* brow = b + static_cast<size_t>(k) * ldb;
+    _mm_prefetch(reinterpret_cast<const char*>(brow + 4 * static_cast<size_t>(ldb)), _MM_HINT_T0);
+    __m256 b0 = _mm256_loadu_ps(brow);
+    __m256 b1 = _mm256_loadu_ps(brow + 8);
+    const float* ak = a + k * MR;
+    __m256 av = _mm256_broadcast_ss(ak + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(ak + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(ak + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(ak + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(ak + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(ak + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+  }
+  _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+  _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+  _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(c + 3 * ldc, c30), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+  _mm256_storeu_ps(c + 4 * ldc, c40), _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+  _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+#endif
+
+Kernel pick_kernel() {
+#if ST_X86
+  if (current_isa() == ISA_AVX2) return kernel_avx2;
+#endif
+  return kernel_portable;
+}
+
+// Panel p (rows p·MR …) of op(A), K block kb, packed k-major: dst[k·MR + r].
+void pack_a_panel(bool trans_a, const float* a, int m, int k_total, int i0, int k0, int kc, float* dst) {
+  int rows = std::min(MR, m - i0);
+  if (trans_a) {  // op(A)[i][k] = a[k][i], a is K×M
+    for (int k = 0; k < kc; k++) {
+      const float* src = a + static_cast<size_t>(k0 + k) * m + i0;
+      for (int r = 0; r < MR; r++) dst[k * MR + r] = r < rows ? src[r] : 0.0f;
+    }
+  } else {  // op(A)[i][k] = a[i][k], a is M×K
+    for (int r = 0; r < MR; r++) {
+      const float* src = a + static_cast<size_t>(i0 + r) * k_total + k0;
+      for (int k = 0; k < kc; k++) dst[k * MR + r] = r < rows ? src[k] : 0.0f;
+    }
+  }
+}
+
+void apply_epilogue(const Epilogue& e, float* c, int ldc, int i0, int j0, int rows, int cols) {
+  for (int r = 0; r < rows; r++) {
+    float* crow = c + static_cast<size_t>(i0 + r) * ldc + j0;
+    float* zrow = e.z ? e.z + static_cast<size_t>(i0 + r) * ldc + j0 : nullptr;
+    for (int j = 0; j < cols; j++) {
+      float z = crow[j] + (e.bias ? e.bias[j0 + j] : 0.0f);
+      if (zrow) zrow[j] = z;
+      crow[j] = activate(e.act, z);
+    }
+  }
+}
+
+struct Job {
+  Kernel kernel;
+  int m, n, k;
+  const float* packed_a;  // [panel][kblock][KC·MR]
+  const float* b;         // K×N row-major
+  float* c;
+  bool accumulate;
+  const Epilogue* epilogue;
+};
+
+// One micro-tile over all K blocks: full tiles straight into C, edge tiles through a padded copy.
+void tile(const Job& job, int panel, int j0, float* bpad) {
+  const int kblocks = (job.k + KC - 1) / KC;
+  const int i0 = panel * MR;
+  const int rows = std::min(MR, job.m - i0);
+  const int cols = std::min(NR, job.n - j0);
+  const bool full = rows == MR && cols == NR;
+  float tmp[MR * NR];
+  float* dst = full ? job.c + static_cast<size_t>(i0) * job.n + j0 : tmp;
+  const int ldc = full ? job.n : NR;
+  if (!full) {
+    std::memset(tmp, 0, sizeof tmp);
+    if (job.accumulate)
+      for (int r = 0; r < rows; r++)
+        std::memcpy(tmp + r * NR, job.c + static_cast<size_t>(i0 + r) * job.n + j0, cols * sizeof(float));
+  }
+  for (int kb = 0; kb < kblocks; kb++) {
+    const int k0 = kb * KC;
+    const int kc = std::min(KC, job.k - k0);
+    const float* a = job.packed_a + (static_cast<size_t>(panel) * kblocks + kb) * KC * MR;
+    const float* b = job.b + static_cast<size_t>(k0) * job.n + j0;
+    int ldb = job.n;
+    if (cols < NR) {
+      for (int k = 0; k < kc; k++) {
+        std::memcpy(bpad + k * NR, b + static_cast<size_t>(k) * job.n, cols * sizeof(float));
+        std::memset(bpad + k * NR + cols, 0, (NR - cols) * sizeof(float));
+      }
+      b = bpad;
+      ldb = NR;
+    }
+    job.kernel(kc, a, b, ldb, dst, ldc, kb > 0 || job.accumulate);
+  }
+  if (!full)
+    for (int r = 0; r < rows; r++)
+      std::memcpy(job.c + static_cast<size_t>(i0 + r) * job.n + j0, tmp + r * NR, cols * sizeof(float));
+  if (job.epilogue) apply_epilogue(*job.epilogue, job.c, job.n, i0, j0, rows, cols);
+}
+
+std::vector<float>& scratch(int which) {
+  static thread_local std::vector<float> buffers[2];
+  return buffers[which];
+}
+
+}  // namespace
+
+bool cpu_has_avx2() {
+#if ST_X86
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+void set_isa(Isa isa) {
+  g_isa = isa == ISA_AVX2 && cpu_has_avx2() ? ISA_AVX2 : ISA_PORTABLE;
+  g_isa_set = true;
+}
+
+Isa current_isa() {
+  if (!g_isa_set) set_isa(cpu_has_avx2() ? ISA_AVX2 : ISA_PORTABLE);
+  return g_isa;
+}
+
+void set_threads(int n) { g_threads = std::max(1, std::min(n, 64)); }
+
+int current_threads() {
+  if (g_threads == 0) set_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  return g_threads;
+}
+
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, const float* b, float* c,
+          bool accumulate, const Epilogue* epilogue) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) std::memset(c, 0, static_cast<size_t>(m) * n * sizeof(float));
+    if (epilogue) apply_epilogue(*epilogue, c, n, 0, 0, m, n);
+    return;
+  }
+  const int panels = (m + MR - 1) / MR;
+  const int kblocks = (k + KC - 1) / KC;
+  std::vector<float>& packed = scratch(0);
+  packed.resize(static_cast<size_t>(panels) * kblocks * KC * MR);
+  for (int p = 0; p < panels; p++)
+    for (int kb = 0; kb < kblocks; kb++)
+      pack_a_panel(trans_a, a, m, k, p * MR, kb * KC, std::min(KC, k - kb * KC),
+                   packed.data() + (static_cast<size_t>(p) * kblocks + kb) * KC * MR);
+  const float* bmat = b;
+  if (trans_b) {  // b is N×K: make the K×N row-major copy the kernel reads
+    std::vector<float>& bt = scratch(1);
+    bt.resize(static_cast<size_t>(k) * n);
+    for (int j = 0; j < n; j++)
+      for (int kk = 0; kk < k; kk++) bt[static_cast<size_t>(kk) * n + j] = b[static_cast<size_t>(j) * k + kk];
+    bmat = bt.data();
+  }
+  Job job{pick_kernel(), m, n, k, packed.data(), bmat, c, accumulate, epilogue};
+  const int strips = (n + NR - 1) / NR;
+  const long work = static_cast<long>(m) * n * k;
+  int threads = work < 32768 ? 1 : current_threads();
+  const bool by_strips = strips >= threads * 2 || panels < threads * 2;
+  threads = std::min(threads, by_strips ? strips : panels);
+  Pool::instance().run(threads, [&](int t) {
+    float bpad[KC * NR];
+    if (by_strips) {
+      int s0 = strips * t / threads, s1 = strips * (t + 1) / threads;
+      for (int s = s0; s < s1; s++)
+        for (int p = 0; p < panels; p++) tile(job, p, s * NR, bpad);
+    } else {
+      int p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
+      for (int s = 0; s < strips; s++)
+        for (int p = p0; p < p1; p++) tile(job, p, s * NR, bpad);
+    }
+  });
+}
+
+}  // namespace st

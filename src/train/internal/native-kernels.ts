@@ -1,0 +1,74 @@
+import { createRequire } from 'node:module';
+import { SealtrainError } from '../../errors/index.js';
+import { packageFile } from '../../internal/package-root.js';
+import type { Kernels } from './kernels.js';
+
+/** Where node-gyp puts the training addon, relative to the package root (`binding.gyp`). */
+export const NATIVE_TRAIN_FILE = 'build/Release/sealtrain_train.node';
+
+/** What the addon reports about itself. */
+export interface NativeInfo {
+  /** The GEMM micro-kernel in use. */
+  readonly isa: 'avx2' | 'portable';
+  /** Threads the kernels split work over (the caller's thread included). */
+  readonly threads: number;
+  /** Whether this CPU has AVX2 and FMA. */
+  readonly avx2Available: boolean;
+}
+
+/**
+ * The `sealtrain_train` addon: the {@link Kernels} on `Float32Array`s (a `Float64Array` throws a
+ * TypeError), every array checked against the dimensions before any memory is touched, plus
+ * `configure(isa?, threads?)`, which selects the micro-kernel and the thread count for the whole
+ * process and returns the settings in force.
+ */
+export interface NativeAddon extends Omit<Kernels, 'name'> {
+  configure(isa?: 'avx2' | 'portable' | null, threads?: number): NativeInfo;
+}
+
+const EXPORTS = [
+  'configure',
+  'gemm',
+  'denseForward',
+  'denseBackward',
+  'dropout',
+  'softmaxCrossEntropy',
+  'sigmoidCrossEntropy',
+  'squaredError',
+  'sumSquares',
+  'rowSumSquares',
+  'adamStep',
+  'sgdStep',
+] as const;
+
+let loaded: NativeAddon | undefined;
+
+/** Loads the addon; throws ERR_INTERNAL when it is missing, fails to load, or lacks an export. */
+export function loadNativeAddon(): NativeAddon {
+  if (loaded !== undefined) return loaded;
+  const path = packageFile(import.meta.url, NATIVE_TRAIN_FILE);
+  let mod: unknown;
+  try {
+    mod = createRequire(import.meta.url)(path);
+  } catch (cause) {
+    throw new SealtrainError('ERR_INTERNAL', `Cannot load the training engine addon ${path}.`, { cause });
+  }
+  const missing = EXPORTS.filter(
+    (name) => typeof (mod as Record<string, unknown> | null)?.[name] !== 'function',
+  );
+  if (missing.length > 0) {
+    throw new SealtrainError(
+      'ERR_INTERNAL',
+      `The training engine addon ${path} lacks ${missing.join(', ')}.`,
+    );
+  }
+  loaded = mod as NativeAddon;
+  return loaded;
+}
+
+/** The native kernels under their current configuration. */
+export function nativeKernels(addon: NativeAddon = loadNativeAddon()): Kernels {
+  // The addon's exports are not enumerable: copy them by name.
+  const entries = EXPORTS.filter((name) => name !== 'configure').map((name) => [name, addon[name]]);
+  return { ...Object.fromEntries(entries), name: `native-${addon.configure().isa}` } as Kernels;
+}

@@ -1,0 +1,135 @@
+import { SealtrainError } from '../errors/index.js';
+import type { DenseWeights, ExportableModel } from './exportable-model.js';
+import { ACT, type ActCode, type Kernels } from './internal/kernels.js';
+import { type LayerSpec, type ModelSpec, parameterCount } from './model-spec.js';
+import { Rng } from './rng.js';
+
+/** A layer's weights and bias as views into the network's one parameter array. */
+export interface LayerParams {
+  readonly spec: LayerSpec;
+  readonly act: ActCode;
+  /** `[inputSize][outputSize]`, row-major. */
+  readonly w: Float32Array;
+  readonly b: Float32Array;
+}
+
+/** The stream of the seeded generator that initialises weights. */
+const INIT_STREAM = 1;
+
+/**
+ * A feed-forward network: the resolved spec and every parameter in one `Float32Array` (layer by
+ * layer, weights then bias), so an optimizer step is one pass and a checkpoint one copy.
+ */
+export class Network {
+  readonly spec: ModelSpec;
+  readonly params: Float32Array;
+  readonly layers: readonly LayerParams[];
+
+  /** A network over `params` (copied unless `share`), which must hold exactly the spec's parameters. */
+  constructor(spec: ModelSpec, params: Float32Array, options: { share?: boolean } = {}) {
+    const count = parameterCount(spec);
+    if (params.length !== count) {
+      throw new SealtrainError(
+        'ERR_TRAIN_DATA_INVALID',
+        `The parameters hold ${params.length} values; the model needs ${count}.`,
+      );
+    }
+    this.spec = spec;
+    this.params = options.share === true ? params : params.slice();
+    this.layers = layerViews(spec, this.params);
+  }
+
+  /**
+   * A freshly initialised network: He-normal (ReLU, GELU) or Glorot-uniform (others) weights from
+   * the seeded generator, zero biases. Same spec and seed, same weights, on any machine.
+   */
+  static create(spec: ModelSpec, seed = 0): Network {
+    const params = new Float32Array(parameterCount(spec));
+    const rng = new Rng(seed, INIT_STREAM);
+    for (const layer of layerViews(spec, params)) {
+      const { inputSize: fanIn, outputSize: fanOut, init } = layer.spec;
+      if (init === 'he') {
+        const std = Math.sqrt(2 / fanIn);
+        for (let i = 0; i < layer.w.length; i++) layer.w[i] = rng.normal() * std;
+      } else {
+        const limit = Math.sqrt(6 / (fanIn + fanOut));
+        for (let i = 0; i < layer.w.length; i++) layer.w[i] = (2 * rng.next() - 1) * limit;
+      }
+    }
+    return new Network(spec, params, { share: true });
+  }
+
+  /** The layers as plain arrays for the exporters (copies). */
+  toExportable(): ExportableModel {
+    const layers: DenseWeights[] = this.layers.map((l) => ({
+      inputSize: l.spec.inputSize,
+      outputSize: l.spec.outputSize,
+      activation: l.spec.activation,
+      kernel: l.w.slice(),
+      bias: l.b.slice(),
+    }));
+    return { inputSize: this.spec.inputSize, layers, output: this.spec.output };
+  }
+}
+
+function layerViews(spec: ModelSpec, params: Float32Array): LayerParams[] {
+  const views: LayerParams[] = [];
+  let offset = 0;
+  for (const layer of spec.layers) {
+    const nw = layer.inputSize * layer.outputSize;
+    const w = params.subarray(offset, offset + nw);
+    const b = params.subarray(offset + nw, offset + nw + layer.outputSize);
+    views.push({ spec: layer, act: ACT[layer.activation], w, b });
+    offset += nw + layer.outputSize;
+  }
+  return views;
+}
+
+/**
+ * Outputs for `rows` inputs (row-major, `inputSize` each) in batches of `batchSize`: class
+ * probabilities (softmax), per-output probabilities (sigmoid) or values (linear). No dropout.
+ */
+export function predict(
+  network: Network,
+  kernels: Kernels,
+  x: Float32Array,
+  rows: number,
+  options: { batchSize?: number } = {},
+): Float32Array {
+  const { inputSize, outputSize } = network.spec;
+  if (x.length < rows * inputSize) {
+    throw new SealtrainError(
+      'ERR_TRAIN_DATA_INVALID',
+      `The input holds ${x.length} values; ${rows} rows of ${inputSize} features need ${rows * inputSize}.`,
+    );
+  }
+  const batch = Math.max(1, Math.min(options.batchSize ?? 1024, rows));
+  const out = new Float32Array(rows * outputSize);
+  const buffers = network.layers.map((l) => new Float32Array(batch * l.spec.outputSize));
+  for (let start = 0; start < rows; start += batch) {
+    const n = Math.min(batch, rows - start);
+    let input = x.subarray(start * inputSize, (start + n) * inputSize);
+    network.layers.forEach((l, i) => {
+      const y = (buffers[i] as Float32Array).subarray(0, n * l.spec.outputSize);
+      kernels.denseForward(input, l.w, l.b, y, null, n, l.spec.inputSize, l.spec.outputSize, l.act);
+      input = y;
+    });
+    out.set(input, start * outputSize);
+  }
+  applyOutput(network.spec.output, out, outputSize);
+  return out;
+}
+
+function applyOutput(kind: ModelSpec['output'], v: Float32Array, width: number): void {
+  if (kind === 'sigmoid') {
+    for (let i = 0; i < v.length; i++) v[i] = 1 / (1 + Math.exp(-(v[i] as number)));
+  } else if (kind === 'softmax') {
+    for (let r = 0; r < v.length; r += width) {
+      let max = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < width; j++) max = Math.max(max, v[r + j] as number);
+      let sum = 0;
+      for (let j = 0; j < width; j++) sum += Math.exp((v[r + j] as number) - max);
+      for (let j = 0; j < width; j++) v[r + j] = Math.exp((v[r + j] as number) - max) / sum;
+    }
+  }
+}
