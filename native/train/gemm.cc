@@ -112,6 +112,18 @@ void pack_a_panel(bool trans_a, const float* a, int m, int k_total, int i0, int 
 }
 
 void apply_epilogue(const Epilogue& e, float* c, int ldc, int i0, int j0, int rows, int cols) {
+  if (e.z == nullptr && (e.act == ACT_RELU || e.act == ACT_LINEAR)) {
+    static const float zeros[NR] = {};
+    const float* bias = e.bias ? e.bias + j0 : zeros;
+    for (int r = 0; r < rows; r++) {
+      float* crow = c + static_cast<size_t>(i0 + r) * ldc + j0;
+      if (e.act == ACT_RELU)
+        for (int j = 0; j < cols; j++) crow[j] = std::max(crow[j] + bias[j], 0.0f);
+      else
+        for (int j = 0; j < cols; j++) crow[j] = crow[j] + bias[j];
+    }
+    return;
+  }
   for (int r = 0; r < rows; r++) {
     float* crow = c + static_cast<size_t>(i0 + r) * ldc + j0;
     float* zrow = e.z ? e.z + static_cast<size_t>(i0 + r) * ldc + j0 : nullptr;
@@ -126,6 +138,7 @@ void apply_epilogue(const Epilogue& e, float* c, int ldc, int i0, int j0, int ro
 struct Job {
   Kernel kernel;
   int m, n, k;
+  int kc;  // depth of every K block but the last (balanced: ceil(k / ceil(k / KC)))
   const float* packed_a;  // [panel][kblock][KC·MR]
   const float* b;         // K×N row-major
   float* c;
@@ -135,7 +148,7 @@ struct Job {
 
 // One micro-tile over all K blocks: full tiles straight into C, edge tiles through a padded copy.
 void tile(const Job& job, int panel, int j0, float* bpad) {
-  const int kblocks = (job.k + KC - 1) / KC;
+  const int kblocks = (job.k + job.kc - 1) / job.kc;
   const int i0 = panel * MR;
   const int rows = std::min(MR, job.m - i0);
   const int cols = std::min(NR, job.n - j0);
@@ -150,8 +163,8 @@ void tile(const Job& job, int panel, int j0, float* bpad) {
         std::memcpy(tmp + r * NR, job.c + static_cast<size_t>(i0 + r) * job.n + j0, cols * sizeof(float));
   }
   for (int kb = 0; kb < kblocks; kb++) {
-    const int k0 = kb * KC;
-    const int kc = std::min(KC, job.k - k0);
+    const int k0 = kb * job.kc;
+    const int kc = std::min(job.kc, job.k - k0);
     const float* a = job.packed_a + (static_cast<size_t>(panel) * kblocks + kb) * KC * MR;
     const float* b = job.b + static_cast<size_t>(k0) * job.n + j0;
     int ldb = job.n;
@@ -213,12 +226,18 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, const
   }
   const int panels = (m + MR - 1) / MR;
   const int kblocks = (k + KC - 1) / KC;
+  const int kc = (k + kblocks - 1) / kblocks;
+  const long work = static_cast<long>(m) * n * k;
+  const int max_threads = work < 32768 ? 1 : current_threads();
   std::vector<float>& packed = scratch(0);
   packed.resize(static_cast<size_t>(panels) * kblocks * KC * MR);
-  for (int p = 0; p < panels; p++)
-    for (int kb = 0; kb < kblocks; kb++)
-      pack_a_panel(trans_a, a, m, k, p * MR, kb * KC, std::min(KC, k - kb * KC),
-                   packed.data() + (static_cast<size_t>(p) * kblocks + kb) * KC * MR);
+  const int pack_threads = std::min(max_threads, std::max(1, panels / 8));
+  Pool::instance().run(pack_threads, [&](int t) {
+    for (int p = panels * t / pack_threads; p < panels * (t + 1) / pack_threads; p++)
+      for (int kb = 0; kb < kblocks; kb++)
+        pack_a_panel(trans_a, a, m, k, p * MR, kb * kc, std::min(kc, k - kb * kc),
+                     packed.data() + (static_cast<size_t>(p) * kblocks + kb) * KC * MR);
+  });
   const float* bmat = b;
   if (trans_b) {  // b is N×K: make the K×N row-major copy the kernel reads
     std::vector<float>& bt = scratch(1);
@@ -227,10 +246,9 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, const
       for (int kk = 0; kk < k; kk++) bt[static_cast<size_t>(kk) * n + j] = b[static_cast<size_t>(j) * k + kk];
     bmat = bt.data();
   }
-  Job job{pick_kernel(), m, n, k, packed.data(), bmat, c, accumulate, epilogue};
+  Job job{pick_kernel(), m, n, k, kc, packed.data(), bmat, c, accumulate, epilogue};
   const int strips = (n + NR - 1) / NR;
-  const long work = static_cast<long>(m) * n * k;
-  int threads = work < 32768 ? 1 : current_threads();
+  int threads = max_threads;
   const bool by_strips = strips >= threads * 2 || panels < threads * 2;
   threads = std::min(threads, by_strips ? strips : panels);
   Pool::instance().run(threads, [&](int t) {

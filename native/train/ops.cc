@@ -7,6 +7,10 @@
 #include "kernels.h"
 #include "pool.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace st {
 
 namespace {
@@ -148,22 +152,77 @@ void row_sum_squares(const float* m, int rows, int cols, double* out) {
   for (int r = 0; r < rows; r++) out[r] = sum_squares(m + static_cast<size_t>(r) * cols, cols);
 }
 
+namespace {
+
+struct AdamConsts {
+  float b1, b2, c1, c2, step, decay, wd, gs, bc2, eps;
+};
+
+AdamConsts adam_consts(const AdamParams& p) {
+  return {p.beta1, p.beta2, 1.0f - p.beta1, 1.0f - p.beta2, p.lr / p.bias_correction1,
+          1.0f - p.lr * p.weight_decay, p.weight_decay, p.grad_scale, p.bias_correction2_sqrt, p.eps};
+}
+
+// One element, in the order the vector versions use, so every path rounds alike.
+template <bool Decoupled>
+inline void adam_one(float* w, const float* g, float* m, float* v, size_t i, const AdamConsts& c) {
+  float grad = g[i] * c.gs;
+  float wi = w[i];
+  if (Decoupled) wi = wi * c.decay;
+  else grad = grad + c.wd * wi;
+  float mi = c.b1 * m[i] + c.c1 * grad;
+  float vi = c.b2 * v[i] + c.c2 * grad * grad;
+  m[i] = mi;
+  v[i] = vi;
+  w[i] = wi - c.step * mi / (std::sqrt(vi) / c.bc2 + c.eps);
+}
+
+template <bool Decoupled>
+void adam_portable(float* __restrict w, const float* __restrict g, float* __restrict m, float* __restrict v,
+                   size_t begin, size_t end, AdamConsts c) {
+  for (size_t i = begin; i < end; i++) adam_one<Decoupled>(w, g, m, v, i, c);
+}
+
+#if defined(__x86_64__)
+template <bool Decoupled>
+__attribute__((target("avx2,fma"))) void adam_avx2(float* w, const float* g, float* m, float* v, size_t begin,
+                                                   size_t end, AdamConsts c) {
+  const __m256 b1 = _mm256_set1_ps(c.b1), b2 = _mm256_set1_ps(c.b2), c1 = _mm256_set1_ps(c.c1),
+               c2 = _mm256_set1_ps(c.c2), step = _mm256_set1_ps(c.step), decay = _mm256_set1_ps(c.decay),
+               wd = _mm256_set1_ps(c.wd), gs = _mm256_set1_ps(c.gs), bc2 = _mm256_set1_ps(c.bc2),
+               eps = _mm256_set1_ps(c.eps);
+  size_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    __m256 grad = _mm256_mul_ps(_mm256_loadu_ps(g + i), gs);
+    __m256 wi = _mm256_loadu_ps(w + i);
+    if (Decoupled) wi = _mm256_mul_ps(wi, decay);
+    else grad = _mm256_add_ps(grad, _mm256_mul_ps(wd, wi));
+    __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, grad));
+    __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(c2, grad), grad));
+    _mm256_storeu_ps(m + i, mi);
+    _mm256_storeu_ps(v + i, vi);
+    __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), bc2), eps);
+    _mm256_storeu_ps(w + i, _mm256_sub_ps(wi, _mm256_div_ps(_mm256_mul_ps(step, mi), denom)));
+  }
+  for (; i < end; i++) adam_one<Decoupled>(w, g, m, v, i, c);
+}
+#endif
+
+}  // namespace
+
 void adam_step(float* w, const float* g, float* m, float* v, size_t n, const AdamParams& p) {
-  const float b1 = p.beta1, b2 = p.beta2, c1 = 1.0f - p.beta1, c2 = 1.0f - p.beta2;
-  const float step = p.lr / p.bias_correction1;
-  const float decay = 1.0f - p.lr * p.weight_decay;
+  const AdamConsts c = adam_consts(p);
+  const bool avx2 = current_isa() == ISA_AVX2;
   parallel_ranges(n, 16384, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; i++) {
-      float grad = g[i] * p.grad_scale;
-      float wi = w[i];
-      if (p.decoupled) wi *= decay;
-      else grad += p.weight_decay * wi;
-      float mi = b1 * m[i] + c1 * grad;
-      float vi = b2 * v[i] + c2 * grad * grad;
-      m[i] = mi;
-      v[i] = vi;
-      w[i] = wi - step * mi / (std::sqrt(vi) / p.bias_correction2_sqrt + p.eps);
+#if defined(__x86_64__)
+    if (avx2) {
+      if (p.decoupled) adam_avx2<true>(w, g, m, v, begin, end, c);
+      else adam_avx2<false>(w, g, m, v, begin, end, c);
+      return;
     }
+#endif
+    if (p.decoupled) adam_portable<true>(w, g, m, v, begin, end, c);
+    else adam_portable<false>(w, g, m, v, begin, end, c);
   });
 }
 

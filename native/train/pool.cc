@@ -49,7 +49,11 @@ void Pool::run(int n, const std::function<void(int)>& fn) {
   }
   cv_.notify_all();
   fn(0);
-  while (pending_.load(std::memory_order_acquire) > 0) ST_PAUSE();
+  // Spin, then yield: when the machine is oversubscribed a worker may be waiting for this core.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) > 0; spins++) {
+    if (spins < kSpinIterations) ST_PAUSE();
+    else std::this_thread::yield();
+  }
 }
 
 void Pool::worker_loop(int index) {
