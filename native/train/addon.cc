@@ -171,6 +171,9 @@ napi_value Dropout(napi_env env, napi_callback_info info) {
   float* v = a.f32(0, "v", 0);
   double seed = a.number(1, "seed"), stream = a.number(2, "stream"), threshold = a.number(3, "threshold");
   float scale = static_cast<float>(a.number(4, "scale"));
+  for (double x : {seed, stream, threshold})
+    if (!a.failed && (x < 0 || x > 4294967295.0 || x != std::floor(x)))
+      a.fail("seed, stream and threshold must be integers from 0 to 2^32 - 1", true);
   if (a.failed) return nullptr;
   st::dropout(v, a.length(0), static_cast<uint32_t>(seed), static_cast<uint32_t>(stream),
               static_cast<uint32_t>(threshold), scale);
@@ -196,9 +199,9 @@ napi_value SoftmaxCrossEntropy(napi_env env, napi_callback_info info) {
 }
 
 // sigmoidCrossEntropy / squaredError(pred, targets, grad, scale) → summed loss
-template <double (*F)(const float*, const float*, size_t, float*, float)>
+template <double (*F)(const float*, const float*, size_t, float*, float), const char* Name>
 napi_value Pointwise(napi_env env, napi_callback_info info) {
-  Args a(env, info, "pointwise loss", 4);
+  Args a(env, info, Name, 4);
   size_t n = a.length(0);
   const float* p = a.f32(0, "pred", 0);
   const float* t = a.f32(1, "targets", n);
@@ -207,6 +210,9 @@ napi_value Pointwise(napi_env env, napi_callback_info info) {
   if (a.failed) return nullptr;
   return number(env, F(p, t, n, g, scale));
 }
+
+constexpr char kSigmoidCrossEntropy[] = "sigmoidCrossEntropy";
+constexpr char kSquaredError[] = "squaredError";
 
 napi_value SumSquares(napi_env env, napi_callback_info info) {
   Args a(env, info, "sumSquares", 1);
@@ -235,14 +241,14 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
   float* m = a.f32(2, "m", n);
   float* v = a.f32(3, "v", n);
   st::AdamParams p{};
-  p.lr = static_cast<float>(a.number(4, "lr"));
-  p.beta1 = static_cast<float>(a.number(5, "beta1"));
-  p.beta2 = static_cast<float>(a.number(6, "beta2"));
-  p.eps = static_cast<float>(a.number(7, "eps"));
-  p.weight_decay = static_cast<float>(a.number(8, "weightDecay"));
-  p.grad_scale = static_cast<float>(a.number(9, "gradScale"));
-  p.bias_correction1 = static_cast<float>(a.number(10, "biasCorrection1"));
-  p.bias_correction2_sqrt = static_cast<float>(a.number(11, "biasCorrection2Sqrt"));
+  p.lr = a.number(4, "lr");
+  p.beta1 = a.number(5, "beta1");
+  p.beta2 = a.number(6, "beta2");
+  p.eps = a.number(7, "eps");
+  p.weight_decay = a.number(8, "weightDecay");
+  p.grad_scale = a.number(9, "gradScale");
+  p.bias_correction1 = a.number(10, "biasCorrection1");
+  p.bias_correction2_sqrt = a.number(11, "biasCorrection2Sqrt");
   p.decoupled = a.flag(12);
   if (a.failed) return nullptr;
   st::adam_step(w, g, m, v, n, p);
@@ -257,10 +263,10 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
   const float* g = a.f32(1, "g", n);
   float* vel = a.f32(2, "velocity", n);
   st::SgdParams p{};
-  p.lr = static_cast<float>(a.number(3, "lr"));
+  p.lr = a.number(3, "lr");
   p.momentum = static_cast<float>(a.number(4, "momentum"));
-  p.weight_decay = static_cast<float>(a.number(5, "weightDecay"));
-  p.grad_scale = static_cast<float>(a.number(6, "gradScale"));
+  p.weight_decay = a.number(5, "weightDecay");
+  p.grad_scale = a.number(6, "gradScale");
   p.nesterov = a.flag(7);
   p.first_step = a.flag(8);
   if (a.failed) return nullptr;
@@ -320,8 +326,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"denseBackward", nullptr, DenseBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxCrossEntropy", nullptr, SoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sigmoidCrossEntropy", nullptr, Pointwise<st::sigmoid_cross_entropy>, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"squaredError", nullptr, Pointwise<st::squared_error>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sigmoidCrossEntropy", nullptr, Pointwise<st::sigmoid_cross_entropy, kSigmoidCrossEntropy>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"squaredError", nullptr, Pointwise<st::squared_error, kSquaredError>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"rowSumSquares", nullptr, RowSumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamStep", nullptr, AdamStep, nullptr, nullptr, nullptr, napi_default, nullptr},

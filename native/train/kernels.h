@@ -45,9 +45,10 @@ double squared_error(const float* pred, const float* targets, size_t n, float* g
 double sum_squares(const float* v, size_t n);
 void row_sum_squares(const float* m, int rows, int cols, double* out);
 
+// In double: the step forms 1 − β, lr / (1 − β1^t) and 1 − lr·wd in double and rounds each once.
 struct AdamParams {
-  float lr, beta1, beta2, eps, weight_decay, grad_scale;
-  float bias_correction1, bias_correction2_sqrt;
+  double lr, beta1, beta2, eps, weight_decay, grad_scale;
+  double bias_correction1, bias_correction2_sqrt;
   bool decoupled;
 };
 void adam_step(float* w, const float* g, float* m, float* v, size_t n, const AdamParams& p);

@@ -42,7 +42,7 @@ inline uint32_t mix32(uint32_t x) {
 float activate(Act act, float z) {
   switch (act) {
     case ACT_RELU:
-      return z > 0.0f ? z : 0.0f;
+      return z > 0.0f || z != z ? z : 0.0f;  // NaN stays NaN
     case ACT_GELU:
       return 0.5f * z * (1.0f + std::erf(z * kInvSqrt2));
     case ACT_TANH:
@@ -159,8 +159,9 @@ struct AdamConsts {
 };
 
 AdamConsts adam_consts(const AdamParams& p) {
-  return {p.beta1, p.beta2, 1.0f - p.beta1, 1.0f - p.beta2, p.lr / p.bias_correction1,
-          1.0f - p.lr * p.weight_decay, p.weight_decay, p.grad_scale, p.bias_correction2_sqrt, p.eps};
+  auto f = [](double x) { return static_cast<float>(x); };
+  return {f(p.beta1), f(p.beta2), f(1.0 - p.beta1), f(1.0 - p.beta2), f(p.lr / p.bias_correction1),
+          f(1.0 - p.lr * p.weight_decay), f(p.weight_decay), f(p.grad_scale), f(p.bias_correction2_sqrt), f(p.eps)};
 }
 
 // One element, in the order the vector versions use, so every path rounds alike.

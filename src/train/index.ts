@@ -11,6 +11,22 @@
 export { type BackendChoice, type BackendOptions, nativeInfo, selectKernels } from './backend.js';
 export { checkDataset, type Dataset } from './dataset.js';
 export {
+  checkExportableModel,
+  exportOnnx,
+  ONNX_IR_VERSION,
+  ONNX_OPSET,
+  type OnnxExportOptions,
+  type OnnxWriteOptions,
+  writeOnnxModel,
+} from './export-onnx.js';
+export {
+  exportTfjs,
+  TFJS_WEIGHTS_FILE,
+  type TfjsModelJson,
+  type TfjsWeightSpec,
+  writeTfjsModel,
+} from './export-tfjs.js';
+export {
   type Activation,
   type DenseWeights,
   type ExportableModel,

@@ -85,7 +85,9 @@ export const referenceKernels: Kernels = {
   },
   dropout(v, seed, stream, threshold, scale) {
     const base = dropoutBase(seed, stream);
-    for (let i = 0; i < v.length; i++) v[i] = dropoutHashAt(base, i) >= threshold ? at(v, i) * scale : 0;
+    // float32 storage multiplies by the float32 scale, as the addon does (the product is exact in double).
+    const s = v instanceof Float32Array ? Math.fround(scale) : scale;
+    for (let i = 0; i < v.length; i++) v[i] = dropoutHashAt(base, i) >= threshold ? at(v, i) * s : 0;
   },
   softmaxCrossEntropy(logits, labels, rows, classes, grad, scale) {
     let total = 0;
