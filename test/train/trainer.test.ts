@@ -8,8 +8,8 @@ import {
   parseTrainingConfig,
   predict,
   predictExportable,
-  referenceKernels,
   Rng,
+  referenceKernels,
   selectKernels,
   Trainer,
   type TrainingConfig,
@@ -44,7 +44,12 @@ function blobs(rows: number, dims: number, classes: number, seed: number): Datas
 
 const model = { architecture: 'mlp', input_size: 12, hidden_size: [24, 16], output_size: 4 } as const;
 
-function trainer(kernels: Kernels, training: TrainingConfig = {}, modelConfig: object = model, perExampleNorms = false) {
+function trainer(
+  kernels: Kernels,
+  training: TrainingConfig = {},
+  modelConfig: object = model,
+  perExampleNorms = false,
+) {
   const spec = parseModelConfig(modelConfig);
   return new Trainer(Network.create(spec, 3), {
     training: parseTrainingConfig({ batch_size: 16, learning_rate: 0.01, seed: 5, ...training }),
@@ -71,7 +76,11 @@ describe('training', () => {
       labels: Float32Array.from(data.labels, (l) => (l % 2 === 0 ? 1 : 0)),
       rows: data.rows,
     };
-    const bce = trainer(native, {}, { ...model, output_size: 1, loss: 'binary_cross_entropy', activation: 'tanh' });
+    const bce = trainer(
+      native,
+      {},
+      { ...model, output_size: 1, loss: 'binary_cross_entropy', activation: 'tanh' },
+    );
     const bceBefore = bce.evaluate(binary).loss;
     for (let e = 0; e < 5; e++) await bce.trainEpoch(binary);
     expect(bce.evaluate(binary).loss).toBeLessThan(bceBefore * 0.5);
@@ -171,14 +180,20 @@ describe('training', () => {
     const net = Network.create(spec, 9);
     const probs = predict(net, native, data.features, 10);
     const oracle = predictExportable(net.toExportable(), data.features, 10);
-    probs.forEach((p, i) => expect(p).toBeCloseTo(oracle[i] as number, 5));
+    probs.forEach((p, i) => {
+      expect(p).toBeCloseTo(oracle[i] as number, 5);
+    });
     for (let r = 0; r < 10; r++) {
       expect(probs.subarray(r * 4, r * 4 + 4).reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
     }
   });
 
   it('stops with ERR_TRAIN_DIVERGED when the loss is no longer finite', async () => {
-    const t = trainer(native, { optimizer: 'sgd', learning_rate: 10 }, { ...model, loss: 'mse', output_size: 1 });
+    const t = trainer(
+      native,
+      { optimizer: 'sgd', learning_rate: 10 },
+      { ...model, loss: 'mse', output_size: 1 },
+    );
     const huge: Dataset = {
       features: Float32Array.from(data.features, (v) => v * 1e18),
       labels: new Float32Array(data.rows).fill(1e30),
@@ -191,8 +206,10 @@ describe('training', () => {
     const spec = parseModelConfig(model);
     expect(Network.create(spec, 1).params).toEqual(Network.create(spec, 1).params);
     expect(Network.create(spec, 1).params).not.toEqual(Network.create(spec, 2).params);
-    const w = Network.create(parseModelConfig({ architecture: 'mlp', input_size: 400, hidden_size: 300, output_size: 2 }), 1)
-      .layers[0]?.w as Float32Array;
+    const w = Network.create(
+      parseModelConfig({ architecture: 'mlp', input_size: 400, hidden_size: 300, output_size: 2 }),
+      1,
+    ).layers[0]?.w as Float32Array;
     const std = Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
     expect(std).toBeCloseTo(Math.sqrt(2 / 400), 3); // He initialisation for ReLU
   });
@@ -222,7 +239,12 @@ describe('bad configurations and data', () => {
   });
 
   it('accepts the seed config and its layer list form', () => {
-    const seed = parseModelConfig({ architecture: 'mlp', input_size: 784, hidden_size: 512, output_size: 10 });
+    const seed = parseModelConfig({
+      architecture: 'mlp',
+      input_size: 784,
+      hidden_size: 512,
+      output_size: 10,
+    });
     expect(seed.layers.map((l) => [l.inputSize, l.outputSize, l.activation])).toEqual([
       [784, 512, 'relu'],
       [512, 10, 'linear'],
@@ -248,14 +270,23 @@ describe('bad configurations and data', () => {
     const good = blobs(20, 12, 4, 3);
     const nan = { ...good, features: good.features.slice() };
     nan.features[5 * 12 + 3] = Number.NaN;
-    await expect(t.trainEpoch(nan)).rejects.toMatchObject({ code: 'ERR_TRAIN_DATA_INVALID', message: /row 5/ });
+    await expect(t.trainEpoch(nan)).rejects.toMatchObject({
+      code: 'ERR_TRAIN_DATA_INVALID',
+      message: /row 5/,
+    });
     const badLabel = { ...good, labels: good.labels.slice() };
     badLabel.labels[7] = 4;
-    await expect(t.trainEpoch(badLabel)).rejects.toMatchObject({ code: 'ERR_TRAIN_DATA_INVALID', message: /row 7 is 4/ });
-    await expect(t.trainEpoch({ ...good, rows: 21 })).rejects.toMatchObject({ code: 'ERR_TRAIN_DATA_INVALID' });
-    await expect(
-      t.trainEpoch({ ...good, labels: new Float32Array(20) }),
-    ).rejects.toMatchObject({ code: 'ERR_TRAIN_DATA_INVALID', message: /Int32Array/ });
+    await expect(t.trainEpoch(badLabel)).rejects.toMatchObject({
+      code: 'ERR_TRAIN_DATA_INVALID',
+      message: /row 7 is 4/,
+    });
+    await expect(t.trainEpoch({ ...good, rows: 21 })).rejects.toMatchObject({
+      code: 'ERR_TRAIN_DATA_INVALID',
+    });
+    await expect(t.trainEpoch({ ...good, labels: new Float32Array(20) })).rejects.toMatchObject({
+      code: 'ERR_TRAIN_DATA_INVALID',
+      message: /Int32Array/,
+    });
     expect(t.state().step).toBe(0);
   });
 });
