@@ -1,19 +1,30 @@
 #!/usr/bin/env node
 // Installs the Debian packages the test suite drives for real (swtpm and tpm2-tools for the vTPM
-// tests, softhsm2 for the PKCS#11 tests) when a command they provide is missing. Runs before
-// `npm test`. As root it installs them with apt-get; otherwise it says which command to run.
-// It never lets a suite skip silently.
+// tests, softhsm2 for the PKCS#11 tests, dataset-fashion-mnist for the IDX reader) when a command
+// or file they provide is missing. Runs before `npm test`. As root it installs them with apt-get;
+// otherwise it says which command to run. It never lets a suite skip silently.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-/** Each command the tests run, and the Debian package that ships it. */
+/** Each command (on PATH) or file (an absolute path) the tests use, and the Debian package that ships it. */
 const NEEDED = [
   { command: 'swtpm', pkg: 'swtpm' },
   { command: 'swtpm_setup', pkg: 'swtpm-tools' },
   { command: 'tpm2_startup', pkg: 'tpm2-tools' },
   { command: 'softhsm2-util', pkg: 'softhsm2' },
+  { file: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz', pkg: 'dataset-fashion-mnist' },
 ];
+
+function present(need) {
+  if (need.file === undefined) return onPath(need.command);
+  try {
+    accessSync(need.file, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function onPath(command) {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -25,7 +36,7 @@ function onPath(command) {
   return false;
 }
 
-const missing = [...new Set(NEEDED.filter((n) => !onPath(n.command)).map((n) => n.pkg))];
+const missing = [...new Set(NEEDED.filter((n) => !present(n)).map((n) => n.pkg))];
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot) {
@@ -42,10 +53,10 @@ if (missing.length > 0) {
     stdio: ['ignore', 'inherit', 'inherit'],
     env,
   });
-  const still = NEEDED.filter((n) => !onPath(n.command)).map((n) => n.command);
+  const still = NEEDED.filter((n) => !present(n)).map((n) => n.command ?? n.file);
   if (still.length > 0) {
     console.error(
-      `Installed ${missing.join(', ')} but these commands are still missing: ${still.join(', ')}`,
+      `Installed ${missing.join(', ')} but these commands or files are still missing: ${still.join(', ')}`,
     );
     process.exit(1);
   }
