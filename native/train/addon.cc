@@ -287,10 +287,11 @@ napi_value Configure(napi_env env, napi_callback_info info) {
       size_t len;
       napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
       std::string isa(buf, len);
-      if (isa == "avx2") st::set_isa(st::ISA_AVX2);
+      if (isa == "avx512") st::set_isa(st::ISA_AVX512);
+      else if (isa == "avx2") st::set_isa(st::ISA_AVX2);
       else if (isa == "portable") st::set_isa(st::ISA_PORTABLE);
       else {
-        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "configure: isa must be 'avx2' or 'portable'");
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "configure: isa must be 'avx512', 'avx2' or 'portable'");
         return nullptr;
       }
     }
@@ -305,14 +306,18 @@ napi_value Configure(napi_env env, napi_callback_info info) {
       st::set_threads(static_cast<int>(threads));
     }
   }
-  napi_value out, isa, threads, avx2;
+  napi_value out, isa, threads, avx2, avx512;
   napi_create_object(env, &out);
-  napi_create_string_utf8(env, st::current_isa() == st::ISA_AVX2 ? "avx2" : "portable", NAPI_AUTO_LENGTH, &isa);
+  const st::Isa current = st::current_isa();
+  const char* name = current == st::ISA_AVX512 ? "avx512" : current == st::ISA_AVX2 ? "avx2" : "portable";
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &isa);
   napi_create_int32(env, st::current_threads(), &threads);
   napi_get_boolean(env, st::cpu_has_avx2(), &avx2);
+  napi_get_boolean(env, st::cpu_has_avx512(), &avx512);
   napi_set_named_property(env, out, "isa", isa);
   napi_set_named_property(env, out, "threads", threads);
   napi_set_named_property(env, out, "avx2Available", avx2);
+  napi_set_named_property(env, out, "avx512Available", avx512);
   return out;
 }
 

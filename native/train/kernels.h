@@ -7,9 +7,10 @@
 namespace st {
 
 enum Act : int { ACT_LINEAR = 0, ACT_RELU = 1, ACT_GELU = 2, ACT_TANH = 3, ACT_SIGMOID = 4 };
-enum Isa : int { ISA_PORTABLE = 0, ISA_AVX2 = 1 };
+enum Isa : int { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
 bool cpu_has_avx2();
+bool cpu_has_avx512();
 void set_isa(Isa isa);
 Isa current_isa();
 void set_threads(int n);

@@ -213,7 +213,7 @@ __attribute__((target("avx2,fma"))) void adam_avx2(float* w, const float* g, flo
 
 void adam_step(float* w, const float* g, float* m, float* v, size_t n, const AdamParams& p) {
   const AdamConsts c = adam_consts(p);
-  const bool avx2 = current_isa() == ISA_AVX2;
+  const bool avx2 = current_isa() != ISA_PORTABLE;  // the AVX-512 ISA includes AVX2
   parallel_ranges(n, 16384, [&](size_t begin, size_t end) {
 #if defined(__x86_64__)
     if (avx2) {

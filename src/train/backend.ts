@@ -10,8 +10,8 @@ export interface BackendOptions {
   readonly backend?: BackendChoice;
   /** Threads for the native kernels (process-wide); default: every core. */
   readonly threads?: number;
-  /** The native micro-kernel; default: AVX2/FMA when the CPU has it. */
-  readonly isa?: 'avx2' | 'portable';
+  /** The native micro-kernel (falling back to the best the CPU has below it); default: the best. */
+  readonly isa?: 'avx512' | 'avx2' | 'portable';
   /** Receives the fallback warning; default `process.emitWarning`. */
   readonly warn?: (message: string) => void;
 }

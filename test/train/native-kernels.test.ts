@@ -1,6 +1,6 @@
 /**
  * The native kernels (build/Release/sealtrain_train.node) against the TypeScript reference, for
- * each micro-kernel (AVX2/FMA, portable) and for one and two threads.
+ * each micro-kernel (AVX-512, AVX2/FMA, portable) and for one and two threads.
  *
  * Tolerances are a priori rounding bounds rather than fitted constants. With u = 2^-24 (float32's
  * unit roundoff), a float32 dot product of k terms, in any order, with or without FMA, is within
@@ -30,20 +30,25 @@ afterAll(() => {
   addon.configure(original.isa, original.threads);
 });
 
-type Isa = 'avx2' | 'portable';
+type Isa = 'avx512' | 'avx2' | 'portable';
 const CONFIGS: [Isa, number][] = [
+  ['avx512', 1],
+  ['avx512', 2],
   ['avx2', 1],
   ['avx2', 2],
   ['portable', 1],
   ['portable', 2],
 ];
 
-/** Selects the micro-kernel and threads; AVX2 falls back to portable on a CPU without it. */
+/** Selects the micro-kernel and threads; a request falls back to the best the CPU has below it. */
 function configure(isa: Isa, threads: number): void {
   const info = addon.configure(isa, threads);
   expect(info.threads).toBe(threads);
   expect(info.avx2Available).toBe(original.avx2Available);
-  expect(info.isa).toBe(isa === 'avx2' && !info.avx2Available ? 'portable' : isa);
+  expect(info.avx512Available).toBe(original.avx512Available);
+  const fallback = (want: Isa): Isa =>
+    want === 'avx512' && !info.avx512Available ? fallback('avx2') : want === 'avx2' && !info.avx2Available ? 'portable' : want;
+  expect(info.isa).toBe(fallback(isa));
 }
 
 function f32(rng: Rng, n: number, scale = 1): Float32Array {
@@ -619,7 +624,7 @@ describe.each(CONFIGS)('native kernels, isa %s, %i thread(s)', (isa, threads) =>
   });
 });
 
-describe.each(['avx2', 'portable'] as const)('determinism, isa %s', (isa) => {
+describe.each(['avx512', 'avx2', 'portable'] as const)('determinism, isa %s', (isa) => {
   // Big enough for the thread split (m·n·k ≥ 32768); by column strips and by row panels.
   const cases = [
     [600, 33, 257],
@@ -671,7 +676,7 @@ describe('optimizer steps across micro-kernels and threads', () => {
   it.each([
     ['Adam', false],
     ['AdamW', true],
-  ])('adamStep (%s) gives the same bits for avx2 and portable, 1 and 2 threads', (_name, decoupled) => {
+  ])('adamStep (%s) gives the same bits on every micro-kernel, 1 and 2 threads', (_name, decoupled) => {
     const n = 40_003;
     const rng = new Rng(700, decoupled ? 1 : 0);
     const w0 = f32(rng, n);
@@ -751,7 +756,7 @@ describe('configure and bad arguments', () => {
     const before = addon.configure();
     const configureAny = addon.configure as (isa?: unknown, threads?: unknown) => unknown;
     for (const [isa, threads, message] of [
-      ['sse9', undefined, "configure: isa must be 'avx2' or 'portable'"],
+      ['sse9', undefined, "configure: isa must be 'avx512', 'avx2' or 'portable'"],
       [null, 0, 'configure: threads must be an integer from 1 to 64'],
       [null, 65, 'configure: threads must be an integer from 1 to 64'],
       [null, 1.5, 'configure: threads must be an integer from 1 to 64'],

@@ -9,11 +9,13 @@ export const NATIVE_TRAIN_FILE = 'build/Release/sealtrain_train.node';
 /** What the addon reports about itself. */
 export interface NativeInfo {
   /** The GEMM micro-kernel in use. */
-  readonly isa: 'avx2' | 'portable';
+  readonly isa: 'avx512' | 'avx2' | 'portable';
   /** Threads the kernels split work over (the caller's thread included). */
   readonly threads: number;
   /** Whether this CPU has AVX2 and FMA. */
   readonly avx2Available: boolean;
+  /** Whether this CPU has AVX-512F (and AVX2). */
+  readonly avx512Available: boolean;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface NativeInfo {
  * process and returns the settings in force.
  */
 export interface NativeAddon extends Omit<Kernels, 'name'> {
-  configure(isa?: 'avx2' | 'portable' | null, threads?: number): NativeInfo;
+  configure(isa?: 'avx512' | 'avx2' | 'portable' | null, threads?: number): NativeInfo;
 }
 
 const EXPORTS = [
