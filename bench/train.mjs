@@ -3,7 +3,8 @@
 //   sealtrain's engine (native kernels, every core): one epoch of 60,000, batch 32 and 128, on the
 //   micro-kernel it picks (AVX-512 here), and also on AVX2/FMA and on the portable one, for CPUs
 //   without the wider units
-//   PyTorch (Debian's python3-torch, 2 threads, single-threaded OpenBLAS): one epoch of 60,000
+//   PyTorch (Debian's python3-torch, 2 threads, single-threaded OpenBLAS): one epoch of 60,000, with its
+//   default and with denormals flushed to zero (as our kernels run)
 //   TensorFlow.js on its WebAssembly backend (one thread in Node): TFJS_SAMPLES samples
 // Each figure is the better of two runs (the machine may be shared).
 // `--json`: the last stdout line is one object with every figure.
@@ -40,6 +41,11 @@ const anchors = {};
 for (const batch of BATCHES) {
   anchors[`torch_b${batch}_sps`] = round(await best(() => torchEpoch(batch).samples_per_second));
   log(`torch     batch ${String(batch).padStart(4)}: ${anchors[`torch_b${batch}_sps`]} samples/s`);
+  // Also with denormals flushed to zero, as our kernels do: the comparison without that advantage.
+  anchors[`torch_ftz_b${batch}_sps`] = round(
+    await best(() => torchEpoch(batch, { flushDenormal: true }).samples_per_second),
+  );
+  log(`torch ftz batch ${String(batch).padStart(4)}: ${anchors[`torch_ftz_b${batch}_sps`]} samples/s`);
 }
 for (const batch of BATCHES) {
   const sps = await best(() => tfjsWasmSamplesPerSecond({ images, labels, batch, samples: TFJS_SAMPLES }));
@@ -88,6 +94,7 @@ const ratios = {};
 for (const batch of BATCHES) {
   const sps = ours[`ours_b${batch}_sps`];
   ratios[`vs_pytorch_b${batch}`] = ratio(sps, anchors[`torch_b${batch}_sps`]);
+  ratios[`vs_pytorch_ftz_b${batch}`] = ratio(sps, anchors[`torch_ftz_b${batch}_sps`]);
   ratios[`vs_tfjs_wasm_b${batch}`] = ratio(sps, anchors[`tfjs_wasm_b${batch}_sps`]);
   ratios[`peak_fraction_b${batch}`] = ratio((sps * MFLOP_PER_SAMPLE) / 1e3, PEAK_GFLOPS);
   ratios[`pytorch_peak_fraction_b${batch}`] = ratio(

@@ -1,6 +1,9 @@
 """PyTorch anchor for the training benchmark: one epoch of Fashion-MNIST on the CPU.
 
-Usage: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/train_torch.py BATCH [DATA_DIR]
+Usage: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/train_torch.py BATCH [DATA_DIR] [--flush-denormal]
+
+With --flush-denormal, torch.set_flush_denormal(True) flushes denormal floats to zero, as
+sealtrain's kernels do; without it, PyTorch's default.
 
 Trains the benchmark's MLP (784-512-10: Linear, ReLU, Linear) with cross-entropy and Adam
 (learning rate 1e-3) on two threads. The data is read from the IDX gzip files of Debian's
@@ -57,8 +60,11 @@ def loaded_blas():
 def main():
     if len(sys.argv) < 2:
         raise SystemExit("usage: train_torch.py BATCH [DATA_DIR]")
-    batch = int(sys.argv[1])
-    data_dir = sys.argv[2] if len(sys.argv) > 2 else DEFAULT_DIR
+    flush = "--flush-denormal" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--flush-denormal"]
+    batch = int(args[0])
+    data_dir = args[1] if len(args) > 1 else DEFAULT_DIR
+    torch.set_flush_denormal(flush)
     torch.set_num_threads(THREADS)
     torch.manual_seed(SEED)
 
@@ -101,6 +107,7 @@ def main():
                 "torch_version": torch.__version__,
                 "threads": torch.get_num_threads(),
                 "blas": loaded_blas(),
+                "flush_denormal": flush,
             }
         )
     )

@@ -66,10 +66,16 @@ export function ensureTorch() {
  * `{ batch, samples, seconds, samples_per_second, torch_version, threads, blas }`.
  *
  * @param {number} batch
- * @param {{ dataDir?: string }} [options] `dataDir`: the folder of the IDX gzip files.
+ * @param {{ dataDir?: string, flushDenormal?: boolean }} [options] `dataDir`: the folder of the IDX
+ *   gzip files; `flushDenormal`: `torch.set_flush_denormal(True)` first (PyTorch's default is off).
  */
 export function torchEpoch(batch, options = {}) {
-  const args = [SCRIPT, String(batch), ...(options.dataDir === undefined ? [] : [options.dataDir])];
+  const args = [
+    SCRIPT,
+    String(batch),
+    ...(options.dataDir === undefined ? [] : [options.dataDir]),
+    ...(options.flushDenormal === true ? ['--flush-denormal'] : []),
+  ];
   const out = execFileSync(PYTHON, args, {
     encoding: 'utf8',
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },

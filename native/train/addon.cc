@@ -124,6 +124,7 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   float* C = a.f32(7, "c", sz(m, n));
   bool acc = a.flag(8);
   if (a.failed) return nullptr;
+  st::FlushDenormals ftz;
   st::gemm(ta, tb, m, n, k, A, B, C, acc, nullptr);
   return undefined(env);
 }
@@ -158,6 +159,7 @@ napi_value DenseBackward(napi_env env, napi_callback_info info) {
   float* db = a.f32(6, "db", out);
   float* dx = a.f32(7, "dx", sz(rows, in), true);
   if (a.failed) return nullptr;
+  st::FlushDenormals ftz;
   st::activation_backward(act, y, z, dy, sz(rows, out));
   st::column_sums(dy, rows, out, db);
   st::gemm(true, false, in, out, rows, x, dy, dw, false, nullptr);
@@ -175,6 +177,7 @@ napi_value Dropout(napi_env env, napi_callback_info info) {
     if (!a.failed && (x < 0 || x > 4294967295.0 || x != std::floor(x)))
       a.fail("seed, stream and threshold must be integers from 0 to 2^32 - 1", true);
   if (a.failed) return nullptr;
+  st::FlushDenormals ftz;
   st::dropout(v, a.length(0), static_cast<uint32_t>(seed), static_cast<uint32_t>(stream),
               static_cast<uint32_t>(threshold), scale);
   return undefined(env);
@@ -189,6 +192,7 @@ napi_value SoftmaxCrossEntropy(napi_env env, napi_callback_info info) {
   float* grad = a.f32(4, "grad", sz(rows, classes));
   float scale = static_cast<float>(a.number(5, "scale"));
   if (a.failed) return nullptr;
+  st::FlushDenormals ftz;
   for (int r = 0; r < rows; r++)
     if (labels[r] < 0 || labels[r] >= classes) {
       a.fail(("label " + std::to_string(labels[r]) + " at row " + std::to_string(r) + " is outside 0.." +
@@ -208,6 +212,7 @@ napi_value Pointwise(napi_env env, napi_callback_info info) {
   float* g = a.f32(2, "grad", n);
   float scale = static_cast<float>(a.number(3, "scale"));
   if (a.failed) return nullptr;
+  st::FlushDenormals ftz;
   return number(env, F(p, t, n, g, scale));
 }
 
@@ -218,6 +223,7 @@ napi_value SumSquares(napi_env env, napi_callback_info info) {
   Args a(env, info, "sumSquares", 1);
   const float* v = a.f32(0, "v", 0);
   if (a.failed) return nullptr;
+  st::FlushDenormals ftz;
   return number(env, st::sum_squares(v, a.length(0)));
 }
 
@@ -228,6 +234,7 @@ napi_value RowSumSquares(napi_env env, napi_callback_info info) {
   const float* m = a.f32(0, "m", sz(rows, cols));
   double* out = a.array<double>(3, napi_float64_array, "out", rows);
   if (a.failed) return nullptr;
+  st::FlushDenormals ftz;
   st::row_sum_squares(m, rows, cols, out);
   return undefined(env);
 }
@@ -251,6 +258,7 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
   p.bias_correction2_sqrt = a.number(11, "biasCorrection2Sqrt");
   p.decoupled = a.flag(12);
   if (a.failed) return nullptr;
+  st::FlushDenormals ftz;
   st::adam_step(w, g, m, v, n, p);
   return undefined(env);
 }
@@ -270,6 +278,7 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
   p.nesterov = a.flag(7);
   p.first_step = a.flag(8);
   if (a.failed) return nullptr;
+  st::FlushDenormals ftz;
   st::sgd_step(w, g, vel, n, p);
   return undefined(env);
 }

@@ -1,5 +1,7 @@
 #include "pool.h"
 
+#include "kernels.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define ST_PAUSE() _mm_pause()
@@ -57,6 +59,7 @@ void Pool::run(int n, const std::function<void(int)>& fn) {
 }
 
 void Pool::worker_loop(int index) {
+  flush_denormals_forever();
   uint64_t seen = 0;
   for (;;) {
     int spins = 0;
@@ -91,5 +94,18 @@ void Pool::shutdown() {
   for (auto& w : workers_) w.join();
   workers_.clear();
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+namespace {
+constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero (bit 15) and denormals-are-zero (bit 6)
+}
+FlushDenormals::FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFtzDaz); }
+FlushDenormals::~FlushDenormals() { _mm_setcsr(saved_); }
+void flush_denormals_forever() { _mm_setcsr(_mm_getcsr() | kFtzDaz); }
+#else
+FlushDenormals::FlushDenormals() : saved_(0) {}
+FlushDenormals::~FlushDenormals() {}
+void flush_denormals_forever() {}
+#endif
 
 }  // namespace st
