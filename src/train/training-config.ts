@@ -74,6 +74,12 @@ export function parseTrainingConfig(value: unknown, path = 'training'): Training
       `The training configuration is invalid: ${path}.momentum and ${path}.nesterov apply to the sgd optimizer only.`,
     );
   }
+  if (c.nesterov && c.momentum === 0) {
+    throw new SealtrainError(
+      'ERR_TRAIN_CONFIG_INVALID',
+      `The training configuration is invalid: ${path}.nesterov needs ${path}.momentum above 0.`,
+    );
+  }
   const optimizer: OptimizerOptions =
     c.optimizer === 'sgd'
       ? {

@@ -47,7 +47,11 @@ function configure(isa: Isa, threads: number): void {
   expect(info.avx2Available).toBe(original.avx2Available);
   expect(info.avx512Available).toBe(original.avx512Available);
   const fallback = (want: Isa): Isa =>
-    want === 'avx512' && !info.avx512Available ? fallback('avx2') : want === 'avx2' && !info.avx2Available ? 'portable' : want;
+    want === 'avx512' && !info.avx512Available
+      ? fallback('avx2')
+      : want === 'avx2' && !info.avx2Available
+        ? 'portable'
+        : want;
   expect(info.isa).toBe(fallback(isa));
 }
 

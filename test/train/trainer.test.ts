@@ -236,6 +236,9 @@ describe('bad configurations and data', () => {
     expect(throwsCode(() => parseTrainingConfig({ momentum: 0.9 }), 'ERR_TRAIN_CONFIG_INVALID')).toContain(
       'training.momentum',
     );
+    expect(
+      throwsCode(() => parseTrainingConfig({ optimizer: 'sgd', nesterov: true }), 'ERR_TRAIN_CONFIG_INVALID'),
+    ).toContain('training.nesterov');
   });
 
   it('accepts the seed config and its layer list form', () => {
