@@ -4,6 +4,10 @@
 #include <node_api.h>
 
 #include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <mutex>
+#include <new>
 #include <cstdio>
 #include <string>
 
@@ -84,8 +88,25 @@ struct Args {
   }
   bool flag(size_t i) {
     bool v = false;
-    if (!failed) napi_get_value_bool(env, argv[i], &v);
+    if (!failed && napi_get_value_bool(env, argv[i], &v) != napi_ok) fail("flags must be booleans");
     return v;
+  }
+  // Every matrix the GEMM touches stays below 2^28 elements (1 GiB of floats), so no index,
+  // split or pointer offset in the kernels can overflow a 32-bit int.
+  void matrices(std::initializer_list<std::pair<int, int>> shapes) {
+    for (auto [r, c] : shapes)
+      if (!failed && static_cast<int64_t>(r) * c > (int64_t{1} << 28)) fail("a matrix exceeds 2^28 elements", true);
+  }
+  // Outputs may not overlap any other array of the call.
+  void disjoint(std::initializer_list<std::pair<const void*, size_t>> outputs,
+                std::initializer_list<std::pair<const void*, size_t>> all) {
+    for (auto [o, on] : outputs)
+      for (auto [p, pn] : all) {
+        if (failed || o == nullptr || p == nullptr || on == 0 || pn == 0) continue;
+        auto a = static_cast<const char*>(o);
+        auto b = static_cast<const char*>(p);
+        if (a < b + pn && b < a + on) fail("an output array overlaps another argument", true);
+      }
   }
 };
 
@@ -123,6 +144,8 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   const float* B = a.f32(6, "b", sz(k, n));
   float* C = a.f32(7, "c", sz(m, n));
   bool acc = a.flag(8);
+  a.matrices({{m, k}, {k, n}, {m, n}});
+  a.disjoint({{C, sz(m, n) * 4}}, {{A, sz(m, k) * 4}, {B, sz(k, n) * 4}});
   if (a.failed) return nullptr;
   st::FlushDenormals ftz;
   st::gemm(ta, tb, m, n, k, A, B, C, acc, nullptr);
@@ -139,7 +162,11 @@ napi_value DenseForward(napi_env env, napi_callback_info info) {
   e.bias = a.f32(2, "b", out);
   float* y = a.f32(3, "y", sz(rows, out));
   e.z = a.f32(4, "z", sz(rows, out), true);
+  a.matrices({{rows, in}, {in, out}, {rows, out}});
+  a.disjoint({{y, sz(rows, out) * 4}, {e.z, sz(rows, out) * 4}}, {{x, sz(rows, in) * 4}, {w, sz(in, out) * 4}, {e.bias, sz(1, out) * 4}});
+  if (e.z == y) a.fail("y and z must be different arrays", true);
   if (!act_of(a, 8, &e.act) || a.failed) return nullptr;
+  st::FlushDenormals ftz;
   st::gemm(false, false, rows, out, in, x, w, y, false, &e);
   return undefined(env);
 }
@@ -158,6 +185,12 @@ napi_value DenseBackward(napi_env env, napi_callback_info info) {
   float* dw = a.f32(5, "dw", sz(in, out));
   float* db = a.f32(6, "db", out);
   float* dx = a.f32(7, "dx", sz(rows, in), true);
+  a.matrices({{rows, in}, {in, out}, {rows, out}});
+  a.disjoint({{dy, sz(rows, out) * 4}, {dw, sz(in, out) * 4}, {db, sz(1, out) * 4}, {dx, sz(rows, in) * 4}},
+             {{x, sz(rows, in) * 4}, {w, sz(in, out) * 4}, {y, sz(rows, out) * 4}, {z, sz(rows, out) * 4}});
+  a.disjoint({{dw, sz(in, out) * 4}, {db, sz(1, out) * 4}, {dx, sz(rows, in) * 4}}, {{dy, sz(rows, out) * 4}});
+  a.disjoint({{dw, sz(in, out) * 4}}, {{db, sz(1, out) * 4}, {dx, sz(rows, in) * 4}});
+  a.disjoint({{db, sz(1, out) * 4}}, {{dx, sz(rows, in) * 4}});
   if (a.failed) return nullptr;
   st::FlushDenormals ftz;
   st::activation_backward(act, y, z, dy, sz(rows, out));
@@ -247,6 +280,8 @@ napi_value AdamStep(napi_env env, napi_callback_info info) {
   const float* g = a.f32(1, "g", n);
   float* m = a.f32(2, "m", n);
   float* v = a.f32(3, "v", n);
+  a.disjoint({{w, n * 4}, {m, n * 4}, {v, n * 4}}, {{g, n * 4}});
+  if (!a.failed && (w == m || w == v || m == v)) a.fail("w, m and v must be different arrays", true);
   st::AdamParams p{};
   p.lr = a.number(4, "lr");
   p.beta1 = a.number(5, "beta1");
@@ -330,25 +365,51 @@ napi_value Configure(napi_env env, napi_callback_info info) {
   return out;
 }
 
-void Cleanup(void*) { st::Pool::instance().shutdown(); }
+// Environments (the main thread and each worker_thread) that loaded the addon; the shared pool
+// stops when the last one is torn down and starts again if another loads it.
+std::mutex g_envs_mu;
+int g_envs = 0;
+
+// Runs an entry point and turns a C++ exception (an allocation that failed) into a JavaScript error.
+template <napi_value (*F)(napi_env, napi_callback_info)>
+napi_value Guarded(napi_env env, napi_callback_info info) {
+  try {
+    return F(env, info);
+  } catch (const std::bad_alloc&) {
+    napi_throw_error(env, "ERR_INTERNAL", "sealtrain_train: out of memory");
+  } catch (const std::exception& e) {
+    napi_throw_error(env, "ERR_INTERNAL", e.what());
+  }
+  return nullptr;
+}
+
+void Cleanup(void* token) {
+  delete static_cast<int*>(token);
+  std::lock_guard<std::mutex> lock(g_envs_mu);
+  if (--g_envs == 0) st::Pool::instance().shutdown();
+}
 
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"configure", nullptr, Configure, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"denseForward", nullptr, DenseForward, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"denseBackward", nullptr, DenseBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"dropout", nullptr, Dropout, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"softmaxCrossEntropy", nullptr, SoftmaxCrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"configure", nullptr, Guarded<Configure>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemm", nullptr, Guarded<Gemm>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"denseForward", nullptr, Guarded<DenseForward>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"denseBackward", nullptr, Guarded<DenseBackward>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"dropout", nullptr, Guarded<Dropout>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxCrossEntropy", nullptr, Guarded<SoftmaxCrossEntropy>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sigmoidCrossEntropy", nullptr, Pointwise<st::sigmoid_cross_entropy, kSigmoidCrossEntropy>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"squaredError", nullptr, Pointwise<st::squared_error, kSquaredError>, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"rowSumSquares", nullptr, RowSumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"adamStep", nullptr, AdamStep, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumSquares", nullptr, Guarded<SumSquares>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rowSumSquares", nullptr, Guarded<RowSumSquares>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamStep", nullptr, Guarded<AdamStep>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdStep", nullptr, Guarded<SgdStep>, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  napi_add_env_cleanup_hook(env, Cleanup, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(g_envs_mu);
+    if (g_envs++ == 0) st::Pool::instance().restart();
+  }
+  napi_add_env_cleanup_hook(env, Cleanup, new int(0));  // a distinct token per load
   return exports;
 }
 

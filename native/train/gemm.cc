@@ -215,7 +215,7 @@ void tile(const Job& job, int panel, int j0, float* bpad) {
   for (int kb = 0; kb < kblocks; kb++) {
     const int k0 = kb * job.kc;
     const int kc = std::min(job.kc, job.k - k0);
-    const float* a = job.packed_a + (static_cast<size_t>(panel) * kblocks + kb) * KC * MR;
+    const float* a = job.packed_a + (static_cast<size_t>(panel) * kblocks + kb) * job.kc * MR;
     const float* b = job.b + static_cast<size_t>(k0) * job.n + j0;
     int ldb = job.n;
     if (cols < nr) {
@@ -250,7 +250,7 @@ void strip(const Job& job, int s, int p0, int p1, float* bpad) {
     const int kc = std::min(job.kc, job.k - k0);
     const float* b = job.b + static_cast<size_t>(k0) * job.n + j0;
     for (int p = p0; p < full_end; p++) {
-      const float* a = job.packed_a + (static_cast<size_t>(p) * kblocks + kb) * KC * MR;
+      const float* a = job.packed_a + (static_cast<size_t>(p) * kblocks + kb) * job.kc * MR;
       job.kernel(kc, a, b, job.n, job.c + static_cast<size_t>(p) * MR * job.n + j0, job.n, kb > 0 || job.accumulate);
     }
   }
@@ -316,13 +316,13 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, const
   const long work = static_cast<long>(m) * n * k;
   const int max_threads = work < 32768 ? 1 : current_threads();
   std::vector<float>& packed = scratch(0);
-  packed.resize(static_cast<size_t>(panels) * kblocks * KC * MR);
+  packed.resize(static_cast<size_t>(panels) * kblocks * kc * MR);
   const int pack_threads = std::min(max_threads, std::max(1, panels / 8));
   Pool::instance().run(pack_threads, [&](int t) {
     for (int p = panels * t / pack_threads; p < panels * (t + 1) / pack_threads; p++)
       for (int kb = 0; kb < kblocks; kb++)
         pack_a_panel(trans_a, a, m, k, p * MR, kb * kc, std::min(kc, k - kb * kc),
-                     packed.data() + (static_cast<size_t>(p) * kblocks + kb) * KC * MR);
+                     packed.data() + (static_cast<size_t>(p) * kblocks + kb) * kc * MR);
   });
   const float* bmat = b;
   if (trans_b) {  // b is N×K: make the K×N row-major copy the kernel reads
@@ -342,13 +342,19 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, const
   Pool::instance().run(threads, [&](int t) {
     float bpad[KC * NR_MAX];
     if (by_strips) {
-      int s0 = strips * t / threads, s1 = strips * (t + 1) / threads;
+      int s0 = static_cast<int>(static_cast<int64_t>(strips) * t / threads);
+      int s1 = static_cast<int>(static_cast<int64_t>(strips) * (t + 1) / threads);
       for (int s = s0; s < s1; s++) strip(job, s, 0, panels, bpad);
     } else {
-      int p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
+      int p0 = static_cast<int>(static_cast<int64_t>(panels) * t / threads);
+      int p1 = static_cast<int>(static_cast<int64_t>(panels) * (t + 1) / threads);
       for (int s = 0; s < strips; s++) strip(job, s, p0, p1, bpad);
     }
   });
+  // Keep small scratch for the next call; give back what one unusually large call took.
+  constexpr size_t kKeep = size_t{16} << 20;  // floats
+  for (int i = 0; i < 2; i++)
+    if (scratch(i).capacity() > kKeep) std::vector<float>().swap(scratch(i));
 }
 
 }  // namespace st

@@ -12,8 +12,9 @@
 namespace st {
 
 namespace {
-// About 50 µs of spinning before a worker sleeps: long enough to span the JavaScript between two
-// kernel calls of one training step, short enough not to hold a core while the caller is idle.
+// At most a few hundred microseconds of spinning (20,000 pauses) before a worker sleeps: long
+// enough to span the JavaScript between two kernel calls of one training step, short enough not
+// to hold a core for long while the caller is idle.
 constexpr int kSpinIterations = 20000;
 }  // namespace
 
@@ -82,6 +83,12 @@ void Pool::worker_loop(int index) {
       pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
+}
+
+void Pool::restart() {
+  std::lock_guard<std::mutex> busy(run_mu_);
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = false;
 }
 
 void Pool::shutdown() {

@@ -18,8 +18,10 @@ class Pool {
   // Runs fn(t) for t in [0, n). Falls back to running them one after another on this thread when
   // another thread is using the pool (same results: the split does not change).
   void run(int n, const std::function<void(int)>& fn);
-  // Stops and joins the workers (at environment teardown).
+  // Stops and joins the workers (when the last environment using the addon is torn down).
   void shutdown();
+  // Lets a stopped pool start workers again (a new environment loaded the addon).
+  void restart();
 
  private:
   void ensure_workers(int n);

@@ -130,6 +130,10 @@ export class Trainer {
 
   /** Continues from a saved {@link Trainer.state} (with the network's weights restored by the caller). */
   restore(state: TrainerState): void {
+    const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
+    if (!whole(state.epoch) || !whole(state.position) || !whole(state.step)) {
+      throw new SealtrainError('ERR_TRAIN_DATA_INVALID', 'The saved training state has a bad epoch, position or step.');
+    }
     if (state.moment1.length !== this.moment1.length || state.moment2.length !== this.moment2.length) {
       throw new SealtrainError(
         'ERR_TRAIN_DATA_INVALID',
@@ -209,6 +213,7 @@ export class Trainer {
 
   /** One optimizer step on `rows` examples (row-major features, labels as in {@link Dataset}). */
   trainStep(x: Float32Array, labels: Int32Array | Float32Array, rows: number): StepResult {
+    this.checkBatch(x, labels, rows);
     const k = this.kernels;
     const { layers } = this.network;
     const seed = this.options.training.seed;
@@ -301,6 +306,23 @@ export class Trainer {
       accuracy:
         loss === 'mse' ? undefined : correct / (data.rows * (loss === 'cross_entropy' ? 1 : outputSize)),
     };
+  }
+
+  private checkBatch(x: Float32Array, labels: Int32Array | Float32Array, rows: number): void {
+    const { inputSize, outputSize, loss } = this.network.spec;
+    const batch = this.options.training.batchSize;
+    const perRow = loss === 'cross_entropy' ? 1 : outputSize;
+    const problem =
+      !Number.isInteger(rows) || rows < 1 || rows > batch
+        ? `a step takes 1 to ${batch} rows (the batch size), not ${rows}`
+        : x.length < rows * inputSize
+          ? `the features hold ${x.length} values; ${rows} rows need ${rows * inputSize}`
+          : labels.length < rows * perRow
+            ? `the labels hold ${labels.length} values; ${rows} rows need ${rows * perRow}`
+            : (loss === 'cross_entropy') !== labels instanceof Int32Array
+              ? `${loss} takes ${loss === 'cross_entropy' ? 'class indices in an Int32Array' : 'targets in a Float32Array'}`
+              : undefined;
+    if (problem !== undefined) throw new SealtrainError('ERR_TRAIN_DATA_INVALID', `Cannot train on this batch: ${problem}.`);
   }
 
   /** Runs the layers; returns each layer's input (the batch, then each hidden output after dropout). */

@@ -15,7 +15,7 @@ export type ActCode = (typeof ACT)[keyof typeof ACT];
 
 /** The kernel set. */
 export interface Kernels {
-  /** `native-avx2`, `native-portable` or `reference`. */
+  /** `native-avx512`, `native-avx2`, `native-portable` or `reference`. */
   readonly name: string;
   /** `c[m×n] = op(a)·op(b)` (plus `c` when `accumulate`); `op` transposes when its flag is set. */
   gemm(

@@ -20,7 +20,9 @@ export interface NativeInfo {
 
 /**
  * The `sealtrain_train` addon: the {@link Kernels} on `Float32Array`s (a `Float64Array` throws a
- * TypeError), every array checked against the dimensions before any memory is touched, plus
+ * TypeError), every array checked against the dimensions before any memory is touched (a
+ * RangeError otherwise, as for an output that overlaps another argument, or a matrix above 2^28
+ * elements), plus
  * `configure(isa?, threads?)`, which selects the micro-kernel and the thread count for the whole
  * process and returns the settings in force.
  */
