@@ -15,6 +15,8 @@ export { AuditLog } from './audit-log.js';
 export { canonicalJson } from './canonical-json.js';
 export type { AppendEntryOptions, AppendResult, AuditEntry, ChainState } from './chain.js';
 export { appendEntry, assertAuditEvent, entryLine, GENESIS, hashEntry, ZERO_HASH } from './chain.js';
+export { type AuditPaths, auditPaths } from './internal/log-files.js';
+export { loadOrCreateSigningKey, readPublicKey } from './internal/signing-key.js';
 export type { ReadAuditEntriesOptions } from './read-audit-entries.js';
 export { readAuditEntries } from './read-audit-entries.js';
 export type { AuditProblem, AuditProblemKind, AuditVerifyReport } from './report.js';

@@ -12,6 +12,7 @@ import { EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
 import { attestCommand } from './internal/commands/attest.js';
 import { auditCommand } from './internal/commands/audit.js';
 import { brokerCommand } from './internal/commands/broker.js';
+import { dataCommands } from './internal/commands/data.js';
 import { demoCommand } from './internal/commands/demo.js';
 import { keysCommand } from './internal/commands/keys.js';
 import { policyCommand } from './internal/commands/policy.js';
@@ -76,6 +77,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     };
   keysCommand(program, run);
   sealCommands(program, run);
+  dataCommands(program, run);
   auditCommand(program, run);
   attestCommand(program, run);
   policyCommand(program, run);

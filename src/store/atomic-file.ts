@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, unlinkSync } from 'node:fs';
+import { closeSync, rmSync, unlinkSync } from 'node:fs';
 import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fromFsError, SealtrainError } from '../errors/index.js';
@@ -14,9 +14,9 @@ export interface AtomicWriteOptions {
 
 /**
  * Temp files not yet moved into place (with their open descriptor, if any), removed on
- * SIGINT/SIGTERM by {@link removePendingTempFiles}.
+ * SIGINT/SIGTERM by {@link removePendingTempFiles}; `'dir'` marks a temp folder.
  */
-const pending = new Map<string, number | undefined>();
+const pending = new Map<string, number | 'dir' | undefined>();
 
 /**
  * Removes every temp file an {@link AtomicFile} has not yet committed. The CLI calls this from
@@ -24,6 +24,12 @@ const pending = new Map<string, number | undefined>();
  */
 export function removePendingTempFiles(): void {
   for (const [path, fd] of pending) {
+    if (fd === 'dir') {
+      try {
+        rmSync(path, { recursive: true, force: true });
+      } catch {}
+      continue;
+    }
     try {
       if (fd !== undefined) closeSync(fd);
     } catch {}
@@ -41,6 +47,17 @@ export function removePendingTempFiles(): void {
  */
 export function registerTempFile(path: string): () => void {
   pending.set(path, undefined);
+  return () => {
+    pending.delete(path);
+  };
+}
+
+/**
+ * Like {@link registerTempFile} for a temp folder, removed with everything in it. Returns the
+ * function that takes it off again.
+ */
+export function registerTempDir(path: string): () => void {
+  pending.set(path, 'dir');
   return () => {
     pending.delete(path);
   };

@@ -132,7 +132,10 @@ export class Trainer {
   restore(state: TrainerState): void {
     const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
     if (!whole(state.epoch) || !whole(state.position) || !whole(state.step)) {
-      throw new SealtrainError('ERR_TRAIN_DATA_INVALID', 'The saved training state has a bad epoch, position or step.');
+      throw new SealtrainError(
+        'ERR_TRAIN_DATA_INVALID',
+        'The saved training state has a bad epoch, position or step.',
+      );
     }
     if (state.moment1.length !== this.moment1.length || state.moment2.length !== this.moment2.length) {
       throw new SealtrainError(
@@ -322,7 +325,8 @@ export class Trainer {
             : (loss === 'cross_entropy') !== labels instanceof Int32Array
               ? `${loss} takes ${loss === 'cross_entropy' ? 'class indices in an Int32Array' : 'targets in a Float32Array'}`
               : undefined;
-    if (problem !== undefined) throw new SealtrainError('ERR_TRAIN_DATA_INVALID', `Cannot train on this batch: ${problem}.`);
+    if (problem !== undefined)
+      throw new SealtrainError('ERR_TRAIN_DATA_INVALID', `Cannot train on this batch: ${problem}.`);
   }
 
   /** Runs the layers; returns each layer's input (the batch, then each hidden output after dropout). */

@@ -1,0 +1,237 @@
+import { SealtrainError } from '../errors/index.js';
+import { convertValue, type InvalidReason } from './internal/convert.js';
+import { isProblem, type RecordSource } from './records.js';
+import { type ColumnSpec, type DatasetSchema, matchColumns } from './schema.js';
+import { categoryIndex, type RawMatrix } from './transform.js';
+
+/** Per-column counts of what validation found. */
+export interface ColumnReport {
+  missing: number;
+  type: number;
+  notFinite: number;
+  range: number;
+  category: number;
+  imputed: number;
+  dropped: number;
+}
+
+/** One error, as reported: where and what. */
+export interface DataError {
+  readonly row: number;
+  readonly line?: number;
+  readonly column?: string;
+  readonly message: string;
+}
+
+/** What reading and validating the input found. */
+export interface IngestReport {
+  rowsRead: number;
+  rowsKept: number;
+  rowsDropped: number;
+  cellsImputed: number;
+  readerProblems: number;
+  columns: Record<string, ColumnReport>;
+  /** The first `maxErrors` errors. */
+  errors: DataError[];
+  errorCount: number;
+}
+
+/** The validated rows in memory: the raw matrix (NaN where a value will be imputed) and labels. */
+export interface Ingested {
+  readonly matrix: RawMatrix;
+  /** Class indices (classification) or target values (regression), one per kept row. */
+  readonly labels: Int32Array | Float32Array;
+  /** The input row number of each kept row. */
+  readonly sourceRows: Int32Array;
+  readonly report: IngestReport;
+}
+
+/** Options for {@link ingest}. */
+export interface IngestOptions {
+  /** Stop after this many errors (default 10); any error fails the run. */
+  readonly maxErrors?: number;
+  /** Called now and then with bytes read and the total when known. */
+  readonly onProgress?: (bytes: number, total: number | undefined) => void;
+  /** Largest raw matrix in bytes (default and most: 4 GiB, the largest resizable buffer). */
+  readonly maxMatrixBytes?: number;
+}
+
+/** A Float32Array on a resizable buffer that grows in place (no copies) up to `max` bytes. */
+class Growing<T extends Float32Array | Int32Array> {
+  private buffer: ArrayBuffer;
+  array: T;
+  constructor(
+    make: (b: ArrayBuffer) => T,
+    private readonly max: number,
+  ) {
+    this.buffer = new (
+      ArrayBuffer as unknown as new (
+        n: number,
+        o: { maxByteLength: number },
+      ) => ArrayBuffer
+    )(0, {
+      maxByteLength: max,
+    });
+    this.array = make(this.buffer);
+  }
+  ensure(elements: number, what: string): void {
+    const bytes = elements * 4;
+    if (bytes <= this.buffer.byteLength) return;
+    const next = Math.min(this.max, Math.max(bytes, Math.ceil(this.buffer.byteLength * 1.5), 1 << 20));
+    if (next < bytes) {
+      throw new SealtrainError(
+        'ERR_DATA_INVALID',
+        `The ${what} would exceed ${this.max} bytes in memory; prepare a sample, or drop columns with "ignore".`,
+      );
+    }
+    (this.buffer as unknown as { resize(n: number): void }).resize(next);
+  }
+}
+
+function emptyColumn(): ColumnReport {
+  return { missing: 0, type: 0, notFinite: 0, range: 0, category: 0, imputed: 0, dropped: 0 };
+}
+
+const REASON_FIELD: Record<InvalidReason, keyof ColumnReport> = {
+  type: 'type',
+  'not-finite': 'notFinite',
+  range: 'range',
+  category: 'category',
+};
+
+/**
+ * Reads every row of `source`, converts each value by its column's type, and applies the
+ * column's policy to missing and invalid values: `fail` records an error (all are reported up to
+ * `maxErrors`, then the run fails with `ERR_DATA_INVALID`), `drop` leaves the row out, `impute`
+ * marks the cell for the value fitted on the training split. Keeps the rows in memory: 4 bytes
+ * per feature cell, plus 8 per row.
+ */
+export async function ingest(
+  source: RecordSource,
+  schema: DatasetSchema,
+  options: IngestOptions = {},
+): Promise<Ingested> {
+  const maxErrors = options.maxErrors ?? 10;
+  const positions = matchColumns(schema, source.columns, source.path);
+  const specs = schema.columns;
+  const labelAt = specs.findIndex((c) => c.name === schema.label);
+  const features = specs.filter((_, i) => i !== labelAt);
+  const featurePositions = positions.filter((_, i) => i !== labelAt);
+  const labelSpec = specs[labelAt] as ColumnSpec;
+  const labelPosition = positions[labelAt] as number;
+  const cats = specs.map(categoryIndex);
+  const featureCats = cats.filter((_, i) => i !== labelAt);
+  const width = features.length;
+  const max = Math.min(options.maxMatrixBytes ?? 2 ** 32, 2 ** 32);
+  const matrix = new Growing((b) => new Float32Array(b), max);
+  const labels = new Growing(
+    (b) => (labelSpec.type === 'category' ? new Int32Array(b) : new Float32Array(b)),
+    max,
+  );
+  const rows = new Growing((b) => new Int32Array(b), max);
+  const report: IngestReport = {
+    rowsRead: 0,
+    rowsKept: 0,
+    rowsDropped: 0,
+    cellsImputed: 0,
+    readerProblems: 0,
+    columns: Object.fromEntries(specs.map((c) => [c.name, emptyColumn()])),
+    errors: [],
+    errorCount: 0,
+  };
+  const fail = (e: DataError): void => {
+    report.errorCount++;
+    if (report.errors.length < maxErrors) report.errors.push(e);
+  };
+  const cell = new Float32Array(width);
+  let kept = 0;
+  let tick = 0;
+  for await (const item of source.rows()) {
+    if (++tick % 8192 === 0) options.onProgress?.(source.bytesRead() ?? 0, source.totalBytes);
+    report.rowsRead++;
+    if (isProblem(item)) {
+      report.readerProblems++;
+      fail({ row: item.row, ...(item.line !== undefined ? { line: item.line } : {}), message: item.message });
+      if (report.errorCount >= maxErrors) break;
+      continue;
+    }
+    const where = { row: item.row, ...(item.line !== undefined ? { line: item.line } : {}) };
+    let drop = false;
+    let imputed = 0;
+    const settle = (c: ColumnSpec, converted: ReturnType<typeof convertValue>): number => {
+      if (converted.ok) return converted.value;
+      const counts = report.columns[c.name] as ColumnReport;
+      if (converted.missing) counts.missing++;
+      else counts[REASON_FIELD[converted.reason]]++;
+      const policy = converted.missing ? c.missing : c.invalid;
+      if (policy === 'drop') {
+        drop = true;
+        counts.dropped++;
+      } else if (policy === 'impute') {
+        imputed++;
+        counts.imputed++;
+      } else {
+        const what = converted.missing ? 'the value is missing' : converted.detail;
+        fail({
+          ...where,
+          column: c.name,
+          message: `${source.path}: row ${item.row}${item.line !== undefined ? ` (line ${item.line})` : ''}, column "${c.name}": ${what}.`,
+        });
+      }
+      return Number.NaN;
+    };
+    for (let j = 0; j < width; j++) {
+      cell[j] = settle(
+        features[j] as ColumnSpec,
+        convertValue(
+          features[j] as ColumnSpec,
+          item.values[featurePositions[j] as number] ?? null,
+          featureCats[j],
+        ),
+      );
+    }
+    const label = settle(
+      labelSpec,
+      convertValue(labelSpec, item.values[labelPosition] ?? null, cats[labelAt]),
+    );
+    if (report.errorCount >= maxErrors) break;
+    if (drop || report.errorCount > 0) {
+      if (drop) report.rowsDropped++;
+      continue;
+    }
+    matrix.ensure((kept + 1) * width, 'feature matrix');
+    labels.ensure(kept + 1, 'labels');
+    rows.ensure(kept + 1, 'row index');
+    matrix.array.set(cell, kept * width);
+    labels.array[kept] = label;
+    rows.array[kept] = item.row;
+    report.cellsImputed += imputed;
+    kept++;
+  }
+  options.onProgress?.(source.bytesRead() ?? 0, source.totalBytes);
+  report.rowsKept = kept;
+  if (report.errorCount > 0) {
+    const more =
+      report.errorCount >= maxErrors ? ` (stopped after ${maxErrors}; raise --max-errors to see more)` : '';
+    throw new SealtrainError(
+      'ERR_DATA_INVALID',
+      `${source.path} has ${report.errorCount} error${report.errorCount > 1 ? 's' : ''}${more}: ${report.errors.map((e) => e.message).join(' ')}`,
+      { details: { path: source.path, errors: report.errors.map((e) => e.message) } },
+    );
+  }
+  if (kept === 0) {
+    throw new SealtrainError(
+      'ERR_DATA_INVALID',
+      `${source.path} has no usable rows (${report.rowsRead} read, ${report.rowsDropped} dropped).`,
+      {
+        details: { path: source.path },
+      },
+    );
+  }
+  return {
+    matrix: { values: matrix.array.subarray(0, kept * width), rows: kept, columns: features },
+    labels: labels.array.subarray(0, kept),
+    sourceRows: rows.array.subarray(0, kept),
+    report,
+  };
+}

@@ -1,0 +1,86 @@
+import type { RawValue } from '../records.js';
+import type { ColumnSpec } from '../schema.js';
+
+/** Field texts that mean "no value" in common exports. */
+const MISSING = new Set(['', 'na', 'n/a', 'null', 'none', '?']);
+/** A decimal number as people and exports write it; rejects hex, `Infinity`, `1e`, blanks. */
+const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NOT_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
+const TRUE = new Set(['true', 'yes', '1', 't', 'y']);
+const FALSE = new Set(['false', 'no', '0', 'f', 'n']);
+
+/** Why a value broke its column. */
+export type InvalidReason = 'type' | 'not-finite' | 'range' | 'category';
+
+/** A converted value: a number (a category's index, a boolean as 0/1), missing, or invalid. */
+export type Converted =
+  | { readonly ok: true; readonly value: number }
+  | { readonly ok: false; readonly missing: true }
+  | { readonly ok: false; readonly missing: false; readonly reason: InvalidReason; readonly detail: string };
+
+const missing: Converted = { ok: false, missing: true };
+
+function invalid(reason: InvalidReason, detail: string): Converted {
+  return { ok: false, missing: false, reason, detail };
+}
+
+function show(raw: RawValue): string {
+  const text = String(raw);
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+/** Whether a raw value means "no value". */
+export function isMissing(raw: RawValue): boolean {
+  return raw === null || (typeof raw === 'string' && MISSING.has(raw.trim().toLowerCase()));
+}
+
+/** Parses a decimal number strictly; NaN when the text is not one. */
+export function parseNumber(raw: RawValue): number {
+  if (typeof raw === 'number') return raw;
+  if (typeof raw === 'boolean') return Number.NaN;
+  const text = String(raw).trim();
+  return NUMBER.test(text) ? Number(text) : Number.NaN;
+}
+
+/**
+ * Converts one raw value for its column. `categories` maps each allowed category to its index.
+ * Ranges are inclusive.
+ */
+export function convertValue(
+  column: ColumnSpec,
+  raw: RawValue,
+  categories?: ReadonlyMap<string, number>,
+): Converted {
+  if (isMissing(raw)) return missing;
+  switch (column.type) {
+    case 'category': {
+      const index = categories?.get(String(raw).trim());
+      return index === undefined
+        ? invalid('category', `${show(raw)} is not one of its categories`)
+        : { ok: true, value: index };
+    }
+    case 'boolean': {
+      if (typeof raw === 'boolean') return { ok: true, value: raw ? 1 : 0 };
+      const text = String(raw).trim().toLowerCase();
+      if (TRUE.has(text)) return { ok: true, value: 1 };
+      if (FALSE.has(text)) return { ok: true, value: 0 };
+      return invalid('type', `${show(raw)} is not a boolean`);
+    }
+    default: {
+      if (typeof raw === 'string' && NOT_FINITE.test(raw.trim()))
+        return invalid('not-finite', `${show(raw)} is not a finite number`);
+      const value = parseNumber(raw);
+      if (Number.isNaN(value)) return invalid('type', `${show(raw)} is not a number`);
+      if (!Number.isFinite(value)) return invalid('not-finite', `${show(raw)} is not a finite number`);
+      if (column.type === 'integer' && !Number.isInteger(value))
+        return invalid('type', `${show(raw)} is not an integer`);
+      if (
+        (column.min !== undefined && value < column.min) ||
+        (column.max !== undefined && value > column.max)
+      ) {
+        return invalid('range', `${show(raw)} is outside ${column.min ?? '−∞'}..${column.max ?? '∞'}`);
+      }
+      return { ok: true, value };
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fromFsError, SealtrainError } from '../../errors/index.js';
+import { registerTempDir, syncDir } from '../../store/index.js';
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Runs `fill` on a fresh private folder beside `out` (mode 0700) and moves it to `out` only when
+ * `fill` succeeds: the output folder appears complete or not at all. An existing `out` is refused
+ * before any work unless `overwrite`, and then replaced only at the end. On failure, Ctrl-C or
+ * SIGTERM the temp folder is removed.
+ */
+export async function writeOutputDir<T>(
+  out: string,
+  overwrite: boolean,
+  fill: (dir: string) => Promise<T>,
+): Promise<T> {
+  const target = resolve(out);
+  if (!overwrite && (await exists(target))) {
+    throw new SealtrainError(
+      'ERR_IO_EXISTS',
+      `The output folder ${out} exists; pass --force to replace it.`,
+      {
+        details: { path: out },
+      },
+    );
+  }
+  const parent = dirname(target);
+  await mkdir(parent, { recursive: true }).catch((e: unknown) => {
+    throw fromFsError(e, 'create the folder', parent);
+  });
+  const tmp = join(parent, `.${basename(target)}.partial-${randomBytes(6).toString('hex')}`);
+  await mkdir(tmp, { mode: 0o700 });
+  const unregister = registerTempDir(tmp);
+  try {
+    const result = await fill(tmp);
+    if (await exists(target)) {
+      const old = join(parent, `.${basename(target)}.old-${randomBytes(6).toString('hex')}`);
+      await rename(target, old);
+      await rename(tmp, target);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, target);
+    }
+    await syncDir(parent);
+    return result;
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true });
+    throw error;
+  } finally {
+    unregister();
+  }
+}

@@ -1,0 +1,161 @@
+import {
+  type ClassBalance,
+  ColumnStats,
+  classBalance,
+  DuplicateIndex,
+  type DuplicateReport,
+  type LabelDrift,
+  labelDrift,
+  NearDuplicateIndex,
+  nearDuplicateQuanta,
+  OutlierCounter,
+  type OutlierReport,
+} from '../checks.js';
+import type { RawMatrix } from '../transform.js';
+
+/** A check `--fail-on` can name. */
+export type CheckName = 'duplicates' | 'near-duplicates' | 'drift' | 'outliers';
+/** Every check `--fail-on` accepts. */
+export const CHECK_NAMES: readonly CheckName[] = ['duplicates', 'near-duplicates', 'drift', 'outliers'];
+
+/** Options for the leakage and poisoning checks. */
+export interface CheckOptions {
+  /** Label counts to compare the training split's with (`--reference`). */
+  readonly reference?: Readonly<Record<string, number>>;
+  /** Checks whose findings fail the run. */
+  readonly failOn?: readonly CheckName[];
+  /** A value is an outlier beyond this many training standard deviations (default 6). */
+  readonly outlierZ?: number;
+  /** Drift fails when the p-value is below this (default 0.01). */
+  readonly driftAlpha?: number;
+  /** Near-duplicate quantum as a share of each column's training standard deviation (default 1e-3). */
+  readonly nearFraction?: number;
+}
+
+/** What the checks found; also written in `report.json`. */
+export interface CheckReport {
+  readonly duplicates: DuplicateReport;
+  readonly nearDuplicates: DuplicateReport;
+  readonly outliers: OutlierReport & { readonly z: number; readonly columns: readonly string[] };
+  readonly balance?: Record<string, ClassBalance>;
+  readonly drift?: LabelDrift & { readonly alpha: number };
+  /** The numbers the lineage manifest keeps. */
+  readonly summary: Record<string, number>;
+}
+
+function crossGroups(r: DuplicateReport): number {
+  return (
+    r.across['train-validation'].groups + r.across['train-test'].groups + r.across['validation-test'].groups
+  );
+}
+
+/**
+ * Exact and near duplicates within and across splits (on the converted, imputed values, before
+ * normalisation, without the label, so a row repeated under another label counts), outliers per
+ * column against the training split's mean and standard deviation, class balance per split, and
+ * the training split's label drift against a reference.
+ */
+export function runChecks(
+  m: RawMatrix,
+  labels: Int32Array | Float32Array,
+  split: Uint8Array,
+  classes: readonly string[] | undefined,
+  sourceRows: Int32Array,
+  options: CheckOptions,
+): CheckReport {
+  const width = m.columns.length;
+  const stats = m.columns.map(() => new ColumnStats());
+  for (let r = 0; r < m.rows; r++) {
+    if (split[r] !== 0) continue;
+    for (let j = 0; j < width; j++) (stats[j] as ColumnStats).add(m.values[r * width + j] as number);
+  }
+  const exact = new DuplicateIndex();
+  const near = new NearDuplicateIndex(nearDuplicateQuanta(stats, { fraction: options.nearFraction ?? 1e-3 }));
+  const z = options.outlierZ ?? 6;
+  const spreads = stats.map((s) => ({ center: s.mean, scale: s.std > 0 ? s.std : Number.POSITIVE_INFINITY }));
+  const outliers = new OutlierCounter(spreads, { z });
+  for (let r = 0; r < m.rows; r++) {
+    const s = split[r] as number;
+    if (s > 2) continue;
+    const row = m.values.subarray(r * width, (r + 1) * width);
+    const at = sourceRows[r] as number;
+    exact.add(row, s as 0 | 1 | 2, at);
+    near.add(row, s as 0 | 1 | 2, at);
+    outliers.add(row, at);
+  }
+  const duplicates = exact.report();
+  const nearDuplicates = near.report();
+  const outlierReport = outliers.report();
+  const summary: Record<string, number> = {
+    duplicate_rows_within_splits:
+      duplicates.within.train.duplicateRows +
+      duplicates.within.validation.duplicateRows +
+      duplicates.within.test.duplicateRows,
+    duplicate_groups_across_splits: crossGroups(duplicates),
+    near_duplicate_groups_across_splits: crossGroups(nearDuplicates),
+    rows_with_outliers: outlierReport.rowsWithOutliers,
+  };
+  let balance: Record<string, ClassBalance> | undefined;
+  let drift: (LabelDrift & { alpha: number }) | undefined;
+  if (classes !== undefined) {
+    const counts = [0, 1, 2].map(
+      () => Object.fromEntries(classes.map((c) => [c, 0])) as Record<string, number>,
+    );
+    labels.forEach((l, r) => {
+      const s = split[r] as number;
+      const name = classes[l];
+      if (s <= 2 && name !== undefined)
+        (counts[s] as Record<string, number>)[name] = ((counts[s] as Record<string, number>)[name] ?? 0) + 1;
+    });
+    balance = {
+      train: classBalance(counts[0] ?? {}),
+      validation: classBalance(counts[1] ?? {}),
+      test: classBalance(counts[2] ?? {}),
+    };
+    summary.train_imbalance_ratio = balance.train?.imbalanceRatio ?? Number.NaN;
+    if (options.reference !== undefined) {
+      drift = { ...labelDrift(counts[0] ?? {}, options.reference), alpha: options.driftAlpha ?? 0.01 };
+      summary.drift_total_variation = drift.totalVariation;
+      summary.drift_p_value = drift.pValue;
+    }
+  }
+  return {
+    duplicates,
+    nearDuplicates,
+    outliers: { ...outlierReport, z, columns: m.columns.map((c) => c.name) },
+    ...(balance !== undefined ? { balance } : {}),
+    ...(drift !== undefined ? { drift } : {}),
+    summary,
+  };
+}
+
+/** The failures of the checks named in `failOn`, one sentence each. */
+export function checkFailures(report: CheckReport, options: CheckOptions): string[] {
+  const failOn = new Set(options.failOn ?? []);
+  const out: string[] = [];
+  const cross = crossGroups(report.duplicates);
+  if (failOn.has('duplicates') && cross > 0) {
+    const ex = Object.values(report.duplicates.across).flatMap((p) => p.examples)[0];
+    out.push(
+      `${cross} group(s) of identical rows appear in more than one split${ex ? ` (e.g. rows ${ex[0]} and ${ex[1]})` : ''}`,
+    );
+  }
+  const nearCross = crossGroups(report.nearDuplicates);
+  if (failOn.has('near-duplicates') && nearCross > 0)
+    out.push(`${nearCross} group(s) of near-identical rows appear in more than one split`);
+  if (failOn.has('outliers') && report.outliers.rowsWithOutliers > 0) {
+    out.push(
+      `${report.outliers.rowsWithOutliers} row(s) have values beyond ${report.outliers.z} standard deviations (e.g. row ${report.outliers.examples[0]})`,
+    );
+  }
+  if (failOn.has('drift')) {
+    if (report.drift === undefined)
+      out.push('drift was asked for but there is no --reference to compare with');
+    else if (report.drift.pValue < report.drift.alpha) {
+      out.push(
+        `the training labels drift from the reference (total variation ${report.drift.totalVariation.toFixed(3)}, p = ${report.drift.pValue.toExponential(2)})`,
+      );
+    }
+  }
+  return out;
+}

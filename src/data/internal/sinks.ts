@@ -1,0 +1,68 @@
+import { once } from 'node:events';
+import { open } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { fromFsError } from '../../errors/index.js';
+import { type SealOptions, sealFile } from '../../seal/index.js';
+import type { ByteSink } from '../tensor-file.js';
+
+/** A byte sink and how to finish it: the bytes on disk, and their SHA-256 when sealed (body digest). */
+export interface OpenSink {
+  readonly sink: ByteSink;
+  /** Flushes and closes; returns the sealed body digest, or undefined for a plain file. */
+  close(): Promise<string | undefined>;
+  /** Abandons the output after an error. */
+  abort(): Promise<void>;
+}
+
+/** A plain file (mode 0600) in the caller's private temp folder. */
+export async function fileSink(path: string): Promise<OpenSink> {
+  const handle = await open(path, 'wx', 0o600).catch((e: unknown) => {
+    throw fromFsError(e, 'create', path);
+  });
+  return {
+    sink: async (chunk) => {
+      await handle.write(chunk);
+    },
+    close: async () => {
+      await handle.sync();
+      await handle.close();
+      return undefined;
+    },
+    abort: async () => {
+      await handle.close().catch(() => {});
+    },
+  };
+}
+
+/**
+ * A sealed file fed chunk by chunk: the bytes go through a pipe straight into the sealing engine,
+ * so the plaintext never touches the disk.
+ */
+export async function sealedSink(path: string, options: SealOptions): Promise<OpenSink> {
+  const pipe = new PassThrough({ highWaterMark: 4 << 20 });
+  const sealing = sealFile('-', path, { ...options, stdio: { stdin: pipe } });
+  // A failure before close() must not go unhandled; close() and the sink rethrow it.
+  let failure: unknown;
+  sealing.catch((e: unknown) => {
+    failure = e;
+    pipe.destroy();
+  });
+  return {
+    sink: async (chunk) => {
+      if (failure !== undefined) throw failure;
+      if (!pipe.write(chunk)) {
+        await Promise.race([once(pipe, 'drain'), sealing.then(() => undefined)]);
+        if (failure !== undefined) throw failure;
+      }
+    },
+    close: async () => {
+      pipe.end();
+      const result = await sealing;
+      return result.bodyDigest;
+    },
+    abort: async () => {
+      pipe.destroy();
+      await sealing.catch(() => {});
+    },
+  };
+}

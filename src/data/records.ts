@@ -1,0 +1,50 @@
+/**
+ * What every tabular reader yields: a header, then rows of raw values in file order. The
+ * preparation pipeline (schema, validation, split, transforms) consumes only this, so a new
+ * format is one more reader.
+ */
+
+/** One raw value as the file holds it: CSV gives strings (empty string for an empty field). */
+export type RawValue = string | number | boolean | null;
+
+/** A data row. `row` counts data rows from 1 (the header is not a row); `line` is the file line where known. */
+export interface RawRecord {
+  readonly row: number;
+  readonly line?: number;
+  /** One value per column of {@link RecordSource.columns}, in that order. */
+  readonly values: readonly RawValue[];
+}
+
+/**
+ * A row the reader could not turn into values (a CSV row with the wrong number of fields, a JSON
+ * line that does not parse). The pipeline counts it against `--max-errors` and reports it.
+ */
+export interface RecordProblem {
+  readonly row: number;
+  readonly line?: number;
+  /** A stable reason: `ragged-row`, `bad-json`, `not-an-object`. */
+  readonly reason: string;
+  /** One sentence naming the row and what is wrong. */
+  readonly message: string;
+}
+
+/** A stream of rows from one input file. */
+export interface RecordSource {
+  /** `csv`, `jsonl`, `parquet` or `idx`. */
+  readonly format: string;
+  /** The input's path, for messages. */
+  readonly path: string;
+  /** Column names, in order (CSV header, JSON keys of the first object, Parquet schema, IDX `pixel_0…`, `label`). */
+  readonly columns: readonly string[];
+  /** The rows, once; every item is a record or a problem. */
+  rows(): AsyncIterable<RawRecord | RecordProblem>;
+  /** Bytes read so far (for progress); undefined when unknown. */
+  bytesRead(): number | undefined;
+  /** Total input bytes when known (for progress). */
+  readonly totalBytes: number | undefined;
+}
+
+/** Whether an item from {@link RecordSource.rows} is a problem rather than a record. */
+export function isProblem(item: RawRecord | RecordProblem): item is RecordProblem {
+  return 'reason' in item;
+}

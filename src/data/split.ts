@@ -1,0 +1,74 @@
+import { SealtrainError } from '../errors/index.js';
+import { Rng } from '../train/index.js';
+
+/** The share of rows each split gets; they sum to 1. */
+export interface SplitFractions {
+  readonly train: number;
+  readonly validation: number;
+  readonly test: number;
+}
+
+/** Split codes in the assignment array. */
+export const SPLITS = ['train', 'validation', 'test'] as const;
+/** A split's name. */
+export type SplitName = (typeof SPLITS)[number];
+
+/** The default: 80 % train, 10 % validation, 10 % test. */
+export const DEFAULT_FRACTIONS: SplitFractions = { train: 0.8, validation: 0.1, test: 0.1 };
+
+/** Parses `0.8,0.1,0.1` (or `80,10,10`); the parts must be non-negative and sum to 1 (or 100). */
+export function parseFractions(text: string): SplitFractions {
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  const sum = parts.reduce((a, b) => a + b, 0);
+  const scale = Math.abs(sum - 100) < 1e-9 ? 100 : 1;
+  if (
+    parts.length !== 3 ||
+    parts.some((p) => !Number.isFinite(p) || p < 0) ||
+    Math.abs(sum / scale - 1) > 1e-9 ||
+    parts[0] === 0
+  ) {
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `--split must be three shares train,validation,test that sum to 1 (e.g. 0.8,0.1,0.1), not "${text}".`,
+    );
+  }
+  const [train, validation, test] = parts.map((p) => p / scale) as [number, number, number];
+  return { train, validation, test };
+}
+
+/**
+ * Assigns each row to a split (0 train, 1 validation, 2 test), seeded and stratified: within each
+ * class (`strata[i]`, or one stratum when null, as for regression) the rows are shuffled with
+ * the seed and cut by the fractions, so every class keeps its proportion in every split (to
+ * within one row). Rows with `strata[i] < 0` (dropped) get 255. Same inputs and seed, same split.
+ */
+export function stratifiedSplit(
+  strata: Int32Array | null,
+  rows: number,
+  fractions: SplitFractions,
+  seed: number,
+): Uint8Array {
+  const out = new Uint8Array(rows).fill(255);
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < rows; i++) {
+    const s = strata === null ? 0 : (strata[i] as number);
+    if (s < 0) continue;
+    let g = groups.get(s);
+    if (g === undefined) {
+      g = [];
+      groups.set(s, g);
+    }
+    g.push(i);
+  }
+  for (const [stratum, members] of [...groups.entries()].sort((a, b) => a[0] - b[0])) {
+    const order = new Rng(seed, 2000 + stratum).permutation(members.length);
+    const n = members.length;
+    const nTrain = Math.round(n * fractions.train);
+    const nValidation = Math.min(n - nTrain, Math.round(n * fractions.validation));
+    for (let k = 0; k < n; k++) {
+      const row = members[order[k] as number] as number;
+      out[row] = k < nTrain ? 0 : k < nTrain + nValidation ? 1 : 2;
+    }
+  }
+  return out;
+}
