@@ -34,12 +34,37 @@ export function isMissing(raw: RawValue): boolean {
   return raw === null || (typeof raw === 'string' && MISSING.has(raw.trim().toLowerCase()));
 }
 
+/** Whether `c` (a char code) is 0-9. */
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
 /** Parses a decimal number strictly; NaN when the text is not one. */
 export function parseNumber(raw: RawValue): number {
   if (typeof raw === 'number') return raw;
   if (typeof raw === 'boolean') return Number.NaN;
-  const text = String(raw).trim();
-  return NUMBER.test(text) ? Number(text) : Number.NaN;
+  const text = String(raw);
+  // Fast path for the common case, a plain decimal that Number() reads: it starts with a digit,
+  // a sign or a point, ends with a digit or a point, and is not 0x/0b/0o (Number() would take those).
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  if (
+    (isDigit(first) || first === 45 || first === 43 || first === 46) &&
+    (isDigit(last) || last === 46) &&
+    !(
+      first === 48 &&
+      text.length > 1 &&
+      !isDigit(text.charCodeAt(1)) &&
+      text.charCodeAt(1) !== 46 &&
+      text.charCodeAt(1) !== 101 &&
+      text.charCodeAt(1) !== 69
+    )
+  ) {
+    const n = Number(text);
+    if (!Number.isNaN(n)) return n;
+  }
+  const trimmed = text.trim();
+  return NUMBER.test(trimmed) ? Number(trimmed) : Number.NaN;
 }
 
 /**

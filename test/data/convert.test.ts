@@ -1,0 +1,85 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { convertValue, isMissing, parseNumber } from '../../src/data/internal/convert.js';
+import { parseDatasetSchema } from '../../src/data/schema.js';
+
+/** The definition parseNumber's fast path must agree with. */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const strictly = (text: string): number => (DECIMAL.test(text.trim()) ? Number(text.trim()) : Number.NaN);
+
+describe('value conversion', () => {
+  it('reads exactly the plain decimals, whatever the text', () => {
+    const numberish = fc.stringMatching(/^[ +\-.0-9eExXbBoO_,I]{0,8}$/);
+    fc.assert(
+      fc.property(fc.oneof(numberish, fc.string(), fc.double().map(String)), (text) => {
+        expect(
+          Object.is(parseNumber(text), strictly(text)) ||
+            (Number.isNaN(parseNumber(text)) && Number.isNaN(strictly(text))),
+        ).toBe(true);
+      }),
+      { numRuns: 5000 },
+    );
+    for (const bad of [
+      '0x10',
+      '0b1',
+      '0o7',
+      'Infinity',
+      '-Infinity',
+      'NaN',
+      '1_0',
+      '.',
+      '-',
+      '1e',
+      '1.2.3',
+      '',
+    ]) {
+      expect(parseNumber(bad), bad).toBeNaN();
+    }
+    expect(parseNumber(' 5 ')).toBe(5);
+    expect(parseNumber('1e999')).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('tells missing, invalid and out-of-range values apart', () => {
+    const schema = parseDatasetSchema({
+      version: 1,
+      label: 'y',
+      columns: [
+        { name: 'x', type: 'number', min: 0, max: 10 },
+        { name: 'n', type: 'integer' },
+        { name: 'b', type: 'boolean' },
+        { name: 'y', type: 'category', categories: ['a', 'b'] },
+      ],
+    });
+    const [x, n, b, y] = schema.columns as [never, never, never, never];
+    for (const m of ['', ' ', 'NA', 'n/a', 'NULL', '?', null]) expect(isMissing(m)).toBe(true);
+    expect(convertValue(x, '5')).toEqual({ ok: true, value: 5 });
+    expect(convertValue(x, '11')).toMatchObject({ ok: false, reason: 'range' });
+    expect(convertValue(x, 'NaN')).toMatchObject({ ok: false, reason: 'not-finite' });
+    expect(convertValue(x, 'inf')).toMatchObject({ ok: false, reason: 'not-finite' });
+    expect(convertValue(x, '1e999')).toMatchObject({ ok: false, reason: 'not-finite' });
+    expect(convertValue(x, 'abc')).toMatchObject({ ok: false, reason: 'type' });
+    expect(convertValue(n, '2.5')).toMatchObject({ ok: false, reason: 'type' });
+    expect(convertValue(b, 'Yes')).toEqual({ ok: true, value: 1 });
+    expect(convertValue(b, 'maybe')).toMatchObject({ ok: false, reason: 'type' });
+    expect(
+      convertValue(
+        y,
+        'b',
+        new Map([
+          ['a', 0],
+          ['b', 1],
+        ]),
+      ),
+    ).toEqual({ ok: true, value: 1 });
+    expect(
+      convertValue(
+        y,
+        'c',
+        new Map([
+          ['a', 0],
+          ['b', 1],
+        ]),
+      ),
+    ).toMatchObject({ ok: false, reason: 'category' });
+  });
+});
