@@ -50,12 +50,12 @@ function maxExamples(options: DuplicateIndexOptions): number {
 /**
  * Finds rows that are exactly equal, within each split and across splits (train and
  * validation, train and test, validation and test). Feed it every row once, as the feature
- * vector after type conversion and before normalisation; it keeps a 64-bit key per distinct
- * row, not the rows. Values compare as numbers except that `-0` equals `0` and every NaN
+ * vector after type conversion and before normalisation; it keeps a 64-bit key and counts per
+ * distinct row (about 43 bytes), not the rows. Values compare as numbers except that `-0` equals `0` and every NaN
  * equals every other NaN (a missing value matches a missing value).
  *
- * Keys are truncated SHA-256 digests: a row is never missed, and two different rows are
- * reported equal with probability about n²/2⁶⁵ over n rows (below 10⁻⁵ at ten million rows).
+ * Keys are 64-bit hashes: a duplicate is never missed, and two different rows are reported
+ * equal with probability about n²/2⁶⁵ over n rows (below 10⁻⁵ at ten million rows).
  * The label is not part of the row unless the caller appends it: the same features under two
  * labels is exactly what a label-flipping poisoner produces, so leave it out to see those.
  */
@@ -75,7 +75,8 @@ export class DuplicateIndex {
    */
   add(row: ArrayLike<number>, split: SplitKey, rowNumber = this.groups.size + 1): void {
     this.keyer ??= new RowKeyer(row.length);
-    this.groups.add(this.keyer.key(row), splitCode(split), rowNumber);
+    this.keyer.hash(row);
+    this.groups.add(this.keyer.h1, this.keyer.h2, splitCode(split), rowNumber);
   }
 
   /** Counts and examples over every row added so far. */
@@ -117,7 +118,8 @@ export class NearDuplicateIndex {
    * @throws SealtrainError `ERR_USAGE_INVALID` for an unknown split or a row of another width.
    */
   add(row: ArrayLike<number>, split: SplitKey, rowNumber = this.groups.size + 1): void {
-    this.groups.add(this.keyer.key(row), splitCode(split), rowNumber);
+    this.keyer.hash(row);
+    this.groups.add(this.keyer.h1, this.keyer.h2, splitCode(split), rowNumber);
   }
 
   /** Counts and examples over every row added so far. */

@@ -45,9 +45,6 @@ export interface DuplicateReport {
   readonly across: Readonly<Record<SplitPair, CrossSplitDuplicates>>;
 }
 
-/** Per key: a count per split, then the first and the second row number per split. */
-const STRIDE = 9;
-
 /** The split code of `split`. */
 export function splitCode(split: SplitKey): number {
   const code = typeof split === 'number' ? split : CHECK_SPLITS.indexOf(split);
@@ -60,14 +57,24 @@ export function splitCode(split: SplitKey): number {
   return code;
 }
 
+/** Per slot: the key (2 words), a count per split (3), the first row number per split (3). */
+const STRIDE = 8;
+/** Grow when more than this share of the slots is used. */
+const MAX_LOAD = 0.75;
+
 /**
- * Counts rows per key and split, in a flat table (one `Map` entry and 9 doubles per distinct
- * key), and builds the {@link DuplicateReport}.
+ * Counts rows per 64-bit key and split in one open-addressing hash table (linear probing, 32
+ * bytes per slot, at most 75 % full: about 43 bytes per distinct row, no per-row objects), and
+ * builds the {@link DuplicateReport}. Examples are taken as they occur: a key's first and second
+ * row in a split, and a key's first rows in two splits when it first reaches the second one.
  */
 export class SplitGroups {
-  private readonly index = new Map<string, number>();
-  private table = new Float64Array(STRIDE * 64);
+  private table = new Uint32Array(STRIDE * 1024);
+  private mask = 1023;
+  private used = 0;
   private rows = 0;
+  private readonly withinExamples: [number, number][][] = [[], [], []];
+  private readonly acrossExamples: [number, number][][] = [[], [], []];
 
   constructor(private readonly maxExamples: number) {}
 
@@ -76,23 +83,54 @@ export class SplitGroups {
     return this.rows;
   }
 
-  /** Records that row `rowNumber` of split `code` has key `key`. */
-  add(key: string, code: number, rowNumber: number): void {
-    let slot = this.index.get(key);
-    if (slot === undefined) {
-      slot = this.index.size * STRIDE;
-      if (slot + STRIDE > this.table.length) {
-        const grown = new Float64Array(this.table.length * 2);
-        grown.set(this.table);
-        this.table = grown;
-      }
-      this.index.set(key, slot);
-    }
+  private find(h1: number, h2: number): number {
     const t = this.table;
-    const seen = t[slot + code] as number;
-    if (seen === 0) t[slot + 3 + code] = rowNumber;
-    else if (seen === 1) t[slot + 6 + code] = rowNumber;
-    t[slot + code] = seen + 1;
+    let i = h1 & this.mask;
+    for (;;) {
+      const slot = i * STRIDE;
+      if (t[slot + 2] === 0 && t[slot + 3] === 0 && t[slot + 4] === 0) return slot;
+      if (t[slot] === h1 && t[slot + 1] === h2) return slot;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.table = new Uint32Array(old.length * 2);
+    this.mask = this.mask * 2 + 1;
+    for (let slot = 0; slot < old.length; slot += STRIDE) {
+      if (old[slot + 2] === 0 && old[slot + 3] === 0 && old[slot + 4] === 0) continue;
+      const to = this.find(old[slot] as number, old[slot + 1] as number);
+      this.table.set(old.subarray(slot, slot + STRIDE), to);
+    }
+  }
+
+  /** Records that row `rowNumber` of split `code` has the key (`h1`, `h2`). */
+  add(h1: number, h2: number, code: number, rowNumber: number): void {
+    if (this.used + 1 > MAX_LOAD * (this.mask + 1)) this.grow();
+    const t = this.table;
+    const slot = this.find(h1, h2);
+    const fresh = t[slot + 2] === 0 && t[slot + 3] === 0 && t[slot + 4] === 0;
+    if (fresh) {
+      t[slot] = h1;
+      t[slot + 1] = h2;
+      this.used++;
+    }
+    const seen = t[slot + 2 + code] as number;
+    if (seen === 0) {
+      t[slot + 5 + code] = rowNumber;
+      // The key now has rows in this split and in another: the first pair of cross-split twins.
+      for (let other = 0; other < 3; other++) {
+        if (other === code || t[slot + 2 + other] === 0) continue;
+        const [a, b] = other < code ? [other, code] : [code, other];
+        const list = this.acrossExamples[a + b - 1] as [number, number][];
+        if (list.length < this.maxExamples) list.push([t[slot + 5 + a] as number, t[slot + 5 + b] as number]);
+      }
+    } else if (seen === 1) {
+      const list = this.withinExamples[code] as [number, number][];
+      if (list.length < this.maxExamples) list.push([t[slot + 5 + code] as number, rowNumber]);
+    }
+    if (seen < 0xffffffff) t[slot + 2 + code] = seen + 1;
     this.rows++;
   }
 
@@ -100,7 +138,7 @@ export class SplitGroups {
   report(): DuplicateReport {
     return {
       rows: this.rows,
-      distinct: this.index.size,
+      distinct: this.used,
       within: { train: this.within(0), validation: this.within(1), test: this.within(2) },
       across: {
         'train-validation': this.across(0, 1),
@@ -111,36 +149,33 @@ export class SplitGroups {
   }
 
   private within(s: number): WithinSplitDuplicates {
-    const out = { rows: 0, duplicateRows: 0, groups: 0, examples: [] as [number, number][] };
+    const out = { rows: 0, duplicateRows: 0, groups: 0, examples: [...(this.withinExamples[s] ?? [])] };
     const t = this.table;
-    const end = this.index.size * STRIDE;
-    for (let slot = 0; slot < end; slot += STRIDE) {
-      const n = t[slot + s] as number;
+    for (let slot = 0; slot < t.length; slot += STRIDE) {
+      const n = t[slot + 2 + s] as number;
       out.rows += n;
       if (n < 2) continue;
       out.duplicateRows += n - 1;
       out.groups++;
-      if (out.examples.length < this.maxExamples) {
-        out.examples.push([t[slot + 3 + s] as number, t[slot + 6 + s] as number]);
-      }
     }
     return out;
   }
 
   private across(a: number, b: number): CrossSplitDuplicates {
-    const out = { groups: 0, firstRows: 0, secondRows: 0, examples: [] as [number, number][] };
+    const out = {
+      groups: 0,
+      firstRows: 0,
+      secondRows: 0,
+      examples: [...(this.acrossExamples[a + b - 1] ?? [])],
+    };
     const t = this.table;
-    const end = this.index.size * STRIDE;
-    for (let slot = 0; slot < end; slot += STRIDE) {
-      const na = t[slot + a] as number;
-      const nb = t[slot + b] as number;
+    for (let slot = 0; slot < t.length; slot += STRIDE) {
+      const na = t[slot + 2 + a] as number;
+      const nb = t[slot + 2 + b] as number;
       if (na === 0 || nb === 0) continue;
       out.groups++;
       out.firstRows += na;
       out.secondRows += nb;
-      if (out.examples.length < this.maxExamples) {
-        out.examples.push([t[slot + 3 + a] as number, t[slot + 3 + b] as number]);
-      }
     }
     return out;
   }
