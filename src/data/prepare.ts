@@ -100,8 +100,8 @@ const ROWS_PER_CHUNK = 4096;
  * the training split only, runs the leakage and poisoning checks, and writes into `output` (a new
  * folder, complete or not at all): one tensor file per split (sealed when `seal` is given),
  * `schema.json`, `transform.json` (sealed too when sealing), `report.json` and a signed
- * `lineage.json`. Memory: the validated rows (4 bytes per feature value, 13 per row) and one
- * 64-bit key per distinct row for the duplicate checks.
+ * `lineage.json`. Memory: the validated rows (4 bytes per feature value, 12 per row) and about
+ * 43 bytes per distinct row in each of the two duplicate indexes (docs/data.md, "Memory").
  */
 export async function prepareDataset(
   input: string,
