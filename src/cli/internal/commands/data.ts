@@ -192,11 +192,9 @@ export function dataCommands(program: Command, run: Run): void {
           },
           ...(o.sealTo?.length
             ? {
-                seal: {
-                  recipients: o.sealTo,
-                  providers: await session.providers(),
-                  audit: await session.auditContext(),
-                },
+                // Key use is audited by the providers; the run itself by data.prepare, which names the
+                // output folder (a per-file seal entry would name the temporary folder).
+                seal: { recipients: o.sealTo, providers: await session.providers() },
               }
             : {}),
           overwrite: o.force ?? false,
