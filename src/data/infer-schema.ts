@@ -26,8 +26,8 @@ const BOOLEAN = new Set(['true', 'false', 'yes', 'no']);
 
 /**
  * Proposes a schema from the first rows, for review: numbers (integer when every value is whole),
- * booleans, categories (at most `maxCategories` distinct texts, listed in sorted order), and free
- * text or identifier-like columns put in `ignore`. Features are z-scored; a feature with missing
+ * booleans, categories (at most `maxCategories` distinct texts that repeat, each on average at
+ * least twice, listed in sorted order), and free text or identifier-like columns put in `ignore`. Features are z-scored; a feature with missing
  * values imputes the training median (numbers) or mode (others); a missing label drops the row.
  * The label is a category unless it is numeric with more than 20 distinct values (regression).
  */
@@ -86,7 +86,13 @@ export async function inferSchema(source: RecordSource, options: InferOptions = 
       );
     } else if (!isLabel && s.nonMissing > 0 && s.boolean === s.nonMissing) {
       columns.push({ name, type: 'boolean', ...feature, ...(s.missing > 0 ? { impute: 'mode' } : {}) });
-    } else if (s.distinct.size > 0 && s.distinct.size <= maxCategories) {
+    } else if (
+      s.distinct.size > 0 &&
+      s.distinct.size <= maxCategories &&
+      (isLabel || s.distinct.size * 2 <= s.nonMissing)
+    ) {
+      // A text column is a category when its values repeat; mostly-unique text (names, ids) is
+      // left out, so that it is neither a feature nor listed in schema.json.
       const categories = [...s.distinct].sort((a, b) => {
         const na = Number(a);
         const nb = Number(b);
@@ -99,6 +105,12 @@ export async function inferSchema(source: RecordSource, options: InferOptions = 
         ...feature,
         ...(!isLabel && s.missing > 0 ? { impute: 'mode' } : {}),
       });
+    } else if (isLabel && s.nonMissing === 0) {
+      throw new SealtrainError(
+        'ERR_DATA_SCHEMA_INVALID',
+        `The label column "${label}" of ${source.path} has no values in the first ${rows} rows.`,
+        { details: { path: source.path, column: label } },
+      );
     } else if (isLabel) {
       throw new SealtrainError(
         'ERR_DATA_SCHEMA_INVALID',

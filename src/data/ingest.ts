@@ -146,13 +146,17 @@ export async function ingest(
   const cell = new Float32Array(width);
   let kept = 0;
   let tick = 0;
+  let stoppedEarly = false;
   for await (const item of source.rows()) {
+    if (report.errorCount >= maxErrors) {
+      stoppedEarly = true;
+      break;
+    }
     if (++tick % 8192 === 0) options.onProgress?.(source.bytesRead() ?? 0, source.totalBytes);
     report.rowsRead++;
     if (isProblem(item)) {
       report.readerProblems++;
       fail({ row: item.row, ...(item.line !== undefined ? { line: item.line } : {}), message: item.message });
-      if (report.errorCount >= maxErrors) break;
       continue;
     }
     const where = { row: item.row, ...(item.line !== undefined ? { line: item.line } : {}) };
@@ -194,7 +198,6 @@ export async function ingest(
       labelSpec,
       convertValue(labelSpec, item.values[labelPosition] ?? null, cats[labelAt]),
     );
-    if (report.errorCount >= maxErrors) break;
     if (drop || report.errorCount > 0) {
       if (drop) report.rowsDropped++;
       continue;
@@ -211,8 +214,7 @@ export async function ingest(
   options.onProgress?.(source.bytesRead() ?? 0, source.totalBytes);
   report.rowsKept = kept;
   if (report.errorCount > 0) {
-    const more =
-      report.errorCount >= maxErrors ? ` (stopped after ${maxErrors}; raise --max-errors to see more)` : '';
+    const more = stoppedEarly ? ` (stopped after ${maxErrors}; raise --max-errors to see more)` : '';
     throw new SealtrainError(
       'ERR_DATA_INVALID',
       `${source.path} has ${report.errorCount} error${report.errorCount > 1 ? 's' : ''}${more}: ${report.errors.map((e) => e.message).join(' ')}`,

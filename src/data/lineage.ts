@@ -382,7 +382,9 @@ export async function verifyManifest(
     ...manifest.inputs.map((e) => ({ e, role: 'input' as const })),
     ...manifest.outputs.map((e) => ({ e, role: 'output' as const })),
   ];
-  for (const { e, role } of entries) {
+  // Files are read only for a manifest whose signature holds: a forged manifest cannot make this
+  // hash (and report the digest of) files it names, such as keys or passphrase files.
+  for (const { e, role } of valid ? entries : []) {
     const check = await checkFile(e, role, baseDir);
     files.push(check);
     if (check.status !== 'ok') failures.push(fileFailure(check, e));

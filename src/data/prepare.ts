@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { AuditSink } from '../audit/index.js';
 import { canonicalJson } from '../audit/index.js';
@@ -8,7 +8,7 @@ import { isSealtrainError, SealtrainError } from '../errors/index.js';
 import type { SealOptions } from '../seal/index.js';
 import { type InferOptions, inferSchema } from './infer-schema.js';
 import { type IngestReport, ingest } from './ingest.js';
-import { writeOutputDir } from './internal/output-dir.js';
+import { assertReplaceable, writeOutputDir } from './internal/output-dir.js';
 import { type CheckOptions, type CheckReport, checkFailures, runChecks } from './internal/run-checks.js';
 import { fileSink, type OpenSink, sealedSink } from './internal/sinks.js';
 import { lineageTool, signManifest, type UnsignedLineageManifest } from './lineage.js';
@@ -142,7 +142,26 @@ async function openInput(input: string, options: PrepareOptions): Promise<Record
   return openRecordSource(input, options.read ?? {});
 }
 
+async function unchanged(path: string, before: { size: number; mtimeMs: number }): Promise<void> {
+  const after = await stat(path);
+  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+    throw new SealtrainError(
+      'ERR_IO_CHANGED',
+      `${path} changed while it was being prepared; nothing was written. Run again.`,
+      {
+        details: { path },
+      },
+    );
+  }
+}
+
 async function run(input: string, output: string, options: PrepareOptions): Promise<PrepareResult> {
+  await assertReplaceable(output, options.overwrite ?? false);
+  const inputs = [input, ...(options.read?.labels !== undefined ? [options.read.labels] : [])];
+  // Hashed before reading; checked unchanged (size and time) before the output is committed.
+  const hashed = await Promise.all(
+    inputs.map(async (path) => ({ path, stat: await stat(path), ...(await sha256File(path)) })),
+  );
   const inferred = options.schema === undefined;
   const schema = options.schema ?? (await inferSchema(await openInput(input, options), options.infer ?? {}));
   const source = await openInput(input, options);
@@ -187,7 +206,6 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
       },
     );
   }
-  const inputs = [input, ...(options.read?.labels !== undefined ? [options.read.labels] : [])];
   return writeOutputDir(output, options.overwrite ?? false, async (dir) => {
     const outputs: PreparedOutput[] = [];
     for (const [code, name] of SPLITS.entries()) {
@@ -209,10 +227,18 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
     outputs.push(
       await writeJson(dir, sealed ? 'transform.json.sealed' : 'transform.json', transform, options),
     );
-    outputs.push(await writeJson(dir, 'schema.json', schema, undefined));
+    // An inferred schema lists the categories found in the data: sealed along with the data.
+    outputs.push(
+      await writeJson(
+        dir,
+        sealed && inferred ? 'schema.json.sealed' : 'schema.json',
+        schema,
+        sealed && inferred ? options : undefined,
+      ),
+    );
     outputs.push(await writeJson(dir, 'report.json', report, undefined));
     const manifest = await lineageManifest(
-      inputs,
+      hashed,
       resolve(output),
       schema,
       report,
@@ -221,7 +247,10 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
       source.format,
     );
     const text = `${JSON.stringify(signManifest(manifest, options.signingKey), null, 2)}\n`;
-    await writeFile(join(dir, 'lineage.json'), text, { mode: 0o600 });
+    const lineage = await fileSink(join(dir, 'lineage.json'));
+    await lineage.sink(new TextEncoder().encode(text));
+    await lineage.close();
+    for (const h of hashed) await unchanged(h.path, h.stat);
     return {
       output,
       schema,
@@ -363,7 +392,7 @@ async function writeJson(
 }
 
 async function lineageManifest(
-  inputs: readonly string[],
+  inputs: readonly { path: string; sha256: string; bytes: number; stat: { mtime: Date } }[],
   outputDir: string,
   schema: DatasetSchema,
   report: PrepareReport,
@@ -372,14 +401,13 @@ async function lineageManifest(
   format: string,
 ): Promise<UnsignedLineageManifest> {
   // Paths relative to the manifest's folder, as `lineage verify` resolves them.
-  const hashed = await Promise.all(
-    inputs.map(async (path) => ({
-      path: relative(outputDir, resolve(path)),
-      format,
-      ...(await sha256File(path)),
-      modified: (await stat(path)).mtime.toISOString(),
-    })),
-  );
+  const hashed = inputs.map((i) => ({
+    path: relative(outputDir, resolve(i.path)),
+    format,
+    sha256: i.sha256,
+    bytes: i.bytes,
+    modified: i.stat.mtime.toISOString(),
+  }));
   const finite = Object.fromEntries(
     Object.entries(report.checks.summary).filter(([, v]) => Number.isFinite(v)),
   );

@@ -18,7 +18,7 @@ export const DEFAULT_FRACTIONS: SplitFractions = { train: 0.8, validation: 0.1, 
 
 /** Parses `0.8,0.1,0.1` (or `80,10,10`); the parts must be non-negative and sum to 1 (or 100). */
 export function parseFractions(text: string): SplitFractions {
-  const parts = text.split(',').map((p) => Number(p.trim()));
+  const parts = text.split(',').map((p) => (p.trim() === '' ? Number.NaN : Number(p.trim())));
   const sum = parts.reduce((a, b) => a + b, 0);
   const scale = Math.abs(sum - 100) < 1e-9 ? 100 : 1;
   if (
@@ -37,10 +37,41 @@ export function parseFractions(text: string): SplitFractions {
 }
 
 /**
+ * How many rows of each stratum go to each split: every stratum's exact shares rounded down, then
+ * the rows each stratum still has handed, one per split at most, to the splits whose share it
+ * rounded down, preferring the split furthest below its rounded total over all rows. So every
+ * stratum is within one row of its shares in every split, the rows add up, and the split totals
+ * stay near their shares: a split is not emptied by rounding many small classes the same way.
+ */
+function allocate(sizes: readonly number[], fractions: SplitFractions): number[][] {
+  const shares = [fractions.train, fractions.validation, fractions.test];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const targets = [Math.round(total * fractions.train), Math.round(total * fractions.validation)];
+  targets.push(total - (targets[0] as number) - (targets[1] as number));
+  const counts = sizes.map((n) => shares.map((f) => Math.floor(n * f)));
+  const deficit = targets.map((t, s) => t - counts.reduce((a, c) => a + (c[s] as number), 0));
+  sizes.forEach((n, g) => {
+    const c = counts[g] as number[];
+    let extra = n - c.reduce((a, b) => a + b, 0);
+    const candidates = [0, 1, 2]
+      .filter((s) => n * (shares[s] as number) > (c[s] as number))
+      .sort((x, y) => (deficit[y] as number) - (deficit[x] as number) || x - y);
+    for (const s of candidates) {
+      if (extra <= 0) break;
+      c[s] = (c[s] as number) + 1;
+      deficit[s] = (deficit[s] as number) - 1;
+      extra--;
+    }
+  });
+  return counts;
+}
+
+/**
  * Assigns each row to a split (0 train, 1 validation, 2 test), seeded and stratified: within each
  * class (`strata[i]`, or one stratum when null, as for regression) the rows are shuffled with
  * the seed and cut by the fractions, so every class keeps its proportion in every split (to
- * within one row). Rows with `strata[i] < 0` (dropped) get 255. Same inputs and seed, same split.
+ * within one row) and each split gets its rounded share of all rows. Rows with `strata[i] < 0`
+ * (dropped) get 255. Same inputs and seed, same split.
  */
 export function stratifiedSplit(
   strata: Int32Array | null,
@@ -60,15 +91,18 @@ export function stratifiedSplit(
     }
     g.push(i);
   }
-  for (const [stratum, members] of [...groups.entries()].sort((a, b) => a[0] - b[0])) {
+  const entries = [...groups.entries()].sort((a, b) => a[0] - b[0]);
+  const counts = allocate(
+    entries.map(([, m]) => m.length),
+    fractions,
+  );
+  entries.forEach(([stratum, members], g) => {
     const order = new Rng(seed, 2000 + stratum).permutation(members.length);
-    const n = members.length;
-    const nTrain = Math.round(n * fractions.train);
-    const nValidation = Math.min(n - nTrain, Math.round(n * fractions.validation));
-    for (let k = 0; k < n; k++) {
+    const [nTrain, nValidation] = counts[g] as [number, number, number];
+    for (let k = 0; k < members.length; k++) {
       const row = members[order[k] as number] as number;
       out[row] = k < nTrain ? 0 : k < nTrain + nValidation ? 1 : 2;
     }
-  }
+  });
   return out;
 }

@@ -205,7 +205,7 @@ export function transformRecord(
   record: Readonly<Record<string, RawValue>>,
 ): Float32Array {
   const columns = schema.columns.filter((c) => c.name !== schema.label);
-  const raw = columns.map((c, j) => {
+  const raw = Float32Array.from(columns, (c, j) => {
     const converted = convertValue(c, record[c.name] ?? null, categoryIndex(c));
     if (converted.ok) return converted.value;
     const impute = t.features[j]?.impute;

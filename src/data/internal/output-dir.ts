@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fromFsError, SealtrainError } from '../../errors/index.js';
 import { registerTempDir, syncDir } from '../../store/index.js';
@@ -9,6 +9,32 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * Refuses an output that exists, unless `overwrite` and it is a previous output (a folder with a
+ * `lineage.json`) or an empty folder: `--force` never deletes a folder of other files.
+ */
+export async function assertReplaceable(out: string, overwrite: boolean): Promise<void> {
+  const target = resolve(out);
+  if (!(await exists(target))) return;
+  if (!overwrite) {
+    throw new SealtrainError(
+      'ERR_IO_EXISTS',
+      `The output folder ${out} exists; pass --force to replace it.`,
+      {
+        details: { path: out },
+      },
+    );
+  }
+  const entries = await readdir(target).catch(() => undefined);
+  if (entries === undefined || (entries.length > 0 && !entries.includes('lineage.json'))) {
+    throw new SealtrainError(
+      'ERR_IO_EXISTS',
+      `${out} is not the output of an earlier prepare (no lineage.json); --force replaces only those. Choose another -o.`,
+      { details: { path: out } },
+    );
+  }
 }
 
 /**
@@ -41,6 +67,8 @@ export async function writeOutputDir<T>(
   const unregister = registerTempDir(tmp);
   try {
     const result = await fill(tmp);
+    await syncDir(tmp);
+    await assertReplaceable(out, overwrite);
     if (await exists(target)) {
       const old = join(parent, `.${basename(target)}.old-${randomBytes(6).toString('hex')}`);
       await rename(target, old);

@@ -72,7 +72,19 @@ export function runChecks(
   const exact = new DuplicateIndex();
   const near = new NearDuplicateIndex(nearDuplicateQuanta(stats, { fraction: options.nearFraction ?? 1e-3 }));
   const z = options.outlierZ ?? 6;
-  const spreads = stats.map((s) => ({ center: s.mean, scale: s.std > 0 ? s.std : Number.POSITIVE_INFINITY }));
+  // Outliers are measured on number and integer columns only: a rare category or boolean is not one.
+  const numeric = m.columns.flatMap((c, j) =>
+    (c.type === 'number' || c.type === 'integer') &&
+    Number.isFinite((stats[j] as ColumnStats).mean) &&
+    Number.isFinite((stats[j] as ColumnStats).std)
+      ? [j]
+      : [],
+  );
+  const spreads = numeric.map((j) => ({
+    center: (stats[j] as ColumnStats).mean,
+    scale: (stats[j] as ColumnStats).std,
+  }));
+  const numericRow = new Float64Array(numeric.length);
   const outliers = new OutlierCounter(spreads, { z });
   for (let r = 0; r < m.rows; r++) {
     const s = split[r] as number;
@@ -81,7 +93,12 @@ export function runChecks(
     const at = sourceRows[r] as number;
     exact.add(row, s as 0 | 1 | 2, at);
     near.add(row, s as 0 | 1 | 2, at);
-    outliers.add(row, at);
+    if (numeric.length > 0) {
+      numeric.forEach((j, k) => {
+        numericRow[k] = row[j] as number;
+      });
+      outliers.add(numericRow, at);
+    }
   }
   const duplicates = exact.report();
   const nearDuplicates = near.report();
@@ -122,7 +139,7 @@ export function runChecks(
   return {
     duplicates,
     nearDuplicates,
-    outliers: { ...outlierReport, z, columns: m.columns.map((c) => c.name) },
+    outliers: { ...outlierReport, z, columns: numeric.map((j) => m.columns[j]?.name ?? '') },
     ...(balance !== undefined ? { balance } : {}),
     ...(drift !== undefined ? { drift } : {}),
     summary,
@@ -138,6 +155,13 @@ export function checkFailures(report: CheckReport, options: CheckOptions): strin
     const ex = Object.values(report.duplicates.across).flatMap((p) => p.examples)[0];
     out.push(
       `${cross} group(s) of identical rows appear in more than one split${ex ? ` (e.g. rows ${ex[0]} and ${ex[1]})` : ''}`,
+    );
+  }
+  const within = report.summary.duplicate_rows_within_splits ?? 0;
+  if (failOn.has('duplicates') && within > 0) {
+    const ex = Object.values(report.duplicates.within).flatMap((p) => p.examples)[0];
+    out.push(
+      `${within} row(s) repeat an earlier row of the same split${ex ? ` (e.g. rows ${ex[0]} and ${ex[1]})` : ''}`,
     );
   }
   const nearCross = crossGroups(report.nearDuplicates);

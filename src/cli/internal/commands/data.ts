@@ -96,6 +96,12 @@ async function readReference(path: string): Promise<Record<string, number>> {
     }
     counts[k] = v;
   }
+  if (Object.values(counts).reduce((a, b) => a + b, 0) === 0) {
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `The reference ${path} has no label counts to compare with.`,
+    );
+  }
   return counts;
 }
 
@@ -170,6 +176,12 @@ export function dataCommands(program: Command, run: Run): void {
         const bar = progressFor('Preparing', size, !out.json);
         const maxErrors = integer(o.maxErrors, '--max-errors', 1);
         const seed = integer(o.seed, '--seed', 0);
+        if (seed !== undefined && seed > 0xffff_ffff) {
+          throw new SealtrainError(
+            'ERR_USAGE_INVALID',
+            `--seed must be at most 4294967295 (32 bits), not ${seed}.`,
+          );
+        }
         const outlierZ = o.outlierZ === undefined ? undefined : Number(o.outlierZ);
         if (outlierZ !== undefined && !(outlierZ > 0))
           throw new SealtrainError(
