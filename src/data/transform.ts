@@ -1,5 +1,6 @@
 import { SealtrainError } from '../errors/index.js';
 import { convertValue } from './internal/convert.js';
+import { type FittedColumn, fitColumns } from './internal/fit-stats.js';
 import type { RawValue } from './records.js';
 import type { ColumnSpec, DatasetSchema } from './schema.js';
 
@@ -56,60 +57,6 @@ export interface RawMatrix {
   readonly columns: readonly ColumnSpec[];
 }
 
-function trainValues(m: RawMatrix, j: number, split: Uint8Array): Float64Array {
-  const width = m.columns.length;
-  let n = 0;
-  for (let r = 0; r < m.rows; r++) if (split[r] === 0 && !Number.isNaN(m.values[r * width + j])) n++;
-  const out = new Float64Array(n);
-  n = 0;
-  for (let r = 0; r < m.rows; r++) {
-    const v = m.values[r * width + j] as number;
-    if (split[r] === 0 && !Number.isNaN(v)) out[n++] = v;
-  }
-  return out;
-}
-
-function mean(v: Float64Array): number {
-  let s = 0;
-  for (const x of v) s += x;
-  return v.length > 0 ? s / v.length : 0;
-}
-
-function imputeValue(c: ColumnSpec, v: Float64Array): number | undefined {
-  if (c.impute === undefined) return undefined;
-  if (typeof c.impute === 'object') {
-    const converted = convertValue(c, c.impute.constant, categoryIndex(c));
-    if (!converted.ok) {
-      throw new SealtrainError(
-        'ERR_DATA_SCHEMA_INVALID',
-        `The impute constant of column "${c.name}" does not fit the column.`,
-      );
-    }
-    return converted.value;
-  }
-  if (v.length === 0) {
-    throw new SealtrainError(
-      'ERR_DATA_INVALID',
-      `Column "${c.name}" has no value in the training split to impute from (${c.impute}).`,
-      { details: { column: c.name } },
-    );
-  }
-  if (c.impute === 'mean') return mean(v);
-  if (c.impute === 'median') {
-    const sorted = Float64Array.from(v).sort();
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 === 1
-      ? (sorted[mid] as number)
-      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  }
-  const counts = new Map<number, number>();
-  for (const x of v) counts.set(x, (counts.get(x) ?? 0) + 1);
-  let best = v[0] as number;
-  for (const [x, n] of counts)
-    if (n > (counts.get(best) ?? 0) || (n === counts.get(best) && x < best)) best = x;
-  return best;
-}
-
 /** The index of each category of a category column. */
 export function categoryIndex(c: ColumnSpec): Map<string, number> | undefined {
   return c.categories === undefined ? undefined : new Map(c.categories.map((name, i) => [name, i]));
@@ -120,16 +67,10 @@ export function categoryIndex(c: ColumnSpec): Map<string, number> | undefined {
  * and fills the imputed cells of `m` in place (in every split, with the training values).
  */
 export function fitTransform(schema: DatasetSchema, m: RawMatrix, split: Uint8Array): FittedTransform {
-  const width = m.columns.length;
+  const fitted = fitColumns(m.columns, m.values, m.rows, split, m.columns.map(categoryIndex));
   const features: FeatureTransform[] = m.columns.map((c, j) => {
-    let values = trainValues(m, j, split);
-    const impute = imputeValue(c, values);
-    if (impute !== undefined) {
-      for (let r = 0; r < m.rows; r++)
-        if (Number.isNaN(m.values[r * width + j])) m.values[r * width + j] = impute;
-      values = trainValues(m, j, split);
-    }
-    const extra = impute === undefined ? {} : { impute };
+    const f = fitted[j] as FittedColumn;
+    const extra = f.impute === undefined ? {} : { impute: f.impute };
     if (c.type === 'category') {
       const categories = c.categories ?? [];
       return {
@@ -143,21 +84,17 @@ export function fitTransform(schema: DatasetSchema, m: RawMatrix, split: Uint8Ar
     if (c.type === 'boolean') return { column: c.name, kind: 'boolean', ...extra, outputs: [c.name] };
     const kind = c.normalize ?? 'none';
     if (kind === 'zscore') {
-      const mu = mean(values);
-      let ss = 0;
-      for (const x of values) ss += (x - mu) * (x - mu);
-      const std = values.length > 1 ? Math.sqrt(ss / (values.length - 1)) : 0;
-      return { column: c.name, kind, mean: mu, std: std > 0 ? std : 1, ...extra, outputs: [c.name] };
+      return { column: c.name, kind, mean: f.mean, std: f.std > 0 ? f.std : 1, ...extra, outputs: [c.name] };
     }
     if (kind === 'minmax') {
-      let min = Number.POSITIVE_INFINITY;
-      let max = Number.NEGATIVE_INFINITY;
-      for (const x of values) {
-        min = Math.min(min, x);
-        max = Math.max(max, x);
-      }
-      if (values.length === 0) [min, max] = [0, 1];
-      return { column: c.name, kind, min, max: max > min ? max : min + 1, ...extra, outputs: [c.name] };
+      return {
+        column: c.name,
+        kind,
+        min: f.min,
+        max: f.max > f.min ? f.max : f.min + 1,
+        ...extra,
+        outputs: [c.name],
+      };
     }
     return { column: c.name, kind: 'none', ...extra, outputs: [c.name] };
   });

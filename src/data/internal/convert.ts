@@ -29,6 +29,15 @@ function show(raw: RawValue): string {
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }
 
+function checkNumber(column: ColumnSpec, raw: RawValue, value: number): Converted {
+  if (column.type === 'integer' && !Number.isInteger(value))
+    return invalid('type', `${show(raw)} is not an integer`);
+  if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max)) {
+    return invalid('range', `${show(raw)} is outside ${column.min ?? '−∞'}..${column.max ?? '∞'}`);
+  }
+  return { ok: true, value };
+}
+
 /** Whether a raw value means "no value". */
 export function isMissing(raw: RawValue): boolean {
   return raw === null || (typeof raw === 'string' && MISSING.has(raw.trim().toLowerCase()));
@@ -76,6 +85,14 @@ export function convertValue(
   raw: RawValue,
   categories?: ReadonlyMap<string, number>,
 ): Converted {
+  // The common case first: a plain decimal in a number column is never a missing-value marker.
+  if ((column.type === 'number' || column.type === 'integer') && typeof raw === 'string' && raw.length > 0) {
+    const c = raw.charCodeAt(0);
+    if (c >= 48 && c <= 57) {
+      const value = parseNumber(raw);
+      if (Number.isFinite(value)) return checkNumber(column, raw, value);
+    }
+  }
   if (isMissing(raw)) return missing;
   switch (column.type) {
     case 'category': {
