@@ -37,6 +37,8 @@ export type {
 export interface DuplicateIndexOptions {
   /** The most example row-number pairs kept per split and per pair of splits; default 10. */
   readonly maxExamples?: number;
+  /** About how many rows will be added: the table is sized for them up front. */
+  readonly expectedRows?: number;
 }
 
 function maxExamples(options: DuplicateIndexOptions): number {
@@ -64,7 +66,7 @@ export class DuplicateIndex {
   private readonly groups: SplitGroups;
 
   constructor(options: DuplicateIndexOptions = {}) {
-    this.groups = new SplitGroups(maxExamples(options));
+    this.groups = new SplitGroups(maxExamples(options), options.expectedRows ?? 0);
   }
 
   /**
@@ -108,7 +110,7 @@ export class NearDuplicateIndex {
    */
   constructor(quanta: ArrayLike<number>, options: DuplicateIndexOptions = {}) {
     this.keyer = new RowKeyer(quanta.length, quanta);
-    this.groups = new SplitGroups(maxExamples(options));
+    this.groups = new SplitGroups(maxExamples(options), options.expectedRows ?? 0);
   }
 
   /**

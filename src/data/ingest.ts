@@ -159,11 +159,13 @@ export async function ingest(
       fail({ row: item.row, ...(item.line !== undefined ? { line: item.line } : {}), message: item.message });
       continue;
     }
-    const where = { row: item.row, ...(item.line !== undefined ? { line: item.line } : {}) };
     let drop = false;
     let imputed = 0;
-    const settle = (c: ColumnSpec, converted: ReturnType<typeof convertValue>): number => {
-      if (converted.ok) return converted.value;
+    // The row's cells, converted; only a value that is not a plain success goes through settle().
+    const settle = (
+      c: ColumnSpec,
+      converted: Exclude<ReturnType<typeof convertValue>, { ok: true }>,
+    ): number => {
       const counts = report.columns[c.name] as ColumnReport;
       if (converted.missing) counts.missing++;
       else counts[REASON_FIELD[converted.reason]]++;
@@ -177,27 +179,22 @@ export async function ingest(
       } else {
         const what = converted.missing ? 'the value is missing' : converted.detail;
         fail({
-          ...where,
+          row: item.row,
+          ...(item.line !== undefined ? { line: item.line } : {}),
           column: c.name,
           message: `${source.path}: row ${item.row}${item.line !== undefined ? ` (line ${item.line})` : ''}, column "${c.name}": ${what}.`,
         });
       }
       return Number.NaN;
     };
+    const values = item.values;
     for (let j = 0; j < width; j++) {
-      cell[j] = settle(
-        features[j] as ColumnSpec,
-        convertValue(
-          features[j] as ColumnSpec,
-          item.values[featurePositions[j] as number] ?? null,
-          featureCats[j],
-        ),
-      );
+      const spec = features[j] as ColumnSpec;
+      const converted = convertValue(spec, values[featurePositions[j] as number] ?? null, featureCats[j]);
+      cell[j] = converted.ok ? converted.value : settle(spec, converted);
     }
-    const label = settle(
-      labelSpec,
-      convertValue(labelSpec, item.values[labelPosition] ?? null, cats[labelAt]),
-    );
+    const labelConverted = convertValue(labelSpec, values[labelPosition] ?? null, cats[labelAt]);
+    const label = labelConverted.ok ? labelConverted.value : settle(labelSpec, labelConverted);
     if (drop || report.errorCount > 0) {
       if (drop) report.rowsDropped++;
       continue;

@@ -69,8 +69,13 @@ export function runChecks(
     if (split[r] !== 0) continue;
     for (let j = 0; j < width; j++) (stats[j] as ColumnStats).add(m.values[r * width + j] as number);
   }
-  const exact = new DuplicateIndex();
-  const near = new NearDuplicateIndex(nearDuplicateQuanta(stats, { fraction: options.nearFraction ?? 1e-3 }));
+  const exact = new DuplicateIndex({ expectedRows: m.rows });
+  const near = new NearDuplicateIndex(
+    nearDuplicateQuanta(stats, { fraction: options.nearFraction ?? 1e-3 }),
+    {
+      expectedRows: m.rows,
+    },
+  );
   const z = options.outlierZ ?? 6;
   // Outliers are measured on number and integer columns only: a rare category or boolean is not one.
   const numeric = m.columns.flatMap((c, j) =>

@@ -69,14 +69,23 @@ const MAX_LOAD = 0.75;
  * row in a split, and a key's first rows in two splits when it first reaches the second one.
  */
 export class SplitGroups {
-  private table = new Uint32Array(STRIDE * 1024);
-  private mask = 1023;
+  private table: Uint32Array;
+  private mask: number;
   private used = 0;
   private rows = 0;
   private readonly withinExamples: [number, number][][] = [[], [], []];
   private readonly acrossExamples: [number, number][][] = [[], [], []];
 
-  constructor(private readonly maxExamples: number) {}
+  /** `expectedRows`: rows about to be added, so the table is sized once instead of grown. */
+  constructor(
+    private readonly maxExamples: number,
+    expectedRows = 0,
+  ) {
+    let slots = 1024;
+    while (slots * MAX_LOAD < expectedRows) slots *= 2;
+    this.table = new Uint32Array(STRIDE * slots);
+    this.mask = slots - 1;
+  }
 
   /** Rows added so far. */
   get size(): number {
