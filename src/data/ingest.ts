@@ -1,5 +1,5 @@
 import { SealtrainError } from '../errors/index.js';
-import { convertValue, type InvalidReason } from './internal/convert.js';
+import { convertValue, fastNumber, type InvalidReason } from './internal/convert.js';
 import { isProblem, type RecordSource } from './records.js';
 import { type ColumnSpec, type DatasetSchema, matchColumns } from './schema.js';
 import { categoryIndex, type RawMatrix } from './transform.js';
@@ -190,7 +190,13 @@ export async function ingest(
     const values = item.values;
     for (let j = 0; j < width; j++) {
       const spec = features[j] as ColumnSpec;
-      const converted = convertValue(spec, values[featurePositions[j] as number] ?? null, featureCats[j]);
+      const raw = values[featurePositions[j] as number] ?? null;
+      const fast = fastNumber(spec, raw);
+      if (fast === fast) {
+        cell[j] = fast;
+        continue;
+      }
+      const converted = convertValue(spec, raw, featureCats[j]);
       cell[j] = converted.ok ? converted.value : settle(spec, converted);
     }
     const labelConverted = convertValue(labelSpec, values[labelPosition] ?? null, cats[labelAt]);

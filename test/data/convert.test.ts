@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { convertValue, isMissing, parseNumber } from '../../src/data/internal/convert.js';
+import { convertValue, fastNumber, isMissing, parseNumber } from '../../src/data/internal/convert.js';
 import { parseDatasetSchema } from '../../src/data/schema.js';
 
 /** The definition parseNumber's fast path must agree with. */
@@ -37,6 +37,33 @@ describe('value conversion', () => {
     }
     expect(parseNumber(' 5 ')).toBe(5);
     expect(parseNumber('1e999')).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('takes the allocation-free path only where convertValue gives the same number', () => {
+    const schema = parseDatasetSchema({
+      version: 1,
+      label: 'y',
+      columns: [
+        { name: 'x', type: 'number', min: -5, max: 1e6 },
+        { name: 'n', type: 'integer' },
+        { name: 'y', type: 'category', categories: ['a'] },
+      ],
+    });
+    const numberish = fc.stringMatching(/^[ +\-.0-9eExXbBoO_,I]{0,8}$/);
+    fc.assert(
+      fc.property(
+        fc.oneof(numberish, fc.double().map(String), fc.integer().map(String)),
+        fc.integer({ min: 0, max: 1 }),
+        (text, c) => {
+          const column = schema.columns[c] as never;
+          const fast = fastNumber(column, text);
+          const slow = convertValue(column, text);
+          if (!Number.isNaN(fast)) expect(slow).toEqual({ ok: true, value: fast });
+          else if (slow.ok) expect(text.charCodeAt(0) >= 48 && text.charCodeAt(0) <= 57).toBe(false);
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 
   it('tells missing, invalid and out-of-range values apart', () => {
