@@ -192,7 +192,7 @@ export async function ingest(
       const spec = features[j] as ColumnSpec;
       const raw = values[featurePositions[j] as number] ?? null;
       const fast = fastNumber(spec, raw);
-      if (fast === fast) {
+      if (!Number.isNaN(fast)) {
         cell[j] = fast;
         continue;
       }

@@ -52,7 +52,7 @@ export function fastNumber(column: ColumnSpec, raw: RawValue): number {
     if (c1 === 120 || c1 === 98 || c1 === 111) return Number.NaN; // 0x, 0b, 0o
   }
   const value = +raw;
-  if (value !== value || value === Number.POSITIVE_INFINITY) return Number.NaN;
+  if (Number.isNaN(value) || value === Number.POSITIVE_INFINITY) return Number.NaN;
   if (column.type === 'integer' && !Number.isInteger(value)) return Number.NaN;
   if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max))
     return Number.NaN;

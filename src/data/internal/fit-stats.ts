@@ -97,10 +97,8 @@ export function fitColumns(
   const copying = columns.map(
     (c) => c.impute === 'median' || (c.impute === 'mode' && counting[columns.indexOf(c)] === undefined),
   );
-  let trainRows = 0;
   for (let r = 0; r < rows; r++) {
     if (split[r] !== 0) continue;
-    trainRows++;
     const base = r * w;
     for (let j = 0; j < w; j++) {
       const x = values[base + j] as number;
