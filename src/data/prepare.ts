@@ -5,7 +5,7 @@ import { join, relative, resolve } from 'node:path';
 import type { AuditSink } from '../audit/index.js';
 import { canonicalJson } from '../audit/index.js';
 import { isSealtrainError, SealtrainError } from '../errors/index.js';
-import type { SealOptions } from '../seal/index.js';
+import { type SealOptions, sealBuffer } from '../seal/index.js';
 import { type InferOptions, inferSchema } from './infer-schema.js';
 import { type IngestReport, ingest } from './ingest.js';
 import { assertReplaceable, writeOutputDir } from './internal/output-dir.js';
@@ -157,6 +157,8 @@ async function unchanged(path: string, before: { size: number; mtimeMs: number }
 
 async function run(input: string, output: string, options: PrepareOptions): Promise<PrepareResult> {
   await assertReplaceable(output, options.overwrite ?? false);
+  // The recipients are tried before minutes of reading: an unknown key or a locked keyring fails now.
+  if (options.seal !== undefined) await sealBuffer(new Uint8Array(0), options.seal);
   const inputs = [input, ...(options.read?.labels !== undefined ? [options.read.labels] : [])];
   // Hashed before reading; checked unchanged (size and time) before the output is committed.
   const hashed = await Promise.all(

@@ -589,17 +589,20 @@ describe('prepareDataset: sealed output', () => {
     expect(verified.failures).toEqual([]);
   });
 
-  it('leaves no folder, partial or not, when writing fails (sealing for a key the keyring lacks)', async () => {
+  it('refuses a key the keyring lacks before reading anything, and leaves no folder', async () => {
     const output = join(tmp, 'sealed-unknown-key');
+    const phases: string[] = [];
     await rejectsWith(
       prepareDataset(WDBC, output, {
         schema,
         seed: SEED,
         signingKey,
         seal: { recipients: ['local:nobody'], providers },
+        onProgress: (phase) => phases.push(phase),
       }),
       'ERR_KMS_KEY_NOT_FOUND',
     );
+    expect(phases).toEqual([]);
     await expectNothingWritten(output);
   });
 });
