@@ -224,6 +224,7 @@ napi_value SoftmaxCrossEntropy(napi_env env, napi_callback_info info) {
   const int32_t* labels = a.array<int32_t>(1, napi_int32_array, "labels", rows);
   float* grad = a.f32(4, "grad", sz(rows, classes));
   float scale = static_cast<float>(a.number(5, "scale"));
+  a.disjoint({{grad, sz(rows, classes) * 4}}, {{logits, sz(rows, classes) * 4}, {labels, sz(1, rows) * 4}});
   if (a.failed) return nullptr;
   st::FlushDenormals ftz;
   for (int r = 0; r < rows; r++)
@@ -244,6 +245,7 @@ napi_value Pointwise(napi_env env, napi_callback_info info) {
   const float* t = a.f32(1, "targets", n);
   float* g = a.f32(2, "grad", n);
   float scale = static_cast<float>(a.number(3, "scale"));
+  a.disjoint({{g, n * 4}}, {{p, n * 4}, {t, n * 4}});
   if (a.failed) return nullptr;
   st::FlushDenormals ftz;
   return number(env, F(p, t, n, g, scale));
@@ -305,6 +307,8 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
   float* w = a.f32(0, "w", 0);
   const float* g = a.f32(1, "g", n);
   float* vel = a.f32(2, "velocity", n);
+  a.disjoint({{w, n * 4}, {vel, n * 4}}, {{g, n * 4}});
+  if (!a.failed && w == vel) a.fail("w and velocity must be different arrays", true);
   st::SgdParams p{};
   p.lr = a.number(3, "lr");
   p.momentum = static_cast<float>(a.number(4, "momentum"));
@@ -318,7 +322,7 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// configure({ isa?: 'avx2'|'portable', threads?: n }) → { isa, threads, avx2 }
+// configure(isa?: 'avx512'|'avx2'|'portable'|null, threads?: n|null) → { isa, threads, avx2Available, avx512Available }
 napi_value Configure(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -326,6 +330,10 @@ napi_value Configure(napi_env env, napi_callback_info info) {
   if (argc >= 1) {
     napi_valuetype t;
     napi_typeof(env, argv[0], &t);
+    if (t != napi_undefined && t != napi_null && t != napi_string) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "configure: isa must be a string");
+      return nullptr;
+    }
     if (t == napi_string) {
       char buf[16];
       size_t len;
@@ -342,7 +350,13 @@ napi_value Configure(napi_env env, napi_callback_info info) {
   }
   if (argc >= 2) {
     double threads;
-    if (napi_get_value_double(env, argv[1], &threads) == napi_ok) {
+    napi_valuetype t;
+    napi_typeof(env, argv[1], &t);
+    if (t != napi_undefined && t != napi_null && t != napi_number) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "configure: threads must be a number");
+      return nullptr;
+    }
+    if (t == napi_number && napi_get_value_double(env, argv[1], &threads) == napi_ok) {
       if (!(threads >= 1 && threads <= 64 && threads == std::floor(threads))) {
         napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "configure: threads must be an integer from 1 to 64");
         return nullptr;
@@ -397,8 +411,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"denseBackward", nullptr, Guarded<DenseBackward>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"dropout", nullptr, Guarded<Dropout>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxCrossEntropy", nullptr, Guarded<SoftmaxCrossEntropy>, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sigmoidCrossEntropy", nullptr, Pointwise<st::sigmoid_cross_entropy, kSigmoidCrossEntropy>, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"squaredError", nullptr, Pointwise<st::squared_error, kSquaredError>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sigmoidCrossEntropy", nullptr, Guarded<Pointwise<st::sigmoid_cross_entropy, kSigmoidCrossEntropy>>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"squaredError", nullptr, Guarded<Pointwise<st::squared_error, kSquaredError>>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, Guarded<SumSquares>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"rowSumSquares", nullptr, Guarded<RowSumSquares>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamStep", nullptr, Guarded<AdamStep>, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -8,6 +8,7 @@ import { auditPaths, canonicalJson, keyIdOf, loadOrCreateSigningKey, readPublicK
 import { fromFsError, hasSystemCode, SealtrainError } from '../errors/index.js';
 import { packageFile } from '../internal/package-root.js';
 import { type AtomicWriteOptions, withFileLock, writeFileAtomic } from '../store/index.js';
+import { hashFile } from './internal/hash-file.js';
 import type { JsonValue } from './tensor-file.js';
 
 /** The manifest version this module writes and reads (`docs/spec/lineage-manifest-v1.md`). */
@@ -298,20 +299,6 @@ export async function loadLineageSigningKey(home: string): Promise<KeyObject> {
       ),
   });
   return key.privateKey;
-}
-
-/** SHA-256 and size of at most `size` bytes of the open file. */
-async function hashFile(handle: FileHandle, size: number): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  const buffer = Buffer.alloc(Math.min(size, 1 << 20));
-  let bytes = 0;
-  while (bytes < size) {
-    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - bytes), bytes);
-    if (bytesRead === 0) break;
-    hash.update(buffer.subarray(0, bytesRead));
-    bytes += bytesRead;
-  }
-  return { sha256: hash.digest('hex'), bytes };
 }
 
 /** Checks one file against its entry: missing, not a regular file, size or hash changed, or ok. */

@@ -6,10 +6,18 @@ import type { AuditSink } from '../audit/index.js';
 import { canonicalJson } from '../audit/index.js';
 import { isSealtrainError, SealtrainError } from '../errors/index.js';
 import { type SealOptions, sealBuffer } from '../seal/index.js';
+import type { ColumnStats } from './checks.js';
 import { type InferOptions, inferSchema } from './infer-schema.js';
 import { type IngestReport, ingest } from './ingest.js';
+import { hashPath } from './internal/hash-file.js';
 import { assertReplaceable, writeOutputDir } from './internal/output-dir.js';
-import { type CheckOptions, type CheckReport, checkFailures, runChecks } from './internal/run-checks.js';
+import {
+  type CheckOptions,
+  type CheckReport,
+  checkFailures,
+  classCounts,
+  runChecks,
+} from './internal/run-checks.js';
 import { fileSink, type OpenSink, sealedSink } from './internal/sinks.js';
 import { lineageTool, signManifest, type UnsignedLineageManifest } from './lineage.js';
 import { type OpenRecordSourceOptions, openRecordSource } from './readers/open-source.js';
@@ -79,16 +87,6 @@ export interface PrepareResult {
   readonly report: PrepareReport;
   readonly outputs: readonly PreparedOutput[];
   readonly manifest: string;
-}
-
-async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
 }
 
 const ROWS_PER_CHUNK = 4096;
@@ -162,7 +160,7 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
   const inputs = [input, ...(options.read?.labels !== undefined ? [options.read.labels] : [])];
   // Hashed before reading; checked unchanged (size and time) before the output is committed.
   const hashed = await Promise.all(
-    inputs.map(async (path) => ({ path, stat: await stat(path), ...(await sha256File(path)) })),
+    inputs.map(async (path) => ({ path, stat: await stat(path), ...(await hashPath(path)) })),
   );
   const inferred = options.schema === undefined;
   const schema = options.schema ?? (await inferSchema(await openInput(input, options), options.infer ?? {}));
@@ -178,13 +176,21 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
   const fractions = options.fractions ?? DEFAULT_FRACTIONS;
   const seed = options.seed ?? 0;
   const split = stratifiedSplit(classification ? (labels as Int32Array) : null, matrix.rows, fractions, seed);
-  const transform = fitTransform(schema, matrix, split);
+  let stats: readonly ColumnStats[] = [];
+  const transform = fitTransform(schema, matrix, split, {
+    onColumns: (fitted) => {
+      stats = fitted.map((f) => f.stats);
+    },
+  });
   const checks = runChecks(
-    matrix,
-    labels,
-    split,
-    classification ? classes : undefined,
-    ingested.sourceRows,
+    {
+      matrix,
+      labels,
+      split,
+      classes: classification ? classes : undefined,
+      sourceRows: ingested.sourceRows,
+      stats,
+    },
     options.checks ?? {},
   );
   const failures = checkFailures(checks, options.checks ?? {});
@@ -264,23 +270,6 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
   });
 }
 
-function classCounts(
-  labels: Int32Array,
-  split: Uint8Array,
-  classes: readonly string[],
-): Record<SplitName, Record<string, number>> {
-  const out = Object.fromEntries(
-    SPLITS.map((s) => [s, Object.fromEntries(classes.map((c) => [c, 0]))]),
-  ) as Record<SplitName, Record<string, number>>;
-  labels.forEach((l, r) => {
-    const s = SPLITS[split[r] as number];
-    const c = classes[l];
-    if (s !== undefined && c !== undefined)
-      (out[s] as Record<string, number>)[c] = ((out[s] as Record<string, number>)[c] ?? 0) + 1;
-  });
-  return out;
-}
-
 interface SplitContext {
   readonly matrix: RawMatrix;
   readonly labels: Int32Array | Float32Array;
@@ -305,16 +294,11 @@ async function finishOutput(
   out: OpenSink,
   extra: Partial<PreparedOutput>,
 ): Promise<PreparedOutput> {
-  const bodyDigest = await out.close();
-  const { sha256, bytes } = await sha256File(join(dir, file));
-  return {
-    file,
-    sha256,
-    bytes,
-    sealed: bodyDigest !== undefined,
-    ...(bodyDigest !== undefined ? { bodyDigest } : {}),
-    ...extra,
-  };
+  const result = await out.close();
+  if (!result.sealed) return { file, sha256: result.sha256, bytes: result.bytes, sealed: false, ...extra };
+  // The sealing engine wrote the file: its bytes on disk are hashed here, once.
+  const { sha256, bytes } = await hashPath(join(dir, file));
+  return { file, sha256, bytes, sealed: true, bodyDigest: result.bodyDigest, ...extra };
 }
 
 async function writeSplit(

@@ -1,5 +1,5 @@
 import { SealtrainError } from '../errors/index.js';
-import { Rng } from '../train/index.js';
+import { Rng } from '../train/rng.js';
 
 /** The share of rows each split gets; they sum to 1. */
 export interface SplitFractions {

@@ -1,6 +1,9 @@
 import { SealtrainError } from '../errors/index.js';
 import { convertValue } from './internal/convert.js';
 import { type FittedColumn, fitColumns } from './internal/fit-stats.js';
+
+export type { FittedColumn } from './internal/fit-stats.js';
+
 import type { RawValue } from './records.js';
 import type { ColumnSpec, DatasetSchema } from './schema.js';
 
@@ -65,11 +68,27 @@ export function categoryIndex(c: ColumnSpec): Map<string, number> | undefined {
 /**
  * Fits imputation, normalisation and one-hot encoding on the training rows only (`split[r] === 0`)
  * and fills the imputed cells of `m` in place (in every split, with the training values).
+ * `onColumns` receives each column's training statistics after imputation (the leakage checks
+ * reuse them instead of passing over the rows again).
  */
-export function fitTransform(schema: DatasetSchema, m: RawMatrix, split: Uint8Array): FittedTransform {
+export function fitTransform(
+  schema: DatasetSchema,
+  m: RawMatrix,
+  split: Uint8Array,
+  options: { readonly onColumns?: (fitted: readonly FittedColumn[]) => void } = {},
+): FittedTransform {
   const fitted = fitColumns(m.columns, m.values, m.rows, split, m.columns.map(categoryIndex));
+  options.onColumns?.(fitted);
   const features: FeatureTransform[] = m.columns.map((c, j) => {
-    const f = fitted[j] as FittedColumn;
+    const { impute, stats } = fitted[j] as FittedColumn;
+    // An empty training column keeps neutral parameters (mean 0, std 1, range 0..1).
+    const f = {
+      impute,
+      mean: stats.count > 0 ? stats.mean : 0,
+      std: stats.count > 1 ? Math.sqrt(stats.sampleVariance) : 0,
+      min: stats.count > 0 ? stats.min : 0,
+      max: stats.count > 0 ? stats.max : 1,
+    };
     const extra = f.impute === undefined ? {} : { impute: f.impute };
     if (c.type === 'category') {
       const categories = c.categories ?? [];

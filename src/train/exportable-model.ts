@@ -85,19 +85,24 @@ export function predictExportable(model: ExportableModel, x: Float32Array, rows:
     act = next;
     width = layer.outputSize;
   }
-  return Float32Array.from(applyOutput(model.output, act, rows, width));
+  applyOutput(model.output, act, width);
+  return Float32Array.from(act);
 }
 
-function applyOutput(kind: OutputKind, act: Float64Array, rows: number, width: number): Float64Array {
-  if (kind === 'linear') return act;
-  if (kind === 'sigmoid') return act.map((v) => 1 / (1 + Math.exp(-v)));
-  const out = new Float64Array(act.length);
-  for (let r = 0; r < rows; r++) {
-    const row = act.subarray(r * width, (r + 1) * width);
-    const max = Math.max(...row);
-    let sum = 0;
-    for (let j = 0; j < width; j++) sum += Math.exp((row[j] ?? 0) - max);
-    for (let j = 0; j < width; j++) out[r * width + j] = Math.exp((row[j] ?? 0) - max) / sum;
+/**
+ * The output transform in place over rows of `width` values: softmax per row, or a sigmoid per
+ * value, or nothing for `linear`. Shared by the engine's `predict` and the double-precision oracle.
+ */
+export function applyOutput(kind: OutputKind, v: Float32Array | Float64Array, width: number): void {
+  if (kind === 'sigmoid') {
+    for (let i = 0; i < v.length; i++) v[i] = 1 / (1 + Math.exp(-(v[i] as number)));
+  } else if (kind === 'softmax') {
+    for (let r = 0; r < v.length; r += width) {
+      let max = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < width; j++) max = Math.max(max, v[r + j] as number);
+      let sum = 0;
+      for (let j = 0; j < width; j++) sum += Math.exp((v[r + j] as number) - max);
+      for (let j = 0; j < width; j++) v[r + j] = Math.exp((v[r + j] as number) - max) / sum;
+    }
   }
-  return out;
 }

@@ -1,5 +1,5 @@
 import { SealtrainError } from '../errors/index.js';
-import type { DenseWeights, ExportableModel } from './exportable-model.js';
+import { applyOutput, type DenseWeights, type ExportableModel } from './exportable-model.js';
 import { ACT, type ActCode, type Kernels } from './internal/kernels.js';
 import { type LayerSpec, type ModelSpec, parameterCount } from './model-spec.js';
 import { Rng } from './rng.js';
@@ -32,6 +32,16 @@ export class Network {
       throw new SealtrainError(
         'ERR_TRAIN_DATA_INVALID',
         `The parameters hold ${params.length} values; the model needs ${count}.`,
+      );
+    }
+    const bad = params.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new SealtrainError(
+        'ERR_TRAIN_DATA_INVALID',
+        `Parameter ${bad} is ${params[bad]}; weights must be finite numbers.`,
+        {
+          details: { index: bad },
+        },
       );
     }
     this.spec = spec;
@@ -118,18 +128,4 @@ export function predict(
   }
   applyOutput(network.spec.output, out, outputSize);
   return out;
-}
-
-function applyOutput(kind: ModelSpec['output'], v: Float32Array, width: number): void {
-  if (kind === 'sigmoid') {
-    for (let i = 0; i < v.length; i++) v[i] = 1 / (1 + Math.exp(-(v[i] as number)));
-  } else if (kind === 'softmax') {
-    for (let r = 0; r < v.length; r += width) {
-      let max = Number.NEGATIVE_INFINITY;
-      for (let j = 0; j < width; j++) max = Math.max(max, v[r + j] as number);
-      let sum = 0;
-      for (let j = 0; j < width; j++) sum += Math.exp((v[r + j] as number) - max);
-      for (let j = 0; j < width; j++) v[r + j] = Math.exp((v[r + j] as number) - max) / sum;
-    }
-  }
 }

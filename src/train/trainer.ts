@@ -137,6 +137,12 @@ export class Trainer {
         'The saved training state has a bad epoch, position or step.',
       );
     }
+    if (!state.moment1.every(Number.isFinite) || !state.moment2.every((v) => Number.isFinite(v) && v >= 0)) {
+      throw new SealtrainError(
+        'ERR_TRAIN_DATA_INVALID',
+        'The saved optimizer state holds values that are not finite (or a negative second moment).',
+      );
+    }
     if (state.moment1.length !== this.moment1.length || state.moment2.length !== this.moment2.length) {
       throw new SealtrainError(
         'ERR_TRAIN_DATA_INVALID',

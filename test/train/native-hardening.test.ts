@@ -88,3 +88,32 @@ describe('native kernels under hostile or unusual use', () => {
     expect(t.state().step).toBe(0);
   });
 });
+
+describe('weights and saved state from outside', () => {
+  it('refuses non-finite weights and a corrupt optimizer state with ERR_TRAIN_DATA_INVALID', () => {
+    const spec = parseModelConfig({ architecture: 'mlp', input_size: 3, hidden_size: 4, output_size: 2 });
+    const params = Network.create(spec, 1).params.slice();
+    params[5] = Number.NaN;
+    expect(() => new Network(spec, params)).toThrow(/Parameter 5 is NaN/);
+    const t = new Trainer(Network.create(spec, 1), {
+      training: parseTrainingConfig({ batch_size: 2 }),
+      backend: 'native',
+    });
+    const state = t.state();
+    const moment2 = state.moment2.slice();
+    moment2[0] = -1;
+    expect(() => t.restore({ ...state, moment2 })).toThrow(/not finite/);
+  });
+
+  it('refuses aliased optimizer arrays and overlapping loss gradients, and a non-number thread count', () => {
+    const w = new Float32Array(4);
+    expect(() => addon.sgdStep(w, new Float32Array(4), w, 0.1, 0.9, 0, 1, false, true)).toThrow(
+      /different arrays/,
+    );
+    const logits = new Float32Array(4);
+    expect(() => addon.softmaxCrossEntropy(logits, new Int32Array(2), 2, 2, logits, 1)).toThrow(/overlaps/);
+    const configureAny = addon.configure as (isa?: unknown, threads?: unknown) => unknown;
+    expect(() => configureAny(null, '4')).toThrow(TypeError);
+    expect(() => configureAny(7)).toThrow(TypeError);
+  });
+});

@@ -29,7 +29,11 @@ function show(raw: RawValue): string {
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }
 
+/** The largest float32: values are kept as float32, and a larger one would become Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 function checkNumber(column: ColumnSpec, raw: RawValue, value: number): Converted {
+  if (Math.abs(value) > FLOAT32_MAX) return invalid('not-finite', `${show(raw)} is beyond the float32 range`);
   if (column.type === 'integer' && !Number.isInteger(value))
     return invalid('type', `${show(raw)} is not an integer`);
   if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max)) {
@@ -52,7 +56,7 @@ export function fastNumber(column: ColumnSpec, raw: RawValue): number {
     if (c1 === 120 || c1 === 98 || c1 === 111) return Number.NaN; // 0x, 0b, 0o
   }
   const value = +raw;
-  if (Number.isNaN(value) || value === Number.POSITIVE_INFINITY) return Number.NaN;
+  if (Number.isNaN(value) || value > FLOAT32_MAX) return Number.NaN;
   if (column.type === 'integer' && !Number.isInteger(value)) return Number.NaN;
   if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max))
     return Number.NaN;

@@ -1,16 +1,12 @@
 import { SealtrainError } from '../../errors/index.js';
 import type { ColumnSpec } from '../schema.js';
+import { ColumnStats } from './column-stats.js';
 import { convertValue } from './convert.js';
 
-/** What fitting needs of one column, over the training rows after imputation. */
+/** One column fitted on the training rows: the imputed value, and statistics after imputation. */
 export interface FittedColumn {
   readonly impute: number | undefined;
-  readonly count: number;
-  readonly mean: number;
-  /** Sample standard deviation (n − 1). */
-  readonly std: number;
-  readonly min: number;
-  readonly max: number;
+  readonly stats: ColumnStats;
 }
 
 /** The k-th smallest of `v[0..n)` (0-based), reordering `v` (Hoare's selection, median-of-three). */
@@ -84,18 +80,14 @@ export function fitColumns(
   categories: readonly (ReadonlyMap<string, number> | undefined)[],
 ): FittedColumn[] {
   const w = columns.length;
-  const count = new Float64Array(w);
-  const mean = new Float64Array(w);
-  const m2 = new Float64Array(w);
-  const min = new Float64Array(w).fill(Number.POSITIVE_INFINITY);
-  const max = new Float64Array(w).fill(Number.NEGATIVE_INFINITY);
+  const stats = columns.map(() => new ColumnStats());
   const counting = columns.map((c) =>
     c.impute === 'mode' && (c.type === 'category' || c.type === 'boolean')
       ? new Float64Array(c.type === 'boolean' ? 2 : (c.categories?.length ?? 0))
       : undefined,
   );
   const copying = columns.map(
-    (c) => c.impute === 'median' || (c.impute === 'mode' && counting[columns.indexOf(c)] === undefined),
+    (c, j) => c.impute === 'median' || (c.impute === 'mode' && counting[j] === undefined),
   );
   for (let r = 0; r < rows; r++) {
     if (split[r] !== 0) continue;
@@ -103,18 +95,14 @@ export function fitColumns(
     for (let j = 0; j < w; j++) {
       const x = values[base + j] as number;
       if (Number.isNaN(x)) continue;
-      const n = (count[j] as number) + 1;
-      count[j] = n;
-      const d = x - (mean[j] as number);
-      mean[j] = (mean[j] as number) + d / n;
-      m2[j] = (m2[j] as number) + d * (x - (mean[j] as number));
-      if (x < (min[j] as number)) min[j] = x;
-      if (x > (max[j] as number)) max[j] = x;
+      (stats[j] as ColumnStats).add(x);
       const counts = counting[j];
       if (counts !== undefined) counts[x] = (counts[x] as number) + 1;
     }
   }
-  const copies = columns.map((_, j) => (copying[j] ? new Float32Array(count[j] as number) : undefined));
+  const copies = columns.map((_, j) =>
+    copying[j] ? new Float32Array((stats[j] as ColumnStats).count) : undefined,
+  );
   if (copies.some((c) => c !== undefined)) {
     const filled = new Int32Array(w);
     for (let r = 0; r < rows; r++) {
@@ -122,7 +110,7 @@ export function fitColumns(
       for (let j = 0; j < w; j++) {
         const copy = copies[j];
         const x = values[r * w + j] as number;
-        if (copy === undefined || Number.isNaN(x)) continue;
+        if (copy === undefined || !Number.isFinite(x)) continue;
         copy[filled[j] as number] = x;
         filled[j] = (filled[j] as number) + 1;
       }
@@ -143,14 +131,14 @@ export function fitColumns(
       }
       return converted.value;
     }
-    if (count[j] === 0) {
+    if ((stats[j] as ColumnStats).count === 0) {
       throw new SealtrainError(
         'ERR_DATA_INVALID',
         `Column "${c.name}" has no value in the training split to impute from (${c.impute}).`,
         { details: { column: c.name } },
       );
     }
-    if (c.impute === 'mean') return mean[j] as number;
+    if (c.impute === 'mean') return (stats[j] as ColumnStats).mean;
     const counts = counting[j];
     if (counts !== undefined) {
       let best = 0;
@@ -167,27 +155,9 @@ export function fitColumns(
         const fill = impute[j];
         if (fill === undefined || !Number.isNaN(values[base + j] as number)) continue;
         values[base + j] = fill;
-        if (split[r] !== 0) continue;
-        const x = values[base + j] as number;
-        const n = (count[j] as number) + 1;
-        count[j] = n;
-        const d = x - (mean[j] as number);
-        mean[j] = (mean[j] as number) + d / n;
-        m2[j] = (m2[j] as number) + d * (x - (mean[j] as number));
-        if (x < (min[j] as number)) min[j] = x;
-        if (x > (max[j] as number)) max[j] = x;
+        if (split[r] === 0) (stats[j] as ColumnStats).add(values[base + j] as number);
       }
     }
   }
-  return columns.map((_, j) => {
-    const n = count[j] as number;
-    return {
-      impute: impute[j],
-      count: n,
-      mean: n > 0 ? (mean[j] as number) : 0,
-      std: n > 1 ? Math.sqrt((m2[j] as number) / (n - 1)) : 0,
-      min: n > 0 ? (min[j] as number) : 0,
-      max: n > 0 ? (max[j] as number) : 1,
-    };
-  });
+  return columns.map((_, j) => ({ impute: impute[j], stats: stats[j] as ColumnStats }));
 }

@@ -49,15 +49,7 @@ export async function writeOutputDir<T>(
   fill: (dir: string) => Promise<T>,
 ): Promise<T> {
   const target = resolve(out);
-  if (!overwrite && (await exists(target))) {
-    throw new SealtrainError(
-      'ERR_IO_EXISTS',
-      `The output folder ${out} exists; pass --force to replace it.`,
-      {
-        details: { path: out },
-      },
-    );
-  }
+  await assertReplaceable(out, overwrite);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true }).catch((e: unknown) => {
     throw fromFsError(e, 'create the folder', parent);

@@ -1,5 +1,5 @@
 import { SealtrainError } from '../../errors/index.js';
-import { Rng } from '../../train/index.js';
+import { Rng } from '../../train/rng.js';
 import type { ColumnSpread } from './column-stats.js';
 
 /** MAD × this estimates the standard deviation of normal data (1 / the normal's 75th percentile). */

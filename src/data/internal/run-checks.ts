@@ -1,6 +1,6 @@
 import {
   type ClassBalance,
-  ColumnStats,
+  type ColumnStats,
   classBalance,
   DuplicateIndex,
   type DuplicateReport,
@@ -11,6 +11,7 @@ import {
   OutlierCounter,
   type OutlierReport,
 } from '../checks.js';
+import { SPLITS, type SplitName } from '../split.js';
 import type { RawMatrix } from '../transform.js';
 
 /** A check `--fail-on` can name. */
@@ -30,6 +31,20 @@ export interface CheckOptions {
   readonly driftAlpha?: number;
   /** Near-duplicate quantum as a share of each column's training standard deviation (default 1e-3). */
   readonly nearFraction?: number;
+}
+
+/** The prepared rows the checks look at. */
+export interface CheckInput {
+  readonly matrix: RawMatrix;
+  readonly labels: Int32Array | Float32Array;
+  /** Split codes per row (0 train, 1 validation, 2 test, 255 none). */
+  readonly split: Uint8Array;
+  /** Class names (classification); undefined for regression. */
+  readonly classes: readonly string[] | undefined;
+  /** Input row numbers, for examples. */
+  readonly sourceRows: Int32Array;
+  /** Each column's statistics over the training rows, after imputation (from fitting). */
+  readonly stats: readonly ColumnStats[];
 }
 
 /** What the checks found; also written in `report.json`. */
@@ -55,20 +70,9 @@ function crossGroups(r: DuplicateReport): number {
  * column against the training split's mean and standard deviation, class balance per split, and
  * the training split's label drift against a reference.
  */
-export function runChecks(
-  m: RawMatrix,
-  labels: Int32Array | Float32Array,
-  split: Uint8Array,
-  classes: readonly string[] | undefined,
-  sourceRows: Int32Array,
-  options: CheckOptions,
-): CheckReport {
+export function runChecks(data: CheckInput, options: CheckOptions): CheckReport {
+  const { matrix: m, labels, split, classes, sourceRows, stats } = data;
   const width = m.columns.length;
-  const stats = m.columns.map(() => new ColumnStats());
-  for (let r = 0; r < m.rows; r++) {
-    if (split[r] !== 0) continue;
-    for (let j = 0; j < width; j++) (stats[j] as ColumnStats).add(m.values[r * width + j] as number);
-  }
   const exact = new DuplicateIndex({ expectedRows: m.rows });
   const near = new NearDuplicateIndex(
     nearDuplicateQuanta(stats, { fraction: options.nearFraction ?? 1e-3 }),
@@ -120,23 +124,15 @@ export function runChecks(
   let balance: Record<string, ClassBalance> | undefined;
   let drift: (LabelDrift & { alpha: number }) | undefined;
   if (classes !== undefined) {
-    const counts = [0, 1, 2].map(
-      () => Object.fromEntries(classes.map((c) => [c, 0])) as Record<string, number>,
-    );
-    labels.forEach((l, r) => {
-      const s = split[r] as number;
-      const name = classes[l];
-      if (s <= 2 && name !== undefined)
-        (counts[s] as Record<string, number>)[name] = ((counts[s] as Record<string, number>)[name] ?? 0) + 1;
-    });
+    const counts = classCounts(labels as Int32Array, split, classes);
     balance = {
-      train: classBalance(counts[0] ?? {}),
-      validation: classBalance(counts[1] ?? {}),
-      test: classBalance(counts[2] ?? {}),
+      train: classBalance(counts.train),
+      validation: classBalance(counts.validation),
+      test: classBalance(counts.test),
     };
     summary.train_imbalance_ratio = balance.train?.imbalanceRatio ?? Number.NaN;
     if (options.reference !== undefined) {
-      drift = { ...labelDrift(counts[0] ?? {}, options.reference), alpha: options.driftAlpha ?? 0.01 };
+      drift = { ...labelDrift(counts.train, options.reference), alpha: options.driftAlpha ?? 0.01 };
       summary.drift_total_variation = drift.totalVariation;
       summary.drift_p_value = drift.pValue;
     }
@@ -149,6 +145,24 @@ export function runChecks(
     ...(drift !== undefined ? { drift } : {}),
     summary,
   };
+}
+
+/** Rows per class in each split. */
+export function classCounts(
+  labels: Int32Array,
+  split: Uint8Array,
+  classes: readonly string[],
+): Record<SplitName, Record<string, number>> {
+  const out = Object.fromEntries(
+    SPLITS.map((s) => [s, Object.fromEntries(classes.map((c) => [c, 0]))]),
+  ) as Record<SplitName, Record<string, number>>;
+  labels.forEach((l, r) => {
+    const s = SPLITS[split[r] as number];
+    const c = classes[l];
+    if (s !== undefined && c !== undefined)
+      (out[s] as Record<string, number>)[c] = ((out[s] as Record<string, number>)[c] ?? 0) + 1;
+  });
+  return out;
 }
 
 /** The failures of the checks named in `failOn`, one sentence each. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
@@ -5,11 +6,16 @@ import { fromFsError } from '../../errors/index.js';
 import { type SealOptions, sealFile } from '../../seal/index.js';
 import type { ByteSink } from '../tensor-file.js';
 
-/** A byte sink and how to finish it: the bytes on disk, and their SHA-256 when sealed (body digest). */
+/** How a sink ended: a plain file's SHA-256 and length (hashed as written), or a sealed file's body digest. */
+export type SinkResult =
+  | { readonly sealed: false; readonly sha256: string; readonly bytes: number }
+  | { readonly sealed: true; readonly bodyDigest: string };
+
+/** A byte sink and how to finish it. */
 export interface OpenSink {
   readonly sink: ByteSink;
-  /** Flushes and closes; returns the sealed body digest, or undefined for a plain file. */
-  close(): Promise<string | undefined>;
+  /** Flushes, syncs and closes. */
+  close(): Promise<SinkResult>;
   /** Abandons the output after an error. */
   abort(): Promise<void>;
 }
@@ -19,14 +25,18 @@ export async function fileSink(path: string): Promise<OpenSink> {
   const handle = await open(path, 'wx', 0o600).catch((e: unknown) => {
     throw fromFsError(e, 'create', path);
   });
+  const hash = createHash('sha256');
+  let bytes = 0;
   return {
     sink: async (chunk) => {
       await handle.write(chunk);
+      hash.update(chunk);
+      bytes += chunk.length;
     },
     close: async () => {
       await handle.sync();
       await handle.close();
-      return undefined;
+      return { sealed: false, sha256: hash.digest('hex'), bytes };
     },
     abort: async () => {
       await handle.close().catch(() => {});
@@ -58,7 +68,7 @@ export async function sealedSink(path: string, options: SealOptions): Promise<Op
     close: async () => {
       pipe.end();
       const result = await sealing;
-      return result.bodyDigest;
+      return { sealed: true, bodyDigest: result.bodyDigest };
     },
     abort: async () => {
       pipe.destroy();

@@ -1,19 +1,20 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import {
-  CHECK_NAMES,
-  type CheckName,
-  type DatasetSchema,
-  type PrepareOptions,
-  parseDatasetSchema,
-  parseFractions,
-  prepareDataset,
-} from '../../../data/index.js';
-import { SealtrainError } from '../../../errors/index.js';
+import type { CheckName, DatasetSchema, PrepareOptions } from '../../../data/index.js';
+import { fromFsError, SealtrainError } from '../../../errors/index.js';
 import type { Output } from '../output.js';
 import { progressFor } from '../progress.js';
 import type { Session } from '../session.js';
 import { lineageSigner, verifyLineageCommand } from './lineage.js';
+
+/**
+ * The data capability (readers, Parquet and compression codecs, checks) loads on first use, not
+ * at the start of every sealtrain command.
+ */
+const data = () => import('../../../data/index.js');
+
+/** The names `--fail-on` takes (checked against the data capability's list when it runs). */
+const FAIL_ON_HELP = 'duplicates,near-duplicates,drift,outliers';
 
 type Run = (
   action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
@@ -59,10 +60,7 @@ async function readJsonFile(
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new SealtrainError('ERR_IO_NOT_FOUND', `Cannot read the ${what} ${path}.`, {
-      cause,
-      details: { path },
-    });
+    throw fromFsError(cause, `read the ${what}`, path);
   }
   try {
     return JSON.parse(text);
@@ -105,7 +103,8 @@ async function readReference(path: string): Promise<Record<string, number>> {
   return counts;
 }
 
-function failOnOf(text: string | undefined): CheckName[] {
+async function failOnOf(text: string | undefined): Promise<CheckName[]> {
+  const { CHECK_NAMES } = await data();
   if (text === undefined) return [];
   const names = text
     .split(',')
@@ -126,7 +125,10 @@ async function schemaOf(o: PrepareCliOptions): Promise<DatasetSchema | undefined
     throw new SealtrainError('ERR_USAGE_INVALID', 'prepare needs exactly one of --schema <file> or --infer.');
   }
   if (o.schema === undefined) return undefined;
-  return parseDatasetSchema(await readJsonFile(o.schema, 'schema', 'ERR_DATA_SCHEMA_INVALID'), o.schema);
+  return (await data()).parseDatasetSchema(
+    await readJsonFile(o.schema, 'schema', 'ERR_DATA_SCHEMA_INVALID'),
+    o.schema,
+  );
 }
 
 const HELP = `
@@ -163,7 +165,7 @@ export function dataCommands(program: Command, run: Run): void {
       '--reference <file>',
       'label counts to test the training labels against for drift (JSON, or a report.json)',
     )
-    .option('--fail-on <checks>', `fail when these checks find something: ${CHECK_NAMES.join(',')}`)
+    .option('--fail-on <checks>', `fail when these checks find something: ${FAIL_ON_HELP}`)
     .option('--outlier-z <n>', 'outliers lie beyond this many training standard deviations (default 6)')
     .option('-f, --force', 'replace an existing output folder')
     .addHelpText('after', HELP)
@@ -172,8 +174,6 @@ export function dataCommands(program: Command, run: Run): void {
         const o = session.opts as PrepareCliOptions;
         if (!o.output) throw new SealtrainError('ERR_USAGE_INVALID', 'prepare needs -o <dir>.');
         const schema = await schemaOf(o);
-        const size = (await stat(input).catch(() => undefined))?.size;
-        const bar = progressFor('Preparing', size, !out.json);
         const maxErrors = integer(o.maxErrors, '--max-errors', 1);
         const seed = integer(o.seed, '--seed', 0);
         if (seed !== undefined && seed > 0xffff_ffff) {
@@ -194,11 +194,11 @@ export function dataCommands(program: Command, run: Run): void {
             ...(o.delimiter !== undefined ? { delimiter: o.delimiter } : {}),
             ...(o.labels !== undefined ? { labels: o.labels } : {}),
           },
-          ...(o.split !== undefined ? { fractions: parseFractions(o.split) } : {}),
+          ...(o.split !== undefined ? { fractions: (await data()).parseFractions(o.split) } : {}),
           ...(seed !== undefined ? { seed } : {}),
           ...(maxErrors !== undefined ? { maxErrors } : {}),
           checks: {
-            failOn: failOnOf(o.failOn),
+            failOn: await failOnOf(o.failOn),
             ...(o.reference !== undefined ? { reference: await readReference(o.reference) } : {}),
             ...(outlierZ !== undefined ? { outlierZ } : {}),
           },
@@ -212,12 +212,17 @@ export function dataCommands(program: Command, run: Run): void {
           overwrite: o.force ?? false,
           signingKey: await lineageSigner(session),
           audit: await session.auditContext(),
-          ...(bar.onProgress
-            ? { onProgress: (phase, done) => phase === 'read' && bar.onProgress?.(done) }
-            : {}),
         };
+        const { prepareDataset } = await data();
+        // The bar starts only now, so that no error above can leave it drawn.
+        const bar = progressFor('Preparing', (await stat(input).catch(() => undefined))?.size, !out.json);
         try {
-          const r = await prepareDataset(input, o.output, options);
+          const r = await prepareDataset(input, o.output, {
+            ...options,
+            ...(bar.onProgress
+              ? { onProgress: (phase, done) => phase === 'read' && bar.onProgress?.(done) }
+              : {}),
+          });
           bar.stop();
           const rows = r.report.split.rows;
           const c = r.report.checks.summary;

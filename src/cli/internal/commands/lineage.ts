@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
 import { readPublicKey } from '../../../audit/index.js';
-import { assertLineageValid, loadLineageSigningKey, verifyManifest } from '../../../data/index.js';
+
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
 
@@ -11,7 +11,7 @@ type Run = (
 
 /** The key that signs lineage manifests: the audit signing key of the home (created on first use). */
 export async function lineageSigner(session: Session): Promise<KeyObject> {
-  return loadLineageSigningKey(session.home);
+  return (await import('../../../data/index.js')).loadLineageSigningKey(session.home);
 }
 
 /** `sealtrain lineage verify <manifest>`. */
@@ -29,6 +29,7 @@ export function verifyLineageCommand(program: Command, run: Run): void {
     .action(
       run(async (session, out, manifest = '') => {
         const o = session.opts as { publicKey?: string; baseDir?: string };
+        const { assertLineageValid, verifyManifest } = await import('../../../data/index.js');
         const report = await verifyManifest(manifest, {
           home: session.home,
           ...(o.publicKey !== undefined ? { publicKey: await readPublicKey(o.publicKey) } : {}),
