@@ -1,5 +1,4 @@
-import { createHash, type KeyObject, sign, verify } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { type KeyObject, sign, verify } from 'node:crypto';
 import { type FileHandle, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -8,7 +7,7 @@ import { auditPaths, canonicalJson, keyIdOf, loadOrCreateSigningKey, readPublicK
 import { fromFsError, hasSystemCode, SealtrainError } from '../errors/index.js';
 import { packageFile } from '../internal/package-root.js';
 import { type AtomicWriteOptions, withFileLock, writeFileAtomic } from '../store/index.js';
-import { hashFile } from './internal/hash-file.js';
+import { hashFile, READ_NONBLOCK } from './internal/hash-file.js';
 import type { JsonValue } from './tensor-file.js';
 
 /** The manifest version this module writes and reads (`docs/spec/lineage-manifest-v1.md`). */
@@ -312,7 +311,7 @@ async function checkFile(
   let handle: FileHandle;
   try {
     // Non-blocking, so that opening a named pipe returns at once (and is refused below).
-    handle = await open(resolved, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+    handle = await open(resolved, READ_NONBLOCK);
   } catch (error) {
     if (hasSystemCode(error, 'ENOENT') || hasSystemCode(error, 'ENOTDIR'))
       return { ...base, status: 'missing' };

@@ -1,5 +1,4 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { AuditSink } from '../audit/index.js';

@@ -1,9 +1,10 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { fromFsError, hasSystemCode } from '../errors/index.js';
 import { decodeIdx, type IdxArray, type IdxOptions, idxArray } from './decode-idx.js';
+import { openRegular } from './internal/hash-file.js';
 import {
   checkIdxLength,
   checkMaxBytes,
@@ -26,14 +27,8 @@ const gunzipAsync = promisify(gunzip);
  */
 export async function readIdx(path: string, options: IdxOptions = {}): Promise<IdxArray> {
   const maxBytes = checkMaxBytes(options.maxBytes);
-  let handle: FileHandle;
+  const { handle, size } = await openRegular(path, 'read IDX file');
   try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw fromFsError(error, 'read IDX file', path);
-  }
-  try {
-    const size = (await handle.stat()).size;
     const head = Buffer.alloc(Math.min(size, MAX_IDX_HEADER_BYTES));
     await readAt(handle, head, 0);
     if (head[0] === 0x1f && head[1] === 0x8b) return await readGzip(handle, { size, path, maxBytes });

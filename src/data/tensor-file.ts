@@ -1,9 +1,10 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { canonicalJson } from '../audit/index.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
+import { openRegular } from './internal/hash-file.js';
 import { checkMaxBytes } from './internal/idx-header.js';
 
 /** The first 8 bytes of every tensor file: `\x89STTENS\n` (`docs/spec/tensor-file-v1.md`). */
@@ -426,14 +427,8 @@ export async function readTensorFileFromPath(
   options: ReadTensorFileFromPathOptions = {},
 ): Promise<TensorFile> {
   const maxBytes = checkMaxBytes(options.maxBytes ?? DEFAULT_MAX_TENSOR_FILE_BYTES);
-  let handle: FileHandle;
+  const { handle, size } = await openRegular(path, 'read tensor file');
   try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw fromFsError(error, 'read tensor file', path);
-  }
-  try {
-    const size = (await handle.stat()).size;
     const head = new Uint8Array(Math.min(size, PREAMBLE_BYTES + MAX_HEADER_BYTES));
     parseHead(head.subarray(0, await readAt(handle, head, 0)), path, size);
     const limit = Math.min(maxBytes, bufferConstants.MAX_LENGTH);

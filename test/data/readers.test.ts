@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -7,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FASHION_MNIST_DIR } from '../../src/data/load-fashion-mnist.js';
+import { readIdx } from '../../src/data/read-idx.js';
 import { openRecordSource } from '../../src/data/readers/open-source.js';
 import { readCsv } from '../../src/data/readers/read-csv.js';
 import { readIdxRecords } from '../../src/data/readers/read-idx-records.js';
@@ -592,5 +594,23 @@ describe('openRecordSource', () => {
     expect(jsonl.columns).toEqual(['not']);
     const semi = await openRecordSource(await file('semi.csv', 'a;b\n1;2\n'), { delimiter: ';' });
     expect(await collect(semi)).toEqual([{ row: 1, line: 2, values: ['1', '2'] }]);
+  });
+});
+
+describe('inputs that are not regular files', () => {
+  it('refuses a named pipe at once instead of waiting for a writer, and a directory', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sealtrain-fifo-'));
+    const fifo = join(dir, 'data.csv');
+    execFileSync('mkfifo', [fifo]);
+    await expect(openRecordSource(fifo)).rejects.toMatchObject({
+      code: 'ERR_IO_FAILED',
+      message: /not a regular file/,
+    });
+    await expect(readIdx(fifo)).rejects.toMatchObject({
+      code: 'ERR_IO_FAILED',
+      message: /not a regular file/,
+    });
+    await expect(openRecordSource(dir, { format: 'csv' })).rejects.toMatchObject({ code: 'ERR_IO_FAILED' });
+    await rm(dir, { recursive: true, force: true });
   });
 });

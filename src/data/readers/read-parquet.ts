@@ -1,4 +1,4 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import {
   type AsyncBuffer,
   type FileMetaData,
@@ -9,6 +9,7 @@ import {
 } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { fromFsError, hasSystemCode, isSealtrainError, type SealtrainError } from '../../errors/index.js';
+import { openRegular } from '../internal/hash-file.js';
 import type { RawRecord, RawValue, RecordSource } from '../records.js';
 import { type ByteCounter, type InputName, readHead, sourceError } from './source-input.js';
 
@@ -74,12 +75,7 @@ async function* parquetRows(
   state: { size: number; metadata: FileMetaData; columns: readonly string[]; counter: ByteCounter },
 ): AsyncGenerator<RawRecord> {
   const { metadata, columns, counter } = state;
-  let handle: FileHandle;
-  try {
-    handle = await open(input.path, 'r');
-  } catch (error) {
-    throw fromFsError(error, 'read Parquet file', input.path);
-  }
+  const { handle } = await openRegular(input.path, 'read Parquet file');
   try {
     const file = fileBuffer(input, handle, state.size, counter);
     let rowStart = 0;
@@ -168,12 +164,7 @@ async function withFile<T>(
   counter: ByteCounter,
   use: (file: AsyncBuffer) => Promise<T>,
 ): Promise<T> {
-  let handle: FileHandle;
-  try {
-    handle = await open(input.path, 'r');
-  } catch (error) {
-    throw fromFsError(error, 'read Parquet file', input.path);
-  }
+  const { handle } = await openRegular(input.path, 'read Parquet file');
   try {
     return await use(fileBuffer(input, handle, size, counter));
   } catch (error) {

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { open } from 'node:fs/promises';
 import { type ErrorDetails, fromFsError, SealtrainError } from '../../errors/index.js';
+import { openRegular } from '../internal/hash-file.js';
 
 /** How many bytes at the start of a file are read to tell its format and encoding. */
 export const HEAD_BYTES = 4096;
@@ -53,19 +53,15 @@ export function positiveLimit(name: string, value: number | undefined, fallback:
  */
 export async function readHead(input: InputName): Promise<{ head: Buffer; size: number }> {
   const action = `read ${input.kind} file`;
+  const { handle, size } = await openRegular(input.path, action);
   try {
-    const handle = await open(input.path, 'r');
-    try {
-      const stat = await handle.stat();
-      if (!stat.isFile()) throw new Error('it is not a regular file');
-      const head = Buffer.alloc(Math.min(stat.size, HEAD_BYTES));
-      const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      return { head: head.subarray(0, bytesRead), size: stat.size };
-    } finally {
-      await handle.close();
-    }
+    const head = Buffer.alloc(Math.min(size, HEAD_BYTES));
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return { head: head.subarray(0, bytesRead), size };
   } catch (error) {
     throw fromFsError(error, action, input.path);
+  } finally {
+    await handle.close();
   }
 }
 
