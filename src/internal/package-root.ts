@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SealtrainError } from '../errors/index.js';
@@ -31,4 +32,31 @@ export function packageFile(moduleUrl: string, relative: string): string {
     throw new SealtrainError('ERR_INTERNAL', `Cannot find the sealtrain package folder above ${here}.`);
   }
   return join(root, relative);
+}
+
+/**
+ * Loads a native addon of the package (`relative`, e.g. `build/Release/x.node`) and checks that it
+ * has every function in `exports`; `what` names it in errors (ERR_INTERNAL: missing, not loadable,
+ * or lacking an export). Callers keep the result: Node loads an addon once per process.
+ */
+export function loadAddon<T>(
+  moduleUrl: string,
+  relative: string,
+  what: string,
+  exports: readonly string[],
+): T {
+  const path = packageFile(moduleUrl, relative);
+  let mod: unknown;
+  try {
+    mod = createRequire(moduleUrl)(path);
+  } catch (cause) {
+    throw new SealtrainError('ERR_INTERNAL', `Cannot load the ${what} ${path}.`, { cause });
+  }
+  const missing = exports.filter(
+    (name) => typeof (mod as Record<string, unknown> | null)?.[name] !== 'function',
+  );
+  if (missing.length > 0) {
+    throw new SealtrainError('ERR_INTERNAL', `The ${what} ${path} lacks ${missing.join(', ')}.`);
+  }
+  return mod as T;
 }

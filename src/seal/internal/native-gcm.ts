@@ -1,6 +1,4 @@
-import { createRequire } from 'node:module';
-import { SealtrainError } from '../../errors/index.js';
-import { packageFile } from '../../internal/package-root.js';
+import { loadAddon, packageFile } from '../../internal/package-root.js';
 
 /** Where node-gyp puts the addon, relative to the package root (`binding.gyp`). */
 export const NATIVE_GCM_FILE = 'build/Release/sealtrain_native.node';
@@ -79,21 +77,7 @@ let loaded: NativeGcm | undefined;
 
 /** Loads the addon; throws when it is missing, fails to load, or lacks an export. */
 export function loadNativeGcm(): NativeGcm {
-  if (loaded !== undefined) return loaded;
-  const path = nativeGcmPath();
-  let mod: unknown;
-  try {
-    mod = createRequire(import.meta.url)(path);
-  } catch (cause) {
-    throw new SealtrainError('ERR_INTERNAL', `Cannot load the native AES-GCM addon ${path}.`, { cause });
-  }
-  const missing = EXPORTS.filter(
-    (name) => typeof (mod as Record<string, unknown> | null)?.[name] !== 'function',
-  );
-  if (missing.length > 0) {
-    throw new SealtrainError('ERR_INTERNAL', `The native AES-GCM addon ${path} lacks ${missing.join(', ')}.`);
-  }
-  loaded = mod as NativeGcm;
+  loaded ??= loadAddon<NativeGcm>(import.meta.url, NATIVE_GCM_FILE, 'native AES-GCM addon', EXPORTS);
   return loaded;
 }
 

@@ -1,6 +1,4 @@
-import { createRequire } from 'node:module';
-import { SealtrainError } from '../../errors/index.js';
-import { packageFile } from '../../internal/package-root.js';
+import { loadAddon } from '../../internal/package-root.js';
 import type { Kernels } from './kernels.js';
 
 /** Where node-gyp puts the training addon, relative to the package root (`binding.gyp`). */
@@ -49,24 +47,7 @@ let loaded: NativeAddon | undefined;
 
 /** Loads the addon; throws ERR_INTERNAL when it is missing, fails to load, or lacks an export. */
 export function loadNativeAddon(): NativeAddon {
-  if (loaded !== undefined) return loaded;
-  const path = packageFile(import.meta.url, NATIVE_TRAIN_FILE);
-  let mod: unknown;
-  try {
-    mod = createRequire(import.meta.url)(path);
-  } catch (cause) {
-    throw new SealtrainError('ERR_INTERNAL', `Cannot load the training engine addon ${path}.`, { cause });
-  }
-  const missing = EXPORTS.filter(
-    (name) => typeof (mod as Record<string, unknown> | null)?.[name] !== 'function',
-  );
-  if (missing.length > 0) {
-    throw new SealtrainError(
-      'ERR_INTERNAL',
-      `The training engine addon ${path} lacks ${missing.join(', ')}.`,
-    );
-  }
-  loaded = mod as NativeAddon;
+  loaded ??= loadAddon<NativeAddon>(import.meta.url, NATIVE_TRAIN_FILE, 'training engine addon', EXPORTS);
   return loaded;
 }
 
