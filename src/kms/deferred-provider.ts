@@ -12,15 +12,15 @@ export interface DeferredProvider extends KeyProvider {
  * tokens it touches ask for their passphrase or PIN. A failed open is not remembered, so the
  * error repeats for each call.
  *
- * When `unwrap` cannot open the provider for a reason in `unavailable` (no keyring, no module
- * configured, no such token), the error becomes `ERR_KMS_KEY_NOT_FOUND` with the same message, so
+ * When `unwrap` cannot open the provider and `unavailable(error)` says why is that it is not set
+ * up here (no keyring, no module configured), the error becomes `ERR_KMS_KEY_NOT_FOUND` with the same message, so
  * a file sealed for several recipients still opens with another recipient's key. Other failures,
  * such as a wrong passphrase or PIN, stay as they are.
  */
 export function deferredProvider(
   scheme: string,
   open: (uri: string | undefined) => Promise<KeyProvider & { close?(): unknown }>,
-  options: { unavailable?: readonly string[] } = {},
+  options: { unavailable?: (error: SealtrainError) => boolean } = {},
 ): DeferredProvider {
   let opened: Promise<KeyProvider & { close?(): unknown }> | undefined;
   const get = (uri?: string): Promise<KeyProvider & { close?(): unknown }> => {
@@ -45,7 +45,7 @@ export function deferredProvider(
       try {
         provider = await get(wrapped.uri);
       } catch (error) {
-        throw notHere(error, options.unavailable ?? []);
+        throw notHere(error, options.unavailable ?? (() => false));
       }
       return provider.unwrap(wrapped);
     },
@@ -57,7 +57,7 @@ export function deferredProvider(
   };
 }
 
-function notHere(error: unknown, unavailable: readonly string[]): unknown {
-  if (!isSealtrainError(error) || !unavailable.includes(error.code)) return error;
+function notHere(error: unknown, unavailable: (error: SealtrainError) => boolean): unknown {
+  if (!isSealtrainError(error) || !unavailable(error)) return error;
   return new SealtrainError('ERR_KMS_KEY_NOT_FOUND', error.message, { cause: error, details: error.details });
 }

@@ -171,6 +171,8 @@ describe('sealtrain with az:// paths and pkcs11: keys', () => {
         fd3: 'x\n',
       });
       expect(twice.stderr).toContain('Give the PKCS#11 PIN with --pin-file or --pin-fd, not both.');
+      // A usage mistake stays a usage mistake (exit 2), not "no recipient could open it".
+      expect(twice.code).toBe(2);
     } finally {
       await both.cleanup();
     }

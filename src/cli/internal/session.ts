@@ -144,15 +144,24 @@ export class Session {
     const audit = await this.audit();
     this.#providers = [
       auditedProvider(
-        this.#deferred(LOCAL_SCHEME, () => this.localKeyring(), ['ERR_KMS_KEYRING_NOT_FOUND']),
+        this.#deferred(
+          LOCAL_SCHEME,
+          () => this.localKeyring(),
+          (e) => e.code === 'ERR_KMS_KEYRING_NOT_FOUND',
+        ),
         audit,
         this.actor,
       ),
       auditedProvider(
-        this.#deferred(PKCS11_SCHEME, (uri) => this.#token(uri), [
-          'ERR_KMS_KEYRING_NOT_FOUND',
-          'ERR_USAGE_INVALID',
-        ]),
+        // Unavailable only when no module is configured at all: a bad --pin-fd, two PIN options, an
+        // oversized PIN file or a second token stay the usage errors they are.
+        this.#deferred(
+          PKCS11_SCHEME,
+          (uri) => this.#token(uri),
+          (e) =>
+            e.code === 'ERR_KMS_KEYRING_NOT_FOUND' ||
+            (e.code === 'ERR_USAGE_INVALID' && this.opts.pkcs11Module === undefined),
+        ),
         audit,
         this.actor,
       ),
@@ -178,7 +187,7 @@ export class Session {
   #deferred(
     scheme: string,
     open: (uri: string | undefined) => Promise<KeyProvider>,
-    unavailable: readonly string[],
+    unavailable: (error: SealtrainError) => boolean,
   ): KeyProvider {
     const provider = deferredProvider(scheme, open, { unavailable });
     this.#deferredProviders.push(provider);
