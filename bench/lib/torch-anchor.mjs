@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Debian's interpreter, named in full: a python3 earlier on PATH may lack torch. */
-export const PYTHON = '/usr/bin/python3';
+const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../train_torch.py', import.meta.url));
 /** python3-torch, and OpenBLAS: without it torch falls back to the reference libblas3, 10× slower. */
 const PACKAGES = ['python3-torch', 'libopenblas0-pthread'];
@@ -87,15 +87,4 @@ export function torchEpoch(batch, options = {}) {
     throw new Error(`Unexpected output from ${SCRIPT}: ${line}`);
   }
   return result;
-}
-
-/**
- * Samples per second of one PyTorch epoch at `batch` (see {@link torchEpoch}).
- *
- * @param {number} batch
- * @param {{ dataDir?: string }} [options]
- * @returns {number}
- */
-export function torchSamplesPerSecond(batch, options = {}) {
-  return torchEpoch(batch, options).samples_per_second;
 }

@@ -1,7 +1,7 @@
 import { SealtrainError } from '../../errors/index.js';
 
 /** The three splits, in the order of their codes 0, 1, 2. */
-export const CHECK_SPLITS = ['train', 'validation', 'test'] as const;
+const CHECK_SPLITS = ['train', 'validation', 'test'] as const;
 
 /** A split by name or by its code in a split assignment (0 train, 1 validation, 2 test). */
 export type SplitKey = (typeof CHECK_SPLITS)[number] | 0 | 1 | 2;

@@ -14,7 +14,7 @@ import {
 } from './source-input.js';
 
 /** The default limit on one CSV field: 1 MiB. */
-export const DEFAULT_MAX_FIELD_BYTES = 1024 * 1024;
+const DEFAULT_MAX_FIELD_BYTES = 1024 * 1024;
 
 /** Options for {@link readCsv}. */
 export interface ReadCsvOptions {

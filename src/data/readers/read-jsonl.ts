@@ -12,7 +12,7 @@ import {
 } from './source-input.js';
 
 /** The default limit on one JSON line: 16 MiB. */
-export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 /** Options for {@link readJsonl}. */
 export interface ReadJsonlOptions {

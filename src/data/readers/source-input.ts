@@ -3,7 +3,7 @@ import { type ErrorDetails, fromFsError, SealtrainError } from '../../errors/ind
 import { openRegular } from '../internal/hash-file.js';
 
 /** How many bytes at the start of a file are read to tell its format and encoding. */
-export const HEAD_BYTES = 4096;
+const HEAD_BYTES = 4096;
 
 /** Counts the bytes a source has read, for {@link RecordSource.bytesRead}. */
 export interface ByteCounter {
@@ -108,7 +108,7 @@ export function completeUtf8Length(bytes: Uint8Array): number {
  * The offset of the first byte that is not part of a well-formed UTF-8 sequence (no overlong
  * forms, surrogates or code points past U+10FFFF), or -1 when all of `bytes` is well formed.
  */
-export function firstInvalidUtf8(bytes: Uint8Array): number {
+function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i] ?? 0;
@@ -139,7 +139,7 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
 }
 
 /** How many `\n` bytes `bytes` holds between `start` and `end`. */
-export function countNewlines(bytes: Buffer, start = 0, end = bytes.length): number {
+function countNewlines(bytes: Buffer, start = 0, end = bytes.length): number {
   let count = 0;
   let at = bytes.indexOf(10, start);
   while (at !== -1 && at < end) {
