@@ -17,6 +17,7 @@ import { demoCommand } from './internal/commands/demo.js';
 import { keysCommand } from './internal/commands/keys.js';
 import { policyCommand } from './internal/commands/policy.js';
 import { sealCommands } from './internal/commands/seal.js';
+import { trainCommands } from './internal/commands/train.js';
 import { makeOutput, type Output, reportError, sendsDataToStdout } from './internal/output.js';
 import { type GlobalOptions, Session } from './internal/session.js';
 
@@ -57,9 +58,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stderr.write(s), writeErr: (s) => process.stderr.write(s) });
+  // A command that runs another program (exec mode) exits with that program's status.
+  let exitStatus: number | undefined;
   const run =
     (
-      action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
+      action: (session: Session, out: Output, ...args: string[]) => Promise<void | number>,
       dataOnStdout?: (o: Record<string, unknown>) => boolean,
     ) =>
     async (...args: unknown[]): Promise<void> => {
@@ -70,7 +73,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       stdoutIsData = dataOnStdout?.(opts) ?? false;
       const out = makeOutput(json, stdoutIsData);
       try {
-        await action(session, out, ...(args.slice(0, -2) as string[]));
+        const status = await action(session, out, ...(args.slice(0, -2) as string[]));
+        if (typeof status === 'number') exitStatus = status;
       } finally {
         await session.close();
       }
@@ -82,6 +86,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   attestCommand(program, run);
   policyCommand(program, run);
   brokerCommand(program, run);
+  trainCommands(program, run);
   demoCommand(program, run);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -107,5 +112,5 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  return code;
+  return exitStatus ?? code;
 }

@@ -4,6 +4,7 @@
  * `local:` provider, a passphrase-protected keyring file; {@link Pkcs11KeyProvider} the `pkcs11:`
  * provider, keys held in a PKCS#11 token (an HSM); {@link providerFor} picks a provider by
  * URI scheme; {@link auditedProvider} records every key operation in an {@link AuditSink};
+ * {@link ReleasedKeyProvider} unwraps with keys released to an attested workload;
  * {@link readPassphrase} reads a passphrase from a file, a descriptor or the terminal.
  *
  * @module
@@ -31,3 +32,4 @@ export {
   pkcs11TokenOf,
 } from './pkcs11-provider.js';
 export { providerFor } from './registry.js';
+export { ReleasedKeyProvider } from './released-key-provider.js';

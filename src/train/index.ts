@@ -38,6 +38,7 @@ export { ACT, type ActCode, type FloatArray, type Kernels } from './internal/ker
 export type { NativeInfo } from './internal/native-kernels.js';
 export { referenceKernels } from './internal/reference-kernels.js';
 export {
+  configProblems,
   type LayerSpec,
   type LossKind,
   type ModelConfig,

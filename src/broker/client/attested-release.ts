@@ -1,7 +1,8 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { type Agent, request } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import { KeyClient, type KeyClientOptions } from '@azure/keyvault-keys';
+import { decodeJwt } from 'jose';
 import { collectEvidence } from '../../attest/index.js';
 import { isSealtrainError, SealtrainError } from '../../errors/index.js';
 import { type ReleasedKey, unwrapReleasedKey } from '../release/index.js';
@@ -80,14 +81,26 @@ async function call(url: string, token: string, agent: Agent | undefined, body?:
   });
 }
 
+/** A workload that has proved its TEE to the broker once: releases keys with that one token. */
+export interface AttestedWorkload {
+  /** The broker's attestation token (a JWT; a bearer secret for releases, never printed). */
+  readonly token: string;
+  /** The token's claims (`x-ms-attestation-type`, `x-ms-sevsnpvm-*`, `iss`, `exp`, …), unverified here: the broker issued them. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** Releases one key (a version, or the newest) into this process. The caller wipes an `oct` key. */
+  release(keyName: string, version?: string): Promise<ReleasedKey>;
+}
+
 /**
  * The workload side of Secure Key Release, in memory only: makes an ephemeral RSA key pair, asks
- * the broker for a nonce, collects evidence bound to the nonce and the public key, trades it for
- * an attestation token, asks for the key's release with that token (through the Azure SDK's
- * `KeyClient.releaseKey`), checks the broker's signature and unwraps with the private key, which
- * never leaves this process. The caller wipes an `oct` key's bytes after use.
+ * the broker for a nonce, collects evidence bound to the nonce and the public key and trades it
+ * for an attestation token. Each {@link AttestedWorkload.release} then asks for one key with that
+ * token (through the Azure SDK's `KeyClient.releaseKey` and a fresh release nonce), checks the
+ * broker's signature and unwraps with the private key, which never leaves this process.
  */
-export async function releaseWithAttestation(options: AttestedReleaseOptions): Promise<ReleasedKey> {
+export async function attestWorkload(
+  options: Omit<AttestedReleaseOptions, 'keyName' | 'version'>,
+): Promise<AttestedWorkload> {
   const base = options.vaultUrl.replace(/\/$/, '');
   const scope = 'https://vault.azure.net/.default';
   const bearer = (await options.credential.getToken(scope))?.token;
@@ -104,13 +117,37 @@ export async function releaseWithAttestation(options: AttestedReleaseOptions): P
   const { token } = (await call(`${base}/attest/evidence`, bearer, options.agent, envelope)) as {
     token: string;
   };
+  if (typeof token !== 'string') throw fail('the broker gave no attestation token');
   const jwks = await call(`${base}/certs`, bearer, options.agent);
   const client = new KeyClient(base, options.credential, options.clientOptions);
+  return {
+    token,
+    claims: decodeJwt(token),
+    release: (keyName, version) =>
+      releaseOne(client, { base, token, jwks, privateKey: runtime.privateKey, keyName, version }),
+  };
+}
+
+/** {@link attestWorkload} then one release: what `sealtrain keys release` does. */
+export async function releaseWithAttestation(options: AttestedReleaseOptions): Promise<ReleasedKey> {
+  return (await attestWorkload(options)).release(options.keyName, options.version);
+}
+
+interface ReleaseTarget {
+  readonly base: string;
+  readonly token: string;
+  readonly jwks: unknown;
+  readonly privateKey: KeyObject;
+  readonly keyName: string;
+  readonly version: string | undefined;
+}
+
+async function releaseOne(client: KeyClient, t: ReleaseTarget): Promise<ReleasedKey> {
   const releaseNonce = randomBytes(16).toString('base64url');
   let value: string;
   try {
-    const version = options.version ? { version: options.version } : {};
-    value = (await client.releaseKey(options.keyName, token, { nonce: releaseNonce, ...version })).value;
+    const version = t.version ? { version: t.version } : {};
+    value = (await client.releaseKey(t.keyName, t.token, { nonce: releaseNonce, ...version })).value;
   } catch (error) {
     const status = (error as { statusCode?: number }).statusCode;
     const kvCode = (error as { code?: string }).code;
@@ -120,19 +157,19 @@ export async function releaseWithAttestation(options: AttestedReleaseOptions): P
         : status === 401 || status === 403
           ? 'ERR_BROKER_AUTH'
           : 'ERR_BROKER_REQUEST',
-      `The release of ${options.keyName} was refused: ${(error as Error).message}`,
-      { cause: error, details: { key: options.keyName, ...(status ? { status } : {}) } },
+      `The release of ${t.keyName} was refused: ${(error as Error).message}`,
+      { cause: error, details: { key: t.keyName, ...(status ? { status } : {}) } },
     );
   }
-  const released = unwrapReleasedKey(value, runtime.privateKey, { brokerJwks: jwks, nonce: releaseNonce });
-  const path = new URL(released.kid, base).pathname.split('/');
-  const wrongVersion = options.version !== undefined && path[3] !== options.version;
-  if (path[1] !== 'keys' || path[2] !== options.keyName || wrongVersion) {
+  const released = unwrapReleasedKey(value, t.privateKey, { brokerJwks: t.jwks, nonce: releaseNonce });
+  const path = new URL(released.kid, t.base).pathname.split('/');
+  const wrongVersion = t.version !== undefined && path[3] !== t.version;
+  if (path[1] !== 'keys' || path[2] !== t.keyName || wrongVersion) {
     if (released.kty === 'oct') released.material.fill(0);
     throw new SealtrainError(
       'ERR_KMS_UNWRAP_FAILED',
-      `The broker released ${released.kid}, not the key asked for (${options.keyName}).`,
-      { details: { kid: released.kid, key: options.keyName } },
+      `The broker released ${released.kid}, not the key asked for (${t.keyName}).`,
+      { details: { kid: released.kid, key: t.keyName } },
     );
   }
   return released;

@@ -1,0 +1,195 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { fromFsError, SealtrainError } from '../../../errors/index.js';
+import type { KeyAccess, RunConfig } from '../../../run/index.js';
+import type { Output } from '../output.js';
+import type { Session } from '../session.js';
+
+type Run = (
+  action: (session: Session, out: Output, ...args: string[]) => Promise<void | number>,
+) => (...args: unknown[]) => Promise<void>;
+
+/** The run capability (broker client, engine, data readers) loads when a run command runs. */
+const runModule = () => import('../../../run/index.js');
+
+const MAX_SMALL_FILE = 1 << 20;
+
+async function readSmall(path: string, what: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw fromFsError(error, `read the ${what}`, path);
+  }
+  if (bytes.length > MAX_SMALL_FILE)
+    throw new SealtrainError('ERR_USAGE_INVALID', `The ${what} ${path} is larger than 1 MiB.`, {
+      details: { path },
+    });
+  return bytes.toString('utf8');
+}
+
+/** Reads and validates `--config`. */
+export async function loadRunConfig(path: string | undefined): Promise<RunConfig> {
+  if (!path) throw new SealtrainError('ERR_USAGE_INVALID', 'Name the run config with --config <file>.');
+  const text = await readSmall(path, 'run config');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new SealtrainError(
+      'ERR_TRAIN_CONFIG_INVALID',
+      `The run config ${path} is not valid JSON: ${(cause as Error).message}.`,
+      {
+        cause,
+        details: { path },
+      },
+    );
+  }
+  return (await runModule()).parseRunConfig(value, path);
+}
+
+/** The broker credential: the workload token file, else Entra ID (managed identity in Azure). */
+async function brokerAccess(config: RunConfig) {
+  const b = config.security.broker;
+  const ca =
+    b?.ca !== undefined ? await readSmall(b.ca, 'broker CA certificate (security.broker.ca)') : undefined;
+  if (b?.token_file !== undefined) {
+    const token = (await readSmall(b.token_file, 'broker token file (security.broker.token_file)')).trim();
+    const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+    return { credential, ...(ca ? { ca } : {}) };
+  }
+  const { DefaultAzureCredential } = await import('@azure/identity');
+  return { credential: new DefaultAzureCredential(), ...(ca ? { ca } : {}) };
+}
+
+/** Opens the keys a run needs, printing the SIMULATION warning when the TEE is simulated. */
+export async function keysFor(
+  session: Session,
+  out: Output,
+  config: RunConfig,
+  inputs: readonly string[],
+  releaseOutputKey = false,
+): Promise<KeyAccess> {
+  const { openKeyAccess } = await runModule();
+  const sim = config.security.tee === 'sim';
+  if (sim)
+    out.note(
+      'SIMULATION: security.tee is sim — the simulated TEE gives no hardware protection (INSECURE, development only).',
+    );
+  const needsBroker =
+    config.security.key.startsWith('azurekv:') || config.security.attestation || releaseOutputKey;
+  const { loadOrCreateSimKey } = await import('../../../attest/index.js');
+  return openKeyAccess({
+    inputs,
+    outputKey: config.security.key,
+    releaseOutputKey,
+    attestation: config.security.attestation,
+    ...(sim ? { sim: { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } } : {}),
+    ...(needsBroker ? { broker: await brokerAccess(config) } : {}),
+    localProviders: await session.providers(),
+    audit: await session.auditContext(),
+  });
+}
+
+const TRAIN_HELP = `
+Examples:
+  sealtrain config schema > run-config.schema.json
+  sealtrain train --config train.json
+  sealtrain train --config train.json --resume               # after a crash or kill: bit-identical
+  sealtrain train --config train.json --exec -- python3 train.py --data {data} --out {output}
+
+The config (docs/run.md) has the seed's model, training and security sections plus data and
+output. The run proves its TEE to the broker, gets the keys of every sealed input released into
+memory, decrypts there, trains, writes metrics.jsonl, seals checkpoints and the model for
+security.key, and writes model-card.json into output.dir. security.tee "sim" is the simulated TEE:
+INSECURE, development only; the key's release policy and the broker must both allow it.`;
+
+interface TrainCliOptions {
+  config?: string;
+  resume?: boolean;
+  allowRollback?: boolean;
+  force?: boolean;
+  exec?: boolean;
+}
+
+/** `sealtrain train`, `evaluate`, `predict` and `config schema`. */
+export function trainCommands(program: Command, run: Run): void {
+  program
+    .command('train [command...]')
+    .description(
+      'Train inside the TEE: attested key release, decryption in memory, sealed checkpoints and model',
+    )
+    .option('-c, --config <file>', 'the run config (JSON; see `sealtrain config schema`)')
+    .option('--resume', 'continue the run in output.dir from its newest checkpoint')
+    .option('--allow-rollback', 'resume even from a checkpoint older than the newest recorded (audited)')
+    .option('-f, --force', 'replace an earlier run in output.dir')
+    .option('--exec', 'run another program on the decrypted inputs instead: --exec -- <command…>')
+    .addHelpText('after', TRAIN_HELP)
+    .action(
+      run(async (session, out, ...rest) => {
+        const command = (rest[0] as unknown as string[] | undefined) ?? [];
+        const o = session.opts as TrainCliOptions;
+        const config = await loadRunConfig(o.config);
+        const { trainWithConfig, execWithConfig } = await import('./train-run.js');
+        if (o.exec) return execWithConfig(session, out, config, command);
+        if (command.length > 0)
+          throw new SealtrainError(
+            'ERR_USAGE_INVALID',
+            `Unexpected arguments ${command.join(' ')}: a command to run needs --exec --.`,
+          );
+        await trainWithConfig(session, out, config, {
+          resume: o.resume === true,
+          allowRollback: o.allowRollback === true,
+          force: o.force === true,
+        });
+        return undefined;
+      }),
+    );
+  useModelCommands(program, run);
+  program
+    .command('config')
+    .description('Run config tools')
+    .command('schema')
+    .description('Print the run config JSON Schema')
+    .addHelpText('after', '\nExample:\n  sealtrain config schema > run-config.schema.json')
+    .action(
+      run(async () => {
+        process.stdout.write(`${JSON.stringify((await runModule()).runConfigJsonSchema(), null, 2)}\n`);
+      }),
+    );
+}
+
+function useModelCommands(program: Command, run: Run): void {
+  program
+    .command('evaluate')
+    .description('Evaluate the sealed model on a split, inside the TEE, without writing it in the clear')
+    .option('-c, --config <file>', 'the run config')
+    .option('--model <file>', 'the sealed model (default: output.dir/model.sealed)')
+    .option('--split <name>', 'train, validation or test (default test)')
+    .addHelpText('after', '\nExample:\n  sealtrain evaluate --config train.json --split test --json')
+    .action(
+      run(async (session, out) => {
+        const o = session.opts as { config?: string; model?: string; split?: string };
+        const { evaluateWithConfig } = await import('./train-run.js');
+        await evaluateWithConfig(session, out, await loadRunConfig(o.config), o);
+      }),
+    );
+  program
+    .command('predict')
+    .description('Predict with the sealed model inside the TEE; prints one JSON line per row')
+    .option('-c, --config <file>', 'the run config')
+    .option('--model <file>', 'the sealed model (default: output.dir/model.sealed)')
+    .requiredOption('--input <file>', 'a tensor file (sealed or not) of feature rows, as prepare writes')
+    .option('--limit <n>', 'predict the first n rows only')
+    .addHelpText(
+      'after',
+      '\nExample:\n  sealtrain predict --config train.json --input prepared/test.tensor.sealed --limit 5',
+    )
+    .action(
+      run(async (session, out) => {
+        const o = session.opts as { config?: string; model?: string; input?: string; limit?: string };
+        const { predictWithConfig } = await import('./train-run.js');
+        await predictWithConfig(session, out, await loadRunConfig(o.config), o);
+      }),
+    );
+}

@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import type { AuditSink } from '../audit/index.js';
+import { isSealtrainError, SealtrainError } from '../errors/index.js';
+import type { KeyProvider } from '../kms/index.js';
+import { sealBuffer } from '../seal/index.js';
+import { registerTempDir, writeFileAtomic } from '../store/index.js';
+import { readInput } from './load-inputs.js';
+
+/** Options for {@link runExec}. */
+export interface ExecOptions {
+  /** The command and its arguments; `{data}` and `{output}` in them become the private folders. */
+  readonly command: readonly string[];
+  /** Sealed (or plain) files to decrypt into the private data folder. */
+  readonly inputs: readonly string[];
+  readonly providers: readonly KeyProvider[];
+  /** The run folder: outputs go to `<runDir>/outputs/<name>.sealed`. */
+  readonly runDir: string;
+  /** The key outputs are sealed to. */
+  readonly sealTo: string;
+  readonly audit: { readonly sink: AuditSink; readonly actor: string };
+  /** Memory-backed folders to make the private folder in; default `/dev/shm`, then `$XDG_RUNTIME_DIR`. */
+  readonly privateRoots?: readonly string[];
+}
+
+/** What the command did. */
+export interface ExecResult {
+  readonly exitCode: number;
+  readonly signal: NodeJS.Signals | null;
+  readonly outputs: readonly { readonly path: string; readonly sha256: string; readonly bytes: number }[];
+}
+
+const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
+
+/** The first of `roots` that is a memory file system (tmpfs or ramfs) we can write to. */
+async function memoryRoot(roots: readonly string[]): Promise<string> {
+  const { statfs } = await import('node:fs/promises');
+  for (const root of roots) {
+    const fs = await statfs(root).catch(() => undefined);
+    if (fs && MEMORY_FS.has(fs.type)) return root;
+  }
+  throw new SealtrainError(
+    'ERR_RUN_EXEC_FAILED',
+    `Exec mode needs a memory file system for the decrypted inputs, and none of ${roots.join(', ')} is one (tmpfs or ramfs); plaintext must not touch a disk.`,
+  );
+}
+
+/** Overwrites every file under `dir` with zeros, then removes the folder. */
+export async function wipeFolder(dir: string): Promise<void> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const path = join(e.parentPath, e.name);
+    const handle = await open(path, 'r+').catch(() => undefined);
+    if (!handle) continue;
+    try {
+      const { size } = await handle.stat();
+      const zeros = Buffer.alloc(Math.min(size, 1 << 20));
+      for (let at = 0; at < size; at += zeros.length)
+        await handle.write(zeros, 0, Math.min(zeros.length, size - at), at);
+    } finally {
+      await handle.close();
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function decryptInto(
+  dir: string,
+  inputs: readonly string[],
+  providers: readonly KeyProvider[],
+): Promise<void> {
+  for (const input of inputs) {
+    const { bytes } = await readInput(input, providers);
+    try {
+      await writeFile(join(dir, basename(input).replace(/\.sealed$/, '')), bytes, {
+        mode: 0o600,
+        flag: 'wx',
+      });
+    } finally {
+      bytes.fill(0);
+    }
+  }
+}
+
+function runChild(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: 'inherit', env });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const done = () => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+    };
+    child.once('error', (error) => {
+      done();
+      reject(
+        new SealtrainError('ERR_RUN_EXEC_FAILED', `Cannot start ${argv[0]}: ${error.message}.`, {
+          cause: error,
+          details: { command: String(argv[0]) },
+        }),
+      );
+    });
+    child.once('exit', (code, signal) => {
+      done();
+      resolve({ code: code ?? 128, signal });
+    });
+  });
+}
+
+async function sealOutputs(outDir: string, o: ExecOptions): Promise<ExecResult['outputs']> {
+  const sealed: { path: string; sha256: string; bytes: number }[] = [];
+  const entries = await readdir(outDir, { recursive: true, withFileTypes: true });
+  for (const e of entries.filter((x) => x.isFile()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const source = join(e.parentPath, e.name);
+    const target = join(o.runDir, 'outputs', `${relative(outDir, source)}.sealed`);
+    const plain = await readFile(source);
+    try {
+      const bytes = await sealBuffer(plain, { recipients: [o.sealTo], providers: o.providers });
+      await mkdir(join(target, '..'), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(target, bytes, { overwrite: true });
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      sealed.push({ path: target, sha256, bytes: bytes.length });
+      await o.audit.sink.record({
+        actor: o.audit.actor,
+        action: 'run.exec.output',
+        outcome: 'ok',
+        key: { uri: o.sealTo },
+        file: { path: target, sha256 },
+      });
+    } finally {
+      plain.fill(0);
+    }
+  }
+  return sealed;
+}
+
+/**
+ * Exec mode: decrypts the inputs into a private folder on a memory file system (mode 0700),
+ * runs the command with the folder paths (as `{data}`/`{output}` in its arguments and in
+ * `SEALTRAIN_DATA_DIR`/`SEALTRAIN_OUTPUT_DIR`: paths only, never keys), seals what it wrote to
+ * its output folder when it succeeds, and wipes the folder on every way out: a normal exit, a
+ * failure, an error here, SIGINT or SIGTERM (forwarded to the command).
+ */
+export async function runExec(o: ExecOptions): Promise<ExecResult> {
+  if (o.command.length === 0)
+    throw new SealtrainError('ERR_USAGE_INVALID', 'Exec mode needs a command after --exec --.');
+  const root = await memoryRoot(
+    o.privateRoots ?? ['/dev/shm', ...(process.env.XDG_RUNTIME_DIR ? [process.env.XDG_RUNTIME_DIR] : [])],
+  );
+  const priv = await mkdtemp(join(root, 'sealtrain-exec-'));
+  const unregister = registerTempDir(priv);
+  try {
+    await chmod(priv, 0o700);
+    const data = join(priv, 'data');
+    const output = join(priv, 'output');
+    await mkdir(data, { mode: 0o700 });
+    await mkdir(output, { mode: 0o700 });
+    await decryptInto(data, o.inputs, o.providers);
+    const argv = o.command.map((a) => a.replaceAll('{data}', data).replaceAll('{output}', output));
+    const env = { ...process.env, SEALTRAIN_DATA_DIR: data, SEALTRAIN_OUTPUT_DIR: output };
+    await o.audit.sink.record({
+      actor: o.audit.actor,
+      action: 'run.exec',
+      outcome: 'ok',
+      details: { command: basename(String(o.command[0])), inputs: o.inputs.length },
+    });
+    const { code, signal } = await runChild(argv, env);
+    const outputs = code === 0 && signal === null ? await sealOutputs(output, o) : [];
+    await o.audit.sink.record({
+      actor: o.audit.actor,
+      action: 'run.exec.exit',
+      outcome: code === 0 ? 'ok' : 'error',
+      details: { exit_code: code, ...(signal ? { signal } : {}), outputs: outputs.length },
+    });
+    return { exitCode: code, signal, outputs };
+  } catch (error) {
+    if (isSealtrainError(error)) throw error;
+    throw new SealtrainError('ERR_RUN_EXEC_FAILED', `Exec mode failed: ${(error as Error).message}.`, {
+      cause: error,
+    });
+  } finally {
+    await wipeFolder(priv);
+    unregister();
+    await stat(priv).then(
+      () => rm(priv, { recursive: true, force: true }),
+      () => undefined,
+    );
+  }
+}

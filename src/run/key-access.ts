@@ -1,0 +1,224 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { Agent } from 'node:https';
+import type { TokenCredential } from '@azure/core-auth';
+import type { AuditSink } from '../audit/index.js';
+import { type AttestedWorkload, attestWorkload } from '../broker/client/attested-release.js';
+import { isSealtrainError, SealtrainError } from '../errors/index.js';
+import { type KeyProvider, parseAzureKvUri, ReleasedKeyProvider } from '../kms/index.js';
+import { inspectFile } from '../seal/index.js';
+import { type AttestationSummary, summariseClaims } from './attestation-summary.js';
+
+/** How the workload reaches the broker (or Key Vault). */
+export interface BrokerAccess {
+  readonly credential: TokenCredential;
+  /** The broker's CA certificate (PEM); omitted for Azure Key Vault. */
+  readonly ca?: string;
+}
+
+/** Options for {@link openKeyAccess}. */
+export interface KeyAccessOptions {
+  /** Sealed inputs: the keys their recipients name are released (or opened locally). */
+  readonly inputs: readonly string[];
+  /** The model owner's key (`security.key`): outputs are wrapped for it. */
+  readonly outputKey: string;
+  /** Also release the output key (to open a sealed model: evaluate, predict). */
+  readonly releaseOutputKey?: boolean;
+  /** `security.attestation`: every input key through attested release. */
+  readonly attestation: boolean;
+  /** The simulated TEE's key (INSECURE; `security.tee` = `sim`), else real evidence. */
+  readonly sim?: { readonly privateKey: KeyObject };
+  readonly broker?: BrokerAccess;
+  /** Providers for `local:` and `pkcs11:` keys (development runs, local output keys). */
+  readonly localProviders?: readonly KeyProvider[];
+  /** Where releases are recorded. */
+  readonly audit: { readonly sink: AuditSink; readonly actor: string };
+  /** Evidence collection overrides (tests, unusual machines). */
+  readonly collect?: Parameters<typeof attestWorkload>[0]['collect'];
+}
+
+/** Keys a run may use, held in memory. */
+export interface KeyAccess {
+  /** Providers for seal and unseal calls: released keys first, then the local ones. */
+  readonly providers: readonly KeyProvider[];
+  /** What the broker's token said about this TEE, when keys were released. */
+  readonly attestation: AttestationSummary | undefined;
+  /** The key versions released. */
+  readonly released: readonly { readonly uri: string; readonly version: string }[];
+  /** Forgets every released key. */
+  close(): void;
+}
+
+interface AzureTarget {
+  readonly vaultUrl: string;
+  readonly name: string;
+  readonly version: string;
+}
+
+/** The `azurekv:` recipient of each input, or the reason there is none. */
+async function inputTargets(inputs: readonly string[], attestation: boolean): Promise<AzureTarget[]> {
+  const targets = new Map<string, AzureTarget>();
+  for (const input of inputs) {
+    const { recipients } = await inspectFile(input);
+    const azure = recipients.find((r) => r.uri.startsWith('azurekv:'));
+    if (!azure) {
+      if (attestation)
+        throw new SealtrainError(
+          'ERR_RUN_NOT_ATTESTED',
+          `${input} is sealed only for ${recipients.map((r) => r.uri).join(', ')}, which no attested release can give; seal it for an azurekv: key with a release policy, or set security.attestation to false for a development run.`,
+          { details: { path: input } },
+        );
+      continue;
+    }
+    const { vaultUrl, name } = parseAzureKvUri(azure.uri);
+    targets.set(`${vaultUrl}/${name}/${azure.version}`, { vaultUrl, name, version: azure.version });
+  }
+  return [...targets.values()];
+}
+
+function oneVault(urls: readonly string[]): string {
+  const distinct = [...new Set(urls)];
+  if (distinct.length > 1)
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `A run releases keys from one vault; these inputs and security.key name ${distinct.join(' and ')}.`,
+    );
+  return distinct[0] ?? '';
+}
+
+async function recordRelease(
+  o: KeyAccessOptions,
+  target: { uri: string; version?: string },
+  outcome: 'ok' | 'error',
+  details: Record<string, string>,
+  code?: string,
+): Promise<void> {
+  await o.audit.sink.record({
+    actor: o.audit.actor,
+    action: 'run.release',
+    outcome,
+    key: target,
+    ...(code ? { code } : {}),
+    details,
+  });
+}
+
+/**
+ * Gets the keys a run needs: reads each sealed input's recipients, proves this TEE to the broker
+ * once (evidence bound to a fresh nonce and an ephemeral key), releases every `azurekv:` key
+ * version named (and the output key when asked), and loads the output key's public part to wrap
+ * for. Key material stays in this process. Each release, allowed or refused, is audited.
+ */
+export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
+  const targets = await inputTargets(o.inputs, o.attestation);
+  const outputAzure = o.outputKey.startsWith('azurekv:') ? parseAzureKvUri(o.outputKey) : undefined;
+  const local = o.localProviders ?? [];
+  if (targets.length === 0 && !outputAzure)
+    return { providers: local, attestation: undefined, released: [], close: () => {} };
+  if (!o.broker)
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      'azurekv: keys need security.broker (or Entra ID in Azure).',
+    );
+  const vaultUrl = oneVault([
+    ...targets.map((t) => t.vaultUrl),
+    ...(outputAzure ? [outputAzure.vaultUrl] : []),
+  ]);
+  const agent = new Agent(o.broker.ca ? { ca: o.broker.ca } : {});
+  const clientOptions = {
+    agent,
+    disableChallengeResourceVerification: true,
+    retryOptions: { maxRetries: 2 },
+  };
+  const provider = new ReleasedKeyProvider();
+  const released: { uri: string; version: string }[] = [];
+  let workload: AttestedWorkload | undefined;
+  const host = new URL(vaultUrl).host;
+  try {
+    if (targets.length > 0 || o.releaseOutputKey) {
+      workload = await attestWorkload({
+        vaultUrl,
+        credential: o.broker.credential,
+        agent,
+        clientOptions,
+        ...(o.sim ? { sim: o.sim } : {}),
+        ...(o.collect ? { collect: o.collect } : {}),
+      });
+    }
+    const wanted = [...targets];
+    if (outputAzure && o.releaseOutputKey) wanted.push({ vaultUrl, name: outputAzure.name, version: '' });
+    for (const t of wanted) {
+      const uri = `azurekv://${host}/keys/${t.name}`;
+      const label = t.version ? { uri, version: t.version } : { uri };
+      const tee = String(workload?.claims['x-ms-attestation-type'] ?? 'unknown');
+      try {
+        const key = await (workload as AttestedWorkload).release(t.name, t.version || undefined);
+        if (key.kty !== 'RSA') {
+          key.material.fill(0);
+          throw new SealtrainError(
+            'ERR_KMS_UNWRAP_FAILED',
+            `${uri} is not an RSA key; sealed data keys need one.`,
+          );
+        }
+        const version = new URL(key.kid).pathname.split('/')[3] ?? t.version;
+        provider.addReleased(uri, version, key.material);
+        released.push({ uri, version });
+        await recordRelease(o, { uri, version }, 'ok', { tee });
+      } catch (error) {
+        const code = isSealtrainError(error) ? error.code : 'ERR_INTERNAL';
+        await recordRelease(o, label, 'error', { tee }, code);
+        throw error;
+      }
+    }
+    if (outputAzure)
+      await loadPublicKey(provider, vaultUrl, outputAzure.name, o.broker.credential, clientOptions);
+  } catch (error) {
+    provider.close();
+    throw error;
+  }
+  return {
+    providers: [provider, ...local],
+    attestation: workload ? summariseClaims(workload.claims) : undefined,
+    released,
+    close: () => provider.close(),
+  };
+}
+
+async function loadPublicKey(
+  provider: ReleasedKeyProvider,
+  vaultUrl: string,
+  name: string,
+  credential: TokenCredential,
+  clientOptions: object,
+): Promise<void> {
+  const { KeyClient } = await import('@azure/keyvault-keys');
+  const uri = `azurekv://${new URL(vaultUrl).host}/keys/${name}`;
+  let jwk: { n?: Uint8Array; e?: Uint8Array } | undefined;
+  let version = '';
+  try {
+    const key = await new KeyClient(vaultUrl, credential, clientOptions).getKey(name);
+    jwk = key.key;
+    version = key.properties.version ?? '';
+  } catch (error) {
+    const status = (error as { statusCode?: number }).statusCode;
+    throw new SealtrainError(
+      status === 404
+        ? 'ERR_KMS_KEY_NOT_FOUND'
+        : status === 401 || status === 403
+          ? 'ERR_BROKER_AUTH'
+          : 'ERR_BROKER_REQUEST',
+      `Cannot read the public key of ${uri} (security.key): ${(error as Error).message}`,
+      { cause: error, details: { uri } },
+    );
+  }
+  if (!jwk?.n || !jwk.e)
+    throw new SealtrainError('ERR_KMS_BAD_URI', `${uri} (security.key) is not an RSA key; outputs need one.`);
+  const publicKey = createPublicKey({
+    key: {
+      kty: 'RSA',
+      n: Buffer.from(jwk.n).toString('base64url'),
+      e: Buffer.from(jwk.e).toString('base64url'),
+    },
+    format: 'jwk',
+  });
+  provider.addPublic(uri, version, publicKey);
+}

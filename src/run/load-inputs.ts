@@ -1,0 +1,138 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readTensorFile, type TensorFileHeader } from '../data/index.js';
+import { fromFsError, SealtrainError } from '../errors/index.js';
+import type { KeyProvider } from '../kms/index.js';
+import { MAGIC, unsealBuffer } from '../seal/index.js';
+import type { Dataset } from '../train/index.js';
+import type { RunConfig } from './run-config.js';
+
+/** The split files a run reads. */
+export interface RunInputs {
+  readonly train?: string;
+  readonly validation?: string;
+  readonly test?: string;
+  /** The prepare folder's signed lineage manifest, when there is one. */
+  readonly lineage?: string;
+  /** Exec mode's other files. */
+  readonly files: readonly string[];
+}
+
+/** One split in memory. */
+export interface LoadedSplit {
+  readonly path: string;
+  readonly dataset: Dataset;
+  readonly header: TensorFileHeader;
+  /** SHA-256 of the tensor file (the plaintext, as the lineage manifest's tensor digest). */
+  readonly sha256: string;
+  readonly sealed: boolean;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isFile() === true;
+}
+
+async function splitFile(dir: string, name: string): Promise<string | undefined> {
+  for (const file of [`${name}.tensor.sealed`, `${name}.tensor`])
+    if (await exists(join(dir, file))) return join(dir, file);
+  return undefined;
+}
+
+/** The inputs a config names: `data.dir`'s split files, or the explicit paths. */
+export async function resolveInputs(config: RunConfig): Promise<RunInputs> {
+  const d = config.data;
+  const fromDir = async (name: 'train' | 'validation' | 'test') =>
+    d[name] ?? (d.dir !== undefined ? await splitFile(d.dir, name) : undefined);
+  const inputs: RunInputs = {
+    ...(await optional('train', await fromDir('train'))),
+    ...(await optional('validation', await fromDir('validation'))),
+    ...(await optional('test', await fromDir('test'))),
+    ...(d.dir !== undefined && (await exists(join(d.dir, 'lineage.json')))
+      ? { lineage: join(d.dir, 'lineage.json') }
+      : {}),
+    files: d.files ?? [],
+  };
+  if (d.dir !== undefined && inputs.train === undefined && inputs.files.length === 0)
+    throw new SealtrainError(
+      'ERR_IO_NOT_FOUND',
+      `${d.dir} (data.dir) has no train.tensor or train.tensor.sealed: is it a sealtrain prepare output?`,
+      { details: { path: d.dir } },
+    );
+  return inputs;
+}
+
+async function optional(key: string, path: string | undefined): Promise<Record<string, string>> {
+  return path === undefined ? {} : { [key]: path };
+}
+
+/** Whether a file starts with the sealed-file magic. */
+export async function isSealed(path: string): Promise<boolean> {
+  const { open } = await import('node:fs/promises');
+  const handle = await open(path, 'r').catch((e: unknown) => {
+    throw fromFsError(e, 'open', path);
+  });
+  try {
+    const head = Buffer.alloc(MAGIC.length);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return bytesRead === MAGIC.length && head.equals(Buffer.from(MAGIC));
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads a file into memory, opening it with `providers` when it is sealed. The plaintext exists
+ * only in the returned buffer: the caller wipes it.
+ */
+export async function readInput(
+  path: string,
+  providers: readonly KeyProvider[],
+): Promise<{ bytes: Buffer; sealed: boolean }> {
+  const sealed = await isSealed(path);
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (error) {
+    throw fromFsError(error, 'read', path);
+  }
+  if (!sealed) return { bytes: raw, sealed };
+  return { bytes: await unsealBuffer(raw, { providers, name: path }), sealed };
+}
+
+/**
+ * Loads one split's tensor file (sealed or not) as a {@link Dataset}: `features` float32 and
+ * `labels` int32 (classes) or float32 (targets), checked by the tensor-file reader.
+ */
+export async function loadSplit(path: string, providers: readonly KeyProvider[]): Promise<LoadedSplit> {
+  const { bytes, sealed } = await readInput(path, providers);
+  try {
+    const file = readTensorFile(bytes, { source: path });
+    const features = file.tensors.get('features');
+    const labels = file.tensors.get('labels');
+    if (
+      !features ||
+      features.dtype !== 'float32' ||
+      !labels ||
+      (labels.dtype !== 'int32' && labels.dtype !== 'float32')
+    )
+      throw new SealtrainError(
+        'ERR_TRAIN_DATA_INVALID',
+        `${path} needs a float32 features tensor and an int32 or float32 labels tensor.`,
+        { details: { path } },
+      );
+    const dataset: Dataset = {
+      features: (features.data as Float32Array).slice(),
+      labels: labels.data.slice() as Int32Array | Float32Array,
+      rows: features.shape[0] ?? 0,
+    };
+    return { path, dataset, header: file.header, sha256: file.sha256, sealed };
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/** Overwrites a dataset's values (after training, on error). */
+export function wipeDataset(d: Dataset): void {
+  d.features.fill(0);
+  d.labels.fill(0);
+}

@@ -1,0 +1,95 @@
+import { appendFile, readFile } from 'node:fs/promises';
+import { fromFsError } from '../errors/index.js';
+import { writeFileAtomic } from '../store/index.js';
+
+/** One optimizer step, as a line of `metrics.jsonl`. */
+export interface StepMetric {
+  readonly type: 'step';
+  readonly epoch: number;
+  readonly step: number;
+  readonly loss: number;
+  readonly accuracy: number | null;
+  readonly learning_rate: number;
+  readonly samples_per_second: number;
+  readonly time: string;
+}
+
+/** One epoch, as a line of `metrics.jsonl`. */
+export interface EpochMetric {
+  readonly type: 'epoch';
+  readonly epoch: number;
+  readonly step: number;
+  readonly loss: number;
+  readonly accuracy: number | null;
+  readonly validation_loss: number | null;
+  readonly validation_accuracy: number | null;
+  readonly seconds: number;
+  readonly samples_per_second: number;
+  readonly time: string;
+}
+
+/** Any line of `metrics.jsonl`. */
+export type RunMetric = StepMetric | EpochMetric;
+
+/**
+ * `metrics.jsonl`, appended in batches (every epoch and at least every second), so a step costs a
+ * string, not a system call. Losses and accuracies only: never data or keys.
+ */
+export class MetricsLog {
+  readonly path: string;
+  #pending: string[] = [];
+  #lastFlush = Date.now();
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Queues a line; flushes when a second has passed. */
+  async add(metric: RunMetric): Promise<void> {
+    this.#pending.push(JSON.stringify(metric));
+    if (Date.now() - this.#lastFlush >= 1000) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    this.#lastFlush = Date.now();
+    if (this.#pending.length === 0) return;
+    const text = `${this.#pending.join('\n')}\n`;
+    this.#pending = [];
+    await appendFile(this.path, text, { mode: 0o600 }).catch((e: unknown) => {
+      throw fromFsError(e, 'write', this.path);
+    });
+  }
+
+  /**
+   * On resume: keeps only the lines up to a checkpoint (steps ≤ `step`, epochs ≤ `epoch`), so the
+   * steps a killed run took after its last checkpoint are not counted twice.
+   */
+  async trimTo(step: number, epoch: number): Promise<void> {
+    const text = await readFile(this.path, 'utf8').catch(() => '');
+    const kept = text.split('\n').filter((line) => {
+      if (line.trim() === '') return false;
+      try {
+        const m = JSON.parse(line) as RunMetric;
+        return m.type === 'step' ? m.step <= step : m.epoch <= epoch;
+      } catch {
+        return false;
+      }
+    });
+    await writeFileAtomic(this.path, kept.length ? `${kept.join('\n')}\n` : '');
+  }
+}
+
+/** Reads `metrics.jsonl` (for reports and tests); unparseable lines are skipped. */
+export async function readMetrics(path: string): Promise<RunMetric[]> {
+  const text = await readFile(path, 'utf8').catch((e: unknown) => {
+    throw fromFsError(e, 'read', path);
+  });
+  const out: RunMetric[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      out.push(JSON.parse(line) as RunMetric);
+    } catch {}
+  }
+  return out;
+}

@@ -1,0 +1,412 @@
+import { join } from 'node:path';
+import type { AuditSink } from '../audit/index.js';
+import { SealtrainError } from '../errors/index.js';
+import { type BackendOptions, type Dataset, Network, Trainer, type TrainerState } from '../train/index.js';
+import type { CheckpointContents } from './checkpoint-file.js';
+import { checkRollback, readSealedCheckpoint, writeSealedCheckpoint } from './checkpoints.js';
+import type { KeyAccess } from './key-access.js';
+import { type LoadedSplit, loadSplit, type RunInputs, wipeDataset } from './load-inputs.js';
+import { MetricsLog } from './metrics-log.js';
+import { type ModelCard, writeModelCard } from './model-card.js';
+import type { RunConfig } from './run-config.js';
+import {
+  checkpointPath,
+  createRunFolder,
+  listCheckpoints,
+  pruneCheckpoints,
+  RUN_FILES,
+  type RunManifest,
+  readRunManifest,
+} from './run-folder.js';
+
+/** Options for {@link runTraining}. */
+export interface TrainRunOptions extends BackendOptions {
+  /** Released and local keys (see `openKeyAccess`). */
+  readonly keys: KeyAccess;
+  readonly inputs: RunInputs;
+  readonly audit: { readonly sink: AuditSink; readonly actor: string };
+  /** The audit log's folder (rollback protection reads it). */
+  readonly auditDir: string;
+  /** `sim` or the attested TEE type; `none` for an unattested development run. */
+  readonly tee: string;
+  /** Continue the run in `output.dir` from its newest checkpoint. */
+  readonly resume?: boolean;
+  /** Resume even from a checkpoint older than the newest one recorded (recorded too). */
+  readonly allowRollback?: boolean;
+  /** Replace a finished or abandoned run in `output.dir`. */
+  readonly force?: boolean;
+  /** Stops between steps; the run then writes a checkpoint and returns `interrupted`. */
+  readonly signal?: AbortSignal;
+  /** Progress: examples done of the epoch, and the last step's loss. */
+  readonly onProgress?: (p: {
+    epoch: number;
+    epochs: number;
+    done: number;
+    total: number;
+    loss: number;
+  }) => void;
+  /** Receives each finished epoch. */
+  readonly onEpoch?: (e: { epoch: number; loss: number; validationLoss: number | undefined }) => void;
+  readonly now?: () => Date;
+}
+
+/** What a run did. */
+export interface TrainRunResult {
+  readonly runId: string;
+  readonly dir: string;
+  readonly epochs: number;
+  readonly steps: number;
+  readonly interrupted: boolean;
+  readonly stoppedEarly: boolean;
+  /** The checkpoint counter resumed from. */
+  readonly resumedFrom: number | undefined;
+  readonly checkpoints: number;
+  /** Final metrics on each split (absent splits omitted). */
+  readonly metrics: Readonly<Record<string, number | null>>;
+  /** The sealed model and the model card (absent when interrupted). */
+  readonly model: { readonly path: string; readonly sha256: string } | undefined;
+  readonly card: ModelCard | undefined;
+}
+
+interface Loaded {
+  readonly train: LoadedSplit;
+  readonly validation: LoadedSplit | undefined;
+  readonly test: LoadedSplit | undefined;
+}
+
+async function loadAll(inputs: RunInputs, keys: KeyAccess): Promise<Loaded> {
+  if (inputs.train === undefined)
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      'The run config names no training split (data.dir or data.train).',
+    );
+  const train = await loadSplit(inputs.train, keys.providers);
+  const validation = inputs.validation ? await loadSplit(inputs.validation, keys.providers) : undefined;
+  const test = inputs.test ? await loadSplit(inputs.test, keys.providers) : undefined;
+  return { train, validation, test };
+}
+
+/** Early stopping's memory, carried in checkpoints. */
+interface Progress {
+  best: number | null;
+  stale: number;
+  counter: number;
+}
+
+/**
+ * A training run: decrypts the splits into memory with the released keys, trains with the
+ * engine, writes metrics per step and epoch, seals a checkpoint (weights, optimizer state, data
+ * position; the shuffle and dropout streams follow from the seed and position) every N epochs or
+ * minutes and on interruption, stops early when asked, and seals the final model and writes the
+ * model card. `resume` continues bit-identically from the newest checkpoint after checking it
+ * against the audit log (rollback protection). Plaintext is wiped on every path out.
+ */
+export async function runTraining(config: RunConfig, o: TrainRunOptions): Promise<TrainRunResult> {
+  const now = o.now ?? (() => new Date());
+  const dir = config.output.dir;
+  const manifest = o.resume
+    ? await resumableRun(dir, config)
+    : await createRunFolder(
+        dir,
+        { config_sha256: config.sha256, training_sha256: config.trainingSha256, tee: o.tee },
+        { force: o.force === true, now: now() },
+      );
+  const data = await loadAll(o.inputs, o.keys);
+  try {
+    return await train(config, o, manifest, data, now);
+  } finally {
+    for (const s of [data.train, data.validation, data.test]) if (s) wipeDataset(s.dataset);
+  }
+}
+
+async function resumableRun(dir: string, config: RunConfig): Promise<RunManifest> {
+  const manifest = await readRunManifest(dir);
+  if (!manifest)
+    throw new SealtrainError('ERR_RUN_STATE', `--resume found no run in ${dir} (output.dir).`, {
+      details: { path: dir },
+    });
+  if (manifest.training_sha256 !== config.trainingSha256)
+    throw new SealtrainError(
+      'ERR_RUN_STATE',
+      `The run in ${dir} was started with another model or training section; resuming it with this config would not continue the same training.`,
+      { details: { path: dir } },
+    );
+  return manifest;
+}
+
+async function train(
+  config: RunConfig,
+  o: TrainRunOptions,
+  manifest: RunManifest,
+  data: Loaded,
+  now: () => Date,
+): Promise<TrainRunResult> {
+  const dir = config.output.dir;
+  const network = Network.create(config.model, config.training.seed);
+  const trainer = new Trainer(network, { training: config.training, ...backendOf(o) });
+  const metrics = new MetricsLog(join(dir, RUN_FILES.metrics));
+  const target = { key: config.security.key, providers: o.keys.providers, audit: o.audit };
+  const progress: Progress = { best: null, stale: 0, counter: 0 };
+  let resumedFrom: number | undefined;
+  if (o.resume) {
+    resumedFrom = await restore(config, o, manifest, trainer, progress);
+    await metrics.trimTo(trainer.state().step, trainer.state().epoch);
+  }
+  const header = (kind: 'checkpoint' | 'model', s: TrainerState): CheckpointContents['header'] => ({
+    version: 1,
+    kind,
+    run_id: manifest.run_id,
+    counter: kind === 'model' ? 0 : progress.counter,
+    training_sha256: config.trainingSha256,
+    model: config.modelConfig,
+    engine: `sealtrain ${trainer.kernels.name}`,
+    epoch: s.epoch,
+    position: s.position,
+    step: s.step,
+    seed: config.training.seed,
+    created: now().toISOString(),
+    best_validation_loss: progress.best,
+    epochs_without_improvement: progress.stale,
+    ...(data.train.header.classes ? { classes: data.train.header.classes } : {}),
+    columns: data.train.header.columns,
+  });
+  const checkpoint = async () => {
+    progress.counter++;
+    const s = trainer.state();
+    await metrics.flush();
+    await writeSealedCheckpoint(
+      checkpointPath(dir, progress.counter),
+      { header: header('checkpoint', s), params: network.params, moment1: s.moment1, moment2: s.moment2 },
+      target,
+    );
+    await pruneCheckpoints(dir, config.output.keep_checkpoints);
+  };
+  const loop = await epochs(config, o, trainer, data, metrics, progress, checkpoint, now);
+  await metrics.flush();
+  if (loop.interrupted) {
+    await checkpoint();
+    return result(manifest, dir, trainer, loop, resumedFrom, progress, {}, undefined, undefined);
+  }
+  const final = finalMetrics(trainer, data);
+  const modelPath = join(dir, RUN_FILES.model);
+  const s = trainer.state();
+  const sha256 = await writeSealedCheckpoint(
+    modelPath,
+    {
+      header: header('model', s),
+      params: network.params,
+      moment1: new Float32Array(0),
+      moment2: new Float32Array(0),
+    },
+    target,
+  );
+  const card = await writeModelCard(dir, {
+    config,
+    manifest,
+    keys: o.keys,
+    inputs: o.inputs,
+    splits: { train: data.train, validation: data.validation, test: data.test },
+    metrics: final,
+    model: { path: modelPath, sha256 },
+    engine: trainer.kernels.name,
+    epochs: s.epoch,
+    steps: s.step,
+    stoppedEarly: loop.stoppedEarly,
+    now: now(),
+  });
+  return result(
+    manifest,
+    dir,
+    trainer,
+    loop,
+    resumedFrom,
+    progress,
+    final,
+    { path: modelPath, sha256 },
+    card,
+  );
+}
+
+function backendOf(o: BackendOptions): BackendOptions {
+  return {
+    ...(o.backend ? { backend: o.backend } : {}),
+    ...(o.threads ? { threads: o.threads } : {}),
+    ...(o.isa ? { isa: o.isa } : {}),
+    ...(o.warn ? { warn: o.warn } : {}),
+  };
+}
+
+function result(
+  manifest: RunManifest,
+  dir: string,
+  trainer: Trainer,
+  loop: { interrupted: boolean; stoppedEarly: boolean },
+  resumedFrom: number | undefined,
+  progress: Progress,
+  metrics: Record<string, number | null>,
+  model: TrainRunResult['model'],
+  card: ModelCard | undefined,
+): TrainRunResult {
+  const s = trainer.state();
+  return {
+    runId: manifest.run_id,
+    dir,
+    epochs: s.epoch,
+    steps: s.step,
+    interrupted: loop.interrupted,
+    stoppedEarly: loop.stoppedEarly,
+    resumedFrom,
+    checkpoints: progress.counter,
+    metrics,
+    model,
+    card,
+  };
+}
+
+async function restore(
+  config: RunConfig,
+  o: TrainRunOptions,
+  manifest: RunManifest,
+  trainer: Trainer,
+  progress: Progress,
+): Promise<number> {
+  const dir = config.output.dir;
+  const newest = (await listCheckpoints(dir))[0];
+  if (!newest)
+    throw new SealtrainError(
+      'ERR_RUN_STATE',
+      `--resume found no checkpoint in ${join(dir, RUN_FILES.checkpoints)}.`,
+      {
+        details: { path: dir },
+      },
+    );
+  const c = await readSealedCheckpoint(newest.path, o.keys.providers);
+  const h = c.header;
+  if (h.kind !== 'checkpoint' || h.run_id !== manifest.run_id || h.training_sha256 !== config.trainingSha256)
+    throw new SealtrainError('ERR_RUN_STATE', `${newest.path} belongs to another run or config.`, {
+      details: { path: newest.path },
+    });
+  await checkRollback(
+    {
+      auditDir: o.auditDir,
+      runId: manifest.run_id,
+      counter: h.counter,
+      allowRollback: o.allowRollback === true,
+      path: newest.path,
+    },
+    o.audit,
+  );
+  if (c.params.length !== trainer.network.params.length)
+    throw new SealtrainError('ERR_RUN_CHECKPOINT_INVALID', `${newest.path} holds another model's weights.`);
+  trainer.network.params.set(c.params);
+  trainer.restore({
+    epoch: h.epoch,
+    position: h.position,
+    step: h.step,
+    moment1: c.moment1,
+    moment2: c.moment2,
+  });
+  progress.best = h.best_validation_loss ?? null;
+  progress.stale = h.epochs_without_improvement ?? 0;
+  progress.counter = h.counter;
+  await o.audit.sink.record({
+    actor: o.audit.actor,
+    action: 'run.resume',
+    outcome: 'ok',
+    details: { run_id: manifest.run_id, counter: h.counter, epoch: h.epoch, step: h.step },
+  });
+  return h.counter;
+}
+
+async function epochs(
+  config: RunConfig,
+  o: TrainRunOptions,
+  trainer: Trainer,
+  data: Loaded,
+  metrics: MetricsLog,
+  progress: Progress,
+  checkpoint: () => Promise<void>,
+  now: () => Date,
+): Promise<{ interrupted: boolean; stoppedEarly: boolean }> {
+  const { epochs: total, optimizer } = config.training;
+  const every = config.output.checkpoint_every_epochs;
+  const minutes = config.output.checkpoint_every_minutes;
+  let lastCheckpoint = Date.now();
+  while (trainer.state().epoch < total) {
+    const epoch = trainer.state().epoch;
+    let stepStart = process.hrtime.bigint();
+    const pending: Promise<void>[] = [];
+    const r = await trainer.trainEpoch(data.train.dataset, {
+      checked: false,
+      ...(o.signal ? { signal: o.signal } : {}),
+      onStep: (step, done, all) => {
+        const t = process.hrtime.bigint();
+        const seconds = Number(t - stepStart) / 1e9;
+        stepStart = t;
+        pending.push(
+          metrics.add({
+            type: 'step',
+            epoch,
+            step: trainer.state().step,
+            loss: step.loss,
+            accuracy: Number.isNaN(step.correct) ? null : step.correct / step.rows,
+            learning_rate: optimizer.learningRate,
+            samples_per_second: seconds > 0 ? step.rows / seconds : 0,
+            time: now().toISOString(),
+          }),
+        );
+        o.onProgress?.({ epoch, epochs: total, done, total: all, loss: step.loss });
+      },
+    });
+    await Promise.all(pending);
+    if (!r.completed) return { interrupted: true, stoppedEarly: false };
+    const v = data.validation ? trainer.evaluate(data.validation.dataset) : undefined;
+    await metrics.add({
+      type: 'epoch',
+      epoch: epoch + 1,
+      step: trainer.state().step,
+      loss: r.loss,
+      accuracy: r.accuracy ?? null,
+      validation_loss: v?.loss ?? null,
+      validation_accuracy: v?.accuracy ?? null,
+      seconds: r.seconds,
+      samples_per_second: r.samplesPerSecond,
+      time: now().toISOString(),
+    });
+    o.onEpoch?.({ epoch: epoch + 1, loss: r.loss, validationLoss: v?.loss });
+    const stop = earlyStop(config, progress, v?.loss);
+    const last = trainer.state().epoch >= total || stop;
+    const due =
+      (every > 0 && (epoch + 1) % every === 0) ||
+      (minutes > 0 && Date.now() - lastCheckpoint >= minutes * 60_000);
+    if (due && !last) {
+      await checkpoint();
+      lastCheckpoint = Date.now();
+    }
+    if (stop) return { interrupted: false, stoppedEarly: true };
+  }
+  return { interrupted: false, stoppedEarly: false };
+}
+
+function earlyStop(config: RunConfig, p: Progress, validationLoss: number | undefined): boolean {
+  const rule = config.earlyStopping;
+  if (!rule || validationLoss === undefined) return false;
+  if (p.best === null || validationLoss < p.best - rule.minDelta) {
+    p.best = validationLoss;
+    p.stale = 0;
+    return false;
+  }
+  p.stale++;
+  return p.stale >= rule.patience;
+}
+
+function finalMetrics(trainer: Trainer, data: Loaded): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [name, split] of Object.entries(data) as [string, LoadedSplit | undefined][]) {
+    if (!split) continue;
+    const m = trainer.evaluate(split.dataset as Dataset);
+    out[`${name}_loss`] = m.loss;
+    out[`${name}_accuracy`] = m.accuracy ?? null;
+  }
+  return out;
+}
