@@ -62,7 +62,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let exitStatus: number | undefined;
   const run =
     (
-      action: (session: Session, out: Output, ...args: string[]) => Promise<void | number>,
+      action: (session: Session, out: Output, ...args: string[]) => Promise<unknown>,
       dataOnStdout?: (o: Record<string, unknown>) => boolean,
     ) =>
     async (...args: unknown[]): Promise<void> => {

@@ -41,7 +41,7 @@ export async function writeSealedCheckpoint(
   } finally {
     plain.fill(0);
   }
-  await writeFileAtomic(path, sealed, { mode: 0o600 });
+  await writeFileAtomic(path, sealed, { mode: 0o600, overwrite: true });
   const sha256 = createHash('sha256').update(sealed).digest('hex');
   const h = contents.header;
   await target.audit.sink.record({

@@ -75,7 +75,7 @@ export class MetricsLog {
         return false;
       }
     });
-    await writeFileAtomic(this.path, kept.length ? `${kept.join('\n')}\n` : '');
+    await writeFileAtomic(this.path, kept.length ? `${kept.join('\n')}\n` : '', { overwrite: true });
   }
 }
 

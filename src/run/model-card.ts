@@ -85,6 +85,6 @@ export async function writeModelCard(dir: string, c: CardInput): Promise<ModelCa
     sealed_to: c.config.security.key,
     model_file: c.model,
   };
-  await writeFileAtomic(join(dir, RUN_FILES.card), `${JSON.stringify(card, null, 2)}\n`);
+  await writeFileAtomic(join(dir, RUN_FILES.card), `${JSON.stringify(card, null, 2)}\n`, { overwrite: true });
   return card;
 }

@@ -60,7 +60,14 @@ export async function trainWithConfig(
   const sealedInputs = [inputs.train, inputs.validation, inputs.test].filter(
     (x): x is string => x !== undefined,
   );
-  const keys = await keysFor(session, out, config, sealedInputs);
+  // Resuming opens a sealed checkpoint: the model owner's key must be released too.
+  const keys = await keysFor(
+    session,
+    out,
+    config,
+    sealedInputs,
+    flags.resume && config.security.key.startsWith('azurekv:'),
+  );
   const bar = trainingBar(out);
   try {
     if (keys.attestation)

@@ -6,7 +6,7 @@ import type { Output } from '../output.js';
 import type { Session } from '../session.js';
 
 type Run = (
-  action: (session: Session, out: Output, ...args: string[]) => Promise<void | number>,
+  action: (session: Session, out: Output, ...args: string[]) => Promise<unknown>,
 ) => (...args: unknown[]) => Promise<void>;
 
 /** The run capability (broker client, engine, data readers) loads when a run command runs. */

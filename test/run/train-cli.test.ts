@@ -1,0 +1,234 @@
+// `sealtrain train`, `evaluate` and `predict` (the built CLI) on the simulated TEE against a real
+// broker over TLS: attested release, sealed outputs, policy mismatch, kill -9 and resume,
+// rollback protection, and a canary that must never leak.
+
+import { cp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openKeyAccess, openSealedModel, readMetrics } from '../../src/run/index.js';
+import { StaticToken } from '../broker/helpers.js';
+import { type CliResult, cli } from '../helpers/cli.js';
+import { CANARY, type RunFixture, startRunFixture, writeRunConfig } from './run-fixture.js';
+
+let f: RunFixture;
+const seen: CliResult[] = [];
+const run = async (args: string[], options: Parameters<typeof cli>[1] = {}) => {
+  const r = await cli([...args, '--home', f.home], options);
+  seen.push(r);
+  return r;
+};
+
+beforeAll(async () => {
+  f = await startRunFixture();
+}, 120_000);
+afterAll(async () => {
+  await f?.cleanup();
+});
+
+/** Every file under `dir`, as bytes. */
+async function allFiles(dir: string): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true }))
+    if (e.isFile()) out.push(await readFile(join(e.parentPath, e.name)));
+  return out;
+}
+
+/** The weights of a sealed model, opened the way a TEE would (release of model-key). */
+async function weights(path: string): Promise<Buffer> {
+  const keys = await openKeyAccess({
+    inputs: [],
+    outputKey: `azurekv://${f.host}/keys/model-key`,
+    releaseOutputKey: true,
+    attestation: true,
+    sim: { privateKey: f.sim },
+    broker: { credential: new StaticToken(f.workload), ca: f.broker.caCertificate },
+    audit: { sink: { record: async () => {} }, actor: 'test' },
+  });
+  try {
+    const m = await openSealedModel(path, keys.providers);
+    return Buffer.from(m.network.params.buffer, m.network.params.byteOffset, m.network.params.byteLength);
+  } finally {
+    keys.close();
+  }
+}
+
+describe('sealtrain train on the simulated TEE', () => {
+  it('releases the data key after attestation, trains in memory, and seals checkpoints and the model', async () => {
+    const config = await writeRunConfig(f, 'wdbc', {
+      data: f.prepared.wdbc,
+      training: { batch_size: 32, learning_rate: 0.003, epochs: 6, seed: 3 },
+      output: { checkpoint_every_epochs: 2 },
+    });
+    const r = await run(['train', '--config', config, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ ok: true, tee: 'sim', epochs: 6, checkpoints: 2 });
+    expect(String(r.json?.warning)).toMatch(/^SIMULATION/);
+    const dir = join(f.dir, 'runs', 'wdbc');
+    expect((await readdir(dir)).sort()).toEqual([
+      'checkpoints',
+      'metrics.jsonl',
+      'model-card.json',
+      'model.sealed',
+      'run.json',
+    ]);
+    expect(await readdir(join(dir, 'checkpoints'))).toEqual([
+      'checkpoint-000001.sealed',
+      'checkpoint-000002.sealed',
+    ]);
+    const card = JSON.parse(await readFile(join(dir, 'model-card.json'), 'utf8'));
+    expect(card.attestation).toMatchObject({ type: 'sim', simulated: true, issuer: f.broker.url });
+    expect(card.attestation.warning).toMatch(/^SIMULATION/);
+    expect(card.keys_released.map((k: { uri: string }) => k.uri)).toEqual([
+      `azurekv://${f.host}/keys/data-key`,
+    ]);
+    expect(card.lineage.path).toBe(join(f.prepared.wdbc, 'lineage.json'));
+    expect(card.metrics.test_accuracy).toBeGreaterThan(0.85);
+    const metrics = await readMetrics(join(dir, 'metrics.jsonl'));
+    expect(metrics.filter((m) => m.type === 'epoch').map((m) => m.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(metrics.filter((m) => m.type === 'step').length).toBe(card.training.steps);
+    // The model is sealed: its bytes are not the plaintext weights, and they open only with the key.
+    const w = await weights(join(dir, 'model.sealed'));
+    const sealed = await readFile(join(dir, 'model.sealed'));
+    expect(sealed.includes(w.subarray(0, 64))).toBe(false);
+    const audit = await readFile(join(f.home, 'audit', 'audit.jsonl'), 'utf8');
+    expect(audit).toMatch(/"action":"run\.release".*"outcome":"ok"/);
+    expect(audit).toMatch(/"action":"run\.checkpoint".*"counter":2/);
+    expect(audit).toMatch(/"action":"run\.model"/);
+
+    const ev = await run(['evaluate', '--config', config, '--json']);
+    expect(ev.code, ev.stderr).toBe(0);
+    expect(ev.json).toMatchObject({ split: 'test', tee: 'sim', accuracy: card.metrics.test_accuracy });
+    const pr = await run([
+      'predict',
+      '--config',
+      config,
+      '--input',
+      join(f.prepared.wdbc, 'test.tensor.sealed'),
+      '--limit',
+      '3',
+    ]);
+    expect(pr.code, pr.stderr).toBe(0);
+    const lines = pr.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(3);
+    expect(lines[0].outputs).toHaveLength(2);
+    expect(pr.stderr).toMatch(/SIMULATION/);
+
+    const again = await run(['train', '--config', config]);
+    expect(again.code).toBe(120);
+    expect(again.stderr).toMatch(/already holds a run: pass --resume/);
+  }, 120_000);
+
+  it('refuses a key whose policy the TEE does not meet: no plaintext, exit 91, the failed claim named, audited', async () => {
+    const config = await writeRunConfig(f, 'strict', { data: f.prepared.strict });
+    const r = await run(['train', '--config', config]);
+    expect(r.code).toBe(91);
+    expect(r.stderr).toMatch(/strict-key/);
+    expect(r.stderr).toMatch(/x-ms-attestation-type/);
+    // The release comes first: no run folder, so no output of any kind.
+    await expect(stat(join(f.dir, 'runs', 'strict'))).rejects.toThrow(/ENOENT/);
+    const audit = await readFile(join(f.home, 'audit', 'audit.jsonl'), 'utf8');
+    expect(audit).toMatch(
+      /"action":"run\.release".*strict-key.*"outcome":"error".*"code":"ERR_RELEASE_DENIED"|"action":"run\.release"[^\n]*"code":"ERR_RELEASE_DENIED"/,
+    );
+  }, 60_000);
+
+  it('rejects an invalid config naming the path, and prints the JSON Schema', async () => {
+    const config = await writeRunConfig(f, 'bad', {
+      data: f.prepared.wdbc,
+      training: { epochs: 2, batchsize: 3 },
+    });
+    const r = await run(['train', '--config', config]);
+    expect(r.code).toBe(100);
+    expect(r.stderr).toMatch(/training.*batchsize/);
+    const s = await run(['config', 'schema']);
+    expect(s.code).toBe(0);
+    const schema = JSON.parse(s.stdout.toString());
+    expect(Object.keys(schema.properties).sort()).toEqual([
+      'data',
+      'model',
+      'output',
+      'security',
+      'training',
+    ]);
+    expect(schema.additionalProperties).toBe(false);
+  });
+
+  it('after kill -9 mid-training, --resume ends with the weights of an uninterrupted run; an older checkpoint is a rollback', async () => {
+    const parts = {
+      data: f.prepared.large,
+      model: { architecture: 'mlp', input_size: 64, hidden_size: [384, 384], output_size: 4 },
+      training: { batch_size: 64, learning_rate: 0.001, epochs: 8, seed: 9 },
+      output: { checkpoint_every_epochs: 1, keep_checkpoints: 20 },
+    };
+    const whole = await run(['train', '--config', await writeRunConfig(f, 'whole', parts), '--json']);
+    expect(whole.code, whole.stderr).toBe(0);
+    const config = await writeRunConfig(f, 'killed', parts);
+    const dir = join(f.dir, 'runs', 'killed');
+    const killed = await run(['train', '--config', config], {
+      signalWhen: {
+        signal: 'SIGKILL',
+        ready: async () =>
+          (await readdir(join(dir, 'checkpoints')).catch(() => [])).includes('checkpoint-000002.sealed'),
+      },
+    });
+    expect(killed.code).not.toBe(0);
+    await expect(stat(join(dir, 'model.sealed'))).rejects.toThrow();
+    const copy = `${dir}-rollback`;
+    await cp(dir, copy, { recursive: true });
+
+    const resumed = await run(['train', '--config', config, '--resume', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.json?.resumed_from).toBeGreaterThanOrEqual(2);
+    expect(
+      (await weights(join(dir, 'model.sealed'))).equals(
+        await weights(join(f.dir, 'runs', 'whole', 'model.sealed')),
+      ),
+    ).toBe(true);
+    const epochs = (await readMetrics(join(dir, 'metrics.jsonl')))
+      .filter((m) => m.type === 'epoch')
+      .map((m) => m.epoch);
+    expect(epochs).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+
+    // Put the run folder back as it was at the kill, minus its newest checkpoint: a rollback.
+    await rm(dir, { recursive: true });
+    await cp(copy, dir, { recursive: true });
+    const newest = (await readdir(join(dir, 'checkpoints'))).sort().at(-1) ?? '';
+    await rm(join(dir, 'checkpoints', newest));
+    const refused = await run(['train', '--config', config, '--resume']);
+    expect(refused.code).toBe(121);
+    expect(refused.stderr).toMatch(/roll training back/);
+    const allowed = await run(['train', '--config', config, '--resume', '--allow-rollback', '--json']);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(
+      (await weights(join(dir, 'model.sealed'))).equals(
+        await weights(join(f.dir, 'runs', 'whole', 'model.sealed')),
+      ),
+    ).toBe(true);
+    const audit = await readFile(join(f.home, 'audit', 'audit.jsonl'), 'utf8');
+    expect(audit).toMatch(/"action":"run\.rollback"[^\n]*"outcome":"error"/);
+    expect(audit).toMatch(/"action":"run\.rollback"[^\n]*"outcome":"ok"/);
+  }, 240_000);
+
+  it('never lets the canary or the workload token into output, the audit logs or the run folders', async () => {
+    expect(seen.length).toBeGreaterThan(5);
+    for (const r of seen) {
+      expect(r.stdout.includes(CANARY)).toBe(false);
+      expect(r.stderr.includes(CANARY)).toBe(false);
+      expect(r.stderr.includes(f.workload)).toBe(false);
+      expect(r.stdout.includes(f.workload)).toBe(false);
+    }
+    const logs = [
+      ...(await allFiles(join(f.home, 'audit'))),
+      ...(await allFiles(join(f.dir, 'state', 'audit'))),
+      ...(await allFiles(join(f.dir, 'runs'))),
+    ];
+    for (const bytes of logs) {
+      expect(bytes.includes(CANARY)).toBe(false);
+      expect(bytes.includes(f.workload)).toBe(false);
+    }
+  });
+});
