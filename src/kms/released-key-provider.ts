@@ -82,19 +82,19 @@ export class ReleasedKeyProvider implements KeyProvider {
     this.#public.clear();
   }
 
-  create(): Promise<KeyVersionInfo> {
+  async create(): Promise<KeyVersionInfo> {
     return unsupported('be created here');
   }
-  rotate(): Promise<KeyVersionInfo> {
+  async rotate(): Promise<KeyVersionInfo> {
     return unsupported('be rotated here');
   }
-  listVersions(): Promise<KeyVersionInfo[]> {
+  async listVersions(): Promise<KeyVersionInfo[]> {
     return unsupported('list versions');
   }
-  list(): Promise<KeyVersionInfo[]> {
+  async list(): Promise<KeyVersionInfo[]> {
     return unsupported('list keys');
   }
-  disableVersion(): Promise<KeyVersionInfo> {
+  async disableVersion(): Promise<KeyVersionInfo> {
     return unsupported('be disabled here');
   }
 }

@@ -91,9 +91,11 @@ function runChild(
 ): Promise<{ code: number; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), { stdio: 'inherit', env });
+    // Before the CLI's own handler (which removes the private folder and exits): the command
+    // must get the signal too, or it would outlive us holding the decrypted files open.
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
+    process.prependListener('SIGINT', forward);
+    process.prependListener('SIGTERM', forward);
     const done = () => {
       process.off('SIGINT', forward);
       process.off('SIGTERM', forward);
