@@ -172,7 +172,9 @@ describe('sealtrain train on the simulated TEE', () => {
       signalWhen: {
         signal: 'SIGKILL',
         ready: async () =>
-          (await readdir(join(dir, 'checkpoints')).catch(() => [])).includes('checkpoint-000002.sealed'),
+          (await readdir(join(dir, 'checkpoints')).catch(() => [] as string[])).includes(
+            'checkpoint-000002.sealed',
+          ),
       },
     });
     expect(killed.code).not.toBe(0);
