@@ -26,6 +26,8 @@ export interface LoadedSplit {
   /** SHA-256 of the tensor file (the plaintext, as the lineage manifest's tensor digest). */
   readonly sha256: string;
   readonly sealed: boolean;
+  /** Overwrites the plaintext (the file's bytes, which the dataset views). */
+  wipe(): void;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -105,34 +107,31 @@ export async function readInput(
  */
 export async function loadSplit(path: string, providers: readonly KeyProvider[]): Promise<LoadedSplit> {
   const { bytes, sealed } = await readInput(path, providers);
+  const wipe = () => {
+    bytes.fill(0);
+    dataset.features.fill(0);
+    dataset.labels.fill(0);
+  };
+  let dataset: Dataset = { features: new Float32Array(0), labels: new Int32Array(0), rows: 0 };
   try {
     const file = readTensorFile(bytes, { source: path });
     const features = file.tensors.get('features');
     const labels = file.tensors.get('labels');
-    if (
-      !features ||
-      features.dtype !== 'float32' ||
-      !labels ||
-      (labels.dtype !== 'int32' && labels.dtype !== 'float32')
-    )
+    if (features?.dtype !== 'float32' || !labels || (labels.dtype !== 'int32' && labels.dtype !== 'float32'))
       throw new SealtrainError(
         'ERR_TRAIN_DATA_INVALID',
         `${path} needs a float32 features tensor and an int32 or float32 labels tensor.`,
         { details: { path } },
       );
-    const dataset: Dataset = {
-      features: (features.data as Float32Array).slice(),
-      labels: labels.data.slice() as Int32Array | Float32Array,
+    // Views of `bytes` (no copy of what may be gigabytes): wiping one wipes the other.
+    dataset = {
+      features: features.data as Float32Array,
+      labels: labels.data as Int32Array | Float32Array,
       rows: features.shape[0] ?? 0,
     };
-    return { path, dataset, header: file.header, sha256: file.sha256, sealed };
-  } finally {
-    bytes.fill(0);
+    return { path, dataset, header: file.header, sha256: file.sha256, sealed, wipe };
+  } catch (error) {
+    wipe();
+    throw error;
   }
-}
-
-/** Overwrites a dataset's values (after training, on error). */
-export function wipeDataset(d: Dataset): void {
-  d.features.fill(0);
-  d.labels.fill(0);
 }

@@ -5,7 +5,7 @@ import { type BackendOptions, type Dataset, Network, Trainer, type TrainerState 
 import type { CheckpointContents } from './checkpoint-file.js';
 import { checkRollback, readSealedCheckpoint, writeSealedCheckpoint } from './checkpoints.js';
 import type { KeyAccess } from './key-access.js';
-import { type LoadedSplit, loadSplit, type RunInputs, wipeDataset } from './load-inputs.js';
+import { type LoadedSplit, loadSplit, type RunInputs } from './load-inputs.js';
 import { MetricsLog } from './metrics-log.js';
 import { type ModelCard, writeModelCard } from './model-card.js';
 import type { RunConfig } from './run-config.js';
@@ -80,10 +80,27 @@ async function loadAll(inputs: RunInputs, keys: KeyAccess): Promise<Loaded> {
       'ERR_USAGE_INVALID',
       'The run config names no training split (data.dir or data.train).',
     );
-  const train = await loadSplit(inputs.train, keys.providers);
-  const validation = inputs.validation ? await loadSplit(inputs.validation, keys.providers) : undefined;
-  const test = inputs.test ? await loadSplit(inputs.test, keys.providers) : undefined;
-  return { train, validation, test };
+  const loaded: LoadedSplit[] = [];
+  const load = async (path: string | undefined) => {
+    if (path === undefined) return undefined;
+    const split = await loadSplit(path, keys.providers);
+    loaded.push(split);
+    return split;
+  };
+  try {
+    const train = (await load(inputs.train)) as LoadedSplit;
+    return { train, validation: await load(inputs.validation), test: await load(inputs.test) };
+  } catch (error) {
+    for (const s of loaded) s.wipe();
+    throw error;
+  }
+}
+
+/** How the epochs loop ended, and the last epoch's training loss and accuracy. */
+interface LoopResult {
+  readonly interrupted: boolean;
+  readonly stoppedEarly: boolean;
+  readonly lastTrain?: { readonly loss: number; readonly accuracy: number | null };
 }
 
 /** Early stopping's memory, carried in checkpoints. */
@@ -115,7 +132,7 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   try {
     return await train(config, o, manifest, data, now);
   } finally {
-    for (const s of [data.train, data.validation, data.test]) if (s) wipeDataset(s.dataset);
+    for (const s of [data.train, data.validation, data.test]) s?.wipe();
   }
 }
 
@@ -187,7 +204,7 @@ async function train(
     await checkpoint();
     return result(manifest, dir, trainer, loop, resumedFrom, progress, {}, undefined, undefined);
   }
-  const final = finalMetrics(trainer, data);
+  const final = finalMetrics(trainer, data, loop);
   const modelPath = join(dir, RUN_FILES.model);
   const s = trainer.state();
   const sha256 = await writeSealedCheckpoint(
@@ -327,11 +344,12 @@ async function epochs(
   progress: Progress,
   checkpoint: () => Promise<void>,
   now: () => Date,
-): Promise<{ interrupted: boolean; stoppedEarly: boolean }> {
+): Promise<LoopResult> {
   const { epochs: total, optimizer } = config.training;
   const every = config.output.checkpoint_every_epochs;
   const minutes = config.output.checkpoint_every_minutes;
   let lastCheckpoint = Date.now();
+  let lastTrain: LoopResult['lastTrain'];
   while (trainer.state().epoch < total) {
     const epoch = trainer.state().epoch;
     let stepStart = process.hrtime.bigint();
@@ -360,6 +378,7 @@ async function epochs(
     });
     await Promise.all(pending);
     if (!r.completed) return { interrupted: true, stoppedEarly: false };
+    lastTrain = { loss: r.loss, accuracy: r.accuracy ?? null };
     const v = data.validation ? trainer.evaluate(data.validation.dataset) : undefined;
     await metrics.add({
       type: 'epoch',
@@ -375,17 +394,16 @@ async function epochs(
     });
     o.onEpoch?.({ epoch: epoch + 1, loss: r.loss, validationLoss: v?.loss });
     const stop = earlyStop(config, progress, v?.loss);
-    const last = trainer.state().epoch >= total || stop;
     const due =
       (every > 0 && (epoch + 1) % every === 0) ||
       (minutes > 0 && Date.now() - lastCheckpoint >= minutes * 60_000);
-    if (due && !last) {
+    if (due) {
       await checkpoint();
       lastCheckpoint = Date.now();
     }
-    if (stop) return { interrupted: false, stoppedEarly: true };
+    if (stop) return { interrupted: false, stoppedEarly: true, ...(lastTrain ? { lastTrain } : {}) };
   }
-  return { interrupted: false, stoppedEarly: false };
+  return { interrupted: false, stoppedEarly: false, ...(lastTrain ? { lastTrain } : {}) };
 }
 
 function earlyStop(config: RunConfig, p: Progress, validationLoss: number | undefined): boolean {
@@ -400,13 +418,22 @@ function earlyStop(config: RunConfig, p: Progress, validationLoss: number | unde
   return p.stale >= rule.patience;
 }
 
-function finalMetrics(trainer: Trainer, data: Loaded): Record<string, number | null> {
+/**
+ * Final loss and accuracy per split: the last epoch's running figures for the training split
+ * (evaluating it again would cost a third of an epoch), a pass over each other split.
+ */
+function finalMetrics(trainer: Trainer, data: Loaded, loop: LoopResult): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const [name, split] of Object.entries(data) as [string, LoadedSplit | undefined][]) {
     if (!split) continue;
-    const m = trainer.evaluate(split.dataset as Dataset);
+    const m =
+      name === 'train' && loop.lastTrain
+        ? loop.lastTrain
+        : (({ loss, accuracy }) => ({ loss, accuracy: accuracy ?? null }))(
+            trainer.evaluate(split.dataset as Dataset),
+          );
     out[`${name}_loss`] = m.loss;
-    out[`${name}_accuracy`] = m.accuracy ?? null;
+    out[`${name}_accuracy`] = m.accuracy;
   }
   return out;
 }

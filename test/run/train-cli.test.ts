@@ -61,7 +61,7 @@ describe('sealtrain train on the simulated TEE', () => {
     });
     const r = await run(['train', '--config', config, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json).toMatchObject({ ok: true, tee: 'sim', epochs: 6, checkpoints: 2 });
+    expect(r.json).toMatchObject({ ok: true, tee: 'sim', epochs: 6, checkpoints: 3 });
     expect(String(r.json?.warning)).toMatch(/^SIMULATION/);
     const dir = join(f.dir, 'runs', 'wdbc');
     expect((await readdir(dir)).sort()).toEqual([
@@ -74,6 +74,7 @@ describe('sealtrain train on the simulated TEE', () => {
     expect(await readdir(join(dir, 'checkpoints'))).toEqual([
       'checkpoint-000001.sealed',
       'checkpoint-000002.sealed',
+      'checkpoint-000003.sealed',
     ]);
     const card = JSON.parse(await readFile(join(dir, 'model-card.json'), 'utf8'));
     expect(card.attestation).toMatchObject({ type: 'sim', simulated: true, issuer: f.broker.url });
@@ -92,7 +93,7 @@ describe('sealtrain train on the simulated TEE', () => {
     expect(sealed.includes(w.subarray(0, 64))).toBe(false);
     const audit = await readFile(join(f.home, 'audit', 'audit.jsonl'), 'utf8');
     expect(audit).toMatch(/"action":"run\.release".*"outcome":"ok"/);
-    expect(audit).toMatch(/"action":"run\.checkpoint".*"counter":2/);
+    expect(audit).toMatch(/"action":"run\.checkpoint".*"counter":3/);
     expect(audit).toMatch(/"action":"run\.model"/);
 
     const ev = await run(['evaluate', '--config', config, '--json']);

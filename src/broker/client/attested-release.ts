@@ -1,5 +1,6 @@
-import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { generateKeyPair, type KeyObject, randomBytes } from 'node:crypto';
 import { type Agent, request } from 'node:https';
+import { promisify } from 'node:util';
 import type { TokenCredential } from '@azure/core-auth';
 import { KeyClient, type KeyClientOptions } from '@azure/keyvault-keys';
 import { decodeJwt } from 'jose';
@@ -25,6 +26,8 @@ export interface AttestedReleaseOptions {
   /** Device root, configfs-tsm folder and TPM transport for collection (tests, unusual machines). */
   readonly collect?: Pick<Parameters<typeof collectEvidence>[0], 'root' | 'tsmDir' | 'tcti' | 'thim'>;
 }
+
+const generateRsa = (modulusLength: number) => promisify(generateKeyPair)('rsa', { modulusLength });
 
 function fail(what: string, cause?: unknown): SealtrainError {
   if (isSealtrainError(cause)) return cause;
@@ -105,8 +108,11 @@ export async function attestWorkload(
   const scope = 'https://vault.azure.net/.default';
   const bearer = (await options.credential.getToken(scope))?.token;
   if (!bearer) throw new SealtrainError('ERR_BROKER_AUTH', 'The credential gave no token for the broker.');
-  const runtime = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const { nonce } = (await call(`${base}/attest/nonce`, bearer, options.agent)) as { nonce: string };
+  // The ephemeral key is made on the thread pool while the nonce is fetched.
+  const [runtime, { nonce }] = await Promise.all([
+    generateRsa(2048),
+    call(`${base}/attest/nonce`, bearer, options.agent) as Promise<{ nonce: string }>,
+  ]);
   if (typeof nonce !== 'string') throw fail('the broker gave no nonce');
   const envelope = await collectEvidence({
     nonce: Buffer.from(nonce, 'base64url'),

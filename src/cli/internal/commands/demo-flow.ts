@@ -225,7 +225,7 @@ export async function runDemo(
       const model = await openSealedModel(join(trained.dir, 'model.sealed'), keys.providers);
       const test = await loadSplit(inputs.test ?? '', keys.providers);
       const e = evaluateModel(model, test.dataset);
-      test.dataset.features.fill(0);
+      test.wipe();
       expectDemo(e.accuracy === m.test_accuracy, 'evaluate');
       step(
         'evaluate',

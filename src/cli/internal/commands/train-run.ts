@@ -201,7 +201,7 @@ export async function evaluateWithConfig(
         `${keys.attestation?.simulated ? 'SIMULATION — ' : ''}${split}: loss ${m.loss.toFixed(4)}${m.accuracy !== null ? `, accuracy ${(m.accuracy * 100).toFixed(2)} %` : ''} over ${m.rows} rows (model ${path}, opened in memory only).`,
       );
     } finally {
-      data.dataset.features.fill(0);
+      data.wipe();
     }
   } finally {
     keys.close();
@@ -233,7 +233,7 @@ export async function predictWithConfig(
         );
       }
     } finally {
-      data.dataset.features.fill(0);
+      data.wipe();
     }
   } finally {
     keys.close();
