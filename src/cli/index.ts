@@ -52,6 +52,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--pin-file <path>', 'read the PKCS#11 user PIN from this file')
     .option('--pin-fd <n>', 'read the PKCS#11 user PIN from this open file descriptor')
     .option(
+      '--broker-token-file <path>',
+      'azurekv: keys: the broker principal token in this file (default: Entra ID)',
+    )
+    .option('--broker-ca <pem>', "azurekv: keys: trust this CA certificate (the local broker's tls/ca.pem)")
+    .option(
       '--storage-connection-file <path>',
       'read the Azure Storage connection string for az:// paths from this file (default: Entra ID)',
     )

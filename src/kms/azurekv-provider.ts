@@ -158,6 +158,26 @@ export class AzureKeyVaultProvider implements KeyProvider {
     }
   }
 
+  /**
+   * Creates an exportable RSA key with a release policy (Secure Key Release): the vault wraps data
+   * keys with it as with any key, and releases it only to a workload whose attestation token
+   * satisfies `policy` (Key Vault's release-policy JSON). An existing name gets a new version.
+   */
+  async createExportable(name: string, policy: Uint8Array): Promise<KeyVersionInfo> {
+    const uri = this.#uri(name);
+    try {
+      const key = await (await this.#keys()).createRsaKey(name, {
+        keySize: this.#options.keySize ?? 3072,
+        keyOps: ['wrapKey', 'unwrapKey'],
+        exportable: true,
+        releasePolicy: { encodedPolicy: policy },
+      });
+      return this.#info(key.properties);
+    } catch (error) {
+      throw mapError(error, 'create', uri);
+    }
+  }
+
   async rotate(name: string): Promise<KeyVersionInfo> {
     try {
       return this.#info((await (await this.#keys()).rotateKey(name)).properties);

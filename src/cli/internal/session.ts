@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { AuditLog } from '../../audit/index.js';
 import { fromFsError, SealtrainError } from '../../errors/index.js';
 import {
+  AzureKeyVaultProvider,
   auditedProvider,
   type DeferredProvider,
   deferredProvider,
@@ -12,10 +13,14 @@ import {
   LocalKeyring,
   PKCS11_SCHEME,
   Pkcs11KeyProvider,
+  parseAzureKvUri,
   parsePkcs11Uri,
   pkcs11TokenOf,
   readPassphrase,
 } from '../../kms/index.js';
+
+const AZUREKV_SCHEME = 'azurekv';
+
 import type { StorageOptions } from '../../seal/index.js';
 
 /** Options every command accepts. */
@@ -29,6 +34,8 @@ export interface GlobalOptions {
   readonly pinFile?: string;
   readonly pinFd?: string;
   readonly storageConnectionFile?: string;
+  readonly brokerTokenFile?: string;
+  readonly brokerCa?: string;
 }
 
 /** Where state lives: `--home`, else `SEALTRAIN_HOME`, else `~/.sealtrain`. */
@@ -70,6 +77,7 @@ export class Session {
   #audit: AuditLog | undefined;
   #keyring: LocalKeyring | undefined;
   #pkcs11: Pkcs11KeyProvider | undefined;
+  #vault: { host: string; provider: AzureKeyVaultProvider } | undefined;
   #providers: KeyProvider[] | undefined;
   readonly #deferredProviders: DeferredProvider[] = [];
 
@@ -165,6 +173,15 @@ export class Session {
         audit,
         this.actor,
       ),
+      auditedProvider(
+        this.#deferred(
+          AZUREKV_SCHEME,
+          (uri) => this.vault(uri),
+          (e) => e.code === 'ERR_USAGE_INVALID',
+        ),
+        audit,
+        this.actor,
+      ),
     ];
     return this.#providers;
   }
@@ -175,6 +192,10 @@ export class Session {
    */
   async providerFor(key: string): Promise<{ provider: KeyProvider; name: string }> {
     const audit = await this.audit();
+    if (key.startsWith(`${AZUREKV_SCHEME}:`)) {
+      const { name } = parseAzureKvUri(key);
+      return { provider: auditedProvider(await this.vault(key), audit, this.actor), name };
+    }
     if (!key.startsWith(`${PKCS11_SCHEME}:`)) {
       const name = key.startsWith(`${LOCAL_SCHEME}:`) ? key.slice(LOCAL_SCHEME.length + 1) : key;
       return { provider: auditedProvider(await this.localKeyring(), audit, this.actor), name };
@@ -191,6 +212,56 @@ export class Session {
   ): KeyProvider {
     const provider = deferredProvider(scheme, open, { unavailable });
     this.#deferredProviders.push(provider);
+    return provider;
+  }
+
+  /**
+   * The Azure Key Vault (or sealtrain broker) an `azurekv:` URI names, one per command: the
+   * credential is the principal token in `--broker-token-file`, else Entra ID
+   * (`DefaultAzureCredential`); `--broker-ca` is the broker's CA certificate.
+   */
+  async vault(uri: string | undefined): Promise<AzureKeyVaultProvider> {
+    if (uri === undefined)
+      throw new SealtrainError(
+        'ERR_USAGE_INVALID',
+        'Name Key Vault keys by URI: azurekv://<vault>/keys/<name>.',
+      );
+    const { vaultUrl } = parseAzureKvUri(uri);
+    const host = new URL(vaultUrl).host;
+    if (this.#vault) {
+      if (this.#vault.host === host) return this.#vault.provider;
+      throw new SealtrainError(
+        'ERR_USAGE_INVALID',
+        `One command uses one vault: ${host} was named after ${this.#vault.host}.`,
+      );
+    }
+    const read = async (path: string, what: string) => {
+      try {
+        return (await readFile(path, 'utf8')).trim();
+      } catch (error) {
+        throw fromFsError(error, `read the ${what}`, path);
+      }
+    };
+    const file = this.opts.brokerTokenFile;
+    const token = file !== undefined ? await read(file, 'broker token file') : undefined;
+    const credential =
+      token !== undefined
+        ? { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) }
+        : new (await import('@azure/identity')).DefaultAzureCredential();
+    const ca =
+      this.opts.brokerCa !== undefined ? await read(this.opts.brokerCa, 'broker CA certificate') : undefined;
+    const { Agent } = await import('node:https');
+    const agent = new Agent(ca ? { ca } : {});
+    const provider = new AzureKeyVaultProvider({
+      vaultUrl,
+      credential,
+      clientOptions: {
+        agent,
+        disableChallengeResourceVerification: ca !== undefined,
+        retryOptions: { maxRetries: 2 },
+      },
+    });
+    this.#vault = { host, provider };
     return provider;
   }
 

@@ -1,5 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { SealtrainError } from '../../../errors/index.js';
+import { fromFsError, SealtrainError } from '../../../errors/index.js';
 import { type KeyProvider, type KeyVersionInfo, LocalKeyring } from '../../../kms/index.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
@@ -19,6 +20,44 @@ async function target(session: Session, key: string): Promise<{ provider: KeyPro
 
 function row(v: KeyVersionInfo): string {
   return `${`${v.uri}/${v.version}`.padEnd(32)} ${v.enabled ? 'enabled ' : 'disabled'}  ${v.created}`;
+}
+
+/** Creates an exportable `azurekv:` key with the release policy in `file` (validated first). */
+async function createReleasable(
+  session: Session,
+  uri: string,
+  name: string,
+  file: string,
+): Promise<KeyVersionInfo> {
+  if (!uri.startsWith('azurekv:'))
+    throw new SealtrainError('ERR_USAGE_INVALID', '--release-policy applies to azurekv: keys only.');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw fromFsError(error, 'read the release policy', file);
+  }
+  const { parseReleasePolicy } = await import('../../../policy/index.js');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new SealtrainError('ERR_POLICY_INVALID', `The release policy ${file} is not valid JSON.`, {
+      cause,
+      details: { path: file },
+    });
+  }
+  parseReleasePolicy(json, file);
+  const audit = await session.auditContext();
+  const v = await (await session.vault(uri)).createExportable(name, Buffer.from(JSON.stringify(json)));
+  await audit.sink.record({
+    actor: audit.actor,
+    action: 'keys.create',
+    outcome: 'ok',
+    key: { uri: v.uri, version: v.version },
+    details: { exportable: true, release_policy: file },
+  });
+  return v;
 }
 
 /** `sealtrain keys init|create|list|rotate|disable`. */
@@ -58,12 +97,27 @@ export function keysCommand(program: Command, run: Run): void {
     );
   keys
     .command('create <name>')
-    .description('Create a key (version 1)')
-    .addHelpText('after', '\nExample:\n  sealtrain keys create hospital-a --passphrase-file pass.txt')
+    .description(
+      'Create a key (version 1); an azurekv: key with --release-policy is exportable to attested workloads',
+    )
+    .option(
+      '--release-policy <file>',
+      'azurekv: keys: a release policy (JSON): the key is released only to TEEs that meet it',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sealtrain keys create hospital-a --passphrase-file pass.txt\n' +
+        '  sealtrain keys create azurekv://127.0.0.1:8443/keys/data-key --release-policy policy.json \\\n' +
+        '    --broker-token-file owner.token --broker-ca state/broker/tls/ca.pem',
+    )
     .action(
       run(async (session, out, name = '') => {
         const { provider, name: key } = await target(session, name);
-        const v = await provider.create(key);
+        const policyFile = (session.opts as { releasePolicy?: string }).releasePolicy;
+        const v =
+          policyFile === undefined
+            ? await provider.create(key)
+            : await createReleasable(session, name, key, policyFile);
         out.result({ key: v }, `Created ${v.uri} version ${v.version}.`);
       }),
     );
