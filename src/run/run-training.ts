@@ -4,6 +4,7 @@ import { SealtrainError } from '../errors/index.js';
 import { type BackendOptions, type Dataset, Network, Trainer, type TrainerState } from '../train/index.js';
 import type { CheckpointContents } from './checkpoint-file.js';
 import { checkRollback, readSealedCheckpoint, writeSealedCheckpoint } from './checkpoints.js';
+import { epochs, type Loaded, type LoopResult, type Progress } from './epoch-loop.js';
 import type { KeyAccess } from './key-access.js';
 import { type LoadedSplit, loadSplit, type RunInputs } from './load-inputs.js';
 import { MetricsLog } from './metrics-log.js';
@@ -68,12 +69,6 @@ export interface TrainRunResult {
   readonly card: ModelCard | undefined;
 }
 
-interface Loaded {
-  readonly train: LoadedSplit;
-  readonly validation: LoadedSplit | undefined;
-  readonly test: LoadedSplit | undefined;
-}
-
 async function loadAll(inputs: RunInputs, keys: KeyAccess): Promise<Loaded> {
   if (inputs.train === undefined)
     throw new SealtrainError(
@@ -94,20 +89,6 @@ async function loadAll(inputs: RunInputs, keys: KeyAccess): Promise<Loaded> {
     for (const s of loaded) s.wipe();
     throw error;
   }
-}
-
-/** How the epochs loop ended, and the last epoch's training loss and accuracy. */
-interface LoopResult {
-  readonly interrupted: boolean;
-  readonly stoppedEarly: boolean;
-  readonly lastTrain?: { readonly loss: number; readonly accuracy: number | null };
-}
-
-/** Early stopping's memory, carried in checkpoints. */
-interface Progress {
-  best: number | null;
-  stale: number;
-  counter: number;
 }
 
 /**
@@ -198,7 +179,18 @@ async function train(
     );
     await pruneCheckpoints(dir, config.output.keep_checkpoints);
   };
-  const loop = await epochs(config, o, trainer, data, metrics, progress, checkpoint, now);
+  const loop = await epochs({
+    config,
+    trainer,
+    data,
+    metrics,
+    progress,
+    checkpoint,
+    now,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+  });
   await metrics.flush();
   if (loop.interrupted) {
     await checkpoint();
@@ -333,89 +325,6 @@ async function restore(
     details: { run_id: manifest.run_id, counter: h.counter, epoch: h.epoch, step: h.step },
   });
   return h.counter;
-}
-
-async function epochs(
-  config: RunConfig,
-  o: TrainRunOptions,
-  trainer: Trainer,
-  data: Loaded,
-  metrics: MetricsLog,
-  progress: Progress,
-  checkpoint: () => Promise<void>,
-  now: () => Date,
-): Promise<LoopResult> {
-  const { epochs: total, optimizer } = config.training;
-  const every = config.output.checkpoint_every_epochs;
-  const minutes = config.output.checkpoint_every_minutes;
-  let lastCheckpoint = Date.now();
-  let lastTrain: LoopResult['lastTrain'];
-  while (trainer.state().epoch < total) {
-    const epoch = trainer.state().epoch;
-    let stepStart = process.hrtime.bigint();
-    const pending: Promise<void>[] = [];
-    const r = await trainer.trainEpoch(data.train.dataset, {
-      checked: false,
-      ...(o.signal ? { signal: o.signal } : {}),
-      onStep: (step, done, all) => {
-        const t = process.hrtime.bigint();
-        const seconds = Number(t - stepStart) / 1e9;
-        stepStart = t;
-        pending.push(
-          metrics.add({
-            type: 'step',
-            epoch,
-            step: trainer.state().step,
-            loss: step.loss,
-            accuracy: Number.isNaN(step.correct) ? null : step.correct / step.rows,
-            learning_rate: optimizer.learningRate,
-            samples_per_second: seconds > 0 ? step.rows / seconds : 0,
-            time: now().toISOString(),
-          }),
-        );
-        o.onProgress?.({ epoch, epochs: total, done, total: all, loss: step.loss });
-      },
-    });
-    await Promise.all(pending);
-    if (!r.completed) return { interrupted: true, stoppedEarly: false };
-    lastTrain = { loss: r.loss, accuracy: r.accuracy ?? null };
-    const v = data.validation ? trainer.evaluate(data.validation.dataset) : undefined;
-    await metrics.add({
-      type: 'epoch',
-      epoch: epoch + 1,
-      step: trainer.state().step,
-      loss: r.loss,
-      accuracy: r.accuracy ?? null,
-      validation_loss: v?.loss ?? null,
-      validation_accuracy: v?.accuracy ?? null,
-      seconds: r.seconds,
-      samples_per_second: r.samplesPerSecond,
-      time: now().toISOString(),
-    });
-    o.onEpoch?.({ epoch: epoch + 1, loss: r.loss, validationLoss: v?.loss });
-    const stop = earlyStop(config, progress, v?.loss);
-    const due =
-      (every > 0 && (epoch + 1) % every === 0) ||
-      (minutes > 0 && Date.now() - lastCheckpoint >= minutes * 60_000);
-    if (due) {
-      await checkpoint();
-      lastCheckpoint = Date.now();
-    }
-    if (stop) return { interrupted: false, stoppedEarly: true, ...(lastTrain ? { lastTrain } : {}) };
-  }
-  return { interrupted: false, stoppedEarly: false, ...(lastTrain ? { lastTrain } : {}) };
-}
-
-function earlyStop(config: RunConfig, p: Progress, validationLoss: number | undefined): boolean {
-  const rule = config.earlyStopping;
-  if (!rule || validationLoss === undefined) return false;
-  if (p.best === null || validationLoss < p.best - rule.minDelta) {
-    p.best = validationLoss;
-    p.stale = 0;
-    return false;
-  }
-  p.stale++;
-  return p.stale >= rule.patience;
 }
 
 /**

@@ -1,0 +1,169 @@
+import type { Dataset, EpochResult, Trainer } from '../train/index.js';
+import type { LoadedSplit } from './load-inputs.js';
+import type { MetricsLog } from './metrics-log.js';
+import type { RunConfig } from './run-config.js';
+
+/** The splits a run trains and evaluates on, in memory. */
+export interface Loaded {
+  readonly train: LoadedSplit;
+  readonly validation: LoadedSplit | undefined;
+  readonly test: LoadedSplit | undefined;
+}
+
+/** How the epochs loop ended, and the last epoch's training loss and accuracy. */
+export interface LoopResult {
+  readonly interrupted: boolean;
+  readonly stoppedEarly: boolean;
+  readonly lastTrain?: { readonly loss: number; readonly accuracy: number | null };
+}
+
+/** Early stopping's memory, carried in checkpoints. */
+export interface Progress {
+  best: number | null;
+  stale: number;
+  counter: number;
+}
+/** What the loop needs from the run. */
+export interface LoopContext {
+  readonly config: RunConfig;
+  readonly trainer: Trainer;
+  readonly data: Loaded;
+  readonly metrics: MetricsLog;
+  readonly progress: Progress;
+  /** Seals a checkpoint of the trainer's current state. */
+  readonly checkpoint: () => Promise<void>;
+  readonly now: () => Date;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: {
+    epoch: number;
+    epochs: number;
+    done: number;
+    total: number;
+    loss: number;
+  }) => void;
+  readonly onEpoch?: (e: { epoch: number; loss: number; validationLoss: number | undefined }) => void;
+}
+
+/** One epoch's figures summed over the pieces a timed checkpoint splits it into. */
+interface EpochSum {
+  lossSum: number;
+  correctSum: number;
+  samples: number;
+  seconds: number;
+  hasAccuracy: boolean;
+}
+
+function add(sum: EpochSum, r: EpochResult): void {
+  sum.lossSum += r.loss * r.samples;
+  sum.correctSum += (r.accuracy ?? 0) * r.samples;
+  sum.hasAccuracy = r.accuracy !== undefined;
+  sum.samples += r.samples;
+  sum.seconds += r.seconds;
+}
+
+/**
+ * Trains the rest of the current epoch. With `checkpoint_every_minutes`, the epoch is stopped
+ * between steps when the time is up, checkpointed (mid-epoch: the position is in it) and continued.
+ * Returns undefined when the caller's signal stopped it.
+ */
+async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise<EpochSum | undefined> {
+  const { trainer, config } = c;
+  const epoch = trainer.state().epoch;
+  const minutes = config.output.checkpoint_every_minutes;
+  const sum: EpochSum = { lossSum: 0, correctSum: 0, samples: 0, seconds: 0, hasAccuracy: false };
+  let stepStart = process.hrtime.bigint();
+  const pending: Promise<void>[] = [];
+  const onStep = (step: { loss: number; correct: number; rows: number }, done: number, all: number) => {
+    const t = process.hrtime.bigint();
+    const seconds = Number(t - stepStart) / 1e9;
+    stepStart = t;
+    pending.push(
+      c.metrics.add({
+        type: 'step',
+        epoch,
+        step: trainer.state().step,
+        loss: step.loss,
+        accuracy: Number.isNaN(step.correct) ? null : step.correct / step.rows,
+        learning_rate: config.training.optimizer.learningRate,
+        samples_per_second: seconds > 0 ? step.rows / seconds : 0,
+        time: c.now().toISOString(),
+      }),
+    );
+    c.onProgress?.({ epoch, epochs: config.training.epochs, done, total: all, loss: step.loss });
+  };
+  for (;;) {
+    const timer = new AbortController();
+    const wait = minutes > 0 ? Math.max(0, lastCheckpoint.at + minutes * 60_000 - Date.now()) : undefined;
+    const handle = wait === undefined ? undefined : setTimeout(() => timer.abort(), wait);
+    const signal = c.signal ? AbortSignal.any([c.signal, timer.signal]) : timer.signal;
+    let r: EpochResult;
+    try {
+      r = await trainer.trainEpoch(c.data.train.dataset, { checked: false, signal, onStep });
+    } finally {
+      clearTimeout(handle);
+      await Promise.all(pending.splice(0));
+    }
+    add(sum, r);
+    if (r.completed) return sum;
+    if (c.signal?.aborted) return undefined;
+    await c.checkpoint();
+    lastCheckpoint.at = Date.now();
+  }
+}
+
+/**
+ * The epochs of a run: train, evaluate the validation split, log the epoch, stop early when the
+ * validation loss stopped improving, and checkpoint every N epochs or minutes.
+ */
+export async function epochs(c: LoopContext): Promise<LoopResult> {
+  const { trainer, config } = c;
+  const every = config.output.checkpoint_every_epochs;
+  const minutes = config.output.checkpoint_every_minutes;
+  const lastCheckpoint = { at: Date.now() };
+  let lastTrain: LoopResult['lastTrain'];
+  while (trainer.state().epoch < config.training.epochs) {
+    const epoch = trainer.state().epoch;
+    const sum = await oneEpoch(c, lastCheckpoint);
+    if (!sum) return { interrupted: true, stoppedEarly: false };
+    const loss = sum.lossSum / sum.samples;
+    const accuracy = sum.hasAccuracy ? sum.correctSum / sum.samples : null;
+    lastTrain = { loss, accuracy };
+    const v = c.data.validation ? trainer.evaluate(c.data.validation.dataset) : undefined;
+    await c.metrics.add({
+      type: 'epoch',
+      epoch: epoch + 1,
+      step: trainer.state().step,
+      loss,
+      accuracy,
+      validation_loss: v?.loss ?? null,
+      validation_accuracy: v?.accuracy ?? null,
+      seconds: sum.seconds,
+      samples_per_second: sum.seconds > 0 ? sum.samples / sum.seconds : 0,
+      time: c.now().toISOString(),
+    });
+    c.onEpoch?.({ epoch: epoch + 1, loss, validationLoss: v?.loss });
+    const stop = earlyStop(config, c.progress, v?.loss);
+    const due =
+      (every > 0 && (epoch + 1) % every === 0) ||
+      (minutes > 0 && Date.now() - lastCheckpoint.at >= minutes * 60_000);
+    if (due) {
+      await c.checkpoint();
+      lastCheckpoint.at = Date.now();
+    }
+    if (stop) return { interrupted: false, stoppedEarly: true, lastTrain };
+  }
+  return { interrupted: false, stoppedEarly: false, ...(lastTrain ? { lastTrain } : {}) };
+}
+
+/** Updates early stopping's memory with an epoch's validation loss; true when it is time to stop. */
+export function earlyStop(config: RunConfig, p: Progress, validationLoss: number | undefined): boolean {
+  const rule = config.earlyStopping;
+  if (!rule || validationLoss === undefined) return false;
+  if (p.best === null || validationLoss < p.best - rule.minDelta) {
+    p.best = validationLoss;
+    p.stale = 0;
+    return false;
+  }
+  p.stale++;
+  return p.stale >= rule.patience;
+}

@@ -1,0 +1,158 @@
+// runTraining as a library, with a local key and plaintext splits (attestation off): timed
+// checkpoints land mid-epoch, an aborted run checkpoints where it stopped, and both resume to the
+// weights of an uninterrupted run.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/audit/index.js';
+import { loadLineageSigningKey, prepareDataset } from '../../src/data/index.js';
+import { LocalKeyring } from '../../src/kms/index.js';
+import {
+  type KeyAccess,
+  listCheckpoints,
+  openSealedModel,
+  parseRunConfig,
+  readMetrics,
+  readSealedCheckpoint,
+  resolveInputs,
+  runTraining,
+  type TrainRunOptions,
+} from '../../src/run/index.js';
+
+let dir: string;
+let ring: LocalKeyring;
+let audit: AuditLog;
+let keys: KeyAccess;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sealtrain-run-'));
+  ring = await LocalKeyring.init(join(dir, 'keyring'), randomBytes(16), { scryptCost: 1024 });
+  await ring.create('owner');
+  audit = await AuditLog.open(join(dir, 'audit'));
+  keys = { providers: [ring], attestation: undefined, released: [], close: () => {} };
+  let s = 7;
+  const rand = () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+  const rows = ['a,b,c,d,e,f,g,h,label'];
+  for (let i = 0; i < 4000; i++) {
+    const x = Array.from({ length: 8 }, rand);
+    rows.push(`${x.map((v) => v.toFixed(4)).join(',')},${(x[0] ?? 0) * (x[1] ?? 0) > 0 ? 'p' : 'n'}`);
+  }
+  await writeFile(join(dir, 'data.csv'), `${rows.join('\n')}\n`);
+  await prepareDataset(join(dir, 'data.csv'), join(dir, 'prepared'), {
+    infer: { label: 'label' },
+    signingKey: await loadLineageSigningKey(dir),
+  });
+});
+afterAll(async () => {
+  ring?.close();
+  await audit?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function config(name: string, output: object = {}) {
+  return parseRunConfig(
+    {
+      model: { architecture: 'mlp', input_size: 8, hidden_size: [256, 256], output_size: 2 },
+      training: { batch_size: 16, learning_rate: 0.001, epochs: 3, seed: 5 },
+      security: { key: 'local:owner', attestation: false },
+      data: { dir: 'prepared' },
+      output: { dir: join('runs', name), checkpoint_every_epochs: 0, ...output },
+    },
+    join(dir, `${name}.json`),
+  );
+}
+
+async function train(name: string, output: object = {}, extra: Partial<TrainRunOptions> = {}) {
+  const c = config(name, output);
+  return runTraining(c, {
+    keys,
+    inputs: await resolveInputs(c),
+    audit: { sink: audit, actor: 'test' },
+    auditDir: join(dir, 'audit'),
+    tee: 'none',
+    ...extra,
+  });
+}
+
+const weights = async (run: string) =>
+  Buffer.from((await openSealedModel(join(dir, 'runs', run, 'model.sealed'), [ring])).network.params.buffer);
+
+describe('runTraining', () => {
+  it('checkpoints mid-epoch every few milliseconds without changing a single weight', async () => {
+    const whole = await train('whole');
+    expect(whole.checkpoints).toBe(0);
+    const timed = await train('timed', { checkpoint_every_minutes: 0.0005, keep_checkpoints: 1000 });
+    expect(timed.checkpoints).toBeGreaterThan(3);
+    const all = await listCheckpoints(join(dir, 'runs', 'timed'));
+    const positions = await Promise.all(
+      all.map(async (c) => (await readSealedCheckpoint(c.path, [ring])).header.position),
+    );
+    expect(positions.some((p) => p > 0)).toBe(true);
+    expect((await weights('timed')).equals(await weights('whole'))).toBe(true);
+    // An epoch split by checkpoints is still one line with the whole epoch's figures.
+    const epochs = (await readMetrics(join(dir, 'runs', 'timed', 'metrics.jsonl'))).filter(
+      (m) => m.type === 'epoch',
+    );
+    const wholeEpochs = (await readMetrics(join(dir, 'runs', 'whole', 'metrics.jsonl'))).filter(
+      (m) => m.type === 'epoch',
+    );
+    expect(epochs).toHaveLength(3);
+    epochs.forEach((e, i) => expect(e.loss).toBeCloseTo(wholeEpochs[i]?.loss ?? Number.NaN, 12));
+    const card = whole.card;
+    expect(card?.attestation.type).toBe('none');
+    expect(card?.training.epochs).toBe(3);
+  }, 60_000);
+
+  it('stops on its signal with a checkpoint, and --resume finishes with the same weights', async () => {
+    const stop = new AbortController();
+    let steps = 0;
+    const r = await train(
+      'aborted',
+      {},
+      {
+        signal: stop.signal,
+        onProgress: () => {
+          if (++steps === 300) stop.abort();
+        },
+      },
+    );
+    expect(r.interrupted).toBe(true);
+    expect(r.model).toBeUndefined();
+    expect(r.checkpoints).toBe(1);
+    const resumed = await train('aborted', {}, { resume: true });
+    expect(resumed.resumedFrom).toBe(1);
+    expect((await weights('aborted')).equals(await weights('whole'))).toBe(true);
+  }, 60_000);
+
+  it('refuses a run folder holding another run, and a resume with another training section', async () => {
+    await expect(train('whole')).rejects.toMatchObject({ code: 'ERR_RUN_STATE' });
+    const c = parseRunConfig(
+      {
+        model: { architecture: 'mlp', input_size: 8, hidden_size: 4, output_size: 2 },
+        security: { key: 'local:owner', attestation: false },
+        data: { dir: 'prepared' },
+        output: { dir: join('runs', 'whole') },
+      },
+      join(dir, 'other.json'),
+    );
+    await expect(
+      runTraining(c, {
+        keys,
+        inputs: await resolveInputs(c),
+        audit: { sink: audit, actor: 't' },
+        auditDir: join(dir, 'audit'),
+        tee: 'none',
+        resume: true,
+      }),
+    ).rejects.toMatchObject({
+      code: 'ERR_RUN_STATE',
+      message: expect.stringMatching(/another model or training section/),
+    });
+  }, 60_000);
+});
