@@ -103,7 +103,7 @@ describe('runTraining', () => {
       (m) => m.type === 'epoch',
     );
     expect(epochs).toHaveLength(3);
-    epochs.forEach((e, i) => expect(e.loss).toBeCloseTo(wholeEpochs[i]?.loss ?? Number.NaN, 12));
+    for (const [i, e] of epochs.entries()) expect(e.loss).toBeCloseTo(wholeEpochs[i]?.loss ?? Number.NaN, 12);
     const card = whole.card;
     expect(card?.attestation.type).toBe('none');
     expect(card?.training.epochs).toBe(3);
