@@ -3,8 +3,10 @@
 // rollback protection, and a canary that must never leak.
 
 import { cp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attestWorkload } from '../../src/broker/client/attested-release.js';
 import { openKeyAccess, openSealedModel, readMetrics } from '../../src/run/index.js';
 import { StaticToken } from '../broker/helpers.js';
 import { type CliResult, cli } from '../helpers/cli.js';
@@ -216,8 +218,24 @@ describe('sealtrain train on the simulated TEE', () => {
     expect(audit).toMatch(/"action":"run\.rollback"[^\n]*"outcome":"ok"/);
   }, 240_000);
 
-  it('never lets the canary or the workload token into output, the audit logs or the run folders', async () => {
+  it('never lets the canary, the workload token or the data key into output, the audit logs or the run folders', async () => {
     expect(seen.length).toBeGreaterThan(5);
+    // The data key itself, as a workload would get it: its private exponent must appear nowhere.
+    const agent = new Agent({ ca: f.broker.caCertificate });
+    const w = await attestWorkload({
+      vaultUrl: f.broker.url,
+      credential: new StaticToken(f.workload),
+      agent,
+      clientOptions: { agent, disableChallengeResourceVerification: true },
+      sim: { privateKey: f.sim },
+    });
+    const key = await w.release('data-key');
+    if (key.kty !== 'RSA') throw new Error('data-key should be RSA');
+    const d = String(key.material.export({ format: 'jwk' }).d);
+    const dBytes = Buffer.from(d, 'base64url');
+    const texts = [d, dBytes.toString('hex'), dBytes.toString('base64')];
+    for (const r of seen)
+      for (const t of texts) expect(r.stdout.includes(t) || r.stderr.includes(t)).toBe(false);
     for (const r of seen) {
       expect(r.stdout.includes(CANARY)).toBe(false);
       expect(r.stderr.includes(CANARY)).toBe(false);
@@ -231,6 +249,8 @@ describe('sealtrain train on the simulated TEE', () => {
     ];
     for (const bytes of logs) {
       expect(bytes.includes(CANARY)).toBe(false);
+      expect(bytes.includes(dBytes.subarray(0, 32))).toBe(false);
+      for (const t of texts) expect(bytes.includes(t)).toBe(false);
       expect(bytes.includes(f.workload)).toBe(false);
     }
   });
