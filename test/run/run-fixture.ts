@@ -36,15 +36,16 @@ function simPolicy(authority: string) {
   };
 }
 
-function snpPolicy(authority: string) {
+/** A policy for the simulated TEE that pins a launch measurement it does not have. */
+function wrongMeasurementPolicy(authority: string) {
   return {
     version: '1.0.0',
     anyOf: [
       {
         authority,
         allOf: [
-          { claim: 'x-ms-attestation-type', equals: 'sevsnpvm' },
-          { claim: 'x-ms-sevsnpvm-launchmeasurement', equals: 'ab'.repeat(48) },
+          { claim: 'x-ms-attestation-type', equals: 'sim' },
+          { claim: 'x-ms-sim-launchmeasurement', equals: 'ab'.repeat(48) },
         ],
       },
     ],
@@ -101,7 +102,7 @@ export async function startRunFixture(): Promise<RunFixture> {
   await client.createKey('strict-key', 'RSA', {
     keySize: 2048,
     exportable: true,
-    releasePolicy: policy(snpPolicy(broker.url)),
+    releasePolicy: policy(wrongMeasurementPolicy(broker.url)),
   });
   const vault = new AzureKeyVaultProvider({
     vaultUrl: broker.url,

@@ -130,7 +130,7 @@ describe('sealtrain train on the simulated TEE', () => {
     const r = await run(['train', '--config', config]);
     expect(r.code).toBe(91);
     expect(r.stderr).toMatch(/strict-key/);
-    expect(r.stderr).toMatch(/x-ms-attestation-type/);
+    expect(r.stderr).toMatch(/x-ms-sim-launchmeasurement/);
     // The release comes first: no run folder, so no output of any kind.
     await expect(stat(join(f.dir, 'runs', 'strict'))).rejects.toThrow(/ENOENT/);
     const audit = await readFile(join(f.home, 'audit', 'audit.jsonl'), 'utf8');
