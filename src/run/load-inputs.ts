@@ -82,13 +82,16 @@ export async function isSealed(path: string): Promise<boolean> {
   }
 }
 
+/** Providers, or their promise: a file is read while its keys are still being released. */
+export type ProvidersSoon = readonly KeyProvider[] | PromiseLike<readonly KeyProvider[]>;
+
 /**
  * Reads a file into memory, opening it with `providers` when it is sealed. The plaintext exists
  * only in the returned buffer: the caller wipes it.
  */
 export async function readInput(
   path: string,
-  providers: readonly KeyProvider[],
+  providers: ProvidersSoon,
 ): Promise<{ bytes: Buffer; sealed: boolean }> {
   const sealed = await isSealed(path);
   let raw: Buffer;
@@ -98,14 +101,14 @@ export async function readInput(
     throw fromFsError(error, 'read', path);
   }
   if (!sealed) return { bytes: raw, sealed };
-  return { bytes: await unsealBuffer(raw, { providers, name: path }), sealed };
+  return { bytes: await unsealBuffer(raw, { providers: await providers, name: path }), sealed };
 }
 
 /**
  * Loads one split's tensor file (sealed or not) as a {@link Dataset}: `features` float32 and
  * `labels` int32 (classes) or float32 (targets), checked by the tensor-file reader.
  */
-export async function loadSplit(path: string, providers: readonly KeyProvider[]): Promise<LoadedSplit> {
+export async function loadSplit(path: string, providers: ProvidersSoon): Promise<LoadedSplit> {
   const { bytes, sealed } = await readInput(path, providers);
   const wipe = () => {
     bytes.fill(0);

@@ -6,7 +6,7 @@ import type { CheckpointContents } from './checkpoint-file.js';
 import { checkRollback, readSealedCheckpoint, writeSealedCheckpoint } from './checkpoints.js';
 import { epochs, type Loaded, type LoopResult, type Progress } from './epoch-loop.js';
 import type { KeyAccess } from './key-access.js';
-import { type LoadedSplit, loadSplit, type RunInputs } from './load-inputs.js';
+import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
 import { MetricsLog } from './metrics-log.js';
 import { type ModelCard, writeModelCard } from './model-card.js';
 import type { RunConfig } from './run-config.js';
@@ -22,14 +22,17 @@ import {
 
 /** Options for {@link runTraining}. */
 export interface TrainRunOptions extends BackendOptions {
-  /** Released and local keys (see `openKeyAccess`). */
-  readonly keys: KeyAccess;
+  /**
+   * Released and local keys (see `openKeyAccess`), or their promise: the inputs are read from disk
+   * while the release is under way, and nothing is created before it succeeds.
+   */
+  readonly keys: KeyAccess | Promise<KeyAccess>;
   readonly inputs: RunInputs;
   readonly audit: { readonly sink: AuditSink; readonly actor: string };
   /** The audit log's folder (rollback protection reads it). */
   readonly auditDir: string;
-  /** `sim` or the attested TEE type; `none` for an unattested development run. */
-  readonly tee: string;
+  /** `sim` or the attested TEE type; `none` for an unattested run. Default: from the keys' attestation. */
+  readonly tee?: string;
   /** Continue the run in `output.dir` from its newest checkpoint. */
   readonly resume?: boolean;
   /** Resume even from a checkpoint older than the newest one recorded (recorded too). */
@@ -51,6 +54,9 @@ export interface TrainRunOptions extends BackendOptions {
   readonly now?: () => Date;
 }
 
+/** The options once the keys are there. */
+type Resolved = Omit<TrainRunOptions, 'keys'> & { readonly keys: KeyAccess };
+
 /** What a run did. */
 export interface TrainRunResult {
   readonly runId: string;
@@ -69,7 +75,7 @@ export interface TrainRunResult {
   readonly card: ModelCard | undefined;
 }
 
-async function loadAll(inputs: RunInputs, keys: KeyAccess): Promise<Loaded> {
+async function loadAll(inputs: RunInputs, providers: ProvidersSoon): Promise<Loaded> {
   if (inputs.train === undefined)
     throw new SealtrainError(
       'ERR_USAGE_INVALID',
@@ -78,7 +84,7 @@ async function loadAll(inputs: RunInputs, keys: KeyAccess): Promise<Loaded> {
   const loaded: LoadedSplit[] = [];
   const load = async (path: string | undefined) => {
     if (path === undefined) return undefined;
-    const split = await loadSplit(path, keys.providers);
+    const split = await loadSplit(path, providers);
     loaded.push(split);
     return split;
   };
@@ -102,18 +108,44 @@ async function loadAll(inputs: RunInputs, keys: KeyAccess): Promise<Loaded> {
 export async function runTraining(config: RunConfig, o: TrainRunOptions): Promise<TrainRunResult> {
   const now = o.now ?? (() => new Date());
   const dir = config.output.dir;
-  const manifest = o.resume
-    ? await resumableRun(dir, config)
-    : await createRunFolder(
-        dir,
-        { config_sha256: config.sha256, training_sha256: config.trainingSha256, tee: o.tee },
-        { force: o.force === true, now: now() },
-      );
-  const data = await loadAll(o.inputs, o.keys);
+  const keysSoon = Promise.resolve(o.keys);
+  const loading = loadAll(
+    o.inputs,
+    keysSoon.then((k) => k.providers),
+  );
+  // Whatever happens before training starts, what was decrypted is wiped.
+  const wipeLoaded = () =>
+    loading.then(
+      (d) => {
+        for (const s of [d.train, d.validation, d.test]) s?.wipe();
+      },
+      () => {},
+    );
+  let keys: KeyAccess;
+  let manifest: RunManifest;
+  let data: Loaded;
   try {
-    return await train(config, o, manifest, data, now);
+    keys = await keysSoon;
+    manifest = o.resume
+      ? await resumableRun(dir, config)
+      : await createRunFolder(
+          dir,
+          {
+            config_sha256: config.sha256,
+            training_sha256: config.trainingSha256,
+            tee: o.tee ?? keys.attestation?.type ?? 'none',
+          },
+          { force: o.force === true, now: now() },
+        );
+    data = await loading;
+  } catch (error) {
+    await wipeLoaded();
+    throw error;
+  }
+  try {
+    return await train(config, { ...o, keys }, manifest, data, now);
   } finally {
-    for (const s of [data.train, data.validation, data.test]) s?.wipe();
+    await wipeLoaded();
   }
 }
 
@@ -134,7 +166,7 @@ async function resumableRun(dir: string, config: RunConfig): Promise<RunManifest
 
 async function train(
   config: RunConfig,
-  o: TrainRunOptions,
+  o: Resolved,
   manifest: RunManifest,
   data: Loaded,
   now: () => Date,
@@ -274,7 +306,7 @@ function result(
 
 async function restore(
   config: RunConfig,
-  o: TrainRunOptions,
+  o: Resolved,
   manifest: RunManifest,
   trainer: Trainer,
   progress: Progress,

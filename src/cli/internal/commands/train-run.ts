@@ -60,26 +60,30 @@ export async function trainWithConfig(
   const sealedInputs = [inputs.train, inputs.validation, inputs.test].filter(
     (x): x is string => x !== undefined,
   );
-  // Resuming opens a sealed checkpoint: the model owner's key must be released too.
-  const keys = await keysFor(
+  // Resuming opens a sealed checkpoint: the model owner's key must be released too. The inputs are
+  // read from disk while the release is under way.
+  const keysSoon = keysFor(
     session,
     out,
     config,
     sealedInputs,
     flags.resume && config.security.key.startsWith('azurekv:'),
   );
+  keysSoon.then(
+    (k) =>
+      k.attestation &&
+      out.note(
+        `Attested (${k.attestation.type}) by ${k.attestation.issuer}; released ${k.released.map((x) => `${x.uri}/${x.version}`).join(', ') || 'no input key'}.`,
+      ),
+    () => {},
+  );
   const bar = trainingBar(out);
   try {
-    if (keys.attestation)
-      out.note(
-        `Attested (${keys.attestation.type}) by ${keys.attestation.issuer}; released ${keys.released.map((k) => `${k.uri}/${k.version}`).join(', ') || 'no input key'}.`,
-      );
     const r = await runTraining(config, {
-      keys,
+      keys: keysSoon,
       inputs,
       audit: await session.auditContext(),
       auditDir: session.auditDir,
-      tee: teeOf(keys),
       ...flags,
       onProgress: (p) => bar.update(p),
       onEpoch: (e) => {
@@ -89,6 +93,7 @@ export async function trainWithConfig(
         );
       },
     });
+    const keys = await keysSoon;
     bar.stop();
     const sim = keys.attestation?.simulated === true;
     const m = r.metrics;
@@ -118,7 +123,7 @@ export async function trainWithConfig(
     );
   } finally {
     bar.stop();
-    keys.close();
+    (await keysSoon.catch(() => undefined))?.close();
   }
 }
 
