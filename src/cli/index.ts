@@ -95,6 +95,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   demoCommand(program, run);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
@@ -116,6 +117,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
   return exitStatus ?? code;
 }

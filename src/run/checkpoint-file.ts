@@ -28,9 +28,22 @@ export interface CheckpointHeader {
   /** Best validation loss so far and epochs since it improved (early stopping resumes too). */
   readonly best_validation_loss?: number | null;
   readonly epochs_without_improvement?: number;
+  /** A timed checkpoint mid-epoch: the epoch's running sums so far, so its metrics stay whole. */
+  readonly partial_epoch?: EpochPartial;
+  /** The last finished epoch's training loss and accuracy (for the model card). */
+  readonly last_train?: { readonly loss: number; readonly accuracy: number | null };
   /** Class names in label order, feature column names (models). */
   readonly classes?: readonly string[];
   readonly columns?: readonly string[];
+}
+
+/** An epoch's running figures, summed over the steps so far. */
+export interface EpochPartial {
+  readonly loss_sum: number;
+  readonly correct_sum: number;
+  readonly samples: number;
+  readonly seconds: number;
+  readonly has_accuracy: boolean;
 }
 
 /** A decoded checkpoint or model. */

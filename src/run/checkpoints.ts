@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type AuditSink, readAuditEntries } from '../audit/index.js';
-import { fromFsError, SealtrainError } from '../errors/index.js';
+import { type AuditSink, readAuditEntries, verifyAuditLog } from '../audit/index.js';
+import { fromFsError, isSealtrainError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
 import { sealBuffer, unsealBuffer } from '../seal/index.js';
 import { writeFileAtomic } from '../store/index.js';
@@ -55,45 +55,80 @@ export async function writeSealedCheckpoint(
   return sha256;
 }
 
+/** A checkpoint or model opened in memory, with the SHA-256 of its sealed file. */
+export interface OpenedCheckpoint extends CheckpointContents {
+  readonly sha256: string;
+}
+
 /** Opens a sealed checkpoint or model in memory and decodes it. */
 export async function readSealedCheckpoint(
   path: string,
   providers: readonly KeyProvider[],
-): Promise<CheckpointContents> {
+): Promise<OpenedCheckpoint> {
   let sealed: Buffer;
   try {
     sealed = await readFile(path);
   } catch (error) {
     throw fromFsError(error, 'read', path);
   }
+  const sha256 = createHash('sha256').update(sealed).digest('hex');
   const plain = await unsealBuffer(sealed, { providers, name: path });
   try {
-    return decodeCheckpoint(plain, path);
+    return { ...decodeCheckpoint(plain, path), sha256 };
   } finally {
     plain.fill(0);
   }
 }
 
-/** The highest checkpoint counter the audit log records for `runId` (0 when none). */
+/** The run's `run.checkpoint` or `run.model` entries in a verified audit log. */
+async function recorded(auditDir: string, action: 'run.checkpoint' | 'run.model', runId: string) {
+  const report = await verifyAuditLog(auditDir);
+  if (!report.ok)
+    throw new SealtrainError(
+      'ERR_AUDIT_VERIFY_FAILED',
+      `The audit log in ${auditDir} does not verify, and checkpoints are checked against it: run \`sealtrain audit verify\` to see why.`,
+      { details: { path: auditDir } },
+    );
+  return (await readAuditEntries(auditDir, { action })).filter(
+    (e) => e.outcome === 'ok' && e.details?.run_id === runId && typeof e.details.counter === 'number',
+  );
+}
+
+/** The highest checkpoint counter the (verified) audit log records for `runId` (0 when none). */
 export async function newestRecordedCounter(auditDir: string, runId: string): Promise<number> {
-  const entries = await readAuditEntries(auditDir, { action: 'run.checkpoint' }).catch(() => []);
   let max = 0;
-  for (const e of entries)
-    if (e.outcome === 'ok' && e.details?.run_id === runId && typeof e.details.counter === 'number')
-      max = Math.max(max, e.details.counter);
+  for (const e of await recorded(auditDir, 'run.checkpoint', runId))
+    max = Math.max(max, e.details?.counter as number);
   return max;
 }
 
 /**
- * Refuses to resume from checkpoint `counter` when the audit log records a newer one for the run
- * (someone put an older checkpoint back), unless `allowRollback`, which is recorded.
+ * Checks a checkpoint before a resume against the audit log, which must verify: the log must
+ * record this very file (its run, counter and SHA-256), or it is not one this run wrote (anyone
+ * can seal for a public key); and no newer checkpoint may be recorded for the run (a rollback),
+ * unless `allowRollback`, which is recorded. Returns the newest recorded counter.
  */
-export async function checkRollback(
-  o: { auditDir: string; runId: string; counter: number; allowRollback: boolean; path: string },
+export async function checkResumePoint(
+  o: {
+    auditDir: string;
+    runId: string;
+    counter: number;
+    sha256: string;
+    allowRollback: boolean;
+    path: string;
+  },
   audit: SealTarget['audit'],
-): Promise<void> {
-  const newest = await newestRecordedCounter(o.auditDir, o.runId);
-  if (o.counter >= newest) return;
+): Promise<number> {
+  const entries = await recorded(o.auditDir, 'run.checkpoint', o.runId);
+  const own = entries.find((e) => e.details?.counter === o.counter && e.file?.sha256 === o.sha256);
+  if (!own)
+    throw new SealtrainError(
+      'ERR_RUN_CHECKPOINT_INVALID',
+      `${o.path} is not a checkpoint this run recorded: the audit log in ${o.auditDir} has no checkpoint ${o.counter} of run ${o.runId} with its SHA-256. Resume with the home folder the run used.`,
+      { details: { path: o.path, run_id: o.runId, counter: o.counter } },
+    );
+  const newest = Math.max(...entries.map((e) => e.details?.counter as number));
+  if (o.counter >= newest) return newest;
   const details = { run_id: o.runId, counter: o.counter, newest_recorded: newest };
   await audit.sink.record({
     actor: audit.actor,
@@ -108,4 +143,29 @@ export async function checkRollback(
       `${o.path} is checkpoint ${o.counter}, but the audit log records checkpoint ${newest} for run ${o.runId}: resuming would roll training back. Restore the newest checkpoint, or pass --allow-rollback.`,
       { details: { path: o.path, ...details } },
     );
+  return newest;
+}
+
+/**
+ * Whether a model file is the one its run recorded (`run.model` in this home's audit log):
+ * `recorded`, `unrecorded` (the log has no model of that run: only the seal vouches for it), or
+ * `ERR_RUN_CHECKPOINT_INVALID` when the log records another file for that run.
+ */
+export async function checkRecordedModel(
+  auditDir: string,
+  runId: string,
+  sha256: string,
+  path: string,
+): Promise<'recorded' | 'unrecorded'> {
+  const entries = await recorded(auditDir, 'run.model', runId).catch((error: unknown) => {
+    if (isSealtrainError(error, 'ERR_AUDIT_LOG_NOT_FOUND')) return [];
+    throw error;
+  });
+  if (entries.length === 0) return 'unrecorded';
+  if (entries.some((e) => e.file?.sha256 === sha256)) return 'recorded';
+  throw new SealtrainError(
+    'ERR_RUN_CHECKPOINT_INVALID',
+    `${path} is not the model run ${runId} recorded in the audit log in ${auditDir} (its SHA-256 differs).`,
+    { details: { path, run_id: runId } },
+  );
 }

@@ -1,4 +1,5 @@
 import type { Dataset, EpochResult, Trainer } from '../train/index.js';
+import type { EpochPartial } from './checkpoint-file.js';
 import type { LoadedSplit } from './load-inputs.js';
 import type { MetricsLog } from './metrics-log.js';
 import type { RunConfig } from './run-config.js';
@@ -22,6 +23,10 @@ export interface Progress {
   best: number | null;
   stale: number;
   counter: number;
+  /** Set while an epoch is split by timed checkpoints (or interrupted): its sums so far. */
+  partial?: EpochPartial | undefined;
+  /** The last finished epoch's training figures. */
+  lastTrain?: { readonly loss: number; readonly accuracy: number | null } | undefined;
 }
 /** What the loop needs from the run. */
 export interface LoopContext {
@@ -44,19 +49,13 @@ export interface LoopContext {
   readonly onEpoch?: (e: { epoch: number; loss: number; validationLoss: number | undefined }) => void;
 }
 
-/** One epoch's figures summed over the pieces a timed checkpoint splits it into. */
-interface EpochSum {
-  lossSum: number;
-  correctSum: number;
-  samples: number;
-  seconds: number;
-  hasAccuracy: boolean;
-}
+/** One epoch's figures summed over the pieces timed checkpoints and resumes split it into. */
+type EpochSum = { -readonly [K in keyof EpochPartial]: EpochPartial[K] };
 
 function add(sum: EpochSum, r: EpochResult): void {
-  sum.lossSum += r.loss * r.samples;
-  sum.correctSum += (r.accuracy ?? 0) * r.samples;
-  sum.hasAccuracy = r.accuracy !== undefined;
+  sum.loss_sum += r.loss * r.samples;
+  sum.correct_sum += (r.accuracy ?? 0) * r.samples;
+  sum.has_accuracy = r.accuracy !== undefined;
   sum.samples += r.samples;
   sum.seconds += r.seconds;
 }
@@ -70,7 +69,9 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
   const { trainer, config } = c;
   const epoch = trainer.state().epoch;
   const minutes = config.output.checkpoint_every_minutes;
-  const sum: EpochSum = { lossSum: 0, correctSum: 0, samples: 0, seconds: 0, hasAccuracy: false };
+  const sum: EpochSum = c.progress.partial
+    ? { ...c.progress.partial }
+    : { loss_sum: 0, correct_sum: 0, samples: 0, seconds: 0, has_accuracy: false };
   let stepStart = process.hrtime.bigint();
   const pending: Promise<void>[] = [];
   const onStep = (step: { loss: number; correct: number; rows: number }, done: number, all: number) => {
@@ -104,7 +105,12 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
       await Promise.all(pending.splice(0));
     }
     add(sum, r);
-    if (r.completed) return sum;
+    if (r.completed) {
+      c.progress.partial = undefined;
+      return sum;
+    }
+    // Stopped between steps: the checkpoint that follows carries the sums so far.
+    c.progress.partial = { ...sum };
     if (c.signal?.aborted) return undefined;
     await c.checkpoint();
     lastCheckpoint.at = Date.now();
@@ -120,14 +126,18 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
   const every = config.output.checkpoint_every_epochs;
   const minutes = config.output.checkpoint_every_minutes;
   const lastCheckpoint = { at: Date.now() };
-  let lastTrain: LoopResult['lastTrain'];
+  let lastTrain: LoopResult['lastTrain'] = c.progress.lastTrain;
+  // A checkpoint written as early stopping fired: nothing is left to train.
+  if (config.earlyStopping && c.progress.stale >= config.earlyStopping.patience)
+    return { interrupted: false, stoppedEarly: true, ...(lastTrain ? { lastTrain } : {}) };
   while (trainer.state().epoch < config.training.epochs) {
     const epoch = trainer.state().epoch;
     const sum = await oneEpoch(c, lastCheckpoint);
     if (!sum) return { interrupted: true, stoppedEarly: false };
-    const loss = sum.lossSum / sum.samples;
-    const accuracy = sum.hasAccuracy ? sum.correctSum / sum.samples : null;
+    const loss = sum.loss_sum / sum.samples;
+    const accuracy = sum.has_accuracy ? sum.correct_sum / sum.samples : null;
     lastTrain = { loss, accuracy };
+    c.progress.lastTrain = lastTrain;
     const v = c.data.validation ? trainer.evaluate(c.data.validation.dataset) : undefined;
     await c.metrics.add({
       type: 'epoch',

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import type { AuditSink } from '../audit/index.js';
 import { isSealtrainError, SealtrainError } from '../errors/index.js';
@@ -32,6 +33,7 @@ export interface ExecResult {
   readonly outputs: readonly { readonly path: string; readonly sha256: string; readonly bytes: number }[];
 }
 
+const PRIVATE_PREFIX = 'sealtrain-exec-';
 const MEMORY_FS = new Set([0x01021994 /* tmpfs */, 0x858458f6 /* ramfs */]);
 
 /** The first of `roots` that is a memory file system (tmpfs or ramfs) we can write to. */
@@ -45,6 +47,27 @@ async function memoryRoot(roots: readonly string[]): Promise<string> {
     'ERR_RUN_EXEC_FAILED',
     `Exec mode needs a memory file system for the decrypted inputs, and none of ${roots.join(', ')} is one (tmpfs or ramfs); plaintext must not touch a disk.`,
   );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Wipes private folders whose sealtrain process is gone (a SIGKILL, a power cut of the container
+ * leaves them, with decrypted inputs in memory-backed files). Each folder holds its owner's pid.
+ */
+async function sweepStale(root: string): Promise<void> {
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    if (!name.startsWith(PRIVATE_PREFIX)) continue;
+    const pid = Number((await readFile(join(root, name, 'pid'), 'utf8').catch(() => '')).trim());
+    if (Number.isSafeInteger(pid) && pid > 0 && !alive(pid)) await wipeFolder(join(root, name));
+  }
 }
 
 /** Overwrites every file under `dir` with zeros, then removes the folder. */
@@ -85,20 +108,43 @@ async function decryptInto(
   }
 }
 
-function runChild(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number; signal: NodeJS.Signals | null }> {
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** How long a command may take to exit after a forwarded signal before it is killed. */
+const GRACE_MS = 10_000;
+
+interface ChildEnd {
+  readonly code: number;
+  readonly signal: NodeJS.Signals | null;
+  /** The signal that stopped sealtrain itself while the command ran. */
+  readonly interrupted: NodeJS.Signals | undefined;
+}
+
+/**
+ * Runs the command. While it runs, SIGINT, SIGTERM and SIGHUP are ours: each is forwarded to the
+ * command, which gets {@link GRACE_MS} to exit before SIGKILL; only then does the caller wipe the
+ * folder and re-raise the signal, so the command never outlives the wipe holding files open.
+ */
+function runChild(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<ChildEnd> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), { stdio: 'inherit', env });
-    // Before the CLI's own handler (which removes the private folder and exits): the command
-    // must get the signal too, or it would outlive us holding the decrypted files open.
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
-    process.prependListener('SIGINT', forward);
-    process.prependListener('SIGTERM', forward);
+    const saved = STOP_SIGNALS.map((sig) => [sig, process.rawListeners(sig)] as const);
+    let interrupted: NodeJS.Signals | undefined;
+    let killer: NodeJS.Timeout | undefined;
+    const onSignal = (sig: NodeJS.Signals) => {
+      interrupted ??= sig;
+      child.kill(sig);
+      killer ??= setTimeout(() => child.kill('SIGKILL'), GRACE_MS);
+    };
+    for (const sig of STOP_SIGNALS) {
+      process.removeAllListeners(sig);
+      process.on(sig, onSignal);
+    }
     const done = () => {
-      process.off('SIGINT', forward);
-      process.off('SIGTERM', forward);
+      clearTimeout(killer);
+      for (const [sig, listeners] of saved) {
+        process.removeAllListeners(sig);
+        for (const l of listeners) process.on(sig, l as (s: NodeJS.Signals) => void);
+      }
     };
     child.once('error', (error) => {
       done();
@@ -111,9 +157,21 @@ function runChild(
     });
     child.once('exit', (code, signal) => {
       done();
-      resolve({ code: code ?? 128, signal });
+      const signo = signal ? (constants.signals[signal] ?? 0) : 0;
+      resolve({ code: code ?? 128 + signo, signal, interrupted });
     });
   });
+}
+
+/** Variables that carry credentials: the command gets paths, not these. */
+const CREDENTIAL_VARIABLES =
+  /^(AZURE_CLIENT_SECRET|AZURE_CLIENT_CERTIFICATE_PASSWORD|AZURE_CLIENT_CERTIFICATE_PATH|AZURE_FEDERATED_TOKEN_FILE|AZURE_PASSWORD|AZURE_STORAGE_CONNECTION_STRING|AZURE_STORAGE_KEY|IDENTITY_HEADER|MSI_SECRET|SEALTRAIN_.*)$/;
+
+/** This process's environment without credentials, plus the two folder paths. */
+function childEnv(data: string, output: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!CREDENTIAL_VARIABLES.test(k)) env[k] = v;
+  return { ...env, SEALTRAIN_DATA_DIR: data, SEALTRAIN_OUTPUT_DIR: output };
 }
 
 async function sealOutputs(outDir: string, o: ExecOptions): Promise<ExecResult['outputs']> {
@@ -151,29 +209,33 @@ async function sealOutputs(outDir: string, o: ExecOptions): Promise<ExecResult['
  * failure, an error here, SIGINT or SIGTERM (forwarded to the command).
  */
 export async function runExec(o: ExecOptions): Promise<ExecResult> {
+  let stoppedBy: NodeJS.Signals | undefined;
   if (o.command.length === 0)
     throw new SealtrainError('ERR_USAGE_INVALID', 'Exec mode needs a command after --exec --.');
   const root = await memoryRoot(
     o.privateRoots ?? ['/dev/shm', ...(process.env.XDG_RUNTIME_DIR ? [process.env.XDG_RUNTIME_DIR] : [])],
   );
-  const priv = await mkdtemp(join(root, 'sealtrain-exec-'));
+  await sweepStale(root);
+  const priv = await mkdtemp(join(root, PRIVATE_PREFIX));
   const unregister = registerTempDir(priv);
   try {
     await chmod(priv, 0o700);
+    await writeFile(join(priv, 'pid'), `${process.pid}\n`, { mode: 0o600 });
     const data = join(priv, 'data');
     const output = join(priv, 'output');
     await mkdir(data, { mode: 0o700 });
     await mkdir(output, { mode: 0o700 });
     await decryptInto(data, o.inputs, o.providers);
     const argv = o.command.map((a) => a.replaceAll('{data}', data).replaceAll('{output}', output));
-    const env = { ...process.env, SEALTRAIN_DATA_DIR: data, SEALTRAIN_OUTPUT_DIR: output };
+    const env = childEnv(data, output);
     await o.audit.sink.record({
       actor: o.audit.actor,
       action: 'run.exec',
       outcome: 'ok',
       details: { command: basename(String(o.command[0])), inputs: o.inputs.length },
     });
-    const { code, signal } = await runChild(argv, env);
+    const { code, signal, interrupted } = await runChild(argv, env);
+    stoppedBy = interrupted;
     const outputs = code === 0 && signal === null ? await sealOutputs(output, o) : [];
     await o.audit.sink.record({
       actor: o.audit.actor,
@@ -194,5 +256,10 @@ export async function runExec(o: ExecOptions): Promise<ExecResult> {
       () => rm(priv, { recursive: true, force: true }),
       () => undefined,
     );
+    // Stopped by a signal: the folder is gone, now let the signal do what it does (the CLI exits 130).
+    if (stoppedBy) {
+      process.kill(process.pid, stoppedBy);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
 }

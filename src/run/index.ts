@@ -14,9 +14,17 @@ export {
   type CheckpointContents,
   type CheckpointHeader,
   decodeCheckpoint,
+  type EpochPartial,
   encodeCheckpoint,
 } from './checkpoint-file.js';
-export { CONTENT_TYPES, newestRecordedCounter, readSealedCheckpoint } from './checkpoints.js';
+export {
+  CONTENT_TYPES,
+  checkRecordedModel,
+  checkResumePoint,
+  newestRecordedCounter,
+  type OpenedCheckpoint,
+  readSealedCheckpoint,
+} from './checkpoints.js';
 export { type ExecOptions, type ExecResult, runExec, wipeFolder } from './exec-mode.js';
 export { type BrokerAccess, type KeyAccess, type KeyAccessOptions, openKeyAccess } from './key-access.js';
 export {

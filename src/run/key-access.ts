@@ -7,12 +7,18 @@ import { isSealtrainError, SealtrainError } from '../errors/index.js';
 import { type KeyProvider, parseAzureKvUri, ReleasedKeyProvider } from '../kms/index.js';
 import { inspectFile } from '../seal/index.js';
 import { type AttestationSummary, summariseClaims } from './attestation-summary.js';
+import { isSealed } from './load-inputs.js';
 
 /** How the workload reaches the broker (or Key Vault). */
 export interface BrokerAccess {
   readonly credential: TokenCredential;
   /** The broker's CA certificate (PEM); omitted for Azure Key Vault. */
   readonly ca?: string;
+  /**
+   * The vault to trust when `security.key` is not an `azurekv:` key (`security.broker.url`).
+   * Keys are released only from the vault configured here, never from one an input names.
+   */
+  readonly url?: string;
 }
 
 /** Options for {@link openKeyAccess}. */
@@ -52,12 +58,23 @@ interface AzureTarget {
   readonly vaultUrl: string;
   readonly name: string;
   readonly version: string;
+  /** The file that named it ('' for the output key). */
+  readonly input: string;
 }
 
 /** The `azurekv:` recipient of each input, or the reason there is none. */
 async function inputTargets(inputs: readonly string[], attestation: boolean): Promise<AzureTarget[]> {
   const targets = new Map<string, AzureTarget>();
   for (const input of inputs) {
+    if (!(await isSealed(input))) {
+      if (attestation)
+        throw new SealtrainError(
+          'ERR_RUN_NOT_ATTESTED',
+          `${input} is not sealed: with security.attestation on, every input must be sealed (anyone who can write the disk could have put it there). Seal it, or set security.attestation to false for a development run.`,
+          { details: { path: input } },
+        );
+      continue;
+    }
     const { recipients } = await inspectFile(input);
     const azure = recipients.find((r) => r.uri.startsWith('azurekv:'));
     if (!azure) {
@@ -70,19 +87,34 @@ async function inputTargets(inputs: readonly string[], attestation: boolean): Pr
       continue;
     }
     const { vaultUrl, name } = parseAzureKvUri(azure.uri);
-    targets.set(`${vaultUrl}/${name}/${azure.version}`, { vaultUrl, name, version: azure.version });
+    targets.set(`${vaultUrl}/${name}/${azure.version}`, { vaultUrl, name, version: azure.version, input });
   }
   return [...targets.values()];
 }
 
-function oneVault(urls: readonly string[]): string {
-  const distinct = [...new Set(urls)];
-  if (distinct.length > 1)
+/**
+ * The one vault this run trusts: `security.key`'s when it is an `azurekv:` key, else
+ * `security.broker.url`. An input that names another vault is refused before any token is sent
+ * anywhere: whoever can write the disk must not choose where the workload's credential goes.
+ */
+function trustedVault(o: KeyAccessOptions, targets: readonly AzureTarget[]): string {
+  const configured = o.outputKey.startsWith('azurekv:')
+    ? parseAzureKvUri(o.outputKey).vaultUrl
+    : o.broker?.url;
+  if (configured === undefined)
     throw new SealtrainError(
       'ERR_USAGE_INVALID',
-      `A run releases keys from one vault; these inputs and security.key name ${distinct.join(' and ')}.`,
+      'Inputs sealed for azurekv: keys need the vault named in the config: security.key as an azurekv: key, or security.broker.url.',
     );
-  return distinct[0] ?? '';
+  const trusted = new URL(configured).origin;
+  for (const t of targets)
+    if (new URL(t.vaultUrl).origin !== trusted)
+      throw new SealtrainError(
+        'ERR_RUN_NOT_ATTESTED',
+        `${t.input} is sealed for a key in ${new URL(t.vaultUrl).host}, but this run releases keys only from ${new URL(trusted).host} (security.key or security.broker.url).`,
+        { details: { path: t.input } },
+      );
+  return trusted;
 }
 
 async function recordRelease(
@@ -119,14 +151,12 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
       'ERR_USAGE_INVALID',
       'azurekv: keys need security.broker (or Entra ID in Azure).',
     );
-  const vaultUrl = oneVault([
-    ...targets.map((t) => t.vaultUrl),
-    ...(outputAzure ? [outputAzure.vaultUrl] : []),
-  ]);
+  const vaultUrl = trustedVault(o, targets);
   const agent = new Agent(o.broker.ca ? { ca: o.broker.ca } : {});
   const clientOptions = {
     agent,
-    disableChallengeResourceVerification: true,
+    // The challenge names vault.azure.net, not the broker's address: only for a broker we trust by CA.
+    disableChallengeResourceVerification: o.broker.ca !== undefined,
     retryOptions: { maxRetries: 2 },
   };
   const provider = new ReleasedKeyProvider();
@@ -145,7 +175,8 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
       });
     }
     const wanted = [...targets];
-    if (outputAzure && o.releaseOutputKey) wanted.push({ vaultUrl, name: outputAzure.name, version: '' });
+    if (outputAzure && o.releaseOutputKey)
+      wanted.push({ vaultUrl, name: outputAzure.name, version: '', input: '' });
     for (const t of wanted) {
       const uri = `azurekv://${host}/keys/${t.name}`;
       const label = t.version ? { uri, version: t.version } : { uri };

@@ -27,7 +27,17 @@ const securitySchema = z.strictObject({
   /** `auto` detects SEV-SNP or an Azure CVM; `sim` is the simulated TEE: INSECURE, development only. */
   tee: z.enum(['auto', 'sim']).default('auto'),
   /** How to reach the broker: its CA and a workload token file. Omitted: Entra ID (managed identity). */
-  broker: z.strictObject({ ca: path.optional(), token_file: path.optional() }).optional(),
+  broker: z
+    .strictObject({
+      /** The vault or broker keys are released from when `key` is not an `azurekv:` key. */
+      url: z
+        .string()
+        .regex(/^https:\/\/[^/]+\/?$/, 'an https:// URL with no path')
+        .optional(),
+      ca: path.optional(),
+      token_file: path.optional(),
+    })
+    .optional(),
 });
 
 const dataSchema = z
@@ -130,6 +140,7 @@ export function parseRunConfig(
     ...(c.data.files !== undefined ? { files: c.data.files.map((f) => at(f) ?? f) } : {}),
   };
   const broker = c.security.broker && {
+    ...(c.security.broker.url !== undefined ? { url: c.security.broker.url } : {}),
     ...(c.security.broker.ca !== undefined ? { ca: at(c.security.broker.ca) } : {}),
     ...(c.security.broker.token_file !== undefined ? { token_file: at(c.security.broker.token_file) } : {}),
   };

@@ -11,8 +11,10 @@ export interface RunManifest {
   readonly created: string;
   readonly config_sha256: string;
   readonly training_sha256: string;
-  /** `sim` when the simulated TEE ran it. */
+  /** `sim` when the simulated TEE ran it (a resume must run on the same kind of TEE). */
   readonly tee: string;
+  /** The tensor-file SHA-256 of each split it trains on: a resume must see the same data. */
+  readonly data_sha256: Readonly<Record<string, string>>;
 }
 
 /** The files of a run folder. */
@@ -69,34 +71,41 @@ export async function readRunManifest(dir: string): Promise<RunManifest | undefi
 }
 
 /**
- * Makes the run folder for a new run: refuses one that holds another run unless `force` (which
- * clears it), writes `run.json`.
+ * Refuses a run folder that holds another run unless `force`, and one that holds anything else
+ * always. Changes nothing: {@link createRunFolder} replaces only after the inputs have loaded.
+ */
+export async function assertRunFolderFree(dir: string, force: boolean): Promise<void> {
+  const existing = await stat(dir).catch(() => undefined);
+  if (existing && !existing.isDirectory())
+    throw new SealtrainError('ERR_RUN_STATE', `${dir} (output.dir) is not a folder.`, {
+      details: { path: dir },
+    });
+  if (!existing || (await readdir(dir)).length === 0) return;
+  if (!force)
+    throw new SealtrainError(
+      'ERR_RUN_STATE',
+      `${dir} (output.dir) already holds a run: pass --resume to continue it, or --force to start over.`,
+      { details: { path: dir } },
+    );
+  if ((await readRunManifest(dir)) === undefined)
+    throw new SealtrainError(
+      'ERR_RUN_STATE',
+      `${dir} (output.dir) holds files that are not a sealtrain run; --force replaces only a run folder.`,
+      { details: { path: dir } },
+    );
+}
+
+/**
+ * Makes the run folder for a new run (replacing an earlier run only when `force`) and writes
+ * `run.json`.
  */
 export async function createRunFolder(
   dir: string,
   info: Omit<RunManifest, 'version' | 'run_id' | 'created'>,
   options: { force: boolean; now: Date },
 ): Promise<RunManifest> {
-  const existing = await stat(dir).catch(() => undefined);
-  if (existing && !existing.isDirectory())
-    throw new SealtrainError('ERR_RUN_STATE', `${dir} (output.dir) is not a folder.`, {
-      details: { path: dir },
-    });
-  if (existing && (await readdir(dir)).length > 0) {
-    if (!options.force)
-      throw new SealtrainError(
-        'ERR_RUN_STATE',
-        `${dir} (output.dir) already holds a run: pass --resume to continue it, or --force to start over.`,
-        { details: { path: dir } },
-      );
-    if ((await readRunManifest(dir)) === undefined)
-      throw new SealtrainError(
-        'ERR_RUN_STATE',
-        `${dir} (output.dir) holds files that are not a sealtrain run; --force replaces only a run folder.`,
-        { details: { path: dir } },
-      );
-    await rm(dir, { recursive: true, force: true });
-  }
+  await assertRunFolderFree(dir, options.force);
+  if ((await readRunManifest(dir)) !== undefined) await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, RUN_FILES.checkpoints), { recursive: true, mode: 0o700 });
   const manifest: RunManifest = {
     version: 1,

@@ -3,7 +3,7 @@ import type { AuditSink } from '../audit/index.js';
 import { SealtrainError } from '../errors/index.js';
 import { type BackendOptions, type Dataset, Network, Trainer, type TrainerState } from '../train/index.js';
 import type { CheckpointContents } from './checkpoint-file.js';
-import { checkRollback, readSealedCheckpoint, writeSealedCheckpoint } from './checkpoints.js';
+import { checkResumePoint, readSealedCheckpoint, writeSealedCheckpoint } from './checkpoints.js';
 import { epochs, type Loaded, type LoopResult, type Progress } from './epoch-loop.js';
 import type { KeyAccess } from './key-access.js';
 import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
@@ -11,6 +11,7 @@ import { MetricsLog } from './metrics-log.js';
 import { type ModelCard, writeModelCard } from './model-card.js';
 import type { RunConfig } from './run-config.js';
 import {
+  assertRunFolderFree,
   checkpointPath,
   createRunFolder,
   listCheckpoints,
@@ -113,6 +114,9 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     o.inputs,
     keysSoon.then((k) => k.providers),
   );
+  // Neither may reject unobserved while the other is awaited (Node would exit on it).
+  keysSoon.catch(() => {});
+  loading.catch(() => {});
   // Whatever happens before training starts, what was decrypted is wiped.
   const wipeLoaded = () =>
     loading.then(
@@ -125,19 +129,26 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   let manifest: RunManifest;
   let data: Loaded;
   try {
+    if (!o.resume) await assertRunFolderFree(dir, o.force === true);
     keys = await keysSoon;
+    // The inputs load (and decrypt) before an earlier run is replaced: a bad input loses nothing.
+    data = await loading;
+    const tee = o.tee ?? keys.attestation?.type ?? 'none';
+    const dataSha256 = Object.fromEntries(
+      Object.entries(data).flatMap(([k, v]) => (v ? [[k, (v as LoadedSplit).sha256]] : [])),
+    );
     manifest = o.resume
-      ? await resumableRun(dir, config)
+      ? await resumableRun(dir, config, tee, dataSha256)
       : await createRunFolder(
           dir,
           {
             config_sha256: config.sha256,
             training_sha256: config.trainingSha256,
-            tee: o.tee ?? keys.attestation?.type ?? 'none',
+            tee,
+            data_sha256: dataSha256,
           },
           { force: o.force === true, now: now() },
         );
-    data = await loading;
   } catch (error) {
     await wipeLoaded();
     throw error;
@@ -149,18 +160,30 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   }
 }
 
-async function resumableRun(dir: string, config: RunConfig): Promise<RunManifest> {
+async function resumableRun(
+  dir: string,
+  config: RunConfig,
+  tee: string,
+  dataSha256: Record<string, string>,
+): Promise<RunManifest> {
   const manifest = await readRunManifest(dir);
-  if (!manifest)
-    throw new SealtrainError('ERR_RUN_STATE', `--resume found no run in ${dir} (output.dir).`, {
+  const refuse = (why: string) =>
+    new SealtrainError('ERR_RUN_STATE', `Cannot resume the run in ${dir}: ${why}`, {
       details: { path: dir },
     });
+  if (!manifest) throw refuse('there is no run there (output.dir).');
   if (manifest.training_sha256 !== config.trainingSha256)
-    throw new SealtrainError(
-      'ERR_RUN_STATE',
-      `The run in ${dir} was started with another model or training section; resuming it with this config would not continue the same training.`,
-      { details: { path: dir } },
+    throw refuse(
+      'it was started with another model or training section; this config would not continue the same training.',
     );
+  if (manifest.tee !== tee)
+    throw refuse(
+      `it was started on a ${manifest.tee} TEE and this is ${tee}; a run keeps one kind of TEE, so that its model card says where it ran.`,
+    );
+  const changed = Object.keys({ ...manifest.data_sha256, ...dataSha256 }).filter(
+    (k) => manifest.data_sha256?.[k] !== dataSha256[k],
+  );
+  if (changed.length > 0) throw refuse(`its ${changed.join(', ')} data changed since it started.`);
   return manifest;
 }
 
@@ -197,6 +220,8 @@ async function train(
     created: now().toISOString(),
     best_validation_loss: progress.best,
     epochs_without_improvement: progress.stale,
+    ...(progress.partial ? { partial_epoch: progress.partial } : {}),
+    ...(progress.lastTrain ? { last_train: progress.lastTrain } : {}),
     ...(data.train.header.classes ? { classes: data.train.header.classes } : {}),
     columns: data.train.header.columns,
   });
@@ -327,11 +352,12 @@ async function restore(
     throw new SealtrainError('ERR_RUN_STATE', `${newest.path} belongs to another run or config.`, {
       details: { path: newest.path },
     });
-  await checkRollback(
+  const newestRecorded = await checkResumePoint(
     {
       auditDir: o.auditDir,
       runId: manifest.run_id,
       counter: h.counter,
+      sha256: c.sha256,
       allowRollback: o.allowRollback === true,
       path: newest.path,
     },
@@ -349,7 +375,10 @@ async function restore(
   });
   progress.best = h.best_validation_loss ?? null;
   progress.stale = h.epochs_without_improvement ?? 0;
-  progress.counter = h.counter;
+  // After an allowed rollback, new checkpoints follow the newest recorded: counters are never reused.
+  progress.counter = Math.max(h.counter, newestRecorded);
+  progress.partial = h.partial_epoch;
+  progress.lastTrain = h.last_train;
   await o.audit.sink.record({
     actor: o.audit.actor,
     action: 'run.resume',

@@ -16,6 +16,8 @@ import { readSealedCheckpoint } from './checkpoints.js';
 export interface OpenedModel {
   readonly network: Network;
   readonly header: CheckpointHeader;
+  /** SHA-256 of the sealed file (what the audit log's `run.model` entry records). */
+  readonly sha256: string;
 }
 
 /** Opens `model.sealed` with released keys; the weights never touch the disk in the clear. */
@@ -24,7 +26,7 @@ export async function openSealedModel(path: string, providers: readonly KeyProvi
   if (c.header.kind !== 'model' && c.header.kind !== 'checkpoint')
     throw new SealtrainError('ERR_RUN_CHECKPOINT_INVALID', `${path} is not a model.`, { details: { path } });
   const spec = parseModelConfig(c.header.model, `${path}: model`);
-  return { network: new Network(spec, c.params), header: c.header };
+  return { network: new Network(spec, c.params), header: c.header, sha256: c.sha256 };
 }
 
 /** Loss and accuracy of a model on a dataset. */

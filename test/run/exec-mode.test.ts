@@ -2,7 +2,7 @@
 // a normal exit, a failing exit and a SIGTERM; outputs sealed; exit status propagated; no secret
 // in the child's argv or environment.
 
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKeyAccess } from '../../src/run/index.js';
@@ -30,7 +30,11 @@ fs.writeFileSync(out + '/weights.bin', 'trained-by-child');
 fs.mkdirSync(out + '/nested');
 fs.writeFileSync(out + '/nested/log.txt', 'epoch 1');
 fs.writeFileSync(report, JSON.stringify(info));
-if (mode === 'wait') setInterval(() => {}, 1000); else process.exit(Number(mode));
+if (mode === 'trap') {
+  // A framework that cleans up on SIGTERM: it must get the signal and the time to finish.
+  process.on('SIGTERM', () => setTimeout(() => { fs.writeFileSync(report + '.term', 'cleaned up'); process.exit(0); }, 300));
+}
+if (mode === 'wait' || mode === 'trap') setInterval(() => {}, 1000); else process.exit(Number(mode));
 `;
 
 async function execRun(name: string, mode: string, options: Parameters<typeof cli>[1] = {}) {
@@ -118,6 +122,29 @@ describe('sealtrain train --exec', () => {
     expect(r.code).toBe(130);
     expect(String(info.data)).toMatch(/^\/dev\/shm\//);
     await gone(dirname(String(info.data)));
+  }, 60_000);
+
+  it('forwards SIGTERM to a command that traps it, waits for it, then wipes', async () => {
+    const report = join(f.dir, 'exec-trap.report.json');
+    const { r, info } = await execRun('exec-trap', 'trap', {
+      signalWhen: {
+        signal: 'SIGTERM',
+        ready: async () => (await stat(report).catch(() => undefined)) !== undefined,
+      },
+    });
+    expect(r.code).toBe(130);
+    expect(await readFile(`${report}.term`, 'utf8')).toBe('cleaned up');
+    await gone(dirname(String(info.data)));
+  }, 60_000);
+
+  it('wipes the private folder a killed sealtrain left behind', async () => {
+    const stale = join('/dev/shm', 'sealtrain-exec-stale-test');
+    await mkdir(join(stale, 'data'), { recursive: true });
+    await writeFile(join(stale, 'data', 'train.tensor'), 'decrypted');
+    await writeFile(join(stale, 'pid'), '999999999\n');
+    const { r } = await execRun('exec-sweep', '0');
+    expect(r.code, r.stderr).toBe(0);
+    await gone(stale);
   }, 60_000);
 
   it('refuses to start without a command, and reports a command that does not exist', async () => {

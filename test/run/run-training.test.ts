@@ -26,6 +26,7 @@ let dir: string;
 let ring: LocalKeyring;
 let audit: AuditLog;
 let keys: KeyAccess;
+let whole: Awaited<ReturnType<typeof runTraining>>;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sealtrain-run-'));
@@ -85,10 +86,10 @@ const weights = async (run: string) =>
 
 describe('runTraining', () => {
   it('checkpoints mid-epoch every few milliseconds without changing a single weight', async () => {
-    const whole = await train('whole');
+    whole = await train('whole');
     expect(whole.checkpoints).toBe(0);
-    const timed = await train('timed', { checkpoint_every_minutes: 0.0005, keep_checkpoints: 1000 });
-    expect(timed.checkpoints).toBeGreaterThan(3);
+    const timed = await train('timed', { checkpoint_every_minutes: 0.0002, keep_checkpoints: 1000 });
+    expect(timed.checkpoints).toBeGreaterThan(0);
     const all = await listCheckpoints(join(dir, 'runs', 'timed'));
     const positions = await Promise.all(
       all.map(async (c) => (await readSealedCheckpoint(c.path, [ring])).header.position),
@@ -128,6 +129,63 @@ describe('runTraining', () => {
     const resumed = await train('aborted', {}, { resume: true });
     expect(resumed.resumedFrom).toBe(1);
     expect((await weights('aborted')).equals(await weights('whole'))).toBe(true);
+    // The epoch cut by the abort is still one whole epoch in the metrics.
+    const epochs = (await readMetrics(join(dir, 'runs', 'aborted', 'metrics.jsonl'))).filter(
+      (m) => m.type === 'epoch',
+    );
+    const wholeEpochs = (await readMetrics(join(dir, 'runs', 'whole', 'metrics.jsonl'))).filter(
+      (m) => m.type === 'epoch',
+    );
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
+    for (const [i, e] of epochs.entries()) expect(e.loss).toBeCloseTo(wholeEpochs[i]?.loss ?? Number.NaN, 12);
+    expect(resumed.metrics.train_loss).toBeCloseTo(whole.metrics.train_loss ?? Number.NaN, 12);
+  }, 60_000);
+
+  it('resumes an early-stopped run without training further', async () => {
+    const early = { checkpoint_every_epochs: 1 };
+    const stopping = (name: string) =>
+      parseRunConfig(
+        {
+          model: { architecture: 'mlp', input_size: 8, hidden_size: 16, output_size: 2 },
+          training: {
+            batch_size: 16,
+            learning_rate: 0.05,
+            epochs: 200,
+            seed: 5,
+            early_stopping: { patience: 2 },
+          },
+          security: { key: 'local:owner', attestation: false },
+          data: { dir: 'prepared' },
+          output: { dir: join('runs', name), ...early },
+        },
+        join(dir, `${name}.json`),
+      );
+    const c = stopping('early');
+    const base = { keys, audit: { sink: audit, actor: 't' }, auditDir: join(dir, 'audit'), tee: 'none' };
+    const first = await runTraining(c, { ...base, inputs: await resolveInputs(c) });
+    expect(first.stoppedEarly).toBe(true);
+    expect(first.epochs).toBeLessThan(200);
+    const before = await weights('early');
+    const again = await runTraining(c, { ...base, inputs: await resolveInputs(c), resume: true });
+    expect(again.stoppedEarly).toBe(true);
+    expect(again.epochs).toBe(first.epochs);
+    expect((await weights('early')).equals(before)).toBe(true);
+  }, 60_000);
+
+  it('refuses a resume on other data or another kind of TEE', async () => {
+    const c = config('whole');
+    const base = { keys, audit: { sink: audit, actor: 't' }, auditDir: join(dir, 'audit'), resume: true };
+    await expect(
+      runTraining(c, { ...base, inputs: await resolveInputs(c), tee: 'sim' }),
+    ).rejects.toMatchObject({
+      code: 'ERR_RUN_STATE',
+      message: expect.stringMatching(/started on a none TEE and this is sim/),
+    });
+    const other = { ...(await resolveInputs(c)), train: join(dir, 'prepared', 'test.tensor') };
+    await expect(runTraining(c, { ...base, inputs: other, tee: 'none' })).rejects.toMatchObject({
+      code: 'ERR_RUN_STATE',
+      message: expect.stringMatching(/its train data changed/),
+    });
   }, 60_000);
 
   it('refuses a run folder holding another run, and a resume with another training section', async () => {

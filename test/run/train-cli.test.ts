@@ -2,12 +2,19 @@
 // broker over TLS: attested release, sealed outputs, policy mismatch, kill -9 and resume,
 // rollback protection, and a canary that must never leak.
 
-import { cp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attestWorkload } from '../../src/broker/client/attested-release.js';
-import { openKeyAccess, openSealedModel, readMetrics } from '../../src/run/index.js';
+import {
+  encodeCheckpoint,
+  openKeyAccess,
+  openSealedModel,
+  readMetrics,
+  readSealedCheckpoint,
+} from '../../src/run/index.js';
+import { sealBuffer } from '../../src/seal/index.js';
 import { StaticToken } from '../broker/helpers.js';
 import { type CliResult, cli } from '../helpers/cli.js';
 import { CANARY, type RunFixture, startRunFixture, writeRunConfig } from './run-fixture.js';
@@ -197,6 +204,38 @@ describe('sealtrain train on the simulated TEE', () => {
       .filter((m) => m.type === 'epoch')
       .map((m) => m.epoch);
     expect(epochs).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+
+    // A checkpoint nobody recorded: anyone can seal for model-key's public part, with the run id
+    // from run.json and a counter above every recorded one. The audit log does not know its hash.
+    const forged = join(dir, 'checkpoints', 'checkpoint-000099.sealed');
+    const access = await openKeyAccess({
+      inputs: [join(dir, 'checkpoints', 'checkpoint-000001.sealed')],
+      outputKey: `azurekv://${f.host}/keys/model-key`,
+      attestation: true,
+      sim: { privateKey: f.sim },
+      broker: { credential: new StaticToken(f.workload), ca: f.broker.caCertificate },
+      audit: { sink: { record: async () => {} }, actor: 'test' },
+    });
+    try {
+      const real = await readSealedCheckpoint(
+        join(dir, 'checkpoints', 'checkpoint-000001.sealed'),
+        access.providers,
+      );
+      const plain = encodeCheckpoint({ ...real, header: { ...real.header, counter: 99 } });
+      await writeFile(
+        forged,
+        await sealBuffer(plain, {
+          recipients: [`azurekv://${f.host}/keys/model-key`],
+          providers: access.providers,
+        }),
+      );
+    } finally {
+      access.close();
+    }
+    const refusedForgery = await run(['train', '--config', config, '--resume', '--allow-rollback']);
+    expect(refusedForgery.code).toBe(122);
+    expect(refusedForgery.stderr).toMatch(/checkpoint-000099\.sealed is not a checkpoint this run recorded/);
+    await rm(forged);
 
     // Put the run folder back as it was at the kill, minus its newest checkpoint: a rollback.
     await rm(dir, { recursive: true });

@@ -224,8 +224,12 @@ export async function runDemo(
       );
       const model = await openSealedModel(join(trained.dir, 'model.sealed'), keys.providers);
       const test = await loadSplit(inputs.test ?? '', keys.providers);
-      const e = evaluateModel(model, test.dataset);
-      test.wipe();
+      let e: ReturnType<typeof evaluateModel>;
+      try {
+        e = evaluateModel(model, test.dataset);
+      } finally {
+        test.wipe();
+      }
       expectDemo(e.accuracy === m.test_accuracy, 'evaluate');
       step(
         'evaluate',

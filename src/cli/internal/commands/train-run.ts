@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { SealtrainError } from '../../../errors/index.js';
 import {
+  checkRecordedModel,
   evaluateModel,
   type KeyAccess,
+  listCheckpoints,
   loadSplit,
   openSealedModel,
   predictRows,
@@ -60,15 +62,10 @@ export async function trainWithConfig(
   const sealedInputs = [inputs.train, inputs.validation, inputs.test].filter(
     (x): x is string => x !== undefined,
   );
-  // Resuming opens a sealed checkpoint: the model owner's key must be released too. The inputs are
-  // read from disk while the release is under way.
-  const keysSoon = keysFor(
-    session,
-    out,
-    config,
-    sealedInputs,
-    flags.resume && config.security.key.startsWith('azurekv:'),
-  );
+  // Resuming opens the newest sealed checkpoint: the key version it was sealed for is released too.
+  // The inputs are read from disk while the release is under way.
+  const newest = flags.resume ? (await listCheckpoints(config.output.dir))[0]?.path : undefined;
+  const keysSoon = keysFor(session, out, config, newest ? [...sealedInputs, newest] : sealedInputs);
   keysSoon.then(
     (k) =>
       k.attestation &&
@@ -160,6 +157,10 @@ export async function execWithConfig(
   }
 }
 
+/**
+ * Releases the keys of the inputs and of the model (the exact key version it was sealed for),
+ * opens the model in memory, and checks it against the run's `run.model` audit entry.
+ */
 async function modelAndKeys(
   session: Session,
   out: Output,
@@ -168,9 +169,15 @@ async function modelAndKeys(
   inputs: string[],
 ) {
   const model = modelPath ?? join(config.output.dir, RUN_FILES.model);
-  const keys = await keysFor(session, out, config, inputs, config.security.key.startsWith('azurekv:'));
+  const keys = await keysFor(session, out, config, [...inputs, model]);
   try {
-    return { keys, model: await openSealedModel(model, keys.providers), path: model };
+    const opened = await openSealedModel(model, keys.providers);
+    const recorded = await checkRecordedModel(session.auditDir, opened.header.run_id, opened.sha256, model);
+    if (recorded === 'unrecorded')
+      out.note(
+        `Note: the audit log in ${session.auditDir} does not record run ${opened.header.run_id}; only the seal vouches for ${model}.`,
+      );
+    return { keys, model: opened, path: model, recorded };
   } catch (error) {
     keys.close();
     throw error;

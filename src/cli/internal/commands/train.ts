@@ -56,10 +56,14 @@ async function brokerAccess(config: RunConfig) {
   if (b?.token_file !== undefined) {
     const token = (await readSmall(b.token_file, 'broker token file (security.broker.token_file)')).trim();
     const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
-    return { credential, ...(ca ? { ca } : {}) };
+    return { credential, ...(ca ? { ca } : {}), ...(b?.url ? { url: b.url } : {}) };
   }
   const { DefaultAzureCredential } = await import('@azure/identity');
-  return { credential: new DefaultAzureCredential(), ...(ca ? { ca } : {}) };
+  return {
+    credential: new DefaultAzureCredential(),
+    ...(ca ? { ca } : {}),
+    ...(b?.url ? { url: b.url } : {}),
+  };
 }
 
 /** Opens the keys a run needs, printing the SIMULATION warning when the TEE is simulated. */
