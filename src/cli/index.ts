@@ -16,6 +16,7 @@ import { dataCommands } from './internal/commands/data.js';
 import { demoCommand } from './internal/commands/demo.js';
 import { keysCommand } from './internal/commands/keys.js';
 import { policyCommand } from './internal/commands/policy.js';
+import { scanCommand } from './internal/commands/scan.js';
 import { sealCommands } from './internal/commands/seal.js';
 import { makeOutput, type Output, reportError, sendsDataToStdout } from './internal/output.js';
 import { type GlobalOptions, Session } from './internal/session.js';
@@ -83,6 +84,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   policyCommand(program, run);
   brokerCommand(program, run);
   demoCommand(program, run);
+  scanCommand(program, run);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {

@@ -6,6 +6,9 @@
  * @module
  */
 export { type Baseline, makeBaseline, parseBaseline } from './baseline.js';
+export { formatJunit } from './format-junit.js';
+export { formatSarif, SARIF_VERSION, type SarifOptions } from './format-sarif.js';
+export { formatText, type TextOptions } from './format-text.js';
 export {
   atLeast,
   type OtherTools,
@@ -27,3 +30,4 @@ export {
   type SourceFile,
   scanSources,
 } from './scan.js';
+export { readSources, type ScanPathsOptions, scanPaths } from './scan-paths.js';
