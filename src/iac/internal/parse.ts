@@ -32,7 +32,8 @@ function positionOf(text: string, offset: number): { line: number; column: numbe
 
 function jsonProblem(file: SourceFile, error: Error): ParseProblem {
   const at = /position (\d+)/.exec(error.message);
-  const pos = at ? positionOf(file.text, Number(at[1])) : { line: 1, column: 1 };
+  const offset = at ? Number(at[1]) : /end of JSON/i.test(error.message) ? file.text.trimEnd().length : 0;
+  const pos = positionOf(file.text, offset);
   return { file: file.path, ...pos, message: error.message };
 }
 
