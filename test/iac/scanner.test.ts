@@ -161,6 +161,7 @@ resource "azurerm_key_vault" "kv" {
   it('reads .tf.json with the line of each resource', async () => {
     const json = JSON.stringify(
       {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a Terraform interpolation, not a JS one
         resource: { azurerm_key_vault: { kv: { name: 'kv', purge_protection_enabled: '${var.p}' } } },
         variable: { p: { default: true } },
       },

@@ -202,7 +202,7 @@ export const WORKSPACE_RULES: Rule[] = [
     title: 'Linked dependencies hardened',
     types: WS,
     rationale: 'A workspace is as private as its Key Vault, storage account and registry.',
-    fix: 'Fix the KV-*, ST-* and CR-* findings of the resources named by key_vault_id, storage_account_id and container_registry_id.',
+    fix: 'Fix the Key Vault (KV), storage (ST) and registry (CR) findings of the resources named by key_vault_id, storage_account_id and container_registry_id.',
     tools: tools('CKV2_AZURE_50 (partial)', '—', '—', '—'),
     check: linked,
     late: true,
