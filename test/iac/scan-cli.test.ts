@@ -37,8 +37,8 @@ describe('sealtrain scan', () => {
     const r = await cli(['scan', dir, '--json', ...home()]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json?.ok).toBe(true);
-    expect((r.json?.summary as Record<string, number>).fail).toBeGreaterThan(0);
-    expect((r.json?.findings as { ruleId: string }[]).some((f) => f.ruleId === 'ST-02')).toBe(true);
+    expect(((r.json?.summary ?? {}) as Record<string, number>).fail).toBeGreaterThan(0);
+    expect(((r.json?.findings ?? []) as { ruleId: string }[]).some((f) => f.ruleId === 'ST-02')).toBe(true);
   });
 
   it('--fail-on high exits ERR_IAC_FINDINGS and lists the failures; --fail-on with a threshold above them passes', async () => {
@@ -87,7 +87,7 @@ describe('sealtrain scan', () => {
 
   it('lists the rules', async () => {
     const r = await cli(['scan', '--list-rules', '--json', ...home()]);
-    expect((r.json?.rules as unknown[]).length).toBe(RULES.length);
+    expect(((r.json?.rules ?? []) as unknown[]).length).toBe(RULES.length);
   });
 
   it.each([
