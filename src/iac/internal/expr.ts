@@ -7,6 +7,7 @@ import {
   isRef,
   isUnknown,
   type ObjectValue,
+  Ref,
   Unknown,
   type Value,
 } from './values.js';
@@ -129,7 +130,7 @@ class Parser {
     for (;;) {
       if (this.#eat('.')) {
         if (this.#eat('*')) v = new Unknown('a splat expression');
-        else v = index(v, this.#next().text);
+        else v = index(v, this.#next().text, false);
       } else if (this.#tok.text === '[' && this.#tok.kind === 'op') {
         this.#next();
         if (this.#eat('*')) {
@@ -229,9 +230,13 @@ class Parser {
   }
 }
 
-/** Indexes into a value (`.name`, `[0]`, `["k"]`). */
-export function index(v: Value, key: string | number): Value {
+/**
+ * Indexes into a value (`.name`, `[0]`, `["k"]`). On a whole resource, a bracket picks a
+ * `count`/`for_each` instance (the same resource to the rules) and a dot names an attribute.
+ */
+export function index(v: Value, key: string | number, bracket = false): Value {
   if (isUnknown(v)) return v;
+  if (isRef(v) && v.attr === '') return bracket ? v : new Ref(v.address, String(key));
   if (isRef(v)) return new Unknown(`${v.address}.${v.attr} is known only after apply`);
   if (Array.isArray(v)) {
     const i = typeof key === 'number' ? key : Number(key);

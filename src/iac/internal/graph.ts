@@ -41,6 +41,7 @@ export class Graph {
   readonly endpoints = new Relation<EndpointLink>();
   readonly diagnostics = new Relation<string>();
   readonly nsgOfSubnet = new Relation<string>();
+  readonly subnetsOfNsg = new Relation<string>();
   readonly storageRules = new Relation<Block>();
   readonly storageKeys = new Relation<string>();
   readonly flowLogs = new Relation<Block>();
@@ -65,6 +66,19 @@ export class Graph {
     return list?.find((r) => r.via === 'azapi') ?? list?.[0];
   }
 
+  /** The virtual network a subnet belongs to (matched by `virtual_network_name`). */
+  vnetOf(subnet: string): string | undefined {
+    const value = this.byAddress.get(subnet)?.[0]?.get('virtual_network_name');
+    const named = targetOf(value);
+    if (named !== undefined) return named;
+    const name = asString(value);
+    if (typeof name !== 'string') return undefined;
+    for (const [address, list] of this.byAddress)
+      if (list[0]?.type === 'azurerm_virtual_network' && asString(list[0].get('name')) === name)
+        return address;
+    return undefined;
+  }
+
   #relate(r: Resource): void {
     const at = (name: string) => targetOf(r.get(name));
     switch (r.type) {
@@ -87,6 +101,7 @@ export class Graph {
         break;
       case 'azurerm_subnet_network_security_group_association':
         this.nsgOfSubnet.add(at('subnet_id'), r.address);
+        this.subnetsOfNsg.add(at('network_security_group_id'), at('subnet_id') ?? '');
         break;
       case 'azurerm_storage_account_network_rules':
         this.storageRules.add(at('storage_account_id'), r);

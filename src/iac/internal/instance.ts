@@ -1,7 +1,7 @@
 import { evaluateExpression, index } from './expr.js';
 import type { ModuleDef, RawResource } from './module-def.js';
 import { evalTemplate } from './template.js';
-import { Ref, Unknown, type Value } from './values.js';
+import { isUnknown, Ref, Unknown, type Value } from './values.js';
 
 /**
  * One instantiation of a folder: the root, or a `module` call with its own variables. It
@@ -61,9 +61,10 @@ export class Instance {
     if (!r) return new Unknown(`${key} is not declared here`);
     const [attr = '', ...tail] = rest;
     if (attr === '' || attr === 'id' || !Object.hasOwn(r.body, attr)) return new Ref(this.prefix + key, attr);
-    return this.#guard(`resource ${key}.${attr}`, () =>
-      tail.reduce<Value>((acc, k) => index(acc, k), this.evaluate(r.body[attr])),
-    );
+    const value = this.#guard(`resource ${key}.${attr}`, () => this.evaluate(r.body[attr]));
+    // What cannot be worked out here is still that resource's attribute (for relations).
+    if (isUnknown(value)) return tail.length === 0 ? new Ref(this.prefix + key, attr) : value;
+    return tail.reduce<Value>((acc, k) => index(acc, k), value);
   }
 
   #local(name: string): Value {

@@ -78,8 +78,14 @@ function nicPublicIp(r: Resource): Verdict {
   return pass('no public IP');
 }
 
+/** Flow logs of the NSG itself, or of the virtual networks of the subnets it is attached to. */
+function flowLogsOf(r: Resource, g: Graph): Block[] {
+  const vnets = g.subnetsOfNsg.of(r.address).map((s) => g.vnetOf(s));
+  return [...g.flowLogs.of(r.address), ...vnets.flatMap((v) => (v ? g.flowLogs.of(v) : []))];
+}
+
 function flowLogs(r: Resource, g: Graph): Verdict {
-  const logs = g.flowLogs.of(r.address);
+  const logs = flowLogsOf(r, g);
   if (logs.length === 0)
     return g.flowLogs.unresolved > 0
       ? unknown('flow logs point at resources this scan cannot resolve')
@@ -170,7 +176,7 @@ export const NETWORK_RULES: Rule[] = [
     title: 'NSG flow logs kept 90 days',
     types: [NSG],
     rationale: 'Flow logs show which connections reached the training network.',
-    fix: 'Add an azurerm_network_watcher_flow_log with enabled = true and retention_policy { enabled = true, days = 90 }.',
+    fix: 'Add an azurerm_network_watcher_flow_log for the NSG or for the VNet of its subnets (VNet flow logs replace NSG flow logs) with enabled = true and retention_policy { enabled = true, days = 90 }.',
     tools: tools('CKV_AZURE_12', 'AZU-0049, AZU-0073', '7750fcca, b90842e5', 'c251913d'),
     check: flowLogs,
   },
