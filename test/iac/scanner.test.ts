@@ -78,6 +78,12 @@ describe('expressions', () => {
     );
     expect(findingOf(r, 'KV-01', KV).status).toBe('pass');
   });
+  it('a reference to a count instance points at the resource', async () => {
+    const r = await scanText(
+      `${kvWith('true').replace('"kv" {', '"kv" {\n  count = 1')}resource "azurerm_private_endpoint" "p" {\n  private_service_connection {\n    private_connection_resource_id = azurerm_key_vault.kv[0].id\n    subresource_names = ["vault"]\n  }\n}\n`,
+    );
+    expect(findingOf(r, 'KV-05', KV).status).toBe('pass');
+  });
   it('a resource with count = 0 is not scanned', async () => {
     const r = await scanText('resource "azurerm_key_vault" "kv" {\n  count = 0\n}\n');
     expect(r.findings.filter((f) => f.resource === KV)).toEqual([]);

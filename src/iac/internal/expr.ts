@@ -142,7 +142,7 @@ class Parser {
         this.#expect(']');
         v =
           typeof key === 'string' || typeof key === 'number'
-            ? index(v, key)
+            ? index(v, key, true)
             : new Unknown('a computed index');
       } else return v;
     }
