@@ -5,7 +5,7 @@ import { isObjectValue, isUnknown, type ObjectValue, Unknown, type Value } from 
  * azurerm 3.x and 4.x names of one attribute: the 4.x name first. Rules ask for the 4.x name and
  * get whichever is set.
  */
-export const ATTRIBUTE_ALIASES: Readonly<Record<string, readonly string[]>> = {
+const ATTRIBUTE_ALIASES: Readonly<Record<string, readonly string[]>> = {
   https_traffic_only_enabled: ['https_traffic_only_enabled', 'enable_https_traffic_only'],
   node_public_ip_enabled: ['node_public_ip_enabled', 'enable_node_public_ip'],
   ip_forwarding_enabled: ['ip_forwarding_enabled', 'enable_ip_forwarding'],

@@ -1,5 +1,6 @@
+import { lex, type Token } from './expr-lexer.js';
 import { callFunction } from './functions.js';
-import { evalTemplate, stringEnd } from './template.js';
+import { evalTemplate } from './template.js';
 import {
   asBool,
   asNumber,
@@ -14,39 +15,6 @@ import {
 
 /** Resolves a traversal that starts at a root name (`var.x`, `azurerm_subnet.a.id`). */
 export type Lookup = (path: readonly (string | number)[]) => Value;
-
-type Token = { kind: 'num' | 'str' | 'id' | 'op' | 'end'; text: string };
-
-const OPS = ['==', '!=', '<=', '>=', '&&', '||', '=>', '...'];
-
-function lex(src: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i] as string;
-    if (/\s/.test(c)) i++;
-    else if (c === '#' || (c === '/' && src[i + 1] === '/')) while (i < src.length && src[i] !== '\n') i++;
-    else if (c === '"') {
-      const end = stringEnd(src, i);
-      out.push({ kind: 'str', text: src.slice(i + 1, end) });
-      i = end + 1;
-    } else if (/[0-9]/.test(c)) {
-      const m = /^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(src.slice(i)) as RegExpExecArray;
-      out.push({ kind: 'num', text: m[0] });
-      i += m[0].length;
-    } else if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(src.slice(i)) as RegExpExecArray;
-      out.push({ kind: 'id', text: m[0] });
-      i += m[0].length;
-    } else {
-      const op = OPS.find((o) => src.startsWith(o, i)) ?? c;
-      out.push({ kind: 'op', text: op });
-      i += op.length;
-    }
-  }
-  out.push({ kind: 'end', text: '' });
-  return out;
-}
 
 class Fail extends Error {}
 

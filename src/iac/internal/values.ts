@@ -29,14 +29,6 @@ export function isObjectValue(v: unknown): v is ObjectValue {
   );
 }
 
-/** True when `v` or anything inside it is unknown. */
-export function containsUnknown(v: Value): boolean {
-  if (v instanceof Unknown) return true;
-  if (Array.isArray(v)) return v.some(containsUnknown);
-  if (isObjectValue(v)) return Object.values(v).some(containsUnknown);
-  return false;
-}
-
 /** A short text form for messages. */
 export function show(v: Value | undefined): string {
   if (v === undefined) return '(not set)';

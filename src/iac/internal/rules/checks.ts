@@ -2,7 +2,7 @@ import { type Block, UnknownBlock } from '../block.js';
 import type { Graph } from '../graph.js';
 import type { Resource } from '../resource.js';
 import { fail, pass, type Status, unknown, type Verdict, warn } from '../rule.js';
-import { asBool, asList, asString, isRef, isUnknown, show, Unknown, type Value } from '../values.js';
+import { asBool, asList, asString, isRef, isUnknown, Unknown } from '../values.js';
 
 const verdict = (status: Status, message: string, attr?: string): Verdict =>
   ({ pass, fail, warn, unknown })[status](message, attr);
@@ -101,6 +101,3 @@ export function allOf(
   if (unknowns.length > 0) return unknown(`cannot be resolved: ${unknowns.join('; ')}`, attr);
   return pass(ok, attr);
 }
-
-/** Describes a value for a message. */
-export const describe = (v: Value | undefined): string => show(v);

@@ -1,6 +1,7 @@
 import type { Rule } from '../rule.js';
 import { AKS_RULES } from './aks.js';
 import { COMPUTE_RULES } from './compute.js';
+import { CROSS_RULES } from './cross.js';
 import { KEYVAULT_RULES } from './keyvault.js';
 import { NETWORK_RULES } from './network.js';
 import { REGISTRY_RULES } from './registry.js';
@@ -13,11 +14,11 @@ export const ALL_RULES: readonly Rule[] = [
   ...WORKSPACE_RULES,
   ...COMPUTE_RULES,
   ...KEYVAULT_RULES,
-  ...STORAGE_RULES.filter((r) => r.id !== 'XC-01'),
+  ...STORAGE_RULES,
   ...NETWORK_RULES,
   ...REGISTRY_RULES,
   ...VM_RULES.filter((r) => r.id !== 'XC-02'),
   ...AKS_RULES,
-  ...STORAGE_RULES.filter((r) => r.id === 'XC-01'),
+  ...CROSS_RULES,
   ...VM_RULES.filter((r) => r.id === 'XC-02'),
 ];

@@ -3,7 +3,7 @@ import type { Graph } from '../graph.js';
 import type { Resource } from '../resource.js';
 import { fail, pass, type Rule, tools, unknown, type Verdict } from '../rule.js';
 import { asBool, asList, asString, Unknown } from '../values.js';
-import { endpointSubresources, expectBool, expectDiagnostics, presence } from './checks.js';
+import { endpointSubresources, expectBool, presence } from './checks.js';
 
 const SA = ['azurerm_storage_account'];
 
@@ -262,16 +262,5 @@ export const STORAGE_RULES: Rule[] = [
         ? pass(`replication ${v}`)
         : fail(`replication ${v}`, 'account_replication_type');
     },
-  },
-  {
-    id: 'XC-01',
-    severity: 'medium',
-    title: 'Diagnostic settings on data-plane resources',
-    types: ['azurerm_storage_account', 'azurerm_container_registry', 'azurerm_network_security_group'],
-    rationale:
-      'Reads, writes and denied connections should be on record (workspaces: WS-07; Key Vaults: KV-06).',
-    fix: 'Add an azurerm_monitor_diagnostic_setting whose target_resource_id is the resource (for storage, also its blob service).',
-    tools: tools('—', '—', '38c71c00 (Key Vault only)', 'per-service DINE/AINE policies'),
-    check: expectDiagnostics,
   },
 ];

@@ -7,10 +7,10 @@ import { isSet } from './checks.js';
 /** AMD SEV-SNP (DCasv5/DCadsv5/ECasv5/ECadsv5 and v6), Intel TDX (DCesv5/ECesv5) and H100 confidential GPU sizes. */
 const CONFIDENTIAL_SIZE = /^Standard_(?:(?:DC|EC)\d+(?:as|ads|es|eds)_v[56]|NCC\d+ads_H100_v5)$/i;
 
-export const isConfidentialSize = (size: string): boolean => CONFIDENTIAL_SIZE.test(size);
+const isConfidentialSize = (size: string): boolean => CONFIDENTIAL_SIZE.test(size);
 
 /** The OS disk's security_encryption_type, or undefined. */
-export function encryptionType(r: Resource): string | Unknown | undefined {
+function encryptionType(r: Resource): string | Unknown | undefined {
   return asString(r.blocks('os_disk')[0]?.get('security_encryption_type'));
 }
 
