@@ -85,6 +85,32 @@ describe('sealtrain scan', () => {
     }
   });
 
+  it('--format json prints the whole report, passes included', async () => {
+    const r = await cli(['scan', dir, '--format', 'json', ...home()]);
+    const report = JSON.parse(r.stdout.toString()) as { findings: { status: string }[]; files: number };
+    expect(report.files).toBe(1);
+    expect(report.findings.some((f) => f.status === 'pass')).toBe(true);
+  });
+
+  it('UNKNOWN counts for --fail-on only with --fail-on-unknown', async () => {
+    const unresolved = await mkdtemp(join(tmpdir(), 'sealtrain-scan-unknown-'));
+    try {
+      await writeFile(
+        join(unresolved, 'main.tf'),
+        'variable "open" {}\nresource "azurerm_container_registry" "cr" {\n  public_network_access_enabled = var.open\n}\n',
+      );
+      const args = ['scan', unresolved, '--fail-on', 'high', ...home()];
+      const lenient = await cli(args);
+      expect(lenient.code, lenient.stderr).toBe(0);
+      expect(lenient.stdout.toString()).toMatch(/UNKNOWN +high +CR-02 .*var\.open has no value/);
+      const strict = await cli([...args, '--fail-on-unknown', '--json']);
+      expect(strict.code).toBe(EXIT_CODES.ERR_IAC_FINDINGS);
+      expect(JSON.stringify(strict.json)).toMatch(/CR-02 azurerm_container_registry\.cr/);
+    } finally {
+      await rm(unresolved, { recursive: true, force: true });
+    }
+  });
+
   it('lists the rules', async () => {
     const r = await cli(['scan', '--list-rules', '--json', ...home()]);
     expect(((r.json?.rules ?? []) as unknown[]).length).toBe(RULES.length);
