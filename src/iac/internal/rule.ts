@@ -48,21 +48,25 @@ export interface Rule extends RuleInfo {
   readonly late?: boolean;
 }
 
+/** The control is met. */
 export const pass = (message: string, attr?: string): Verdict => ({
   status: 'pass',
   message,
   ...(attr ? { attr } : {}),
 });
+/** The control is not met. */
 export const fail = (message: string, attr?: string): Verdict => ({
   status: 'fail',
   message,
   ...(attr ? { attr } : {}),
 });
+/** The control is partly met (e.g. `VMGuestStateOnly`). */
 export const warn = (message: string, attr?: string): Verdict => ({
   status: 'warn',
   message,
   ...(attr ? { attr } : {}),
 });
+/** A value the verdict needs could not be resolved. */
 export const unknown = (message: string, attr?: string): Verdict => ({
   status: 'unknown',
   message,

@@ -19,10 +19,13 @@ export type Value = string | number | boolean | null | Unknown | Ref | Value[] |
 /** A plain object value (a map or an object in Terraform terms). */
 export type ObjectValue = { [key: string]: Value };
 
+/** True for an {@link Unknown}. */
 export const isUnknown = (v: unknown): v is Unknown => v instanceof Unknown;
 
+/** True for a {@link Ref}. */
 export const isRef = (v: unknown): v is Ref => v instanceof Ref;
 
+/** True for a map or object (not a list, unknown or reference). */
 export function isObjectValue(v: unknown): v is ObjectValue {
   return (
     typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Unknown) && !(v instanceof Ref)
