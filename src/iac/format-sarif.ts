@@ -22,7 +22,8 @@ function result(f: Finding, ruleIndex: number): Record<string, unknown> {
   return {
     ruleId: f.ruleId,
     ruleIndex,
-    level: f.status === 'fail' ? LEVEL[f.severity] : f.status === 'warn' ? 'warning' : 'note',
+    // An UNKNOWN verdict asks for review; SARIF wants level "none" on results that are not "fail".
+    level: f.status === 'fail' ? LEVEL[f.severity] : f.status === 'warn' ? 'warning' : 'none',
     kind: f.status === 'unknown' ? 'review' : 'fail',
     message: {
       text: `${f.resource}: ${f.message}${f.status === 'unknown' ? ' (UNKNOWN: could not be resolved)' : ''}`,

@@ -85,7 +85,7 @@ export async function scanSources(
     const pos = positions.get(resource.file);
     const ignore = pos?.suppressions
       .get(tail(resource.address))
-      ?.find((s) => s.reason && s.ids.includes(rule.id));
+      ?.find((s) => s.reason && s.ids.includes(rule.id.toUpperCase()));
     const base = {
       ruleId: rule.id,
       title: rule.title,

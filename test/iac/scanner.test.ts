@@ -145,6 +145,14 @@ resource "azurerm_key_vault" "kv" {
     expect(findingOf(r, 'KV-09', KV).suppressed).toBeUndefined();
     expect(r.badSuppressions).toEqual([{ file: 'main.tf', line: 4, ids: ['KV-09'] }]);
   });
+  it('a suppression matches rule IDs whatever their case (VM-03b)', async () => {
+    const r = await scanText(
+      'resource "azurerm_managed_disk" "d" {\n  # sealtrain:ignore vm-03b data disk restored from a snapshot\n  create_option = "FromImage"\n}\n',
+    );
+    expect(findingOf(r, 'VM-03b', 'azurerm_managed_disk.d').suppressed).toBe(
+      'data disk restored from a snapshot',
+    );
+  });
   it('a baseline accepts the findings it lists', async () => {
     const baseline = parseBaseline(
       JSON.stringify({ version: 1, findings: [{ rule: 'KV-01', resource: KV, file: 'main.tf' }] }),
