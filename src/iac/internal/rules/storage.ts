@@ -29,8 +29,10 @@ function defaultDeny(r: Resource, g: Graph): Verdict {
 
 function trustedBypass(r: Resource, g: Graph): Verdict {
   const rules = networkRules(r, g);
-  if (!rules || asString(rules.get('default_action')) !== 'Deny')
-    return pass('no Deny default, nothing to bypass');
+  const action = rules ? asString(rules.get('default_action')) : undefined;
+  if (action instanceof Unknown)
+    return unknown(`network_rules.default_action: ${action.reason}`, 'network_rules');
+  if (!rules || action !== 'Deny') return pass('no Deny default, nothing to bypass');
   const bypass = asList(rules.get('bypass'));
   if (bypass instanceof Unknown) return unknown(`network_rules.bypass: ${bypass.reason}`, 'network_rules');
   if (bypass === undefined || bypass.includes('AzureServices'))

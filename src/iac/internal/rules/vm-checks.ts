@@ -103,6 +103,7 @@ export function managedDiskSecurity(r: Resource): Verdict | undefined {
   if (type instanceof Unknown) return unknown(`security_type: ${type.reason}`, 'security_type');
   if (type === undefined) {
     const create = asString(r.get('create_option'));
+    if (create instanceof Unknown) return unknown(`create_option: ${create.reason}`, 'create_option');
     if (create !== 'FromImage' && create !== 'Import') return undefined;
     return fail('OS disk without security_type (no confidential disk encryption)');
   }

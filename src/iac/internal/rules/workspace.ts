@@ -49,7 +49,9 @@ function isolation(r: Resource, g: Parameters<Rule['check']>[1]): Verdict {
 }
 
 function hbiStorage(r: Resource, g: Parameters<Rule['check']>[1]): Verdict | undefined {
-  if (asBool(r.get('high_business_impact')) !== true) return undefined;
+  const hbi = asBool(r.get('high_business_impact'));
+  if (hbi instanceof Unknown) return unknown(`high_business_impact: ${hbi.reason}`, 'high_business_impact');
+  if (hbi !== true) return undefined;
   const sa = g.resolve(r.get('storage_account_id'));
   if (!sa) return unknown('the linked storage account is not in this configuration', 'storage_account_id');
   const v = expectBool(sa, 'public_network_access_enabled', {
