@@ -102,34 +102,76 @@ export async function newestRecordedCounter(auditDir: string, runId: string): Pr
   return max;
 }
 
+/** The checkpoint a resume continues from, and what it passed over. */
+export interface ResumePoint {
+  readonly path: string;
+  readonly checkpoint: OpenedCheckpoint;
+  /** The newest counter the audit log records for the run (new checkpoints go above it). */
+  readonly newestRecorded: number;
+  /** Checkpoint files the audit log does not record (a crash before the record, or a forgery). */
+  readonly ignored: readonly string[];
+}
+
 /**
- * Checks a checkpoint before a resume against the audit log, which must verify: the log must
- * record this very file (its run, counter and SHA-256), or it is not one this run wrote (anyone
- * can seal for a public key); and no newer checkpoint may be recorded for the run (a rollback),
- * unless `allowRollback`, which is recorded. Returns the newest recorded counter.
+ * Picks the checkpoint to resume from, checked against the audit log, which must verify: the
+ * newest file the log records (run, counter and SHA-256 of the sealed file; anyone can seal for a
+ * public key, so an unrecorded file is never opened: it is passed over and that is recorded). If
+ * the log records a newer checkpoint than that file (a rollback), it is refused unless
+ * `allowRollback`, which is recorded.
  */
-export async function checkResumePoint(
-  o: {
-    auditDir: string;
-    runId: string;
-    counter: number;
-    sha256: string;
-    allowRollback: boolean;
-    path: string;
-  },
+export async function pickResumePoint(
+  candidates: readonly { readonly path: string }[],
+  o: { auditDir: string; runId: string; allowRollback: boolean; providers: readonly KeyProvider[] },
   audit: SealTarget['audit'],
-): Promise<number> {
+): Promise<ResumePoint> {
   const entries = await recorded(o.auditDir, 'run.checkpoint', o.runId);
-  const own = entries.find((e) => e.details?.counter === o.counter && e.file?.sha256 === o.sha256);
-  if (!own)
-    throw new SealtrainError(
-      'ERR_RUN_CHECKPOINT_INVALID',
-      `${o.path} is not a checkpoint this run recorded: the audit log in ${o.auditDir} has no checkpoint ${o.counter} of run ${o.runId} with its SHA-256. Resume with the home folder the run used.`,
-      { details: { path: o.path, run_id: o.runId, counter: o.counter } },
-    );
-  const newest = Math.max(...entries.map((e) => e.details?.counter as number));
-  if (o.counter >= newest) return newest;
-  const details = { run_id: o.runId, counter: o.counter, newest_recorded: newest };
+  const newestRecorded = Math.max(0, ...entries.map((e) => e.details?.counter as number));
+  const ignored: string[] = [];
+  for (const { path } of candidates) {
+    let sealed: Buffer;
+    try {
+      sealed = await readFile(path);
+    } catch (error) {
+      throw fromFsError(error, 'read', path);
+    }
+    const sha256 = createHash('sha256').update(sealed).digest('hex');
+    const entry = entries.find((e) => e.file?.sha256 === sha256);
+    if (!entry) {
+      ignored.push(path);
+      await audit.sink.record({
+        actor: audit.actor,
+        action: 'run.checkpoint.ignored',
+        outcome: 'ok',
+        file: { path, sha256 },
+        details: { run_id: o.runId, reason: 'not recorded' },
+      });
+      continue;
+    }
+    const checkpoint = await readSealedCheckpoint(path, o.providers);
+    if (checkpoint.header.counter !== entry.details?.counter)
+      throw new SealtrainError(
+        'ERR_RUN_CHECKPOINT_INVALID',
+        `${path} does not hold the counter the audit log records for it.`,
+        {
+          details: { path },
+        },
+      );
+    await checkRollback({ ...o, path, counter: checkpoint.header.counter, newest: newestRecorded }, audit);
+    return { path, checkpoint, newestRecorded, ignored };
+  }
+  throw new SealtrainError(
+    'ERR_RUN_STATE',
+    `--resume found no checkpoint of run ${o.runId} that the audit log in ${o.auditDir} records${ignored.length ? ` (${ignored.length} unrecorded file(s) passed over)` : ''}. Resume with the home folder the run used.`,
+    { details: { run_id: o.runId } },
+  );
+}
+
+async function checkRollback(
+  o: { runId: string; path: string; counter: number; newest: number; allowRollback: boolean },
+  audit: SealTarget['audit'],
+): Promise<void> {
+  if (o.counter >= o.newest) return;
+  const details = { run_id: o.runId, counter: o.counter, newest_recorded: o.newest };
   await audit.sink.record({
     actor: audit.actor,
     action: 'run.rollback',
@@ -140,10 +182,9 @@ export async function checkResumePoint(
   if (!o.allowRollback)
     throw new SealtrainError(
       'ERR_RUN_ROLLBACK',
-      `${o.path} is checkpoint ${o.counter}, but the audit log records checkpoint ${newest} for run ${o.runId}: resuming would roll training back. Restore the newest checkpoint, or pass --allow-rollback.`,
+      `${o.path} is checkpoint ${o.counter}, but the audit log records checkpoint ${o.newest} for run ${o.runId}: resuming would roll training back. Restore the newest checkpoint, or pass --allow-rollback.`,
       { details: { path: o.path, ...details } },
     );
-  return newest;
 }
 
 /**

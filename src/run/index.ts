@@ -20,9 +20,10 @@ export {
 export {
   CONTENT_TYPES,
   checkRecordedModel,
-  checkResumePoint,
   newestRecordedCounter,
   type OpenedCheckpoint,
+  pickResumePoint,
+  type ResumePoint,
   readSealedCheckpoint,
 } from './checkpoints.js';
 export { type ExecOptions, type ExecResult, runExec, wipeFolder } from './exec-mode.js';

@@ -3,7 +3,7 @@ import type { AuditSink } from '../audit/index.js';
 import { SealtrainError } from '../errors/index.js';
 import { type BackendOptions, type Dataset, Network, Trainer, type TrainerState } from '../train/index.js';
 import type { CheckpointContents } from './checkpoint-file.js';
-import { checkResumePoint, readSealedCheckpoint, writeSealedCheckpoint } from './checkpoints.js';
+import { pickResumePoint, writeSealedCheckpoint } from './checkpoints.js';
 import { epochs, type Loaded, type LoopResult, type Progress } from './epoch-loop.js';
 import type { KeyAccess } from './key-access.js';
 import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
@@ -337,8 +337,8 @@ async function restore(
   progress: Progress,
 ): Promise<number> {
   const dir = config.output.dir;
-  const newest = (await listCheckpoints(dir))[0];
-  if (!newest)
+  const candidates = await listCheckpoints(dir);
+  if (candidates.length === 0)
     throw new SealtrainError(
       'ERR_RUN_STATE',
       `--resume found no checkpoint in ${join(dir, RUN_FILES.checkpoints)}.`,
@@ -346,23 +346,28 @@ async function restore(
         details: { path: dir },
       },
     );
-  const c = await readSealedCheckpoint(newest.path, o.keys.providers);
+  const point = await pickResumePoint(
+    candidates,
+    {
+      auditDir: o.auditDir,
+      runId: manifest.run_id,
+      allowRollback: o.allowRollback === true,
+      providers: o.keys.providers,
+    },
+    o.audit,
+  );
+  for (const path of point.ignored)
+    o.warn?.(
+      `Passed over ${path}: the audit log does not record it (a crash before its record, or not this run's).`,
+    );
+  const newest = { path: point.path };
+  const c = point.checkpoint;
   const h = c.header;
+  const newestRecorded = point.newestRecorded;
   if (h.kind !== 'checkpoint' || h.run_id !== manifest.run_id || h.training_sha256 !== config.trainingSha256)
     throw new SealtrainError('ERR_RUN_STATE', `${newest.path} belongs to another run or config.`, {
       details: { path: newest.path },
     });
-  const newestRecorded = await checkResumePoint(
-    {
-      auditDir: o.auditDir,
-      runId: manifest.run_id,
-      counter: h.counter,
-      sha256: c.sha256,
-      allowRollback: o.allowRollback === true,
-      path: newest.path,
-    },
-    o.audit,
-  );
   if (c.params.length !== trainer.network.params.length)
     throw new SealtrainError('ERR_RUN_CHECKPOINT_INVALID', `${newest.path} holds another model's weights.`);
   trainer.network.params.set(c.params);

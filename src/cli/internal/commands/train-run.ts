@@ -82,6 +82,7 @@ export async function trainWithConfig(
       audit: await session.auditContext(),
       auditDir: session.auditDir,
       ...flags,
+      warn: (message) => out.note(`Warning: ${message}`),
       onProgress: (p) => bar.update(p),
       onEpoch: (e) => {
         bar.stop();
