@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream';
 import { CsvError, type Info, type Options, Parser } from 'csv-parse';
 import { fromFsError, isSealtrainError, SealtrainError } from '../../errors/index.js';
 import type { RawRecord, RecordProblem, RecordSource } from '../records.js';
+import { csvRowsInWorker, csvWorkerEntry } from './csv-thread.js';
 import {
   type ByteCounter,
   checkedUtf8,
@@ -58,12 +59,15 @@ export async function readCsv(path: string, options: ReadCsvOptions = {}): Promi
     bytesRead: () => counter.bytes,
     rows: () => {
       counter = { bytes: 0 };
-      return csvRows(settings, columns, counter);
+      const entry = csvWorkerEntry();
+      return entry === undefined
+        ? csvRows(settings, columns, counter)
+        : csvRowsInWorker(settings, columns, counter, entry);
     },
   };
 }
 
-interface CsvSettings {
+export interface CsvSettings {
   readonly input: InputName;
   readonly delimiter: string;
   readonly maxFieldBytes: number;
@@ -145,32 +149,69 @@ function checkHeader({ input, delimiter }: CsvSettings, header: readonly string[
   }
 }
 
-/** The data rows: records and ragged-row problems, in file order. */
+/** The data rows: records and ragged-row problems, in file order, parsed on this thread. */
 async function* csvRows(
   settings: CsvSettings,
   columns: readonly string[],
   counter: ByteCounter,
 ): AsyncGenerator<RawRecord | RecordProblem> {
-  const { input } = settings;
-  const expected = columns.length;
-  const pass = { counter, lines: new LineTracker(), maxRecordBytes: (expected + 1) * settings.maxFieldBytes };
-  const parser = startParser(settings, pass, (record, line, index) => {
-    if (index === 1) return undefined;
-    const row = index - 1;
-    checkFieldSizes(settings, pass, record, { row, line, columns });
-    if (record.length === expected) return { row, line, values: record } satisfies RawRecord;
-    return {
-      row,
-      line,
-      reason: 'ragged-row',
-      message: `Row ${row} (line ${line}) of ${input.path} has ${record.length} field${record.length === 1 ? '' : 's'}; the header has ${expected}.`,
-    } satisfies RecordProblem;
-  });
+  const { parser, failure } = startDataPass(settings, columns, counter);
   try {
     for await (const item of parser) yield item as RawRecord | RecordProblem;
   } catch (error) {
-    throw csvFailure(input, error, pass);
+    throw failure(error);
   }
+}
+
+/**
+ * Starts one pass over the data rows. Each record, or ragged-row problem, is pushed by the parser
+ * or, with `take`, each record is handed to it as it is (the parser then yields nothing). `failure` turns what the
+ * pass throws into the error to report.
+ */
+export function startDataPass(
+  settings: CsvSettings,
+  columns: readonly string[],
+  counter: ByteCounter,
+  take?: (row: number, line: number, record: readonly string[]) => void,
+  pause?: Pause,
+): { parser: Parser; failure: (error: unknown) => SealtrainError } {
+  const { input } = settings;
+  const expected = columns.length;
+  const pass = { counter, lines: new LineTracker(), maxRecordBytes: (expected + 1) * settings.maxFieldBytes };
+  const parser = startParser(
+    settings,
+    pass,
+    (record, line, index) => {
+      if (index === 1) return undefined;
+      const row = index - 1;
+      checkFieldSizes(settings, pass, record, { row, line, columns });
+      if (take !== undefined) {
+        take(row, line, record);
+        return undefined;
+      }
+      return record.length === expected
+        ? ({ row, line, values: record } satisfies RawRecord)
+        : raggedRow(input, row, line, record.length, expected);
+    },
+    pause,
+  );
+  return { parser, failure: (error) => csvFailure(input, error, pass) };
+}
+
+/** The problem for a row of `fields` fields where the header has `expected`. */
+export function raggedRow(
+  input: InputName,
+  row: number,
+  line: number,
+  fields: number,
+  expected: number,
+): RecordProblem {
+  return {
+    row,
+    line,
+    reason: 'ragged-row',
+    message: `Row ${row} (line ${line}) of ${input.path} has ${fields} field${fields === 1 ? '' : 's'}; the header has ${expected}.`,
+  };
 }
 
 /** Makes each record; returns undefined to drop it. `index` counts records from 1, the header too. */

@@ -1,0 +1,295 @@
+/**
+ * Parsing a CSV file on a worker thread while the caller converts and validates its rows: the
+ * worker runs the same reader (csv-parse, the UTF-8 check, the size limits, the line numbers) and
+ * ships the rows in batches, each one string of the fields end to end with their end offsets and
+ * the row, line and field count of each row. A ragged row ships only its field count. At most
+ * {@link MAX_IN_FLIGHT} batches are unacknowledged: the worker waits for the reader, so memory
+ * stays bounded whatever the file's size. A reader error is shipped after the rows before it, as
+ * the same coded error; a worker that stops is `ERR_INTERNAL` naming the file and the row.
+ */
+import { existsSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import { type MessagePort, Worker } from 'node:worker_threads';
+import { type ErrorCode, type ErrorDetails, SealtrainError } from '../../errors/index.js';
+import { packageFile } from '../../internal/package-root.js';
+import type { RawRecord, RecordProblem } from '../records.js';
+import { type CsvSettings, type Pause, raggedRow, startDataPass } from './read-csv.js';
+import type { ByteCounter } from './source-input.js';
+
+/** Rows per batch, and the most characters of fields: a batch is shipped at either. */
+const BATCH_ROWS = 4096;
+const BATCH_CHARS = 1 << 20;
+/** Batches the worker may ship ahead of the reader. */
+const MAX_IN_FLIGHT = 4;
+
+/** What the worker is started with. */
+export interface CsvWorkerData {
+  readonly path: string;
+  readonly delimiter: string;
+  readonly maxFieldBytes: number;
+  readonly columns: readonly string[];
+}
+
+/**
+ * A batch of rows: `meta` holds row, line and field count for each (the count negated for a
+ * ragged row, whose fields are not shipped); the fields of the others are `text` cut at `ends`.
+ */
+interface BatchMessage {
+  readonly type: 'batch';
+  readonly text: string;
+  readonly ends: Int32Array;
+  readonly meta: Int32Array;
+  /** Bytes of the file read so far. */
+  readonly bytes: number;
+}
+
+type FromWorker =
+  | BatchMessage
+  | { readonly type: 'end'; readonly bytes: number }
+  | {
+      readonly type: 'error';
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly details: ErrorDetails;
+    };
+
+/** What the reader's side meets: a worker message, or the worker stopping. */
+type Event = FromWorker | { readonly type: 'stopped'; readonly why: string; readonly cause?: unknown };
+
+let entryPath: string | null | undefined;
+
+/**
+ * The worker's script, `dist/data/readers/csv-worker.js` of this package; undefined when it is
+ * not there (the TypeScript sources before a build), and the caller parses on its own thread.
+ */
+export function csvWorkerEntry(): string | undefined {
+  if (entryPath === undefined) {
+    const path = packageFile(import.meta.url, 'dist/data/readers/csv-worker.js');
+    entryPath = existsSync(path) ? path : null;
+  }
+  return entryPath ?? undefined;
+}
+
+/**
+ * The data rows of a CSV file, parsed by a worker thread started from `entry`: records and
+ * ragged-row problems in file order, as the reader on this thread yields them. Leaving the loop
+ * early stops the worker.
+ */
+export async function* csvRowsInWorker(
+  settings: CsvSettings,
+  columns: readonly string[],
+  counter: ByteCounter,
+  entry: string,
+): AsyncGenerator<RawRecord | RecordProblem> {
+  const { input } = settings;
+  const workerData: CsvWorkerData = {
+    path: input.path,
+    delimiter: settings.delimiter,
+    maxFieldBytes: settings.maxFieldBytes,
+    columns: [...columns],
+  };
+  const worker = new Worker(entry, { workerData, stdout: false, stderr: false });
+  const inbox = new Inbox(worker);
+  const expected = columns.length;
+  let row = 0;
+  try {
+    for (;;) {
+      const event = await inbox.next();
+      switch (event.type) {
+        case 'batch': {
+          counter.bytes = event.bytes;
+          const { text, ends, meta } = event;
+          let at = 0;
+          let field = 0;
+          for (let i = 0; i < meta.length; i += 3) {
+            row = meta[i] as number;
+            const line = meta[i + 1] as number;
+            const count = meta[i + 2] as number;
+            if (count < 0) {
+              yield raggedRow(input, row, line, -count, expected);
+              continue;
+            }
+            const values = new Array<string>(count);
+            for (let k = 0; k < count; k++) {
+              const end = ends[field++] as number;
+              values[k] = text.slice(at, end);
+              at = end;
+            }
+            yield { row, line, values };
+          }
+          worker.postMessage(1);
+          break;
+        }
+        case 'end':
+          counter.bytes = event.bytes;
+          return;
+        case 'error':
+          throw new SealtrainError(event.code, event.message, { details: event.details });
+        case 'stopped':
+          throw new SealtrainError(
+            'ERR_INTERNAL',
+            `Cannot read CSV file ${input.path}: the thread parsing it stopped (${event.why}) after row ${row}.`,
+            {
+              details: { path: input.path, row: row + 1, reason: 'parser-stopped' },
+              ...(event.cause === undefined ? {} : { cause: event.cause }),
+            },
+          );
+      }
+    }
+  } finally {
+    inbox.close();
+    void worker.terminate();
+  }
+}
+
+/** The worker's messages and its stopping, queued until the reader takes them. */
+class Inbox {
+  readonly #queue: Event[] = [];
+  #head = 0;
+  #waiting: ((event: Event) => void) | undefined;
+  #done = false;
+  readonly #worker: Worker;
+
+  constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (message: FromWorker) => this.#put(message));
+    worker.on('messageerror', (cause: Error) =>
+      this.#put({ type: 'stopped', why: 'a batch could not be read', cause }),
+    );
+    worker.on('error', (cause: Error) => this.#put({ type: 'stopped', why: cause.message, cause }));
+    worker.on('exit', (code: number) => this.#put({ type: 'stopped', why: `exit code ${code}` }));
+  }
+
+  #put(event: Event): void {
+    // After the end or an error, the worker's stopping is no news.
+    if (this.#done) return;
+    if (event.type !== 'batch') this.#done = true;
+    const waiting = this.#waiting;
+    if (waiting !== undefined) {
+      this.#waiting = undefined;
+      waiting(event);
+    } else this.#queue.push(event);
+  }
+
+  next(): Promise<Event> {
+    if (this.#head < this.#queue.length) {
+      const event = this.#queue[this.#head] as Event;
+      this.#queue[this.#head++] = undefined as unknown as Event;
+      if (this.#head === this.#queue.length) {
+        this.#queue.length = 0;
+        this.#head = 0;
+      }
+      return Promise.resolve(event);
+    }
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+    });
+  }
+
+  /** Stops listening; an error the worker raises while it is being stopped is no news either. */
+  close(): void {
+    this.#done = true;
+    this.#worker.removeAllListeners();
+    this.#worker.on('error', () => {});
+  }
+}
+
+/** Collects rows into batches: the fields end to end, their end offsets, and row, line, count. */
+class BatchWriter {
+  #parts: string[] = [];
+  #chars = 0;
+  #ends: number[] = [];
+  #meta: number[] = [];
+
+  get rows(): number {
+    return this.#meta.length / 3;
+  }
+
+  get full(): boolean {
+    return this.rows >= BATCH_ROWS || this.#chars >= BATCH_CHARS;
+  }
+
+  /** Adds a row; a ragged one (not `expected` fields) as its field count only. */
+  add(row: number, line: number, record: readonly string[], expected: number): void {
+    if (record.length !== expected) {
+      this.#meta.push(row, line, -record.length);
+      return;
+    }
+    for (const value of record) {
+      this.#parts.push(value);
+      this.#chars += value.length;
+      this.#ends.push(this.#chars);
+    }
+    this.#meta.push(row, line, record.length);
+  }
+
+  take(bytes: number): BatchMessage {
+    const batch: BatchMessage = {
+      type: 'batch',
+      text: this.#parts.join(''),
+      ends: Int32Array.from(this.#ends),
+      meta: Int32Array.from(this.#meta),
+      bytes,
+    };
+    this.#parts = [];
+    this.#chars = 0;
+    this.#ends = [];
+    this.#meta = [];
+    return batch;
+  }
+}
+
+/**
+ * The worker's side: parses the file `data` names and posts its rows to `port` in batches, then
+ * `end`, or the reader's error after the rows before it. Each `1` from the port acknowledges a
+ * batch; the parser waits while {@link MAX_IN_FLIGHT} are unacknowledged.
+ */
+export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Promise<void> {
+  const settings: CsvSettings = {
+    input: { path: data.path, kind: 'CSV' },
+    delimiter: data.delimiter,
+    maxFieldBytes: data.maxFieldBytes,
+  };
+  const counter: ByteCounter = { bytes: 0 };
+  const batch = new BatchWriter();
+  let inFlight = 0;
+  let resume: (() => void) | undefined;
+  port.on('message', () => {
+    inFlight--;
+    if (resume !== undefined && inFlight < MAX_IN_FLIGHT) {
+      const go = resume;
+      resume = undefined;
+      go();
+    }
+  });
+  const send = (): void => {
+    if (batch.rows === 0) return;
+    const message = batch.take(counter.bytes);
+    port.postMessage(message, [message.ends.buffer as ArrayBuffer, message.meta.buffer as ArrayBuffer]);
+    inFlight++;
+  };
+  const pause: Pause = () =>
+    inFlight < MAX_IN_FLIGHT
+      ? undefined
+      : new Promise<void>((go) => {
+          resume = go;
+        });
+  const expected = data.columns.length;
+  const take = (row: number, line: number, record: readonly string[]): void => {
+    batch.add(row, line, record, expected);
+    if (batch.full) send();
+  };
+  const { parser, failure } = startDataPass(settings, data.columns, counter, take, pause);
+  let last: FromWorker;
+  try {
+    parser.resume();
+    await finished(parser);
+    send();
+    last = { type: 'end', bytes: counter.bytes };
+  } catch (error) {
+    send();
+    const { code, message, details } = failure(error);
+    last = { type: 'error', code, message, details };
+  }
+  port.postMessage(last);
+}
