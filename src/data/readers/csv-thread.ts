@@ -1,8 +1,8 @@
 /**
  * Parsing a CSV file on a worker thread while the caller converts and validates its rows: the
  * worker runs the same reader (csv-parse, the UTF-8 check, the size limits, the line numbers) and
- * ships the rows in batches, each one string of the fields end to end with their end offsets and
- * the row, line and field count of each row. A ragged row ships only its field count. At most
+ * ships the rows in batches: the records' fields (structured clone copies the strings in one
+ * pass), and the row, line and field count of each row. A ragged row ships only its field count. At most
  * {@link MAX_IN_FLIGHT} batches are unacknowledged: the worker waits for the reader, so memory
  * stays bounded whatever the file's size. A reader error is shipped after the rows before it, as
  * the same coded error; a worker that stops is `ERR_INTERNAL` naming the file and the row.
@@ -32,12 +32,11 @@ export interface CsvWorkerData {
 
 /**
  * A batch of rows: `meta` holds row, line and field count for each (the count negated for a
- * ragged row, whose fields are not shipped); the fields of the others are `text` cut at `ends`.
+ * ragged row, whose fields are not shipped); `records` the fields of the others, in order.
  */
 interface BatchMessage {
   readonly type: 'batch';
-  readonly text: string;
-  readonly ends: Int32Array;
+  readonly records: readonly (readonly string[])[];
   readonly meta: Int32Array;
   /** Bytes of the file read so far. */
   readonly bytes: number;
@@ -98,24 +97,15 @@ export async function* csvRowsInWorker(
       switch (event.type) {
         case 'batch': {
           counter.bytes = event.bytes;
-          const { text, ends, meta } = event;
-          let at = 0;
-          let field = 0;
+          const { records, meta } = event;
+          let next = 0;
           for (let i = 0; i < meta.length; i += 3) {
             row = meta[i] as number;
             const line = meta[i + 1] as number;
             const count = meta[i + 2] as number;
-            if (count < 0) {
-              yield raggedRow(input, row, line, -count, expected);
-              continue;
-            }
-            const values = new Array<string>(count);
-            for (let k = 0; k < count; k++) {
-              const end = ends[field++] as number;
-              values[k] = text.slice(at, end);
-              at = end;
-            }
-            yield { row, line, values };
+            yield count < 0
+              ? raggedRow(input, row, line, -count, expected)
+              : { row, line, values: records[next++] as readonly string[] };
           }
           worker.postMessage(1);
           break;
@@ -194,47 +184,48 @@ class Inbox {
   }
 }
 
-/** Collects rows into batches: the fields end to end, their end offsets, and row, line, count. */
+/** Collects rows into batches: the records as csv-parse made them, and row, line, count. */
 class BatchWriter {
-  #parts: string[] = [];
+  #records: string[][] = [];
   #chars = 0;
-  #ends: number[] = [];
-  #meta: number[] = [];
+  #meta = new Int32Array(BATCH_ROWS * 3);
+  #at = 0;
 
   get rows(): number {
-    return this.#meta.length / 3;
+    return this.#at / 3;
   }
 
   get full(): boolean {
-    return this.rows >= BATCH_ROWS || this.#chars >= BATCH_CHARS;
+    return this.#at >= BATCH_ROWS * 3 || this.#chars >= BATCH_CHARS;
   }
 
   /** Adds a row; a ragged one (not `expected` fields) as its field count only. */
-  add(row: number, line: number, record: readonly string[], expected: number): void {
+  add(row: number, line: number, record: string[], expected: number): void {
+    const meta = this.#meta;
+    const at = this.#at;
+    meta[at] = row;
+    meta[at + 1] = line;
+    this.#at = at + 3;
     if (record.length !== expected) {
-      this.#meta.push(row, line, -record.length);
+      meta[at + 2] = -record.length;
       return;
     }
-    for (const value of record) {
-      this.#parts.push(value);
-      this.#chars += value.length;
-      this.#ends.push(this.#chars);
-    }
-    this.#meta.push(row, line, record.length);
+    meta[at + 2] = record.length;
+    this.#records.push(record);
+    for (let i = 0; i < record.length; i++) this.#chars += (record[i] as string).length;
   }
 
   take(bytes: number): BatchMessage {
     const batch: BatchMessage = {
       type: 'batch',
-      text: this.#parts.join(''),
-      ends: Int32Array.from(this.#ends),
-      meta: Int32Array.from(this.#meta),
+      records: this.#records,
+      meta: this.#at === this.#meta.length ? this.#meta : this.#meta.slice(0, this.#at),
       bytes,
     };
-    this.#parts = [];
+    this.#records = [];
     this.#chars = 0;
-    this.#ends = [];
-    this.#meta = [];
+    this.#meta = new Int32Array(BATCH_ROWS * 3);
+    this.#at = 0;
     return batch;
   }
 }
@@ -265,7 +256,7 @@ export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Prom
   const send = (): void => {
     if (batch.rows === 0) return;
     const message = batch.take(counter.bytes);
-    port.postMessage(message, [message.ends.buffer as ArrayBuffer, message.meta.buffer as ArrayBuffer]);
+    port.postMessage(message, [message.meta.buffer as ArrayBuffer]);
     inFlight++;
   };
   const pause: Pause = () =>
@@ -275,7 +266,7 @@ export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Prom
           resume = go;
         });
   const expected = data.columns.length;
-  const take = (row: number, line: number, record: readonly string[]): void => {
+  const take = (row: number, line: number, record: string[]): void => {
     batch.add(row, line, record, expected);
     if (batch.full) send();
   };
