@@ -12,7 +12,9 @@ import { finished } from 'node:stream/promises';
 import { type MessagePort, Worker } from 'node:worker_threads';
 import { type ErrorCode, type ErrorDetails, SealtrainError } from '../../errors/index.js';
 import { packageFile } from '../../internal/package-root.js';
-import type { RawRecord, RecordProblem } from '../records.js';
+import { fastNumber } from '../internal/convert.js';
+import type { RawRecord, RawValue, RecordProblem, RowsOptions } from '../records.js';
+import type { ColumnSpec } from '../schema.js';
 import { type CsvSettings, type Pause, raggedRow, startDataPass } from './read-csv.js';
 import type { ByteCounter } from './source-input.js';
 
@@ -28,6 +30,8 @@ export interface CsvWorkerData {
   readonly delimiter: string;
   readonly maxFieldBytes: number;
   readonly columns: readonly string[];
+  /** By input position, the columns whose plain decimals the worker converts (RowsOptions). */
+  readonly numbers?: readonly (ColumnSpec | undefined)[];
 }
 
 /**
@@ -36,7 +40,7 @@ export interface CsvWorkerData {
  */
 interface BatchMessage {
   readonly type: 'batch';
-  readonly records: readonly (readonly string[])[];
+  readonly records: readonly (readonly RawValue[])[];
   readonly meta: Int32Array;
   /** Bytes of the file read so far. */
   readonly bytes: number;
@@ -79,13 +83,16 @@ export async function* csvRowsInWorker(
   columns: readonly string[],
   counter: ByteCounter,
   entry: string,
+  options: RowsOptions = {},
 ): AsyncGenerator<RawRecord | RecordProblem> {
   const { input } = settings;
+  const numbersChecked = options.numbers?.some((spec) => spec !== undefined) ?? false;
   const workerData: CsvWorkerData = {
     path: input.path,
     delimiter: settings.delimiter,
     maxFieldBytes: settings.maxFieldBytes,
     columns: [...columns],
+    ...(numbersChecked ? { numbers: options.numbers } : {}),
   };
   const worker = new Worker(entry, { workerData, stdout: false, stderr: false });
   const inbox = new Inbox(worker);
@@ -103,9 +110,12 @@ export async function* csvRowsInWorker(
             row = meta[i] as number;
             const line = meta[i + 1] as number;
             const count = meta[i + 2] as number;
-            yield count < 0
-              ? raggedRow(input, row, line, -count, expected)
-              : { row, line, values: records[next++] as readonly string[] };
+            if (count < 0) {
+              yield raggedRow(input, row, line, -count, expected);
+              continue;
+            }
+            const values = records[next++] as readonly RawValue[];
+            yield numbersChecked ? { row, line, values, numbersChecked } : { row, line, values };
           }
           worker.postMessage(1);
           break;
@@ -186,7 +196,7 @@ class Inbox {
 
 /** Collects rows into batches: the records as csv-parse made them, and row, line, count. */
 class BatchWriter {
-  #records: string[][] = [];
+  #records: RawValue[][] = [];
   #chars = 0;
   #meta = new Int32Array(BATCH_ROWS * 3);
   #at = 0;
@@ -199,8 +209,17 @@ class BatchWriter {
     return this.#at >= BATCH_ROWS * 3 || this.#chars >= BATCH_CHARS;
   }
 
-  /** Adds a row; a ragged one (not `expected` fields) as its field count only. */
-  add(row: number, line: number, record: string[], expected: number): void {
+  /**
+   * Adds a row; a ragged one (not `expected` fields) as its field count only. The values at
+   * positions with a column in `numbers` that `fastNumber` converts are replaced by their number.
+   */
+  add(
+    row: number,
+    line: number,
+    record: RawValue[],
+    expected: number,
+    numbers: readonly (ColumnSpec | undefined)[] | undefined,
+  ): void {
     const meta = this.#meta;
     const at = this.#at;
     meta[at] = row;
@@ -212,7 +231,14 @@ class BatchWriter {
     }
     meta[at + 2] = record.length;
     this.#records.push(record);
-    for (let i = 0; i < record.length; i++) this.#chars += (record[i] as string).length;
+    for (let i = 0; i < record.length; i++) {
+      const text = record[i] as string;
+      this.#chars += text.length;
+      const spec = numbers?.[i];
+      if (spec === undefined) continue;
+      const value = fastNumber(spec, text);
+      if (!Number.isNaN(value)) record[i] = value;
+    }
   }
 
   take(bytes: number): BatchMessage {
@@ -267,7 +293,7 @@ export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Prom
         });
   const expected = data.columns.length;
   const take = (row: number, line: number, record: string[]): void => {
-    batch.add(row, line, record, expected);
+    batch.add(row, line, record, expected, data.numbers);
     if (batch.full) send();
   };
   const { parser, failure } = startDataPass(settings, data.columns, counter, take, pause);

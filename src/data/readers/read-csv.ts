@@ -57,12 +57,12 @@ export async function readCsv(path: string, options: ReadCsvOptions = {}): Promi
     columns,
     totalBytes: size,
     bytesRead: () => counter.bytes,
-    rows: () => {
+    rows: (rowsOptions) => {
       counter = { bytes: 0 };
       const entry = csvWorkerEntry();
       return entry === undefined
         ? csvRows(settings, columns, counter)
-        : csvRowsInWorker(settings, columns, counter, entry);
+        : csvRowsInWorker(settings, columns, counter, entry, rowsOptions);
     },
   };
 }
