@@ -1,8 +1,9 @@
 /**
  * Parsing a CSV file on a worker thread while the caller converts and validates its rows: the
  * worker runs the same reader (csv-parse, the UTF-8 check, the size limits, the line numbers) and
- * ships the rows in batches: the records' fields (structured clone copies the strings in one
- * pass), and the row, line and field count of each row. A ragged row ships only its field count. At most
+ * ships the rows in batches: the row, line and field count of each row, and its fields — those
+ * the caller asked to have converted as numbers in a transferred Float64Array, the others as
+ * strings. A ragged row ships only its field count. At most
  * {@link MAX_IN_FLIGHT} batches are unacknowledged: the worker waits for the reader, so memory
  * stays bounded whatever the file's size. A reader error is shipped after the rows before it, as
  * the same coded error; a worker that stops is `ERR_INTERNAL` naming the file and the row.
@@ -18,8 +19,9 @@ import type { ColumnSpec } from '../schema.js';
 import { type CsvSettings, type Pause, raggedRow, startDataPass } from './read-csv.js';
 import type { ByteCounter } from './source-input.js';
 
-/** Rows per batch, and the most characters of fields: a batch is shipped at either. */
+/** Rows per batch, values per batch, and the most characters of fields: a batch is shipped at any. */
 const BATCH_ROWS = 4096;
+const BATCH_VALUES = 1 << 17;
 const BATCH_CHARS = 1 << 20;
 /** Batches the worker may ship ahead of the reader. */
 const MAX_IN_FLIGHT = 4;
@@ -36,11 +38,14 @@ export interface CsvWorkerData {
 
 /**
  * A batch of rows: `meta` holds row, line and field count for each (the count negated for a
- * ragged row, whose fields are not shipped); `records` the fields of the others, in order.
+ * ragged row, whose fields are not shipped). For the others, `numbers` holds each field's value
+ * when the worker converted it (NaN when not, or when no field was to be converted), and `texts`
+ * the fields it did not convert, in order.
  */
 interface BatchMessage {
   readonly type: 'batch';
-  readonly records: readonly (readonly RawValue[])[];
+  readonly texts: readonly string[];
+  readonly numbers?: Float64Array;
   readonly meta: Int32Array;
   /** Bytes of the file read so far. */
   readonly bytes: number;
@@ -86,7 +91,7 @@ export async function* csvRowsInWorker(
   options: RowsOptions = {},
 ): AsyncGenerator<RawRecord | RecordProblem> {
   const { input } = settings;
-  const numbersChecked = options.numbers?.some((spec) => spec !== undefined) ?? false;
+  const numbersChecked = options.numbers?.some((spec) => spec !== undefined) === true;
   const workerData: CsvWorkerData = {
     path: input.path,
     delimiter: settings.delimiter,
@@ -104,8 +109,9 @@ export async function* csvRowsInWorker(
       switch (event.type) {
         case 'batch': {
           counter.bytes = event.bytes;
-          const { records, meta } = event;
-          let next = 0;
+          const { texts, numbers, meta } = event;
+          let text = 0;
+          let number = 0;
           for (let i = 0; i < meta.length; i += 3) {
             row = meta[i] as number;
             const line = meta[i + 1] as number;
@@ -114,8 +120,16 @@ export async function* csvRowsInWorker(
               yield raggedRow(input, row, line, -count, expected);
               continue;
             }
-            const values = records[next++] as readonly RawValue[];
-            yield numbersChecked ? { row, line, values, numbersChecked } : { row, line, values };
+            if (numbers === undefined) {
+              yield { row, line, values: texts.slice(text, (text += count)) };
+              continue;
+            }
+            const values = new Array<RawValue>(count);
+            for (let k = 0; k < count; k++) {
+              const value = numbers[number++] as number;
+              values[k] = Number.isNaN(value) ? (texts[text++] as string) : value;
+            }
+            yield { row, line, values, numbersChecked: true };
           }
           worker.postMessage(1);
           break;
@@ -194,64 +208,85 @@ class Inbox {
   }
 }
 
-/** Collects rows into batches: the records as csv-parse made them, and row, line, count. */
+/**
+ * Collects rows into batches: row, line and field count of each; the converted numbers (NaN
+ * where a value was not converted) and, in order, the fields that were not.
+ */
 class BatchWriter {
-  #records: RawValue[][] = [];
+  readonly #expected: number;
+  readonly #numbers: readonly (ColumnSpec | undefined)[] | undefined;
+  readonly #rows: number;
+  #texts: string[] = [];
   #chars = 0;
-  #meta = new Int32Array(BATCH_ROWS * 3);
+  #meta: Int32Array;
   #at = 0;
+  #values: Float64Array | undefined;
+  #good = 0;
+
+  constructor(expected: number, numbers: readonly (ColumnSpec | undefined)[] | undefined) {
+    this.#expected = expected;
+    this.#numbers = numbers;
+    this.#rows = Math.max(1, Math.min(BATCH_ROWS, Math.floor(BATCH_VALUES / expected)));
+    this.#meta = new Int32Array(this.#rows * 3);
+    this.#values = this.#newValues();
+  }
+
+  #newValues(): Float64Array | undefined {
+    return this.#numbers === undefined ? undefined : new Float64Array(this.#rows * this.#expected);
+  }
 
   get rows(): number {
     return this.#at / 3;
   }
 
   get full(): boolean {
-    return this.#at >= BATCH_ROWS * 3 || this.#chars >= BATCH_CHARS;
+    return this.#at >= this.#meta.length || this.#chars >= BATCH_CHARS;
   }
 
   /**
    * Adds a row; a ragged one (not `expected` fields) as its field count only. The values at
-   * positions with a column in `numbers` that `fastNumber` converts are replaced by their number.
+   * positions with a column in `numbers` that `fastNumber` converts go as numbers.
    */
-  add(
-    row: number,
-    line: number,
-    record: RawValue[],
-    expected: number,
-    numbers: readonly (ColumnSpec | undefined)[] | undefined,
-  ): void {
+  add(row: number, line: number, record: readonly string[]): void {
     const meta = this.#meta;
     const at = this.#at;
     meta[at] = row;
     meta[at + 1] = line;
     this.#at = at + 3;
-    if (record.length !== expected) {
-      meta[at + 2] = -record.length;
+    const count = record.length;
+    if (count !== this.#expected) {
+      meta[at + 2] = -count;
       return;
     }
-    meta[at + 2] = record.length;
-    this.#records.push(record);
-    for (let i = 0; i < record.length; i++) {
+    meta[at + 2] = count;
+    const numbers = this.#numbers;
+    const values = this.#values;
+    const base = this.#good++ * count;
+    for (let i = 0; i < count; i++) {
       const text = record[i] as string;
       this.#chars += text.length;
       const spec = numbers?.[i];
-      if (spec === undefined) continue;
-      const value = fastNumber(spec, text);
-      if (!Number.isNaN(value)) record[i] = value;
+      const value = spec === undefined ? Number.NaN : fastNumber(spec, text);
+      if (values !== undefined) values[base + i] = value;
+      if (Number.isNaN(value)) this.#texts.push(text);
     }
   }
 
   take(bytes: number): BatchMessage {
+    const values = this.#values;
     const batch: BatchMessage = {
       type: 'batch',
-      records: this.#records,
-      meta: this.#at === this.#meta.length ? this.#meta : this.#meta.slice(0, this.#at),
+      texts: this.#texts,
+      ...(values !== undefined ? { numbers: values.subarray(0, this.#good * this.#expected) } : {}),
+      meta: this.#meta.subarray(0, this.#at),
       bytes,
     };
-    this.#records = [];
+    this.#texts = [];
     this.#chars = 0;
-    this.#meta = new Int32Array(BATCH_ROWS * 3);
+    this.#meta = new Int32Array(this.#rows * 3);
     this.#at = 0;
+    this.#values = this.#newValues();
+    this.#good = 0;
     return batch;
   }
 }
@@ -268,7 +303,7 @@ export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Prom
     maxFieldBytes: data.maxFieldBytes,
   };
   const counter: ByteCounter = { bytes: 0 };
-  const batch = new BatchWriter();
+  const batch = new BatchWriter(data.columns.length, data.numbers);
   let inFlight = 0;
   let resume: (() => void) | undefined;
   port.on('message', () => {
@@ -282,7 +317,9 @@ export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Prom
   const send = (): void => {
     if (batch.rows === 0) return;
     const message = batch.take(counter.bytes);
-    port.postMessage(message, [message.meta.buffer as ArrayBuffer]);
+    const transfer = [message.meta.buffer as ArrayBuffer];
+    if (message.numbers !== undefined) transfer.push(message.numbers.buffer as ArrayBuffer);
+    port.postMessage(message, transfer);
     inFlight++;
   };
   const pause: Pause = () =>
@@ -291,9 +328,8 @@ export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Prom
       : new Promise<void>((go) => {
           resume = go;
         });
-  const expected = data.columns.length;
-  const take = (row: number, line: number, record: string[]): void => {
-    batch.add(row, line, record, expected, data.numbers);
+  const take = (row: number, line: number, record: readonly string[]): void => {
+    batch.add(row, line, record);
     if (batch.full) send();
   };
   const { parser, failure } = startDataPass(settings, data.columns, counter, take, pause);

@@ -172,7 +172,7 @@ export function startDataPass(
   settings: CsvSettings,
   columns: readonly string[],
   counter: ByteCounter,
-  take?: (row: number, line: number, record: string[]) => void,
+  take?: (row: number, line: number, record: readonly string[]) => void,
   pause?: Pause,
 ): { parser: Parser; failure: (error: unknown) => SealtrainError } {
   const { input } = settings;
