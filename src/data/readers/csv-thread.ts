@@ -121,7 +121,9 @@ export async function* csvRowsInWorker(
               continue;
             }
             if (numbers === undefined) {
-              yield { row, line, values: texts.slice(text, (text += count)) };
+              const values = texts.slice(text, text + count);
+              text += count;
+              yield { row, line, values };
               continue;
             }
             const values = new Array<RawValue>(count);

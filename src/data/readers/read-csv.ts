@@ -149,8 +149,11 @@ function checkHeader({ input, delimiter }: CsvSettings, header: readonly string[
   }
 }
 
-/** The data rows: records and ragged-row problems, in file order, parsed on this thread. */
-async function* csvRows(
+/**
+ * The data rows: records and ragged-row problems, in file order, parsed on this thread (when the
+ * worker's script is not built; tests compare the two).
+ */
+export async function* csvRows(
   settings: CsvSettings,
   columns: readonly string[],
   counter: ByteCounter,
