@@ -1,5 +1,5 @@
 import { SealtrainError } from '../errors/index.js';
-import { convertValue, fastNumber, type InvalidReason } from './internal/convert.js';
+import { convertValue, fastNumber, type InvalidReason, plainCategories } from './internal/convert.js';
 import { isProblem, type RawRecord, type RecordSource } from './records.js';
 import { type ColumnSpec, type DatasetSchema, matchColumns } from './schema.js';
 import { categoryIndex, type RawMatrix } from './transform.js';
@@ -121,6 +121,8 @@ export async function ingest(
   const labelPosition = positions[labelAt] as number;
   const cats = specs.map(categoryIndex);
   const featureCats = cats.filter((_, i) => i !== labelAt);
+  const featurePlain = features.map(plainCategories);
+  const labelPlain = plainCategories(labelSpec);
   const width = features.length;
   const max = Math.min(options.maxMatrixBytes ?? 2 ** 32, 2 ** 32);
   const matrix = new Growing((b) => new Float32Array(b), max);
@@ -207,7 +209,8 @@ export async function ingest(
         cell[j] = raw;
         continue;
       }
-      const fast = fastNumber(spec, raw);
+      const plain = featurePlain[j];
+      const fast = plain === undefined ? fastNumber(spec, raw) : (plain.get(raw as string) ?? Number.NaN);
       if (!Number.isNaN(fast)) {
         cell[j] = fast;
         continue;
@@ -215,8 +218,12 @@ export async function ingest(
       const converted = convertValue(spec, raw, featureCats[j]);
       cell[j] = converted.ok ? converted.value : settle(spec, converted);
     }
-    const labelConverted = convertValue(labelSpec, values[labelPosition] ?? null, cats[labelAt]);
-    const label = labelConverted.ok ? labelConverted.value : settle(labelSpec, labelConverted);
+    const rawLabel = values[labelPosition] ?? null;
+    let label = labelPlain?.get(rawLabel as string) ?? Number.NaN;
+    if (Number.isNaN(label)) {
+      const labelConverted = convertValue(labelSpec, rawLabel, cats[labelAt]);
+      label = labelConverted.ok ? labelConverted.value : settle(labelSpec, labelConverted);
+    }
     if (drop || report.errorCount > 0) {
       if (drop) report.rowsDropped++;
       continue;

@@ -63,6 +63,19 @@ export function fastNumber(column: ColumnSpec, raw: RawValue): number {
   return value;
 }
 
+/**
+ * For a category column: its categories that {@link convertValue} gives as they are written (no
+ * space around them, not a missing-value marker), so a value found here needs no other look.
+ */
+export function plainCategories(column: ColumnSpec): ReadonlyMap<string, number> | undefined {
+  if (column.type !== 'category' || column.categories === undefined) return undefined;
+  const plain = new Map<string, number>();
+  column.categories.forEach((name, i) => {
+    if (name.trim() === name && !isMissing(name) && !plain.has(name)) plain.set(name, i);
+  });
+  return plain;
+}
+
 /** Whether a raw value means "no value". */
 export function isMissing(raw: RawValue): boolean {
   return raw === null || (typeof raw === 'string' && MISSING.has(raw.trim().toLowerCase()));
