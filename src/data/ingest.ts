@@ -201,14 +201,19 @@ export async function ingest(
     imputed = 0;
     const values = item.values;
     // Numbers the reader converted are fastNumber's results for these very columns.
-    const checked = item.numbersChecked === true;
+    const readerNumbers = item.numbers;
+    const at = item.numbersAt ?? 0;
     for (let j = 0; j < width; j++) {
       const spec = features[j] as ColumnSpec;
-      const raw = values[featurePositions[j] as number] ?? null;
-      if (checked && typeof raw === 'number') {
-        cell[j] = raw;
-        continue;
+      const position = featurePositions[j] as number;
+      if (readerNumbers !== undefined) {
+        const number = readerNumbers[at + position] as number;
+        if (!Number.isNaN(number)) {
+          cell[j] = number;
+          continue;
+        }
       }
+      const raw = values[position] ?? null;
       const plain = featurePlain[j];
       const fast = plain === undefined ? fastNumber(spec, raw) : (plain.get(raw as string) ?? Number.NaN);
       if (!Number.isNaN(fast)) {

@@ -15,10 +15,12 @@ export interface RawRecord {
   /** One value per column of {@link RecordSource.columns}, in that order. */
   readonly values: readonly RawValue[];
   /**
-   * True when the reader converted values as {@link RowsOptions.numbers} asked: each number in
-   * `values` at a position with a column there is `fastNumber`'s result for that column.
+   * The values the reader converted as {@link RowsOptions.numbers} asked: position `k` of the row
+   * is `numbers[numbersAt + k]` when that is not NaN (`fastNumber`'s result for its column), and
+   * `values[k]` is then left empty; NaN means `values[k]` holds the value as read.
    */
-  readonly numbersChecked?: boolean;
+  readonly numbers?: Float64Array;
+  readonly numbersAt?: number;
 }
 
 /** Options for {@link RecordSource.rows}. */

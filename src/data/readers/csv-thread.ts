@@ -91,13 +91,13 @@ export async function* csvRowsInWorker(
   options: RowsOptions = {},
 ): AsyncGenerator<RawRecord | RecordProblem> {
   const { input } = settings;
-  const numbersChecked = options.numbers?.some((spec) => spec !== undefined) === true;
+  const convert = options.numbers?.some((spec) => spec !== undefined) === true;
   const workerData: CsvWorkerData = {
     path: input.path,
     delimiter: settings.delimiter,
     maxFieldBytes: settings.maxFieldBytes,
     columns: [...columns],
-    ...(numbersChecked ? { numbers: options.numbers } : {}),
+    ...(convert ? { numbers: options.numbers } : {}),
   };
   const worker = new Worker(entry, { workerData, stdout: false, stderr: false });
   const inbox = new Inbox(worker);
@@ -128,10 +128,10 @@ export async function* csvRowsInWorker(
             }
             const values = new Array<RawValue>(count);
             for (let k = 0; k < count; k++) {
-              const value = numbers[number++] as number;
-              values[k] = Number.isNaN(value) ? (texts[text++] as string) : value;
+              if (Number.isNaN(numbers[number + k] as number)) values[k] = texts[text++] as string;
             }
-            yield { row, line, values, numbersChecked: true };
+            yield { row, line, values, numbers, numbersAt: number };
+            number += count;
           }
           worker.postMessage(1);
           break;
