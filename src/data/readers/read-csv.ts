@@ -33,7 +33,9 @@ const OTHER_DELIMITERS = [';', '\t', '|', ','];
  * doubled quotes and line breaks), LF or CRLF line ends, a UTF-8 byte-order mark skipped, blank
  * lines skipped. The first row is the header; values stay strings (an empty field is `''`).
  * The file is streamed, never held whole: at open only the header is read, and each call of
- * `rows()` reads the file again from the start.
+ * `rows()` reads the file again from the start, parsing it on a worker thread (csv-thread.ts)
+ * while the caller works on the rows already parsed; on this thread when the worker's script is
+ * not built. Both give the same rows and the same errors.
  *
  * A row with the wrong number of fields is yielded as a `ragged-row` problem. Everything else
  * that is wrong stops the read with `ERR_DATA_MALFORMED` naming the file and, where it applies,
