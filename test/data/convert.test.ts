@@ -73,6 +73,22 @@ describe('value conversion', () => {
     );
   });
 
+  it('takes negative plain decimals on the allocation-free path too, and nothing Number() alone would take', () => {
+    const column = parseDatasetSchema({
+      version: 1,
+      label: 'y',
+      columns: [
+        { name: 'x', type: 'number' },
+        { name: 'y', type: 'category', categories: ['a'] },
+      ],
+    }).columns[0] as never;
+    expect(fastNumber(column, '-10.6126')).toBe(-10.6126);
+    expect(Object.is(fastNumber(column, '-0'), -0)).toBe(true);
+    for (const text of ['-0x10', '-0b1', '-Infinity', '-1e400', '--1', '- 1', '-.5', '-']) {
+      expect(fastNumber(column, text), text).toBeNaN();
+    }
+  });
+
   it('finds a category as written only where convertValue gives the same index', () => {
     const schema = parseDatasetSchema({
       version: 1,
