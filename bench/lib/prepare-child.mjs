@@ -37,7 +37,6 @@ const done = (result) => {
 
 if (mode === 'csv-parse') {
   const { Parser } = await import('csv-parse');
-  const columns = Number(rest[0]);
   // The options of startParser in src/data/readers/read-csv.ts, and its 256 KiB reads.
   const parser = new Parser({
     delimiter: ',',
@@ -45,7 +44,6 @@ if (mode === 'csv-parse') {
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: true,
-    max_record_size: (columns + 1) * 1024 * 1024,
   });
   let records = 0;
   parser.on('data', () => {

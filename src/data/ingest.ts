@@ -1,6 +1,6 @@
 import { SealtrainError } from '../errors/index.js';
-import { convertValue, fastNumber, type InvalidReason } from './internal/convert.js';
-import { isProblem, type RecordSource } from './records.js';
+import { convertValue, fastNumber, type InvalidReason, plainCategories } from './internal/convert.js';
+import { isProblem, type RawRecord, type RecordSource } from './records.js';
 import { type ColumnSpec, type DatasetSchema, matchColumns } from './schema.js';
 import { categoryIndex, type RawMatrix } from './transform.js';
 
@@ -121,6 +121,8 @@ export async function ingest(
   const labelPosition = positions[labelAt] as number;
   const cats = specs.map(categoryIndex);
   const featureCats = cats.filter((_, i) => i !== labelAt);
+  const featurePlain = features.map(plainCategories);
+  const labelPlain = plainCategories(labelSpec);
   const width = features.length;
   const max = Math.min(options.maxMatrixBytes ?? 2 ** 32, 2 ** 32);
   const matrix = new Growing((b) => new Float32Array(b), max);
@@ -144,54 +146,76 @@ export async function ingest(
     if (report.errors.length < maxErrors) report.errors.push(e);
   };
   const cell = new Float32Array(width);
+  // The number and integer features, by input position: the reader may convert their values.
+  const numbers: (ColumnSpec | undefined)[] = source.columns.map(() => undefined);
+  for (let j = 0; j < width; j++) {
+    const spec = features[j] as ColumnSpec;
+    if (spec.type === 'number' || spec.type === 'integer') numbers[featurePositions[j] as number] = spec;
+  }
   let kept = 0;
   let tick = 0;
   let stoppedEarly = false;
-  for await (const item of source.rows()) {
+  // The row in progress, and what its values that are not a plain success did (settle()).
+  let item: RawRecord = { row: 0, values: [] };
+  let drop = false;
+  let imputed = 0;
+  const settle = (
+    c: ColumnSpec,
+    converted: Exclude<ReturnType<typeof convertValue>, { ok: true }>,
+  ): number => {
+    const counts = report.columns[c.name] as ColumnReport;
+    if (converted.missing) counts.missing++;
+    else counts[REASON_FIELD[converted.reason]]++;
+    const policy = converted.missing ? c.missing : c.invalid;
+    if (policy === 'drop') {
+      drop = true;
+      counts.dropped++;
+    } else if (policy === 'impute') {
+      imputed++;
+      counts.imputed++;
+    } else {
+      const what = converted.missing ? 'the value is missing' : converted.detail;
+      fail({
+        row: item.row,
+        ...(item.line !== undefined ? { line: item.line } : {}),
+        column: c.name,
+        message: `${source.path}: row ${item.row}${item.line !== undefined ? ` (line ${item.line})` : ''}, column "${c.name}": ${what}.`,
+      });
+    }
+    return Number.NaN;
+  };
+  for await (const next of source.rows({ numbers })) {
     if (report.errorCount >= maxErrors) {
       stoppedEarly = true;
       break;
     }
     if (++tick % 8192 === 0) options.onProgress?.(source.bytesRead() ?? 0, source.totalBytes);
     report.rowsRead++;
-    if (isProblem(item)) {
+    if (isProblem(next)) {
       report.readerProblems++;
-      fail({ row: item.row, ...(item.line !== undefined ? { line: item.line } : {}), message: item.message });
+      fail({ row: next.row, ...(next.line !== undefined ? { line: next.line } : {}), message: next.message });
       continue;
     }
-    let drop = false;
-    let imputed = 0;
-    // The row's cells, converted; only a value that is not a plain success goes through settle().
-    const settle = (
-      c: ColumnSpec,
-      converted: Exclude<ReturnType<typeof convertValue>, { ok: true }>,
-    ): number => {
-      const counts = report.columns[c.name] as ColumnReport;
-      if (converted.missing) counts.missing++;
-      else counts[REASON_FIELD[converted.reason]]++;
-      const policy = converted.missing ? c.missing : c.invalid;
-      if (policy === 'drop') {
-        drop = true;
-        counts.dropped++;
-      } else if (policy === 'impute') {
-        imputed++;
-        counts.imputed++;
-      } else {
-        const what = converted.missing ? 'the value is missing' : converted.detail;
-        fail({
-          row: item.row,
-          ...(item.line !== undefined ? { line: item.line } : {}),
-          column: c.name,
-          message: `${source.path}: row ${item.row}${item.line !== undefined ? ` (line ${item.line})` : ''}, column "${c.name}": ${what}.`,
-        });
-      }
-      return Number.NaN;
-    };
+    item = next;
+    drop = false;
+    imputed = 0;
     const values = item.values;
+    // Numbers the reader converted are fastNumber's results for these very columns.
+    const readerNumbers = item.numbers;
+    const at = item.numbersAt ?? 0;
     for (let j = 0; j < width; j++) {
       const spec = features[j] as ColumnSpec;
-      const raw = values[featurePositions[j] as number] ?? null;
-      const fast = fastNumber(spec, raw);
+      const position = featurePositions[j] as number;
+      if (readerNumbers !== undefined) {
+        const number = readerNumbers[at + position] as number;
+        if (!Number.isNaN(number)) {
+          cell[j] = number;
+          continue;
+        }
+      }
+      const raw = values[position] ?? null;
+      const plain = featurePlain[j];
+      const fast = plain === undefined ? fastNumber(spec, raw) : (plain.get(raw as string) ?? Number.NaN);
       if (!Number.isNaN(fast)) {
         cell[j] = fast;
         continue;
@@ -199,8 +223,12 @@ export async function ingest(
       const converted = convertValue(spec, raw, featureCats[j]);
       cell[j] = converted.ok ? converted.value : settle(spec, converted);
     }
-    const labelConverted = convertValue(labelSpec, values[labelPosition] ?? null, cats[labelAt]);
-    const label = labelConverted.ok ? labelConverted.value : settle(labelSpec, labelConverted);
+    const rawLabel = values[labelPosition] ?? null;
+    let label = labelPlain?.get(rawLabel as string) ?? Number.NaN;
+    if (Number.isNaN(label)) {
+      const labelConverted = convertValue(labelSpec, rawLabel, cats[labelAt]);
+      label = labelConverted.ok ? labelConverted.value : settle(labelSpec, labelConverted);
+    }
     if (drop || report.errorCount > 0) {
       if (drop) report.rowsDropped++;
       continue;

@@ -3,6 +3,7 @@
  * preparation pipeline (schema, validation, split, transforms) consumes only this, so a new
  * format is one more reader.
  */
+import type { ColumnSpec } from './schema.js';
 
 /** One raw value as the file holds it: CSV gives strings (empty string for an empty field). */
 export type RawValue = string | number | boolean | null;
@@ -13,6 +14,23 @@ export interface RawRecord {
   readonly line?: number;
   /** One value per column of {@link RecordSource.columns}, in that order. */
   readonly values: readonly RawValue[];
+  /**
+   * The values the reader converted as {@link RowsOptions.numbers} asked: position `k` of the row
+   * is `numbers[numbersAt + k]` when that is not NaN (`fastNumber`'s result for its column), and
+   * `values[k]` is then left empty; NaN means `values[k]` holds the value as read.
+   */
+  readonly numbers?: Float64Array;
+  readonly numbersAt?: number;
+}
+
+/** Options for {@link RecordSource.rows}. */
+export interface RowsOptions {
+  /**
+   * By input position, the number and integer columns whose plain decimal values the reader may
+   * convert itself (with `fastNumber`, which gives the value ingest would); a value that does not
+   * convert stays as read. A reader may ignore this.
+   */
+  readonly numbers?: readonly (ColumnSpec | undefined)[];
 }
 
 /**
@@ -37,7 +55,7 @@ export interface RecordSource {
   /** Column names, in order (CSV header, JSON keys of the first object, Parquet schema, IDX `pixel_0…`, `label`). */
   readonly columns: readonly string[];
   /** The rows, once; every item is a record or a problem. */
-  rows(): AsyncIterable<RawRecord | RecordProblem>;
+  rows(options?: RowsOptions): AsyncIterable<RawRecord | RecordProblem>;
   /** Bytes read so far (for progress); undefined when unknown. */
   bytesRead(): number | undefined;
   /** Total input bytes when known (for progress). */

@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { convertValue, fastNumber, isMissing, parseNumber } from '../../src/data/internal/convert.js';
+import {
+  convertValue,
+  fastNumber,
+  isMissing,
+  parseNumber,
+  plainCategories,
+} from '../../src/data/internal/convert.js';
 import { parseDatasetSchema } from '../../src/data/schema.js';
+import { categoryIndex } from '../../src/data/transform.js';
 
 /** The definition parseNumber's fast path must agree with. */
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -63,6 +70,48 @@ describe('value conversion', () => {
         },
       ),
       { numRuns: 5000 },
+    );
+  });
+
+  it('takes negative plain decimals on the allocation-free path too, and nothing Number() alone would take', () => {
+    const column = parseDatasetSchema({
+      version: 1,
+      label: 'y',
+      columns: [
+        { name: 'x', type: 'number' },
+        { name: 'y', type: 'category', categories: ['a'] },
+      ],
+    }).columns[0] as never;
+    expect(fastNumber(column, '-10.6126')).toBe(-10.6126);
+    expect(Object.is(fastNumber(column, '-0'), -0)).toBe(true);
+    for (const text of ['-0x10', '-0b1', '-Infinity', '-1e400', '--1', '- 1', '-.5', '-']) {
+      expect(fastNumber(column, text), text).toBeNaN();
+    }
+  });
+
+  it('finds a category as written only where convertValue gives the same index', () => {
+    const schema = parseDatasetSchema({
+      version: 1,
+      label: 'y',
+      columns: [
+        { name: 'x', type: 'number' },
+        { name: 'y', type: 'category', categories: ['a', ' b', 'NA', 'c ', 'none', '?', 'B', '1'] },
+      ],
+    });
+    const column = schema.columns[1] as never;
+    const plain = plainCategories(column);
+    expect([...(plain?.keys() ?? [])]).toEqual(['a', 'B', '1']);
+    const texts = fc.oneof(
+      fc.constantFrom('a', ' b', 'b', 'NA', 'na', 'c ', 'c', 'none', '', 'B', '1', ' a'),
+      fc.string(),
+    );
+    fc.assert(
+      fc.property(texts, (text) => {
+        const quick = plain?.get(text);
+        if (quick !== undefined)
+          expect(convertValue(column, text, categoryIndex(column))).toEqual({ ok: true, value: quick });
+      }),
+      { numRuns: 2000 },
     );
   });
 

@@ -136,6 +136,20 @@ describe('readCsv', () => {
     });
   });
 
+  it('refuses a record over its limit that ends within one read, naming where it crosses', async () => {
+    // Limit: (2 columns + 1) × 4 bytes = 12; each field is within maxFieldBytes.
+    const path = await file('wide.csv', 'a,b\n1,2\n3333,4444,5555,6666\n');
+    const error = await drainRejects(readCsv(path, { maxFieldBytes: 4 }), 'ERR_DATA_MALFORMED');
+    expect(error.details).toMatchObject({ path, row: 2, line: 3, column: 4, reason: 'row-too-large' });
+    expect(error.message).toMatch(/row 2 \(from line 3\) is larger than its limit of 12 bytes/);
+  });
+
+  it('stops a quote left open within one read of the limit, naming the column in progress', async () => {
+    const path = await file('open-quote-3.csv', `a,b,c\n1,2,3\n4,5,"${'x'.repeat(300_000)}`);
+    const error = await drainRejects(readCsv(path, { maxFieldBytes: 16 * 1024 }), 'ERR_DATA_MALFORMED');
+    expect(error.details).toMatchObject({ path, row: 2, line: 3, column: 3, reason: 'row-too-large' });
+  });
+
   it.each([
     [
       'UTF-16LE with a byte-order mark',

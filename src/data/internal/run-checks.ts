@@ -103,9 +103,7 @@ export function runChecks(data: CheckInput, options: CheckOptions): CheckReport 
     exact.add(row, s as 0 | 1 | 2, at);
     near.add(row, s as 0 | 1 | 2, at);
     if (numeric.length > 0) {
-      numeric.forEach((j, k) => {
-        numericRow[k] = row[j] as number;
-      });
+      for (let k = 0; k < numeric.length; k++) numericRow[k] = row[numeric[k] as number] as number;
       outliers.add(numericRow, at);
     }
   }

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream';
 import { CsvError, type Info, type Options, Parser } from 'csv-parse';
 import { fromFsError, isSealtrainError, SealtrainError } from '../../errors/index.js';
 import type { RawRecord, RecordProblem, RecordSource } from '../records.js';
+import { csvRowsInWorker, csvWorkerEntry } from './csv-thread.js';
 import {
   type ByteCounter,
   checkedUtf8,
@@ -32,7 +33,9 @@ const OTHER_DELIMITERS = [';', '\t', '|', ','];
  * doubled quotes and line breaks), LF or CRLF line ends, a UTF-8 byte-order mark skipped, blank
  * lines skipped. The first row is the header; values stay strings (an empty field is `''`).
  * The file is streamed, never held whole: at open only the header is read, and each call of
- * `rows()` reads the file again from the start.
+ * `rows()` reads the file again from the start, parsing it on a worker thread (csv-thread.ts)
+ * while the caller works on the rows already parsed; on this thread when the worker's script is
+ * not built. Both give the same rows and the same errors.
  *
  * A row with the wrong number of fields is yielded as a `ragged-row` problem. Everything else
  * that is wrong stops the read with `ERR_DATA_MALFORMED` naming the file and, where it applies,
@@ -56,14 +59,17 @@ export async function readCsv(path: string, options: ReadCsvOptions = {}): Promi
     columns,
     totalBytes: size,
     bytesRead: () => counter.bytes,
-    rows: () => {
+    rows: (rowsOptions) => {
       counter = { bytes: 0 };
-      return csvRows(settings, columns, counter);
+      const entry = csvWorkerEntry();
+      return entry === undefined
+        ? csvRows(settings, columns, counter)
+        : csvRowsInWorker(settings, columns, counter, entry, rowsOptions);
     },
   };
 }
 
-interface CsvSettings {
+export interface CsvSettings {
   readonly input: InputName;
   readonly delimiter: string;
   readonly maxFieldBytes: number;
@@ -89,7 +95,7 @@ async function readHeader(settings: CsvSettings): Promise<string[]> {
     maxRecordBytes: 16 * settings.maxFieldBytes,
   };
   const parser = startParser(settings, pass, (record, line) => {
-    checkFieldSizes(settings, record, { row: 0, line });
+    checkFieldSizes(settings, pass, record, { row: 0, line });
     return { names: record, line };
   });
   let header: { names: string[]; line: number } | undefined;
@@ -145,32 +151,72 @@ function checkHeader({ input, delimiter }: CsvSettings, header: readonly string[
   }
 }
 
-/** The data rows: records and ragged-row problems, in file order. */
-async function* csvRows(
+/**
+ * The data rows: records and ragged-row problems, in file order, parsed on this thread (when the
+ * worker's script is not built; tests compare the two).
+ */
+export async function* csvRows(
   settings: CsvSettings,
   columns: readonly string[],
   counter: ByteCounter,
 ): AsyncGenerator<RawRecord | RecordProblem> {
-  const { input } = settings;
-  const expected = columns.length;
-  const pass = { counter, lines: new LineTracker(), maxRecordBytes: (expected + 1) * settings.maxFieldBytes };
-  const parser = startParser(settings, pass, (record, line, index) => {
-    if (index === 1) return undefined;
-    const row = index - 1;
-    checkFieldSizes(settings, record, { row, line, columns });
-    if (record.length === expected) return { row, line, values: record } satisfies RawRecord;
-    return {
-      row,
-      line,
-      reason: 'ragged-row',
-      message: `Row ${row} (line ${line}) of ${input.path} has ${record.length} field${record.length === 1 ? '' : 's'}; the header has ${expected}.`,
-    } satisfies RecordProblem;
-  });
+  const { parser, failure } = startDataPass(settings, columns, counter);
   try {
     for await (const item of parser) yield item as RawRecord | RecordProblem;
   } catch (error) {
-    throw csvFailure(input, error, pass);
+    throw failure(error);
   }
+}
+
+/**
+ * Starts one pass over the data rows. Each record, or ragged-row problem, is pushed by the parser
+ * or, with `take`, each record is handed to it as it is (the parser then yields nothing). `failure` turns what the
+ * pass throws into the error to report.
+ */
+export function startDataPass(
+  settings: CsvSettings,
+  columns: readonly string[],
+  counter: ByteCounter,
+  take?: (row: number, line: number, record: readonly string[]) => void,
+  pause?: Pause,
+): { parser: Parser; failure: (error: unknown) => SealtrainError } {
+  const { input } = settings;
+  const expected = columns.length;
+  const pass = { counter, lines: new LineTracker(), maxRecordBytes: (expected + 1) * settings.maxFieldBytes };
+  const parser = startParser(
+    settings,
+    pass,
+    (record, line, index) => {
+      if (index === 1) return undefined;
+      const row = index - 1;
+      checkFieldSizes(settings, pass, record, { row, line, columns });
+      if (take !== undefined) {
+        take(row, line, record);
+        return undefined;
+      }
+      return record.length === expected
+        ? ({ row, line, values: record } satisfies RawRecord)
+        : raggedRow(input, row, line, record.length, expected);
+    },
+    pause,
+  );
+  return { parser, failure: (error) => csvFailure(input, error, pass) };
+}
+
+/** The problem for a row of `fields` fields where the header has `expected`. */
+export function raggedRow(
+  input: InputName,
+  row: number,
+  line: number,
+  fields: number,
+  expected: number,
+): RecordProblem {
+  return {
+    row,
+    line,
+    reason: 'ragged-row',
+    message: `Row ${row} (line ${line}) of ${input.path} has ${fields} field${fields === 1 ? '' : 's'}; the header has ${expected}.`,
+  };
 }
 
 /** Makes each record; returns undefined to drop it. `index` counts records from 1, the header too. */
@@ -180,7 +226,11 @@ type OnRecord = (record: string[], line: number, index: number) => unknown;
 interface PassState {
   readonly counter: ByteCounter;
   readonly lines: LineTracker;
-  /** csv-parse's `max_record_size`: it keeps a quote left open from reading the rest of the file into memory. */
+  /**
+   * The most bytes one record may hold: it keeps a quote left open from reading the rest of the
+   * file into memory. Checked once per chunk read (csv-parse's own per-byte `max_record_size`
+   * cost about 15 % of the read) and on each record as it is made.
+   */
   readonly maxRecordBytes: number;
 }
 
@@ -188,16 +238,15 @@ interface PassState {
  * Streams the file through the UTF-8 check into a parser whose records are made by `onRecord`
  * with the line each record starts on.
  */
-function startParser(settings: CsvSettings, pass: PassState, onRecord: OnRecord): Parser {
+function startParser(settings: CsvSettings, pass: PassState, onRecord: OnRecord, pause?: Pause): Parser {
   const options: Options = {
     delimiter: settings.delimiter,
     bom: true,
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: true,
-    max_record_size: pass.maxRecordBytes,
   };
-  const parser = new LinedParser(options, pass.lines, onRecord);
+  const parser = new LinedParser(options, settings, pass, onRecord, pause);
   const { input } = settings;
   const source = createReadStream(input.path, { highWaterMark: 256 * 1024 });
   // Errors reach the reader through the parser, which pipeline destroys with them.
@@ -211,19 +260,38 @@ function startParser(settings: CsvSettings, pass: PassState, onRecord: OnRecord)
 }
 
 /**
+ * Called after each chunk is parsed; a promise it returns holds the next chunk back until it
+ * settles (the worker's batches in flight, see csv-worker.ts).
+ */
+export type Pause = () => Promise<void> | undefined;
+
+/** The parts of csv-parse's parser state that the per-chunk size check reads. */
+interface ParserState {
+  readonly record: readonly string[];
+  readonly field: { readonly length: number };
+  readonly previousBuf: { readonly length: number } | undefined;
+}
+
+/**
  * A csv-parse parser that hands each record to `onRecord` with the line it starts on. It reads
  * the parser's `info` as each record is pushed (csv-parse pushes while it parses, so `info`
  * then describes that record) instead of using `on_record`, whose per-record copy of `info`
- * made reading a numeric CSV about a third slower.
+ * made reading a numeric CSV about a third slower. After each chunk it checks the bytes of the
+ * record still in progress against `maxRecordBytes`, so a quote left open stops the read within
+ * one chunk of the limit.
  */
 class LinedParser extends Parser {
-  readonly #lines: LineTracker;
+  readonly #settings: CsvSettings;
+  readonly #pass: PassState;
   readonly #onRecord: OnRecord;
+  readonly #pause: Pause | undefined;
 
-  constructor(options: Options, lines: LineTracker, onRecord: OnRecord) {
+  constructor(options: Options, settings: CsvSettings, pass: PassState, onRecord: OnRecord, pause?: Pause) {
     super(options);
-    this.#lines = lines;
+    this.#settings = settings;
+    this.#pass = pass;
     this.#onRecord = onRecord;
+    this.#pause = pause;
   }
 
   override push(chunk: unknown, encoding?: BufferEncoding): boolean {
@@ -231,12 +299,35 @@ class LinedParser extends Parser {
     if (this.destroyed) return false;
     try {
       const record = chunk as string[];
-      const item = this.#onRecord(record, this.#lines.start(record, this.info), this.info.records);
+      const item = this.#onRecord(record, this.#pass.lines.start(record, this.info), this.info.records);
       return item === undefined ? true : super.push(item);
     } catch (error) {
       this.destroy(error instanceof Error ? error : new Error(String(error)));
       return false;
     }
+  }
+
+  override _transform(
+    chunk: Buffer,
+    encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ): void {
+    super._transform(chunk, encoding, (error?: Error | null) => {
+      if (error) return callback(error);
+      const state = (this as unknown as { state: ParserState }).state;
+      let pending = state.field.length + (state.previousBuf?.length ?? 0);
+      for (const field of state.record) pending += field.length;
+      if (pending > this.#pass.maxRecordBytes) {
+        const row = this.info.records;
+        return callback(rowTooLarge(this.#settings, this.#pass, row, state.record.length + 1));
+      }
+      const wait = this.#pause?.();
+      if (wait === undefined) return callback();
+      wait.then(
+        () => callback(),
+        (reason: unknown) => callback(reason instanceof Error ? reason : new Error(String(reason))),
+      );
+    });
   }
 }
 
@@ -272,15 +363,37 @@ function countCrlf(text: string): number {
   return count;
 }
 
-/** Throws when a field holds more than `maxFieldBytes` bytes of UTF-8. */
+/**
+ * Throws when the record holds more than `maxRecordBytes` (a record made whole within one chunk,
+ * which the per-chunk check does not see) or a field more than `maxFieldBytes` bytes of UTF-8.
+ */
 function checkFieldSizes(
-  { input, maxFieldBytes }: CsvSettings,
+  settings: CsvSettings,
+  pass: PassState,
   record: readonly string[],
   at: { row: number; line: number; columns?: readonly string[] },
 ): void {
-  for (const [i, field] of record.entries()) {
-    // A UTF-16 code unit takes 1 to 3 bytes of UTF-8.
-    if (field.length * 3 <= maxFieldBytes) continue;
+  const { input, maxFieldBytes } = settings;
+  // A UTF-16 code unit takes 1 to 3 bytes of UTF-8: most records are let through on their length.
+  const quick = Math.floor(maxFieldBytes / 3);
+  let total = 0;
+  let long = -1;
+  for (let i = 0; i < record.length; i++) {
+    const length = (record[i] as string).length;
+    total += length;
+    if (length > quick && long === -1) long = i;
+  }
+  if (long === -1 && total <= pass.maxRecordBytes) return;
+  if (total > pass.maxRecordBytes) {
+    let column = 0;
+    for (let sum = 0; column < record.length && sum <= pass.maxRecordBytes; column++) {
+      sum += (record[column] as string).length;
+    }
+    throw rowTooLarge(settings, pass, at.row, column, at.line);
+  }
+  for (let i = long; i < record.length; i++) {
+    const field = record[i] as string;
+    if (field.length <= quick) continue;
     const bytes = Buffer.byteLength(field);
     if (bytes <= maxFieldBytes) continue;
     const column = at.columns?.[i] ?? `${i + 1}`;
@@ -295,25 +408,35 @@ function checkFieldSizes(
 }
 
 /**
+ * The error for a record larger than `maxRecordBytes`: `row` (0 for the header) from `line`
+ * (by default the line after the last record), by `column` (counting from 1).
+ */
+function rowTooLarge(
+  { input }: CsvSettings,
+  { lines, maxRecordBytes }: PassState,
+  row: number,
+  column: number,
+  line = lines.next,
+): SealtrainError {
+  const where = `${row === 0 ? 'the header' : `row ${row}`} (from line ${line})`;
+  return sourceError(
+    input,
+    `${where} is larger than its limit of ${maxRecordBytes} bytes ((columns + 1) × maxFieldBytes) by ` +
+      `column ${column}; check for a quote left open, or raise maxFieldBytes`,
+    { reason: 'row-too-large', row, line, column },
+  );
+}
+
+/**
  * Turns what a read threw into a {@link SealtrainError} naming the file and the row in progress
  * (csv-parse's `records` counts the header too, so it is that row's number) and its first line.
  */
-function csvFailure(input: InputName, error: unknown, { lines, maxRecordBytes }: PassState): SealtrainError {
+function csvFailure(input: InputName, error: unknown, { lines }: PassState): SealtrainError {
   if (isSealtrainError(error)) return error;
   if (!(error instanceof CsvError)) return fromFsError(error, `read ${input.kind} file`, input.path);
   const row = typeof error.records === 'number' ? error.records : 0;
   const where = `${row === 0 ? 'the header' : `row ${row}`} (from line ${lines.next})`;
   const at = { row, line: lines.next };
-  if (error.code === 'CSV_MAX_RECORD_SIZE') {
-    const column = typeof error.column === 'number' ? error.column + 1 : 0;
-    return sourceError(
-      input,
-      `${where} is larger than its limit of ${maxRecordBytes} bytes ((columns + 1) × maxFieldBytes) by ` +
-        `column ${column}; check for a quote left open, or raise maxFieldBytes`,
-      { reason: 'row-too-large', ...at, column },
-      error,
-    );
-  }
   return sourceError(
     input,
     `${where}: ${error.message.replace(/\.$/, '')}`,
