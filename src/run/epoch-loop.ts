@@ -67,7 +67,7 @@ function add(sum: EpochSum, r: EpochResult): void {
  */
 async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise<EpochSum | undefined> {
   const { trainer, config } = c;
-  const epoch = trainer.state().epoch;
+  const epoch = trainer.progress().epoch;
   const minutes = config.output.checkpoint_every_minutes;
   const sum: EpochSum = c.progress.partial
     ? { ...c.progress.partial }
@@ -82,7 +82,7 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
       c.metrics.add({
         type: 'step',
         epoch,
-        step: trainer.state().step,
+        step: trainer.progress().step,
         loss: step.loss,
         accuracy: Number.isNaN(step.correct) ? null : step.correct / step.rows,
         learning_rate: config.training.optimizer.learningRate,
@@ -130,8 +130,8 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
   // A checkpoint written as early stopping fired: nothing is left to train.
   if (config.earlyStopping && c.progress.stale >= config.earlyStopping.patience)
     return { interrupted: false, stoppedEarly: true, ...(lastTrain ? { lastTrain } : {}) };
-  while (trainer.state().epoch < config.training.epochs) {
-    const epoch = trainer.state().epoch;
+  while (trainer.progress().epoch < config.training.epochs) {
+    const epoch = trainer.progress().epoch;
     const sum = await oneEpoch(c, lastCheckpoint);
     if (!sum) return { interrupted: true, stoppedEarly: false };
     const loss = sum.loss_sum / sum.samples;
@@ -142,7 +142,7 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
     await c.metrics.add({
       type: 'epoch',
       epoch: epoch + 1,
-      step: trainer.state().step,
+      step: trainer.progress().step,
       loss,
       accuracy,
       validation_loss: v?.loss ?? null,

@@ -203,7 +203,7 @@ async function train(
   let resumedFrom: number | undefined;
   if (o.resume) {
     resumedFrom = await restore(config, o, manifest, trainer, progress);
-    await metrics.trimTo(trainer.state().step, trainer.state().epoch);
+    await metrics.trimTo(trainer.progress().step, trainer.progress().epoch);
   }
   const header = (kind: 'checkpoint' | 'model', s: TrainerState): CheckpointContents['header'] => ({
     version: 1,
@@ -313,7 +313,7 @@ function result(
   model: TrainRunResult['model'],
   card: ModelCard | undefined,
 ): TrainRunResult {
-  const s = trainer.state();
+  const s = trainer.progress();
   return {
     runId: manifest.run_id,
     dir,

@@ -117,7 +117,12 @@ export class Trainer {
     this.rowScratch = new Float64Array(batch * 2);
   }
 
-  /** Where training stands, with copies of the optimizer's memory. */
+  /** Where training stands: epochs done, position in the current epoch, steps taken. No copies. */
+  progress(): { readonly epoch: number; readonly position: number; readonly step: number } {
+    return { epoch: this.epoch, position: this.position, step: this.stepCount };
+  }
+
+  /** Where training stands, with copies of the optimizer's memory (for a checkpoint). */
   state(): TrainerState {
     return {
       epoch: this.epoch,
