@@ -157,10 +157,11 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
   // The recipients are tried before minutes of reading: an unknown key or a locked keyring fails now.
   if (options.seal !== undefined) await sealBuffer(new Uint8Array(0), options.seal);
   const inputs = [input, ...(options.read?.labels !== undefined ? [options.read.labels] : [])];
-  // Hashed before reading; checked unchanged (size and time) before the output is committed.
-  const hashed = await Promise.all(
-    inputs.map(async (path) => ({ path, stat: await stat(path), ...(await hashPath(path)) })),
-  );
+  // Stat first; hashed while the parse thread reads; checked unchanged (size and time) before the
+  // output is committed, so a change at any point from here on is caught.
+  const stamped = await Promise.all(inputs.map(async (path) => ({ path, stat: await stat(path) })));
+  const hashing = Promise.all(stamped.map(async (s) => ({ ...s, ...(await hashPath(s.path)) })));
+  hashing.catch(() => {});
   const inferred = options.schema === undefined;
   const schema = options.schema ?? (await inferSchema(await openInput(input, options), options.infer ?? {}));
   const source = await openInput(input, options);
@@ -168,6 +169,7 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
     ...(options.maxErrors !== undefined ? { maxErrors: options.maxErrors } : {}),
     onProgress: (done, total) => options.onProgress?.('read', done, total),
   });
+  const hashed = await hashing;
   const { matrix, labels } = ingested;
   const labelSpec = schema.columns.find((c) => c.name === schema.label);
   const classification = labelSpec?.type === 'category';
