@@ -15,6 +15,25 @@ const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const strictly = (text: string): number => (DECIMAL.test(text.trim()) ? Number(text.trim()) : Number.NaN);
 
 describe('value conversion', () => {
+  it('refuses a value beyond the float32 range on either side, however it is written', () => {
+    for (const type of ['number', 'integer'] as const) {
+      const column = { name: 'v', type, missing: 'fail', invalid: 'fail' } as const;
+      for (const raw of [
+        '1e39',
+        '-1e39',
+        ' -1e39',
+        '+1e39',
+        '-3.5e38',
+        '340282356779733661637539395458142568448',
+      ]) {
+        const r = convertValue(column as never, raw);
+        expect(r, `${type} ${raw}`).toMatchObject({ ok: false, reason: 'not-finite' });
+        expect(fastNumber(column as never, raw)).toBeNaN();
+      }
+      expect(convertValue(column as never, '-3e38')).toEqual({ ok: true, value: -3e38 });
+    }
+  });
+
   it('reads exactly the plain decimals, whatever the text', () => {
     const numberish = fc.stringMatching(/^[ +\-.0-9eExXbBoO_,I]{0,8}$/);
     fc.assert(

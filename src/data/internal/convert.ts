@@ -155,15 +155,8 @@ export function convertValue(
       const value = parseNumber(raw);
       if (Number.isNaN(value)) return invalid('type', `${show(raw)} is not a number`);
       if (!Number.isFinite(value)) return invalid('not-finite', `${show(raw)} is not a finite number`);
-      if (column.type === 'integer' && !Number.isInteger(value))
-        return invalid('type', `${show(raw)} is not an integer`);
-      if (
-        (column.min !== undefined && value < column.min) ||
-        (column.max !== undefined && value > column.max)
-      ) {
-        return invalid('range', `${show(raw)} is outside ${column.min ?? '−∞'}..${column.max ?? '∞'}`);
-      }
-      return { ok: true, value };
+      // The same checks as the fast path: a value beyond float32 either way (−1e39 too) is refused.
+      return checkNumber(column, raw, value);
     }
   }
 }
