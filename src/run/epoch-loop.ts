@@ -74,7 +74,11 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
     : { loss_sum: 0, correct_sum: 0, samples: 0, seconds: 0, has_accuracy: false };
   let stepStart = process.hrtime.bigint();
   const pending: Promise<void>[] = [];
+  // Checked after every step against the run's clock: the epoch stops between steps when it is
+  // time for a checkpoint, however rarely the engine yields to the event loop.
+  let timer = new AbortController();
   const onStep = (step: { loss: number; correct: number; rows: number }, done: number, all: number) => {
+    if (minutes > 0 && c.now().getTime() - lastCheckpoint.at >= minutes * 60_000) timer.abort();
     const t = process.hrtime.bigint();
     const seconds = Number(t - stepStart) / 1e9;
     stepStart = t;
@@ -93,15 +97,12 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
     c.onProgress?.({ epoch, epochs: config.training.epochs, done, total: all, loss: step.loss });
   };
   for (;;) {
-    const timer = new AbortController();
-    const wait = minutes > 0 ? Math.max(0, lastCheckpoint.at + minutes * 60_000 - Date.now()) : undefined;
-    const handle = wait === undefined ? undefined : setTimeout(() => timer.abort(), wait);
+    timer = new AbortController();
     const signal = c.signal ? AbortSignal.any([c.signal, timer.signal]) : timer.signal;
     let r: EpochResult;
     try {
       r = await trainer.trainEpoch(c.data.train.dataset, { checked: false, signal, onStep });
     } finally {
-      clearTimeout(handle);
       await Promise.all(pending.splice(0));
     }
     add(sum, r);
@@ -113,7 +114,7 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
     c.progress.partial = { ...sum };
     if (c.signal?.aborted) return undefined;
     await c.checkpoint();
-    lastCheckpoint.at = Date.now();
+    lastCheckpoint.at = c.now().getTime();
   }
 }
 
@@ -125,7 +126,7 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
   const { trainer, config } = c;
   const every = config.output.checkpoint_every_epochs;
   const minutes = config.output.checkpoint_every_minutes;
-  const lastCheckpoint = { at: Date.now() };
+  const lastCheckpoint = { at: c.now().getTime() };
   let lastTrain: LoopResult['lastTrain'] = c.progress.lastTrain;
   // A checkpoint written as early stopping fired: nothing is left to train.
   if (config.earlyStopping && c.progress.stale >= config.earlyStopping.patience)
@@ -155,10 +156,10 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
     const stop = earlyStop(config, c.progress, v?.loss);
     const due =
       (every > 0 && (epoch + 1) % every === 0) ||
-      (minutes > 0 && Date.now() - lastCheckpoint.at >= minutes * 60_000);
+      (minutes > 0 && c.now().getTime() - lastCheckpoint.at >= minutes * 60_000);
     if (due) {
       await c.checkpoint();
-      lastCheckpoint.at = Date.now();
+      lastCheckpoint.at = c.now().getTime();
     }
     if (stop) return { interrupted: false, stoppedEarly: true, lastTrain };
   }
