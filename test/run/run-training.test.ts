@@ -90,7 +90,10 @@ describe('runTraining', () => {
     expect(whole.checkpoints).toBe(0);
     // The run's clock moves one second per reading: a checkpoint every 30 readings, many per epoch.
     let t = Date.parse('2026-11-23T00:00:00Z');
-    const clock = () => new Date((t += 1000));
+    const clock = () => {
+      t += 1000;
+      return new Date(t);
+    };
     const timed = await train(
       'timed',
       { checkpoint_every_minutes: 0.5, keep_checkpoints: 1000 },
