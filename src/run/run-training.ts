@@ -110,12 +110,12 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   const now = o.now ?? (() => new Date());
   const dir = config.output.dir;
   const keysSoon = Promise.resolve(o.keys);
-  const loading = loadAll(
-    o.inputs,
-    keysSoon.then((k) => k.providers),
-  );
-  // Neither may reject unobserved while the other is awaited (Node would exit on it).
+  const providersSoon = keysSoon.then((k) => k.providers);
+  const loading = loadAll(o.inputs, providersSoon);
+  // None may reject unobserved while another is awaited (Node would exit on it): a refused release
+  // while a large input is still being read must end as the release's own error.
   keysSoon.catch(() => {});
+  providersSoon.catch(() => {});
   loading.catch(() => {});
   // Whatever happens before training starts, what was decrypted is wiped.
   const wipeLoaded = () =>

@@ -3,7 +3,7 @@
 // weights of an uninterrupted run.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,6 +181,24 @@ describe('runTraining', () => {
     expect(again.epochs).toBe(first.epochs);
     expect((await weights('early')).equals(before)).toBe(true);
   }, 60_000);
+
+  it('rejects with the release error when the keys are refused while a sealed input is being read', async () => {
+    const sealedLooking = join(dir, 'sealed-looking.tensor');
+    const bytes = Buffer.alloc(1 << 20, 1);
+    Buffer.from([0x89, 0x53, 0x54, 0x53, 0x45, 0x41, 0x4c, 0x0a]).copy(bytes);
+    await writeFile(sealedLooking, bytes);
+    const c = config('refused');
+    const refused = Promise.reject(Object.assign(new Error('refused'), { code: 'ERR_RELEASE_DENIED' }));
+    await expect(
+      runTraining(c, {
+        keys: refused,
+        inputs: { train: sealedLooking, files: [] },
+        audit: { sink: audit, actor: 't' },
+        auditDir: join(dir, 'audit'),
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_RELEASE_DENIED' });
+    await expect(stat(join(dir, 'runs', 'refused'))).rejects.toThrow(/ENOENT/);
+  });
 
   it('refuses a resume on other data or another kind of TEE', async () => {
     const c = config('whole');
