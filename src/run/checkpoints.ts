@@ -60,17 +60,20 @@ export interface OpenedCheckpoint extends CheckpointContents {
   readonly sha256: string;
 }
 
-/** Opens a sealed checkpoint or model in memory and decodes it. */
-export async function readSealedCheckpoint(
-  path: string,
-  providers: readonly KeyProvider[],
-): Promise<OpenedCheckpoint> {
-  let sealed: Buffer;
+async function readSealed(path: string): Promise<Buffer> {
   try {
-    sealed = await readFile(path);
+    return await readFile(path);
   } catch (error) {
     throw fromFsError(error, 'read', path);
   }
+}
+
+/** Opens sealed checkpoint or model bytes in memory and decodes them, wiping the plaintext. */
+async function openSealed(
+  sealed: Buffer,
+  path: string,
+  providers: readonly KeyProvider[],
+): Promise<OpenedCheckpoint> {
   const sha256 = createHash('sha256').update(sealed).digest('hex');
   const plain = await unsealBuffer(sealed, { providers, name: path });
   try {
@@ -78,6 +81,14 @@ export async function readSealedCheckpoint(
   } finally {
     plain.fill(0);
   }
+}
+
+/** Opens a sealed checkpoint or model in memory and decodes it. */
+export async function readSealedCheckpoint(
+  path: string,
+  providers: readonly KeyProvider[],
+): Promise<OpenedCheckpoint> {
+  return openSealed(await readSealed(path), path, providers);
 }
 
 /** The run's `run.checkpoint` or `run.model` entries in a verified audit log. */
@@ -128,12 +139,7 @@ export async function pickResumePoint(
   const newestRecorded = Math.max(0, ...entries.map((e) => e.details?.counter as number));
   const ignored: string[] = [];
   for (const { path } of candidates) {
-    let sealed: Buffer;
-    try {
-      sealed = await readFile(path);
-    } catch (error) {
-      throw fromFsError(error, 'read', path);
-    }
+    const sealed = await readSealed(path);
     const sha256 = createHash('sha256').update(sealed).digest('hex');
     const entry = entries.find((e) => e.file?.sha256 === sha256);
     if (!entry) {
@@ -147,7 +153,7 @@ export async function pickResumePoint(
       });
       continue;
     }
-    const checkpoint = await readSealedCheckpoint(path, o.providers);
+    const checkpoint = await openSealed(sealed, path, o.providers);
     if (checkpoint.header.counter !== entry.details?.counter)
       throw new SealtrainError(
         'ERR_RUN_CHECKPOINT_INVALID',

@@ -1,4 +1,4 @@
-import type { Dataset, EpochResult, Trainer } from '../train/index.js';
+import type { EpochResult, Trainer } from '../train/index.js';
 import type { EpochPartial } from './checkpoint-file.js';
 import type { LoadedSplit } from './load-inputs.js';
 import type { MetricsLog } from './metrics-log.js';
@@ -28,6 +28,22 @@ export interface Progress {
   /** The last finished epoch's training figures. */
   lastTrain?: { readonly loss: number; readonly accuracy: number | null } | undefined;
 }
+/** Progress after a step: examples done of the epoch, and the step's loss. */
+export interface StepProgress {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly done: number;
+  readonly total: number;
+  readonly loss: number;
+}
+
+/** A finished epoch, as the run reports it. */
+export interface EpochDone {
+  readonly epoch: number;
+  readonly loss: number;
+  readonly validationLoss: number | undefined;
+}
+
 /** What the loop needs from the run. */
 export interface LoopContext {
   readonly config: RunConfig;
@@ -39,14 +55,8 @@ export interface LoopContext {
   readonly checkpoint: () => Promise<void>;
   readonly now: () => Date;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (p: {
-    epoch: number;
-    epochs: number;
-    done: number;
-    total: number;
-    loss: number;
-  }) => void;
-  readonly onEpoch?: (e: { epoch: number; loss: number; validationLoss: number | undefined }) => void;
+  readonly onProgress?: (p: StepProgress) => void;
+  readonly onEpoch?: (e: EpochDone) => void;
 }
 
 /** One epoch's figures summed over the pieces timed checkpoints and resumes split it into. */

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import type { AuditSink } from '../audit/index.js';
@@ -252,10 +252,6 @@ export async function runExec(o: ExecOptions): Promise<ExecResult> {
   } finally {
     await wipeFolder(priv);
     unregister();
-    await stat(priv).then(
-      () => rm(priv, { recursive: true, force: true }),
-      () => undefined,
-    );
     // Stopped by a signal: the folder is gone, now let the signal do what it does (the CLI exits 130).
     if (stoppedBy) {
       process.kill(process.pid, stoppedBy);

@@ -26,6 +26,7 @@ export {
   type ResumePoint,
   readSealedCheckpoint,
 } from './checkpoints.js';
+export type { EpochDone, StepProgress } from './epoch-loop.js';
 export { type ExecOptions, type ExecResult, runExec, wipeFolder } from './exec-mode.js';
 export { type BrokerAccess, type KeyAccess, type KeyAccessOptions, openKeyAccess } from './key-access.js';
 export {

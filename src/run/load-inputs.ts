@@ -93,13 +93,13 @@ export async function readInput(
   path: string,
   providers: ProvidersSoon,
 ): Promise<{ bytes: Buffer; sealed: boolean }> {
-  const sealed = await isSealed(path);
   let raw: Buffer;
   try {
     raw = await readFile(path);
   } catch (error) {
     throw fromFsError(error, 'read', path);
   }
+  const sealed = raw.length >= MAGIC.length && raw.subarray(0, MAGIC.length).equals(Buffer.from(MAGIC));
   if (!sealed) return { bytes: raw, sealed };
   return { bytes: await unsealBuffer(raw, { providers: await providers, name: path }), sealed };
 }

@@ -66,24 +66,15 @@ export class MetricsLog {
    */
   async trimTo(step: number, epoch: number): Promise<void> {
     const text = await readFile(this.path, 'utf8').catch(() => '');
-    const kept = text.split('\n').filter((line) => {
-      if (line.trim() === '') return false;
-      try {
-        const m = JSON.parse(line) as RunMetric;
-        return m.type === 'step' ? m.step <= step : m.epoch <= epoch;
-      } catch {
-        return false;
-      }
-    });
+    const kept = parseMetrics(text)
+      .filter((m) => (m.type === 'step' ? m.step <= step : m.epoch <= epoch))
+      .map((m) => JSON.stringify(m));
     await writeFileAtomic(this.path, kept.length ? `${kept.join('\n')}\n` : '', { overwrite: true });
   }
 }
 
-/** Reads `metrics.jsonl` (for reports and tests); unparseable lines are skipped. */
-export async function readMetrics(path: string): Promise<RunMetric[]> {
-  const text = await readFile(path, 'utf8').catch((e: unknown) => {
-    throw fromFsError(e, 'read', path);
-  });
+/** The lines of a `metrics.jsonl` text; lines that do not parse (a torn last line) are skipped. */
+function parseMetrics(text: string): RunMetric[] {
   const out: RunMetric[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
@@ -92,4 +83,12 @@ export async function readMetrics(path: string): Promise<RunMetric[]> {
     } catch {}
   }
   return out;
+}
+
+/** Reads `metrics.jsonl` (for reports and tests); unparseable lines are skipped. */
+export async function readMetrics(path: string): Promise<RunMetric[]> {
+  const text = await readFile(path, 'utf8').catch((e: unknown) => {
+    throw fromFsError(e, 'read', path);
+  });
+  return parseMetrics(text);
 }

@@ -4,7 +4,14 @@ import { SealtrainError } from '../errors/index.js';
 import { type BackendOptions, type Dataset, Network, Trainer, type TrainerState } from '../train/index.js';
 import type { CheckpointContents } from './checkpoint-file.js';
 import { pickResumePoint, writeSealedCheckpoint } from './checkpoints.js';
-import { epochs, type Loaded, type LoopResult, type Progress } from './epoch-loop.js';
+import {
+  type EpochDone,
+  epochs,
+  type Loaded,
+  type LoopResult,
+  type Progress,
+  type StepProgress,
+} from './epoch-loop.js';
 import type { KeyAccess } from './key-access.js';
 import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
 import { MetricsLog } from './metrics-log.js';
@@ -43,15 +50,9 @@ export interface TrainRunOptions extends BackendOptions {
   /** Stops between steps; the run then writes a checkpoint and returns `interrupted`. */
   readonly signal?: AbortSignal;
   /** Progress: examples done of the epoch, and the last step's loss. */
-  readonly onProgress?: (p: {
-    epoch: number;
-    epochs: number;
-    done: number;
-    total: number;
-    loss: number;
-  }) => void;
+  readonly onProgress?: (p: StepProgress) => void;
   /** Receives each finished epoch. */
-  readonly onEpoch?: (e: { epoch: number; loss: number; validationLoss: number | undefined }) => void;
+  readonly onEpoch?: (e: EpochDone) => void;
   readonly now?: () => Date;
 }
 

@@ -5,11 +5,9 @@
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openKeyAccess } from '../../src/run/index.js';
 import { unsealBuffer } from '../../src/seal/index.js';
-import { StaticToken } from '../broker/helpers.js';
 import { cli } from '../helpers/cli.js';
-import { CANARY, type RunFixture, startRunFixture, writeRunConfig } from './run-fixture.js';
+import { CANARY, type RunFixture, releaseModelKey, startRunFixture, writeRunConfig } from './run-fixture.js';
 
 let f: RunFixture;
 beforeAll(async () => {
@@ -80,15 +78,7 @@ describe('sealtrain train --exec', () => {
       'nested/log.txt.sealed',
       'weights.bin.sealed',
     ]);
-    const keys = await openKeyAccess({
-      inputs: [],
-      outputKey: `azurekv://${f.host}/keys/model-key`,
-      releaseOutputKey: true,
-      attestation: true,
-      sim: { privateKey: f.sim },
-      broker: { credential: new StaticToken(f.workload), ca: f.broker.caCertificate },
-      audit: { sink: { record: async () => {} }, actor: 'test' },
-    });
+    const keys = await releaseModelKey(f);
     try {
       const sealed = await readFile(join(dir, 'outputs', 'weights.bin.sealed'));
       expect(sealed.includes(Buffer.from('trained-by-child'))).toBe(false);

@@ -9,6 +9,7 @@ import { loadOrCreateSimKey } from '../../src/attest/index.js';
 import type { RunningBroker } from '../../src/broker/index.js';
 import { loadLineageSigningKey, prepareDataset } from '../../src/data/index.js';
 import { AzureKeyVaultProvider } from '../../src/kms/index.js';
+import { type KeyAccess, openKeyAccess } from '../../src/run/index.js';
 import { brokerWithPrincipals, clientOptions, keyClient, StaticToken, tempDir } from '../broker/helpers.js';
 
 export const CANARY = 'CANARY-5f1e93c0a7d4b2e8';
@@ -163,4 +164,20 @@ export async function writeRunConfig(
   const path = join(f.dir, `${name}.json`);
   await writeFile(path, JSON.stringify(config, null, 2));
   return path;
+}
+
+/**
+ * The model key as a TEE gets it: released into this process after simulated attestation (and
+ * its public part, to seal for it), the way a test opens what a run sealed.
+ */
+export async function releaseModelKey(f: RunFixture): Promise<KeyAccess> {
+  return openKeyAccess({
+    inputs: [],
+    outputKey: `azurekv://${f.host}/keys/model-key`,
+    releaseOutputKey: true,
+    attestation: true,
+    sim: { privateKey: f.sim },
+    broker: { credential: new StaticToken(f.workload), ca: f.broker.caCertificate },
+    audit: { sink: { record: async () => {} }, actor: 'test' },
+  });
 }

@@ -7,17 +7,11 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attestWorkload } from '../../src/broker/client/attested-release.js';
-import {
-  encodeCheckpoint,
-  openKeyAccess,
-  openSealedModel,
-  readMetrics,
-  readSealedCheckpoint,
-} from '../../src/run/index.js';
+import { encodeCheckpoint, openSealedModel, readMetrics, readSealedCheckpoint } from '../../src/run/index.js';
 import { sealBuffer } from '../../src/seal/index.js';
 import { StaticToken } from '../broker/helpers.js';
 import { type CliResult, cli } from '../helpers/cli.js';
-import { CANARY, type RunFixture, startRunFixture, writeRunConfig } from './run-fixture.js';
+import { CANARY, type RunFixture, releaseModelKey, startRunFixture, writeRunConfig } from './run-fixture.js';
 
 let f: RunFixture;
 const seen: CliResult[] = [];
@@ -44,15 +38,7 @@ async function allFiles(dir: string): Promise<Buffer[]> {
 
 /** The weights of a sealed model, opened the way a TEE would (release of model-key). */
 async function weights(path: string): Promise<Buffer> {
-  const keys = await openKeyAccess({
-    inputs: [],
-    outputKey: `azurekv://${f.host}/keys/model-key`,
-    releaseOutputKey: true,
-    attestation: true,
-    sim: { privateKey: f.sim },
-    broker: { credential: new StaticToken(f.workload), ca: f.broker.caCertificate },
-    audit: { sink: { record: async () => {} }, actor: 'test' },
-  });
+  const keys = await releaseModelKey(f);
   try {
     const m = await openSealedModel(path, keys.providers);
     return Buffer.from(m.network.params.buffer, m.network.params.byteOffset, m.network.params.byteLength);
@@ -196,14 +182,7 @@ describe('sealtrain train on the simulated TEE', () => {
     // from run.json and a counter above every recorded one. The audit log does not know its hash, so
     // the resume passes over it (as over a checkpoint a crash left unrecorded).
     const forged = join(dir, 'checkpoints', 'checkpoint-000099.sealed');
-    const access = await openKeyAccess({
-      inputs: [join(dir, 'checkpoints', 'checkpoint-000001.sealed')],
-      outputKey: `azurekv://${f.host}/keys/model-key`,
-      attestation: true,
-      sim: { privateKey: f.sim },
-      broker: { credential: new StaticToken(f.workload), ca: f.broker.caCertificate },
-      audit: { sink: { record: async () => {} }, actor: 'test' },
-    });
+    const access = await releaseModelKey(f);
     try {
       const real = await readSealedCheckpoint(
         join(dir, 'checkpoints', 'checkpoint-000001.sealed'),

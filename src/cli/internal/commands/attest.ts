@@ -19,6 +19,7 @@ import {
 import { fromFsError, SealtrainError } from '../../../errors/index.js';
 import { writeFileAtomic } from '../../../store/index.js';
 import type { Output } from '../output.js';
+import { readSmallFile } from '../read-small-file.js';
 import type { Session } from '../session.js';
 
 type Run = (
@@ -66,21 +67,7 @@ const MAX_INPUT_BYTES = 1024 * 1024;
 
 /** Reads a small text file (at most 1 MiB); `what` names it in errors. */
 export async function readText(path: string, what: string): Promise<string> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw fromFsError(error, `read the ${what}`, path);
-  }
-  if (bytes.length > MAX_INPUT_BYTES)
-    throw new SealtrainError(
-      'ERR_ATTEST_MALFORMED',
-      `The ${what} ${path} is over ${MAX_INPUT_BYTES} bytes.`,
-      {
-        details: { path },
-      },
-    );
-  return bytes.toString('utf8');
+  return readSmallFile(path, what, { maxBytes: MAX_INPUT_BYTES, code: 'ERR_ATTEST_MALFORMED' });
 }
 
 /** Reads a small JSON file; not JSON is `ERR_ATTEST_MALFORMED`. */

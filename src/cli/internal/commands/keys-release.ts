@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import type { Command } from 'commander';
 import { loadOrCreateSimKey } from '../../../attest/index.js';
-import { fromFsError, SealtrainError } from '../../../errors/index.js';
 import { parseAzureKvUri } from '../../../kms/index.js';
 import type { Output } from '../output.js';
+import { readSmallFile } from '../read-small-file.js';
 import type { Session } from '../session.js';
 
 type Run = (
@@ -17,16 +16,8 @@ interface ReleaseCliOptions {
   sim?: boolean;
 }
 
-async function readSmall(path: string, what: string): Promise<Buffer> {
-  try {
-    const bytes = await readFile(path);
-    if (bytes.length > 64 * 1024)
-      throw new SealtrainError('ERR_USAGE_INVALID', `The ${what} ${path} is too large.`);
-    return bytes;
-  } catch (error) {
-    throw fromFsError(error, `read the ${what}`, path);
-  }
-}
+const readSmall = (path: string, what: string) =>
+  readSmallFile(path, what, { maxBytes: 64 * 1024, code: 'ERR_USAGE_INVALID' });
 
 /**
  * `sealtrain keys release <azurekv-uri>`: proves this machine's TEE to the broker and releases the
@@ -54,8 +45,8 @@ export function keysReleaseCommand(keys: Command, run: Run): void {
       run(async (session, out, uri = '') => {
         const o = session.opts as ReleaseCliOptions;
         const { vaultUrl, name, version } = parseAzureKvUri(uri);
-        const token = (await readSmall(o.tokenFile ?? '', 'token file')).toString('utf8').trim();
-        const ca = o.ca ? (await readSmall(o.ca, 'CA certificate')).toString('utf8') : undefined;
+        const token = (await readSmall(o.tokenFile ?? '', 'token file')).trim();
+        const ca = o.ca ? await readSmall(o.ca, 'CA certificate') : undefined;
         const agent = new Agent(ca ? { ca } : {});
         const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 60_000 }) };
         const sim = o.sim ? { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } : undefined;

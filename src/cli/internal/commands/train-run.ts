@@ -15,6 +15,7 @@ import {
   runExec,
   runTraining,
   SIMULATION_WARNING,
+  type StepProgress,
 } from '../../../run/index.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
@@ -34,7 +35,7 @@ function trainingBar(out: Output) {
   let started = false;
   let epochShown = -1;
   return {
-    update: (p: { epoch: number; epochs: number; done: number; total: number; loss: number }) => {
+    update: (p: StepProgress) => {
       if (!started || epochShown !== p.epoch) {
         if (started) bar.stop();
         bar.start(p.total, 0, { epoch: p.epoch + 1, epochs: p.epochs, loss: '…' });

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { fromFsError, SealtrainError } from '../../../errors/index.js';
+import { SealtrainError } from '../../../errors/index.js';
 import type { KeyAccess, RunConfig } from '../../../run/index.js';
 import type { Output } from '../output.js';
+import { readSmallFile } from '../read-small-file.js';
 import type { Session } from '../session.js';
 
 type Run = (
@@ -12,21 +12,9 @@ type Run = (
 /** The run capability (broker client, engine, data readers) loads when a run command runs. */
 const runModule = () => import('../../../run/index.js');
 
-const MAX_SMALL_FILE = 1 << 20;
-
-async function readSmall(path: string, what: string): Promise<string> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw fromFsError(error, `read the ${what}`, path);
-  }
-  if (bytes.length > MAX_SMALL_FILE)
-    throw new SealtrainError('ERR_USAGE_INVALID', `The ${what} ${path} is larger than 1 MiB.`, {
-      details: { path },
-    });
-  return bytes.toString('utf8');
-}
+/** Configs, tokens and CA certificates are small: a larger file is a wrong path, not input. */
+const readSmall = (path: string, what: string) =>
+  readSmallFile(path, what, { maxBytes: 1 << 20, code: 'ERR_USAGE_INVALID' });
 
 /** Reads and validates `--config`. */
 export async function loadRunConfig(path: string | undefined): Promise<RunConfig> {
