@@ -132,6 +132,40 @@ describe('sealtrain train on the simulated TEE', () => {
     );
   }, 60_000);
 
+  it('refuses a wrong workload token, a truncated or tampered model, and a config that is not JSON', async () => {
+    const badToken = join(f.dir, 'wrong.token');
+    await writeFile(badToken, 'stb_this-token-was-never-issued', { mode: 0o600 });
+    const config = await writeRunConfig(f, 'wrong-token', {
+      data: f.prepared.wdbc,
+      security: { broker: { ca: f.caFile, token_file: badToken } },
+    });
+    const denied = await run(['train', '--config', config]);
+    expect(denied.code).toBe(93);
+    await expect(stat(join(f.dir, 'runs', 'wrong-token'))).rejects.toThrow(/ENOENT/);
+
+    // The first test's run: its sealed model, cut short and then with one flipped bit.
+    const wdbc = join(f.dir, 'wdbc.json');
+    const model = join(f.dir, 'runs', 'wdbc', 'model.sealed');
+    const bytes = await readFile(model);
+    const truncated = join(f.dir, 'truncated.sealed');
+    await writeFile(truncated, bytes.subarray(0, bytes.length - 100));
+    const cut = await run(['evaluate', '--config', wdbc, '--model', truncated]);
+    expect(cut.code).toBe(25);
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 40] = (flipped[flipped.length - 40] ?? 0) ^ 1;
+    const tampered = join(f.dir, 'tampered.sealed');
+    await writeFile(tampered, flipped);
+    const bad = await run(['evaluate', '--config', wdbc, '--model', tampered]);
+    expect(bad.code).toBe(24);
+    expect(bad.stdout.length).toBe(0);
+
+    const notJson = join(f.dir, 'not-json.json');
+    await writeFile(notJson, '{ "model": ');
+    const parse = await run(['train', '--config', notJson]);
+    expect(parse.code).toBe(100);
+    expect(parse.stderr).toMatch(/not-json\.json is not valid JSON/);
+  }, 60_000);
+
   it('rejects an invalid config naming the path, and prints the JSON Schema', async () => {
     const config = await writeRunConfig(f, 'bad', {
       data: f.prepared.wdbc,
