@@ -236,7 +236,9 @@ describe('sealtrain train on the simulated TEE', () => {
 
     const resumed = await run(['train', '--config', config, '--resume', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.json?.resumed_from).toBeGreaterThanOrEqual(2);
+    // Checkpoint 2 if its audit record was written before the kill; else it is passed over (the
+    // crash window between writing a checkpoint and recording it) and the run goes on from 1.
+    expect(resumed.json?.resumed_from).toBeGreaterThanOrEqual(1);
     expect(
       (await weights(join(dir, 'model.sealed'))).equals(
         await weights(join(f.dir, 'runs', 'whole', 'model.sealed')),
