@@ -151,6 +151,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     for (const line of trustInstructions(url, tls.caPath))
       (options.log ?? ((l) => process.stderr.write(`${l}\n`)))(line);
     const auditLog = audit;
+    setup.services.metrics.resources.start();
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -159,6 +160,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       caPath: tls.caPath,
       close: () => {
         closing ??= new Promise<void>((resolve) => {
+          setup.services.metrics.resources.stop();
           server.close(() => resolve());
           server.closeAllConnections();
         }).then(async () => {

@@ -4,6 +4,10 @@
  *
  * @module
  */
+
+export { type MetricsServer, serveMetrics } from './metrics-server.js';
+export { mib, ResourceSampler, type ResourceSamplerOptions } from './resources.js';
+export { type LiveAlerts, RunMonitor, type RunMonitorOptions } from './run-monitor.js';
 export {
   type AlertRecord,
   MONITOR_FILES,
@@ -14,3 +18,4 @@ export {
   SEVERITIES,
   type Severity,
 } from './run-record.js';
+export { TrainingMetrics } from './training-metrics.js';

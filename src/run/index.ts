@@ -53,7 +53,12 @@ export {
   type RunManifest,
   readRunManifest,
 } from './run-folder.js';
-export { runTraining, type TrainRunOptions, type TrainRunResult } from './run-training.js';
+export {
+  type RunObserver,
+  runTraining,
+  type TrainRunOptions,
+  type TrainRunResult,
+} from './run-training.js';
 export {
   evaluateModel,
   type OpenedModel,

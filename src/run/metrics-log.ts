@@ -37,16 +37,20 @@ export type RunMetric = StepMetric | EpochMetric;
  */
 export class MetricsLog {
   readonly path: string;
+  readonly #listener: ((m: RunMetric) => void) | undefined;
   #pending: string[] = [];
   #lastFlush = Date.now();
 
-  constructor(path: string) {
+  /** `listener` sees each metric as it is queued (monitoring, alert rules). */
+  constructor(path: string, listener?: (m: RunMetric) => void) {
     this.path = path;
+    this.#listener = listener;
   }
 
   /** Queues a line; flushes when a second has passed. */
   async add(metric: RunMetric): Promise<void> {
     this.#pending.push(JSON.stringify(metric));
+    this.#listener?.(metric);
     if (Date.now() - this.#lastFlush >= 1000) await this.flush();
   }
 

@@ -14,7 +14,7 @@ import {
 } from './epoch-loop.js';
 import type { KeyAccess } from './key-access.js';
 import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
-import { MetricsLog } from './metrics-log.js';
+import { MetricsLog, type RunMetric } from './metrics-log.js';
 import { type ModelCard, writeModelCard } from './model-card.js';
 import type { RunConfig } from './run-config.js';
 import {
@@ -53,7 +53,19 @@ export interface TrainRunOptions extends BackendOptions {
   readonly onProgress?: (p: StepProgress) => void;
   /** Receives each finished epoch. */
   readonly onEpoch?: (e: EpochDone) => void;
+  /** Watches the run (monitoring): told when the folder is ready, of each metric, and at the end. */
+  readonly observer?: RunObserver;
   readonly now?: () => Date;
+}
+
+/**
+ * What a monitor sees of a run. `started` is awaited before training; `metric` must not block
+ * (it runs between steps); `finished` is awaited on every way out once `started` was called.
+ */
+export interface RunObserver {
+  started?(dir: string, manifest: RunManifest): Promise<void> | void;
+  metric?(m: RunMetric): void;
+  finished?(): Promise<void> | void;
 }
 
 /** The options once the keys are there. */
@@ -154,9 +166,13 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     await wipeLoaded();
     throw error;
   }
+  let observed = false;
   try {
+    await o.observer?.started?.(dir, manifest);
+    observed = true;
     return await train(config, { ...o, keys }, manifest, data, now);
   } finally {
+    if (observed) await o.observer?.finished?.();
     await wipeLoaded();
   }
 }
@@ -198,7 +214,7 @@ async function train(
   const dir = config.output.dir;
   const network = Network.create(config.model, config.training.seed);
   const trainer = new Trainer(network, { training: config.training, ...backendOf(o) });
-  const metrics = new MetricsLog(join(dir, RUN_FILES.metrics));
+  const metrics = new MetricsLog(join(dir, RUN_FILES.metrics), o.observer?.metric?.bind(o.observer));
   const target = { key: config.security.key, providers: o.keys.providers, audit: o.audit };
   const progress: Progress = { best: null, stale: 0, counter: 0 };
   let resumedFrom: number | undefined;

@@ -87,9 +87,10 @@ export async function buildRun(o: BuildRunOptions = {}): Promise<BuiltRun> {
         time: at(step * dt).toISOString(),
       });
     }
+    // As the run writes them: step lines carry the epoch's index, epoch lines the epochs done.
     metrics.push({
       type: 'epoch',
-      epoch: e,
+      epoch: e + 1,
       step,
       loss: sum / per,
       accuracy: Math.min(1, 0.5 + step / (2 * epochs * per)),

@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client';
+import { ResourceSampler } from '../../monitor/resources.js';
 
 /** The broker's Prometheus metrics, in a registry of their own (several brokers may share a process). */
 export interface BrokerMetrics {
@@ -11,6 +12,8 @@ export interface BrokerMetrics {
   readonly attestations: Counter<'type' | 'result'>;
   /** Request latency by route template, in seconds. */
   readonly latency: Histogram<'route'>;
+  /** The broker process's CPU, memory and event-loop delay (`sealtrain_broker_process_*`). */
+  readonly resources: ResourceSampler;
 }
 
 /** Creates the broker's metrics; `registry.metrics()` renders them for `/metrics`. */
@@ -44,5 +47,6 @@ export function createBrokerMetrics(): BrokerMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    resources: new ResourceSampler({ registry, prefix: 'sealtrain_broker_process' }),
   };
 }

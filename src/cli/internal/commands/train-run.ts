@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { SealtrainError } from '../../../errors/index.js';
+import { RunMonitor } from '../../../monitor/index.js';
 import {
   checkRecordedModel,
   evaluateModel,
@@ -57,7 +58,28 @@ export async function trainWithConfig(
   session: Session,
   out: Output,
   config: RunConfig,
+  flags: { resume: boolean; allowRollback: boolean; force: boolean; metricsPort?: number | undefined },
+): Promise<void> {
+  const { metricsPort, ...runFlags } = flags;
+  const monitor = new RunMonitor({
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    warn: (message) => out.note(`Warning: ${message}`),
+  });
+  const url = await monitor.listen();
+  if (url) out.note(`Metrics: ${url}`);
+  try {
+    await trainMonitored(session, out, config, runFlags, monitor);
+  } finally {
+    await monitor.close();
+  }
+}
+
+async function trainMonitored(
+  session: Session,
+  out: Output,
+  config: RunConfig,
   flags: { resume: boolean; allowRollback: boolean; force: boolean },
+  monitor: RunMonitor,
 ): Promise<void> {
   const inputs = await resolveInputs(config);
   const sealedInputs = [inputs.train, inputs.validation, inputs.test].filter(
@@ -83,6 +105,7 @@ export async function trainWithConfig(
       audit: await session.auditContext(),
       auditDir: session.auditDir,
       ...flags,
+      observer: monitor,
       warn: (message) => out.note(`Warning: ${message}`),
       onProgress: (p) => bar.update(p),
       onEpoch: (e) => {
@@ -117,7 +140,7 @@ export async function trainWithConfig(
         `Metrics: ${Object.entries(m)
           .map(([k, v]) => `${k} ${v === null ? '–' : v.toFixed(4)}`)
           .join(', ')}.`,
-        `Sealed model ${r.model?.path} for ${config.security.key}; model card ${join(r.dir, RUN_FILES.card)}; metrics ${join(r.dir, RUN_FILES.metrics)}.`,
+        `Sealed model ${r.model?.path} for ${config.security.key}; model card ${join(r.dir, RUN_FILES.card)}; metrics ${join(r.dir, RUN_FILES.metrics)}; report: sealtrain report ${r.dir}.`,
       ].join('\n'),
     );
   } finally {

@@ -88,12 +88,14 @@ Examples:
   sealtrain config schema > run-config.schema.json
   sealtrain train --config train.json
   sealtrain train --config train.json --resume               # after a crash or kill: bit-identical
+  sealtrain train --config train.json --metrics-port 9464    # Prometheus scrapes :9464/metrics
   sealtrain train --config train.json --exec -- python3 train.py --data {data} --out {output}
 
 The config (docs/run.md) has the seed's model, training and security sections plus data and
 output. The run proves its TEE to the broker, gets the keys of every sealed input released into
 memory, decrypts there, trains, writes metrics.jsonl, seals checkpoints and the model for
-security.key, and writes model-card.json into output.dir. security.tee "sim" is the simulated TEE:
+security.key, and writes model-card.json into output.dir, with resources.jsonl (CPU, memory,
+event-loop delay every second) beside metrics.jsonl. security.tee "sim" is the simulated TEE:
 INSECURE, development only; the key's release policy and the broker must both allow it.`;
 
 interface TrainCliOptions {
@@ -102,6 +104,19 @@ interface TrainCliOptions {
   allowRollback?: boolean;
   force?: boolean;
   exec?: boolean;
+  metricsPort?: string;
+}
+
+/** `--metrics-port`: 0 (any free port) to 65535. */
+function parsePort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535)
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `--metrics-port takes a port from 0 to 65535, not "${text}".`,
+    );
+  return n;
 }
 
 /** `sealtrain train`, `evaluate`, `predict` and `config schema`. */
@@ -116,6 +131,10 @@ export function trainCommands(program: Command, run: Run): void {
     .option('--allow-rollback', 'resume even from a checkpoint older than the newest recorded (audited)')
     .option('-f, --force', 'replace an earlier run in output.dir')
     .option('--exec', 'run another program on the decrypted inputs instead: --exec -- <command…>')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics on 127.0.0.1:<port>/metrics (0: any free port)',
+    )
     .addHelpText('after', TRAIN_HELP)
     .action(
       run(async (session, out, ...rest) => {
@@ -133,6 +152,7 @@ export function trainCommands(program: Command, run: Run): void {
           resume: o.resume === true,
           allowRollback: o.allowRollback === true,
           force: o.force === true,
+          metricsPort: parsePort(o.metricsPort),
         });
         return undefined;
       }),

@@ -1,0 +1,127 @@
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { Gauge, type Registry } from 'prom-client';
+import type { ResourceSample } from './run-record.js';
+
+/** Options for {@link ResourceSampler}. */
+export interface ResourceSamplerOptions {
+  /** Milliseconds between samples (default 1000, at least 100). */
+  readonly intervalMs?: number;
+  /** Receives each sample. */
+  readonly onSample?: (sample: ResourceSample) => void;
+  /** Registers gauges for the latest sample in this Prometheus registry. */
+  readonly registry?: Registry;
+  /** Gauge name prefix, e.g. `sealtrain_train` or `sealtrain_broker` (default `sealtrain`). */
+  readonly prefix?: string;
+  readonly now?: () => Date;
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * Samples this process's CPU, RSS, heap and event-loop delay every interval, on a timer that does
+ * not keep the process alive. Each sample covers the interval since the previous one. Costs one
+ * `process.cpuUsage()` and one `process.memoryUsage()` per interval.
+ */
+export class ResourceSampler {
+  readonly #interval: number;
+  readonly #onSample: ((s: ResourceSample) => void) | undefined;
+  readonly #now: () => Date;
+  readonly #delay: IntervalHistogram;
+  readonly #started = process.hrtime.bigint();
+  #lastCpu = process.cpuUsage();
+  #lastAt = process.hrtime.bigint();
+  #timer: NodeJS.Timeout | undefined;
+  #latest: ResourceSample | undefined;
+
+  constructor(options: ResourceSamplerOptions = {}) {
+    this.#interval = Math.max(100, options.intervalMs ?? 1000);
+    this.#onSample = options.onSample;
+    this.#now = options.now ?? (() => new Date());
+    this.#delay = monitorEventLoopDelay({ resolution: 10 });
+    if (options.registry) this.#register(options.registry, options.prefix ?? 'sealtrain');
+  }
+
+  /** Starts sampling (idempotent). */
+  start(): this {
+    if (this.#timer) return this;
+    this.#delay.enable();
+    this.#timer = setInterval(() => {
+      const s = this.sample();
+      this.#onSample?.(s);
+    }, this.#interval);
+    this.#timer.unref();
+    return this;
+  }
+
+  /** Stops sampling and returns a last sample covering the time since the previous one. */
+  stop(): ResourceSample {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const last = this.sample();
+    this.#delay.disable();
+    return last;
+  }
+
+  /** The latest sample, if any. */
+  get latest(): ResourceSample | undefined {
+    return this.#latest;
+  }
+
+  /** Takes a sample now (and resets the interval's CPU and delay figures). */
+  sample(): ResourceSample {
+    const at = process.hrtime.bigint();
+    const cpu = process.cpuUsage(this.#lastCpu);
+    const wallUs = Number(at - this.#lastAt) / 1000;
+    const mem = process.memoryUsage();
+    const p99 = this.#delay.count > 0 ? this.#delay.percentile(99) / 1e6 : 0;
+    this.#delay.reset();
+    this.#lastCpu = process.cpuUsage();
+    this.#lastAt = at;
+    const s: ResourceSample = {
+      type: 'resources',
+      time: this.#now().toISOString(),
+      elapsed_seconds: round(Number(at - this.#started) / 1e9, 3),
+      cpu_percent: wallUs > 0 ? round(((cpu.user + cpu.system) / wallUs) * 100, 1) : 0,
+      rss_bytes: mem.rss,
+      heap_used_bytes: mem.heapUsed,
+      event_loop_delay_ms: round(p99, 2),
+    };
+    this.#latest = s;
+    return s;
+  }
+
+  #register(registry: Registry, prefix: string): void {
+    const latest = () => this.#latest ?? this.sample();
+    const gauge = (name: string, help: string, value: (s: ResourceSample) => number) =>
+      new Gauge({
+        name: `${prefix}_${name}`,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value(latest()));
+        },
+      });
+    gauge(
+      'cpu_percent',
+      'Process CPU over the last sampling interval, 100 = one core.',
+      (s) => s.cpu_percent,
+    );
+    gauge('rss_bytes', 'Resident set size.', (s) => s.rss_bytes);
+    gauge('heap_used_bytes', 'V8 heap in use.', (s) => s.heap_used_bytes);
+    gauge(
+      'event_loop_delay_seconds',
+      'Event-loop delay over the last sampling interval, 99th percentile.',
+      (s) => s.event_loop_delay_ms / 1000,
+    );
+  }
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+/** MiB, for messages. */
+export function mib(bytes: number): number {
+  return Math.round(bytes / MIB);
+}

@@ -1,0 +1,108 @@
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunMetric } from '../run/metrics-log.js';
+import type { RunManifest } from '../run/run-folder.js';
+import type { RunObserver } from '../run/run-training.js';
+import { type MetricsServer, serveMetrics } from './metrics-server.js';
+import { MONITOR_FILES, type ResourceSample } from './run-record.js';
+import { TrainingMetrics } from './training-metrics.js';
+
+/** What a live run feeds its alert rules (the alert engine implements it). */
+export interface LiveAlerts {
+  observeMetric(m: RunMetric): void;
+  observeResources(r: ResourceSample): void;
+  /** The clock moved (time budgets); called with each resource sample. */
+  tick?(now: Date): void;
+  /** Flushes pending deliveries; called once at the end of the run. */
+  close(): Promise<void>;
+}
+
+/** Options for {@link RunMonitor}. */
+export interface RunMonitorOptions {
+  /** Serve Prometheus metrics on this port (0: any free port); none when absent. */
+  readonly metricsPort?: number;
+  readonly metricsHost?: string;
+  /** Milliseconds between resource samples (default 1000). */
+  readonly sampleIntervalMs?: number;
+  /** Makes the run's alert rules once its folder exists (they write `alerts.jsonl` there). */
+  readonly alerts?: (dir: string, manifest: RunManifest) => LiveAlerts | Promise<LiveAlerts>;
+  /** Problems that must not stop training (a full disk for `resources.jsonl`, say). */
+  readonly warn?: (message: string) => void;
+}
+
+/**
+ * Watches a training run ({@link RunObserver}): Prometheus metrics (training figures and process
+ * resources) on `--metrics-port`, resource samples appended to `resources.jsonl` in the run
+ * folder, and every metric and sample passed to the run's alert rules. Nothing here can block a
+ * step: writes are queued, and a failed write is reported once and does not stop the run.
+ */
+export class RunMonitor implements RunObserver {
+  readonly metrics: TrainingMetrics;
+  readonly #o: RunMonitorOptions;
+  #server: MetricsServer | undefined;
+  #alerts: LiveAlerts | undefined;
+  #resourcesPath: string | undefined;
+  #writes: Promise<void> = Promise.resolve();
+  #warned = false;
+
+  constructor(options: RunMonitorOptions = {}) {
+    this.#o = options;
+    this.metrics = new TrainingMetrics({
+      ...(options.sampleIntervalMs ? { intervalMs: options.sampleIntervalMs } : {}),
+      onSample: (s) => this.#sampled(s),
+    });
+  }
+
+  /**
+   * Binds the metrics port, if one was asked for: before any work, so a port in use fails the
+   * command before keys are released or data decrypted. Returns the URL.
+   */
+  async listen(): Promise<string | undefined> {
+    if (this.#o.metricsPort === undefined || this.#server) return this.#server?.url;
+    this.#server = await serveMetrics(this.metrics.registry, {
+      port: this.#o.metricsPort,
+      ...(this.#o.metricsHost ? { host: this.#o.metricsHost } : {}),
+    });
+    return this.#server.url;
+  }
+
+  async started(dir: string, manifest: RunManifest): Promise<void> {
+    this.metrics.label(manifest.run_id);
+    this.#resourcesPath = join(dir, MONITOR_FILES.resources);
+    if (this.#o.alerts) this.#alerts = await this.#o.alerts(dir, manifest);
+    this.metrics.sampler.start();
+  }
+
+  metric(m: RunMetric): void {
+    this.metrics.observe(m);
+    this.#alerts?.observeMetric(m);
+  }
+
+  async finished(): Promise<void> {
+    this.#sampled(this.metrics.sampler.stop());
+    await this.#writes;
+    await this.#alerts?.close();
+  }
+
+  /** Stops serving metrics (after the run, so a scraper sees the final figures until then). */
+  async close(): Promise<void> {
+    this.metrics.sampler.stop();
+    await this.#server?.close();
+    this.#server = undefined;
+  }
+
+  #sampled(s: ResourceSample): void {
+    const path = this.#resourcesPath;
+    if (path === undefined) return;
+    const line = `${JSON.stringify(s)}\n`;
+    this.#writes = this.#writes.then(() =>
+      appendFile(path, line, { mode: 0o600 }).catch((error: unknown) => {
+        if (this.#warned) return;
+        this.#warned = true;
+        this.#o.warn?.(`cannot append to ${path} (${(error as Error).message}); training goes on.`);
+      }),
+    );
+    this.#alerts?.observeResources(s);
+    this.#alerts?.tick?.(new Date(s.time));
+  }
+}
