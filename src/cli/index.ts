@@ -16,6 +16,7 @@ import { dataCommands } from './internal/commands/data.js';
 import { demoCommand } from './internal/commands/demo.js';
 import { keysCommand } from './internal/commands/keys.js';
 import { policyCommand } from './internal/commands/policy.js';
+import { reportCommand } from './internal/commands/report.js';
 import { scanCommand } from './internal/commands/scan.js';
 import { sealCommands } from './internal/commands/seal.js';
 import { trainCommands } from './internal/commands/train.js';
@@ -95,6 +96,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   trainCommands(program, run);
   demoCommand(program, run);
   scanCommand(program, run);
+  reportCommand(program, run);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.once('SIGHUP', onSignal);

@@ -6,6 +6,23 @@
  */
 
 export { type MetricsServer, serveMetrics } from './metrics-server.js';
+export {
+  type BuildReportOptions,
+  buildRunReport,
+  type CheckStatus,
+  type ReportCheck,
+  type ReportCheckpoint,
+  type ReportRelease,
+  type RunReport,
+  releasesOf,
+} from './report.js';
+export {
+  REPORT_SECTIONS,
+  type ReportChart,
+  renderReportHtml,
+  renderReportMarkdown,
+  reportCharts,
+} from './report-render.js';
 export { mib, ResourceSampler, type ResourceSamplerOptions } from './resources.js';
 export { type LiveAlerts, RunMonitor, type RunMonitorOptions } from './run-monitor.js';
 export {

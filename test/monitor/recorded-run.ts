@@ -3,6 +3,7 @@
 // Each knob changes one thing, so a test can build the run that should fire a rule and the twin
 // that should not.
 
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +120,25 @@ export async function buildRun(o: BuildRunOptions = {}): Promise<BuiltRun> {
     });
   await writeFile(join(runDir, 'resources.jsonl'), resources.map((r) => `${JSON.stringify(r)}\n`).join(''));
 
+  // Stand-ins for the sealed files (the monitor checks them by SHA-256 only, never opens them).
+  const sealedFile = async (path: string, seed: string) => {
+    const bytes = createHash('sha512').update(seed).digest();
+    await writeFile(path, bytes);
+    return createHash('sha256').update(bytes).digest('hex');
+  };
+  const checkpointFiles: { path: string; sha256: string }[] = [];
+  for (let e = 1; e <= epochs; e++) {
+    const path = join(runDir, 'checkpoints', `checkpoint-${String(e).padStart(6, '0')}.sealed`);
+    checkpointFiles.push({ path, sha256: await sealedFile(path, `checkpoint ${e}`) });
+  }
+  const model =
+    o.finished !== false
+      ? {
+          path: join(runDir, 'model.sealed'),
+          sha256: await sealedFile(join(runDir, 'model.sealed'), 'model'),
+        }
+      : undefined;
+
   // The run's own audit log: releases before, checkpoints during, the model at the end.
   let clock = at(-2000);
   const runLog = await AuditLog.open(auditDir, { clock: () => clock });
@@ -137,20 +157,17 @@ export async function buildRun(o: BuildRunOptions = {}): Promise<BuiltRun> {
       action: 'run.checkpoint',
       outcome: 'ok',
       key: { uri: 'azurekv://127.0.0.1:8443/keys/model-key' },
-      file: {
-        path: join(runDir, 'checkpoints', `checkpoint-${String(e).padStart(6, '0')}.sealed`),
-        sha256: 'd'.repeat(64),
-      },
+      file: checkpointFiles[e - 1] ?? { path: '', sha256: '' },
       details: { counter: e, epoch: e, run_id: runId, step: e * per },
     });
   }
-  if (o.finished !== false)
+  if (model)
     await runLog.record({
       actor: 'test',
       action: 'run.model',
       outcome: 'ok',
       key: { uri: 'azurekv://127.0.0.1:8443/keys/model-key' },
-      file: { path: join(runDir, 'model.sealed'), sha256: 'e'.repeat(64) },
+      file: model,
       details: { run_id: runId },
     });
   await runLog.close();
@@ -186,7 +203,7 @@ export async function buildRun(o: BuildRunOptions = {}): Promise<BuiltRun> {
   }
   await broker.close();
 
-  if (o.finished !== false) {
+  if (model) {
     const last = metrics[metrics.length - 1];
     await writeFile(
       join(runDir, 'model-card.json'),
@@ -216,7 +233,7 @@ export async function buildRun(o: BuildRunOptions = {}): Promise<BuiltRun> {
           attestation: { type: 'none', warning: 'built by the monitor tests' },
           keys_released: [key],
           sealed_to: 'azurekv://127.0.0.1:8443/keys/model-key',
-          model_file: { path: join(runDir, 'model.sealed'), sha256: 'e'.repeat(64) },
+          model_file: model,
         },
         null,
         2,
