@@ -10,6 +10,7 @@ export {
   type BuildReportOptions,
   buildRunReport,
   type CheckStatus,
+  isAuthChallenge,
   type ReportCheck,
   type ReportCheckpoint,
   type ReportRelease,

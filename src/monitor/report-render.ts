@@ -69,11 +69,12 @@ const CSS = `
 *{box-sizing:border-box}body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;margin:0 auto;max-width:1080px;padding:24px}
 h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;border-bottom:1px solid var(--line);padding-bottom:4px;margin-top:32px}
 .meta{color:var(--muted)}code,td.mono{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
-table{border-collapse:collapse;width:100%;margin:8px 0}th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}th{background:var(--bg)}
+table{border-collapse:collapse;width:100%;margin:8px 0}th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:var(--bg)}
 .banner{border:3px solid var(--bad);background:#ffebe9;color:var(--bad);font-weight:700;padding:12px 16px;margin:16px 0;font-size:17px}
 .verdict{padding:10px 16px;margin:16px 0;font-weight:600;border-left:6px solid}.verdict.ok{border-color:var(--ok);background:#dafbe1}.verdict.failed{border-color:var(--bad);background:#ffebe9}
-.s-ok{color:var(--ok);font-weight:600}.s-failed{color:var(--bad);font-weight:700}.s-not-checked{color:var(--muted)}
+.s-ok,.s-failed,.s-not-checked{white-space:nowrap}.s-ok{color:var(--ok);font-weight:600}.s-failed{color:var(--bad);font-weight:700}.s-not-checked{color:var(--muted)}
 .denied{color:var(--bad);font-weight:600}.allowed{color:var(--ok)}
+.summary{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}.summary div{border:1px solid var(--line);background:var(--bg);padding:8px 14px;min-width:130px}.summary b{display:block;font-size:20px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}figure{margin:0;border:1px solid var(--line);padding:8px;overflow:auto}figcaption{color:var(--muted);font-size:13px}
 pre{background:var(--bg);padding:12px;overflow:auto}
 `;
@@ -276,9 +277,7 @@ export function renderReportHtml(r: RunReport, charts: readonly ReportChart[] = 
         )}</pre><p class="meta">The audit logs are hash-chained with Ed25519-signed heads; pin the signing public key (<code>audit verify --public-key</code>) to detect a replaced key. Sealed files are checked by SHA-256 against the audit log; their contents need the released keys.</p>`,
     ),
   );
-  const banner = r.run.simulated
-    ? `<div class="banner" role="alert">SIMULATION — ${esc(r.warning)}</div>`
-    : '';
+  const banner = r.run.simulated ? `<div class="banner" role="alert">${esc(r.warning)}</div>` : '';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -296,6 +295,9 @@ export function renderReportHtml(r: RunReport, charts: readonly ReportChart[] = 
   } · report made ${esc(r.generated)} by ${esc(r.tool.name)} ${esc(r.tool.version)}</p>
 <p class="meta">Run folder <code>${esc(r.run.dir)}</code></p>
 </header>
+<div class="summary">${summaryTiles(r)
+    .map(([k, v]) => `<div><b>${esc(v)}</b>${esc(k)}</div>`)
+    .join('')}</div>
 ${banner}
 <main>
 ${body.join('\n')}
@@ -303,6 +305,23 @@ ${body.join('\n')}
 </body>
 </html>
 `;
+}
+
+/** The figures a reader looks for first. */
+function summaryTiles(r: RunReport): [string, string][] {
+  const m = r.training.final_metrics;
+  const pct = (v: number | null | undefined) =>
+    v === null || v === undefined ? undefined : `${(v * 100).toFixed(1)} %`;
+  const tiles: [string, string | undefined][] = [
+    ['checks', `${r.checks.filter((c) => c.status === 'ok').length}/${r.checks.length} verified`],
+    ['epochs', String(r.training.epochs)],
+    ['test accuracy', pct(m.test_accuracy)],
+    ['validation accuracy', pct(m.validation_accuracy)],
+    ['keys released', String(r.keys_released.length)],
+    ['releases denied', String(r.releases.filter((x) => x.outcome === 'denied').length)],
+    ['alerts', String(r.alerts.length)],
+  ];
+  return tiles.filter((t): t is [string, string] => t[1] !== undefined);
 }
 
 /** The report as Markdown: the same sections, tables instead of charts. */

@@ -338,6 +338,14 @@ function num(v: unknown): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
 
+/**
+ * A request without credentials that the broker answered 401 with its challenge: the Azure SDK's
+ * first request of every client (challenge-based authentication), not a release refused.
+ */
+export function isAuthChallenge(e: AuditEntry): boolean {
+  return e.outcome === 'error' && e.code === 'ERR_BROKER_AUTH' && e.details?.reason === 'unauthenticated';
+}
+
 /** Key releases: the run's own `run.release` entries and the broker's release decisions. */
 export function releasesOf(run: RecordedRun): ReportRelease[] {
   const out: ReportRelease[] = [];
@@ -350,6 +358,7 @@ export function releasesOf(run: RecordedRun): ReportRelease[] {
       code: e.code,
     });
   for (const e of run.audit) if (e.action === 'run.release') add(e, 'run');
-  for (const e of run.brokerAudit ?? []) if (e.action === 'broker.keys.release') add(e, 'broker');
+  for (const e of run.brokerAudit ?? [])
+    if (e.action === 'broker.keys.release' && !isAuthChallenge(e)) add(e, 'broker');
   return out.sort((a, b) => a.time.localeCompare(b.time));
 }

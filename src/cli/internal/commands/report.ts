@@ -7,7 +7,7 @@ import type { Output } from '../output.js';
 import type { Session } from '../session.js';
 
 type Run = (
-  action: (session: Session, out: Output, ...args: string[]) => Promise<number | undefined | void>,
+  action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
 ) => (...args: unknown[]) => Promise<void>;
 
 const FORMATS = { html: 'html', md: 'md', json: 'json' } as const;
@@ -102,7 +102,6 @@ export function reportCommand(program: Command, run: Run): void {
             `The report was written, but ${failed.map((c) => c.name).join(', ')} did not verify: ${failed.map((c) => c.detail).join(' ')}`,
             { details: { report: target, failed: failed.map((c) => c.name).join(',') } },
           );
-        return undefined;
       }),
     );
 }
