@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { VerifyEvidenceOptions } from '../attest/index.js';
-import { AuditLog } from '../audit/index.js';
+import { type AuditEvent, AuditLog } from '../audit/index.js';
 import { createNonceStore, createTokenIssuer } from './attestation/index.js';
 import { createRateLimiter, type RateLimiterOptions } from './auth/rate-limiter.js';
 import type { BrokerServices } from './http/context.js';
@@ -44,6 +44,11 @@ export interface BrokerOptions {
   readonly log?: (line: string) => void;
   /** The clock; default now. */
   readonly now?: () => Date;
+  /**
+   * Told of each audited request once its entry is stored (alert rules watch releases denied and
+   * attestations failed). Must not throw or block.
+   */
+  readonly onAudit?: (event: AuditEvent, time: Date) => void;
 }
 
 /** A running broker. */
@@ -115,9 +120,17 @@ async function requestSetup(
   };
   const tenant = options.challenge?.tenant ?? 'sealtrain-broker';
   const resource = options.challenge?.resource ?? 'https://vault.azure.net';
+  const onAudit = options.onAudit;
   return {
     services,
-    audit,
+    audit: onAudit
+      ? {
+          record: async (event: AuditEvent) => {
+            await audit.record(event);
+            onAudit(event, now());
+          },
+        }
+      : audit,
     limiter: createRateLimiter({ now: () => now().getTime(), ...options.rateLimit }),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     challenge: `Bearer authorization="https://login.microsoftonline.com/${tenant}", resource="${resource}"`,

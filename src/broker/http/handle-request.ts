@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditLog } from '../../audit/index.js';
+import type { AuditSink } from '../../audit/index.js';
 import { isSealtrainError, SealtrainError } from '../../errors/index.js';
 import { authorize } from '../auth/authorize.js';
 import { authenticate } from '../auth/principals.js';
@@ -16,7 +16,7 @@ export const API_VERSIONS = ['7.4', '7.5', '7.6', '2025-07-01'] as const;
 /** What the request handler needs besides the services. */
 export interface HandlerSetup {
   readonly services: BrokerServices;
-  readonly audit: AuditLog;
+  readonly audit: AuditSink;
   readonly limiter: RateLimiter;
   readonly maxBodyBytes: number;
   /** The `WWW-Authenticate` value sent with every 401. */
