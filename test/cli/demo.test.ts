@@ -19,6 +19,7 @@ const STEPS = [
   'evaluate',
   'tamper check',
   'audit verify',
+  'report',
 ];
 
 describe('sealtrain demo', () => {
@@ -41,6 +42,21 @@ describe('sealtrain demo', () => {
     expect((await readdir(join(demo, 'prepared'))).filter((n) => n.endsWith('.tensor'))).toEqual([]);
     const card = JSON.parse(await readFile(join(demo, 'run', 'model-card.json'), 'utf8'));
     expect(card.attestation.simulated).toBe(true);
+    const report = await readFile(join(demo, 'run', 'report.html'), 'utf8');
+    expect(report).toContain('<div class="banner" role="alert">SIMULATION');
+    // Self-contained: nothing to fetch, nothing to run.
+    expect(report).not.toMatch(/<script|<link|<img|<iframe|\b(src|href)=|url\(/i);
+    expect((await readdir(join(demo, 'run'))).sort()).toEqual(
+      [
+        'checkpoints',
+        'metrics.jsonl',
+        'model-card.json',
+        'model.sealed',
+        'report.html',
+        'resources.jsonl',
+        'run.json',
+      ].sort(),
+    );
     const human = await cli(['demo', '--home', home]);
     expect(human.code).toBe(0);
     expect(human.stderr.split('\n')[1]).toMatch(/^SIMULATION/);

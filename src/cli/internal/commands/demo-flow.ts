@@ -11,6 +11,13 @@ import { prepareDataset } from '../../../data/index.js';
 import { isSealtrainError } from '../../../errors/index.js';
 import { AzureKeyVaultProvider, auditedProvider } from '../../../kms/index.js';
 import {
+  buildRunReport,
+  RunMonitor,
+  readRecordedRun,
+  renderReportHtml,
+  reportCharts,
+} from '../../../monitor/index.js';
+import {
   evaluateModel,
   loadSplit,
   openKeyAccess,
@@ -20,6 +27,7 @@ import {
   runTraining,
   SIMULATION_WARNING,
 } from '../../../run/index.js';
+import { writeFileAtomic } from '../../../store/index.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
 import { expectDemo, memoryPassphrase } from './demo.js';
@@ -215,6 +223,7 @@ export async function runDemo(
         audit,
         auditDir: session.auditDir,
         tee: keys.attestation?.type ?? 'none',
+        observer: new RunMonitor({ sampleIntervalMs: 250 }),
       });
       const m = trained.metrics;
       step(
@@ -253,6 +262,21 @@ export async function runDemo(
       `${ours.entries} entries in ${session.auditDir} and ${brokers.entries} in the broker's log: hash chains and signed heads intact`,
       'every key use, release (allowed and refused), checkpoint and the model are on a tamper-evident record',
     );
+    const reportPath = join(trained.dir, 'report.html');
+    const recorded = await readRecordedRun(trained.dir, {
+      auditDir: session.auditDir,
+      brokerAuditDir: join(b.stateDir, 'audit'),
+    });
+    const report = await buildRunReport(recorded, { home: session.home });
+    await writeFileAtomic(reportPath, renderReportHtml(report, await reportCharts(recorded)), {
+      overwrite: true,
+    });
+    expectDemo(report.verified, 'report');
+    step(
+      'report',
+      `${reportPath} (open it in a browser): ${report.checks.filter((c) => c.status === 'ok').length} checks re-verified offline; releases ${report.releases.filter((r) => r.source === 'broker' && r.outcome === 'allowed').length} allowed and ${report.releases.filter((r) => r.outcome === 'denied').length} refused; charts of the run`,
+      'an auditor can check the run from its files alone: the report says what it verified and how to repeat it',
+    );
     return {
       demo: dir,
       tee: 'sim',
@@ -261,6 +285,7 @@ export async function runDemo(
       run: trained.dir,
       model: trained.model,
       card: join(trained.dir, 'model-card.json'),
+      report: reportPath,
       metrics: trained.metrics,
       config: configPath,
     };
