@@ -4,6 +4,26 @@
  *
  * @module
  */
+
+export {
+  CHART_FORMATS,
+  CHART_NAMES,
+  type ChartFormat,
+  type ChartName,
+  type ChartSpec,
+  chartSpec,
+  chartSpecs,
+  type RenderedChart,
+  type RenderRunChartsOptions,
+  renderChartSvg,
+  renderRunCharts,
+} from './charts.js';
+export {
+  type ChartFont,
+  DEFAULT_CHART_FONT,
+  type RenderPngOptions,
+  renderChartPng,
+} from './internal/chart-png.js';
 export {
   type AlertRecord,
   MONITOR_FILES,
