@@ -13,7 +13,7 @@ import {
 } from '../../src/monitor/index.js';
 import type { EpochMetric, StepMetric } from '../../src/run/index.js';
 import { rejectsWith } from '../helpers/rejects.js';
-import { decodePng, pixelsNear, pointLabels, svgElements, svgSize, valuesOf } from './chart-svg-read.js';
+import { decodePng, pixelsNear, pointLabels, svgElements, svgSize, valuesOf } from './charts-read.js';
 import { type BuildRunOptions, type BuiltRun, buildRun } from './recorded-run.js';
 
 let built: BuiltRun | undefined;
