@@ -66,14 +66,14 @@ export function lossData(run: RecordedRun): ChartData {
         series: 'train (epoch)',
         x: m.step,
         y: m.loss,
-        label: `epoch ${m.epoch + 1} (step ${m.step}): train loss ${m.loss}`,
+        label: `epoch ${m.epoch} (step ${m.step}): train loss ${m.loss}`,
       });
     if (finite(m.validation_loss))
       epochRows.push({
         series: 'validation (epoch)',
         x: m.step,
         y: m.validation_loss,
-        label: `epoch ${m.epoch + 1} (step ${m.step}): validation loss ${m.validation_loss}`,
+        label: `epoch ${m.epoch} (step ${m.step}): validation loss ${m.validation_loss}`,
       });
   }
   return {
@@ -84,12 +84,15 @@ export function lossData(run: RecordedRun): ChartData {
   };
 }
 
-/** Train and validation accuracy per epoch (epochs counted from 1, as training reports them). */
+/**
+ * Train and validation accuracy per epoch. An epoch line's `epoch` counts finished epochs (from 1, as
+ * training reports them); a step line's is the 0-based epoch it belongs to.
+ */
 export function accuracyData(run: RecordedRun): ChartData {
   const rows: ChartRow[] = [];
   for (const m of run.metrics) {
     if (m.type !== 'epoch') continue;
-    const epoch = m.epoch + 1;
+    const epoch = m.epoch;
     if (finite(m.accuracy))
       rows.push({
         series: 'train',
