@@ -14,6 +14,13 @@ import { finishSvg } from './internal/chart-svg.js';
 import { useChartTextWidths } from './internal/chart-text-width.js';
 import type { RecordedRun } from './run-record.js';
 
+export {
+  type ChartFont,
+  DEFAULT_CHART_FONT,
+  type RenderPngOptions,
+  renderChartPng,
+} from './internal/chart-png.js';
+
 /** The charts of a run, in the order a report shows them. */
 export const CHART_NAMES = ['loss', 'accuracy', 'resources', 'releases'] as const;
 export type ChartName = (typeof CHART_NAMES)[number];

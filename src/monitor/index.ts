@@ -8,22 +8,20 @@
 export {
   CHART_FORMATS,
   CHART_NAMES,
+  type ChartFont,
   type ChartFormat,
   type ChartName,
   type ChartSpec,
   chartSpec,
   chartSpecs,
+  DEFAULT_CHART_FONT,
   type RenderedChart,
+  type RenderPngOptions,
   type RenderRunChartsOptions,
+  renderChartPng,
   renderChartSvg,
   renderRunCharts,
 } from './charts.js';
-export {
-  type ChartFont,
-  DEFAULT_CHART_FONT,
-  type RenderPngOptions,
-  renderChartPng,
-} from './internal/chart-png.js';
 export {
   type AlertRecord,
   MONITOR_FILES,
