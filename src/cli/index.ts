@@ -12,6 +12,7 @@ import { EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
 import { attestCommand } from './internal/commands/attest.js';
 import { auditCommand } from './internal/commands/audit.js';
 import { brokerCommand } from './internal/commands/broker.js';
+import { chartsCommand } from './internal/commands/charts.js';
 import { dataCommands } from './internal/commands/data.js';
 import { demoCommand } from './internal/commands/demo.js';
 import { keysCommand } from './internal/commands/keys.js';
@@ -97,6 +98,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   demoCommand(program, run);
   scanCommand(program, run);
   reportCommand(program, run);
+  chartsCommand(program, run);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.once('SIGHUP', onSignal);

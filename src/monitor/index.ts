@@ -5,6 +5,23 @@
  * @module
  */
 
+export {
+  CHART_FORMATS,
+  CHART_NAMES,
+  type ChartFont,
+  type ChartFormat,
+  type ChartName,
+  type ChartSpec,
+  chartSpec,
+  chartSpecs,
+  DEFAULT_CHART_FONT,
+  type RenderedChart,
+  type RenderPngOptions,
+  type RenderRunChartsOptions,
+  renderChartPng,
+  renderChartSvg,
+  renderRunCharts,
+} from './charts.js';
 export { type MetricsServer, serveMetrics } from './metrics-server.js';
 export {
   type BuildReportOptions,

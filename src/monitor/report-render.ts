@@ -1,4 +1,5 @@
 import type { ReportCheck, RunReport } from './report.js';
+import type { RecordedRun } from './run-record.js';
 
 /** A chart to place in the report: an inline SVG (see `renderRunCharts`). */
 export interface ReportChart {
@@ -455,10 +456,12 @@ export function renderReportMarkdown(r: RunReport): string {
   return out.join('\n');
 }
 
-/**
- * The charts the HTML report inlines. Until the chart renderer is part of the build this returns
- * none and the report shows tables only.
- */
-export async function reportCharts(_run: import('./run-record.js').RecordedRun): Promise<ReportChart[]> {
-  return [];
+/** The charts the HTML report inlines: every chart of the run, as SVG (vega loads only now). */
+export async function reportCharts(run: RecordedRun): Promise<ReportChart[]> {
+  const { renderRunCharts } = await import('./charts.js');
+  return (await renderRunCharts(run, { formats: ['svg'] })).map(({ name, title, svg }) => ({
+    name,
+    title,
+    svg,
+  }));
 }
