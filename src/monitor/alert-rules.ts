@@ -91,12 +91,14 @@ function parseText(text: string, source: string): unknown {
     }
   }
   try {
-    return parseYaml(text, { uniqueKeys: true, maxAliasCount: 100, prettyErrors: false });
+    return parseYaml(text, { uniqueKeys: true, maxAliasCount: 100, logLevel: 'error' });
   } catch (error) {
-    if (!(error instanceof YAMLParseError)) throw error;
-    const at = error.linePos?.[0];
+    // YAMLParseError for syntax; the library throws plain errors for e.g. an unresolved alias.
+    const at = error instanceof YAMLParseError ? error.linePos?.[0] : undefined;
     const where = at ? ` at line ${at.line}, column ${at.col}` : '';
-    throw invalid(source, [`not valid YAML${where}: ${error.message.split('\n')[0]}`]);
+    const message = error instanceof Error ? error.message : String(error);
+    const what = (message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw invalid(source, [`not valid YAML${where}: ${what}`]);
   }
 }
 

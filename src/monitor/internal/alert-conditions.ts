@@ -170,8 +170,8 @@ function runLonger(minutes: number): ConditionCheck {
       if (!(elapsed > minutes)) return QUIET;
       return {
         active: true,
-        value: round(elapsed, 1),
-        message: `The run has lasted ${round(elapsed, 1)} min, over its budget of ${minutes} min.`,
+        value: round(elapsed, 2),
+        message: `The run has lasted ${round(elapsed, 2)} min, over its budget of ${minutes} min.`,
       };
     },
   };
