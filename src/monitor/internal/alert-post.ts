@@ -39,8 +39,8 @@ function retryAfter(value: string | undefined, now: number): number | undefined 
 
 /**
  * One signed HTTPS POST of `body`. Resolves with the status once the answer's headers arrive (the
- * answer's body is discarded); rejects on a network error, on `signal`, or when no answer came
- * within the target's timeout.
+ * answer's body is read and discarded, within the same timeout); rejects on a network error, on
+ * `signal`, or when no answer came within the target's timeout.
  */
 export function postOnce(
   target: PostTarget,
@@ -67,8 +67,10 @@ export function postOnce(
         },
       },
       (res) => {
-        clearTimeout(timer);
+        // The answer's body is discarded, but still bounded by the timeout: a server that never
+        // ends it must not hold a socket open.
         res.on('error', () => {});
+        res.on('close', () => clearTimeout(timer));
         res.resume();
         const header = res.headers['retry-after'];
         const after = retryAfter(Array.isArray(header) ? header[0] : header, Date.now());
