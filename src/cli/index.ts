@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { SealtrainError } from '../errors/index.js';
 import { removePendingTempFiles } from '../store/index.js';
 import { EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
+import { alertsCommand } from './internal/commands/alerts.js';
 import { attestCommand } from './internal/commands/attest.js';
 import { auditCommand } from './internal/commands/audit.js';
 import { brokerCommand } from './internal/commands/broker.js';
@@ -99,6 +100,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   scanCommand(program, run);
   reportCommand(program, run);
   chartsCommand(program, run);
+  alertsCommand(program, run);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.once('SIGHUP', onSignal);

@@ -1,10 +1,33 @@
 /**
- * Monitoring: what a run recorded (`resources.jsonl`, `alerts.jsonl` beside `metrics.jsonl`),
- * read back for alert rules, charts and the run report ({@link readRecordedRun}).
+ * Monitoring: a live run's metrics and resources ({@link RunMonitor}, Prometheus on
+ * `--metrics-port`), alert rules with signed webhooks ({@link AlertEngine}, the same evaluator
+ * for recorded runs: {@link evaluateRecordedRun}), charts as SVG and PNG ({@link renderRunCharts})
+ * and the run report ({@link buildRunReport}, {@link renderReportHtml}), all from what a run
+ * folder records ({@link readRecordedRun}). `docs/monitor.md` describes it.
  *
  * @module
  */
 
+export {
+  AlertEngine,
+  type AlertEngineOptions,
+  type AuditVerification,
+  type StopRequest,
+} from './alert-engine.js';
+export { type EvaluateRecordedRunOptions, evaluateRecordedRun } from './alert-replay.js';
+export {
+  ALERT_CONDITIONS,
+  type AlertAction,
+  type AlertCondition,
+  type AlertConditionKind,
+  type AlertRule,
+  type AlertRules,
+  type AlertRulesFile,
+  alertRulesJsonSchema,
+  loadAlertRules,
+  parseAlertRules,
+  type WebhookConfig,
+} from './alert-rules.js';
 export {
   CHART_FORMATS,
   CHART_NAMES,
@@ -54,3 +77,14 @@ export {
   type Severity,
 } from './run-record.js';
 export { TrainingMetrics } from './training-metrics.js';
+export {
+  type DeliveryOutcome,
+  type DeliveryResult,
+  type SignedRequest,
+  signWebhook,
+  verifyWebhookSignature,
+  type WebhookCloseSummary,
+  WebhookSender,
+  type WebhookSenderOptions,
+  type WebhookTarget,
+} from './webhook.js';

@@ -64,6 +64,7 @@ describe('sealtrain train on the simulated TEE', () => {
       'metrics.jsonl',
       'model-card.json',
       'model.sealed',
+      'resources.jsonl',
       'run.json',
     ]);
     expect(await readdir(join(dir, 'checkpoints'))).toEqual([

@@ -1,7 +1,19 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
+import type { AuditSink } from '../../../audit/index.js';
+import { verifyAuditLog } from '../../../audit/index.js';
 import { SealtrainError } from '../../../errors/index.js';
-import { RunMonitor } from '../../../monitor/index.js';
+import {
+  AlertEngine,
+  type AlertRecord,
+  type AlertRules,
+  type LiveAlerts,
+  loadAlertRules,
+  MONITOR_FILES,
+  RunMonitor,
+  type StopRequest,
+  WebhookSender,
+} from '../../../monitor/index.js';
 import {
   checkRecordedModel,
   evaluateModel,
@@ -12,6 +24,7 @@ import {
   predictRows,
   RUN_FILES,
   type RunConfig,
+  type RunManifest,
   resolveInputs,
   runExec,
   runTraining,
@@ -58,19 +71,97 @@ export async function trainWithConfig(
   session: Session,
   out: Output,
   config: RunConfig,
-  flags: { resume: boolean; allowRollback: boolean; force: boolean; metricsPort?: number | undefined },
+  flags: {
+    resume: boolean;
+    allowRollback: boolean;
+    force: boolean;
+    metricsPort?: number | undefined;
+    alerts?: string | undefined;
+  },
 ): Promise<void> {
-  const { metricsPort, ...runFlags } = flags;
+  const { metricsPort, alerts, ...runFlags } = flags;
+  // A bad rules file, a missing webhook secret or a port in use fail before any key is released.
+  const rules = alerts === undefined ? undefined : await loadAlertRules(alerts);
+  const audit = await session.auditContext();
+  // Alert lines go to stderr even with --json: they are for people, and stdout stays one object.
+  const live = rules
+    ? new LiveRunAlerts(rules, audit, session.auditDir, (line) => process.stderr.write(`${line}\n`))
+    : undefined;
   const monitor = new RunMonitor({
     ...(metricsPort !== undefined ? { metricsPort } : {}),
+    ...(live ? { alerts: (dir: string, manifest: RunManifest) => live.start(dir, manifest) } : {}),
     warn: (message) => out.note(`Warning: ${message}`),
   });
   const url = await monitor.listen();
   if (url) out.note(`Metrics: ${url}`);
+  if (rules) out.note(`Alert rules: ${rules.rules.length} from ${alerts}.`);
   try {
-    await trainMonitored(session, out, config, runFlags, monitor);
+    await trainMonitored(session, out, config, runFlags, monitor, live, audit);
   } finally {
     await monitor.close();
+  }
+}
+
+/**
+ * The run's alert rules, live: an engine made once the run folder exists (it writes
+ * `alerts.jsonl` there), fed every metric, resource sample and audit event of the run, with the
+ * home's audit log verified at the start; a `stop` action aborts the run between steps.
+ */
+class LiveRunAlerts {
+  readonly stop = new AbortController();
+  stopped: StopRequest | undefined;
+  #engine: AlertEngine | undefined;
+
+  constructor(
+    readonly rules: AlertRules,
+    readonly audit: { readonly sink: AuditSink; readonly actor: string },
+    readonly auditDir: string,
+    readonly log: (line: string) => void,
+  ) {}
+
+  /** The audit sink the run records through: each stored event is shown to the rules too. */
+  get sink(): AuditSink {
+    return {
+      record: async (event) => {
+        await this.audit.sink.record(event);
+        this.#engine?.observeAudit({ ...event, time: new Date().toISOString() });
+      },
+    };
+  }
+
+  /** The alerts that fired so far. */
+  fired(): AlertRecord[] {
+    return this.#engine?.fired() ?? [];
+  }
+
+  async start(dir: string, manifest: RunManifest): Promise<LiveAlerts> {
+    const engine = new AlertEngine(this.rules, {
+      actor: this.audit.actor,
+      sink: this.audit.sink,
+      alertsPath: join(dir, MONITOR_FILES.alerts),
+      ...(this.rules.webhooks.length > 0 ? { webhooks: new WebhookSender(this.rules.webhooks) } : {}),
+      log: this.log,
+      runId: manifest.run_id,
+      startedAt: new Date(),
+    });
+    engine.onStop((s) => {
+      this.stopped ??= s;
+      this.stop.abort();
+    });
+    this.#engine = engine;
+    engine.observeAuditVerification(await verifyAuditLog(this.auditDir), this.auditDir);
+    return {
+      observeMetric: (m) => engine.observeMetric(m),
+      observeResources: (r) => engine.observeResources(r),
+      tick: (now) => engine.tick(now),
+      close: async () => {
+        const summary = await engine.close();
+        if (summary && summary.undelivered > 0)
+          this.log(
+            `Warning: ${summary.undelivered} webhook delivery(ies) did not go through before the run ended.`,
+          );
+      },
+    };
   }
 }
 
@@ -80,6 +171,8 @@ async function trainMonitored(
   config: RunConfig,
   flags: { resume: boolean; allowRollback: boolean; force: boolean },
   monitor: RunMonitor,
+  live: LiveRunAlerts | undefined,
+  audit: { readonly sink: AuditSink; readonly actor: string },
 ): Promise<void> {
   const inputs = await resolveInputs(config);
   const sealedInputs = [inputs.train, inputs.validation, inputs.test].filter(
@@ -102,10 +195,11 @@ async function trainMonitored(
     const r = await runTraining(config, {
       keys: keysSoon,
       inputs,
-      audit: await session.auditContext(),
+      audit: live ? { sink: live.sink, actor: audit.actor } : audit,
       auditDir: session.auditDir,
       ...flags,
       observer: monitor,
+      ...(live ? { signal: live.stop.signal } : {}),
       warn: (message) => out.note(`Warning: ${message}`),
       onProgress: (p) => bar.update(p),
       onEpoch: (e) => {
@@ -117,6 +211,14 @@ async function trainMonitored(
     });
     const keys = await keysSoon;
     bar.stop();
+    if (r.interrupted && live?.stopped) {
+      const s = live.stopped;
+      throw new SealtrainError(
+        'ERR_RUN_STOPPED_BY_ALERT',
+        `Alert rule "${s.rule}" stopped the run after ${r.steps} steps: ${s.message} Checkpoint ${r.checkpoints} was sealed; see ${join(r.dir, MONITOR_FILES.alerts)}, and continue with --resume once the cause is dealt with.`,
+        { details: { rule: s.rule, run_id: r.runId, checkpoint: r.checkpoints } },
+      );
+    }
     const sim = keys.attestation?.simulated === true;
     const m = r.metrics;
     out.result(
@@ -134,6 +236,7 @@ async function trainMonitored(
         model: r.model,
         card: join(r.dir, RUN_FILES.card),
         released: keys.released,
+        ...(live ? { alerts: live.fired() } : {}),
       },
       [
         `${sim ? 'SIMULATION — ' : ''}Trained run ${r.runId} for ${r.epochs} epochs (${r.steps} steps)${r.stoppedEarly ? ', stopped early' : ''}${r.resumedFrom !== undefined ? `, resumed from checkpoint ${r.resumedFrom}` : ''}.`,

@@ -89,6 +89,7 @@ Examples:
   sealtrain train --config train.json
   sealtrain train --config train.json --resume               # after a crash or kill: bit-identical
   sealtrain train --config train.json --metrics-port 9464    # Prometheus scrapes :9464/metrics
+  sealtrain train --config train.json --alerts alerts.yaml   # log, webhook or stop on NaN loss, memory…
   sealtrain train --config train.json --exec -- python3 train.py --data {data} --out {output}
 
 The config (docs/run.md) has the seed's model, training and security sections plus data and
@@ -105,6 +106,7 @@ interface TrainCliOptions {
   force?: boolean;
   exec?: boolean;
   metricsPort?: string;
+  alerts?: string;
 }
 
 /** `--metrics-port`: 0 (any free port) to 65535. */
@@ -135,6 +137,10 @@ export function trainCommands(program: Command, run: Run): void {
       '--metrics-port <port>',
       'serve Prometheus metrics on 127.0.0.1:<port>/metrics (0: any free port)',
     )
+    .option(
+      '--alerts <rules>',
+      'alert rules (YAML or JSON, see `sealtrain alerts schema`) watched during the run',
+    )
     .addHelpText('after', TRAIN_HELP)
     .action(
       run(async (session, out, ...rest) => {
@@ -153,6 +159,7 @@ export function trainCommands(program: Command, run: Run): void {
           allowRollback: o.allowRollback === true,
           force: o.force === true,
           metricsPort: parsePort(o.metricsPort),
+          alerts: o.alerts,
         });
         return undefined;
       }),
