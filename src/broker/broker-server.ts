@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { VerifyEvidenceOptions } from '../attest/index.js';
-import { type AuditEvent, AuditLog } from '../audit/index.js';
+import { type AuditEvent, AuditLog, type AuditSink } from '../audit/index.js';
 import { createNonceStore, createTokenIssuer } from './attestation/index.js';
 import { createRateLimiter, type RateLimiterOptions } from './auth/rate-limiter.js';
 import type { BrokerServices } from './http/context.js';
@@ -60,6 +60,8 @@ export interface RunningBroker {
   readonly caCertificate: string;
   /** Where that CA certificate is on disk. */
   readonly caPath: string;
+  /** The broker's audit log (alert rules record what they do there). */
+  readonly audit: AuditSink;
   /** Stops listening, closes connections, signs the audit head and wipes keys. */
   close(): Promise<void>;
 }
@@ -171,6 +173,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       port,
       caCertificate: tls.caPem,
       caPath: tls.caPath,
+      audit: auditLog,
       close: () => {
         closing ??= new Promise<void>((resolve) => {
           setup.services.metrics.resources.stop();

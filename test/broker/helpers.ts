@@ -77,7 +77,7 @@ export function cryptoClient(broker: RunningBroker, kid: string, token: string):
 
 /** A raw HTTPS request to the broker. */
 export async function raw(
-  broker: RunningBroker,
+  broker: Pick<RunningBroker, 'url' | 'caCertificate'>,
   path: string,
   init: { method?: string; token?: string; body?: string | Buffer; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; headers: Headers; json: () => Promise<unknown>; text: () => Promise<string> }> {

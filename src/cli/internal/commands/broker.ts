@@ -21,6 +21,7 @@ interface BrokerCliOptions {
   readonly scryptCost?: string;
   readonly role?: string;
   readonly ttlDays?: string;
+  readonly alerts?: string;
 }
 
 /** The broker (TLS, metrics, the Azure wire format) loads only when a broker command runs. */
@@ -99,6 +100,10 @@ async function runBroker(session: Session, out: Output): Promise<void> {
   const simPublicKey = await simKeyOf(session, o.simKey === undefined ? {} : { simKey: o.simKey });
   const port = integer(o.port, '--port', 0, 65535) ?? 8443;
   const scryptCost = integer(o.scryptCost, '--scrypt-cost', 1024, 2 ** 20);
+  // A bad rules file or webhook secret fails before the state is opened.
+  const monitor = o.alerts === undefined ? undefined : await import('../../../monitor/index.js');
+  const rules = monitor && o.alerts !== undefined ? await monitor.loadAlertRules(o.alerts) : undefined;
+  let engine: import('../../../monitor/index.js').AlertEngine | undefined;
   const pass = await passphraseOf(session, stateDir);
   let broker: Awaited<ReturnType<typeof startBroker>>;
   try {
@@ -111,9 +116,25 @@ async function runBroker(session: Session, out: Output): Promise<void> {
       ...(simPublicKey ? { simPublicKey } : {}),
       ...(scryptCost === undefined ? {} : { scryptCost }),
       log: (line) => out.note(line),
+      ...(rules
+        ? { onAudit: (event, time) => engine?.observeAudit({ ...event, time: time.toISOString() }) }
+        : {}),
     });
   } finally {
     pass.fill(0);
+  }
+  if (monitor && rules) {
+    engine = new monitor.AlertEngine(rules, {
+      actor: 'broker',
+      sink: broker.audit,
+      alertsPath: join(stateDir, 'alerts.jsonl'),
+      ...(rules.webhooks.length > 0 ? { webhooks: new monitor.WebhookSender(rules.webhooks) } : {}),
+      // Alert lines are for the operator: on stderr even with --json.
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    out.note(
+      `Alert rules: ${rules.rules.length} from ${o.alerts}, on every audited request; alerts go to ${join(stateDir, 'alerts.jsonl')} and the broker's audit log.${rules.rules.some((r) => r.actions.some((a) => a.kind === 'stop')) ? ' A stop action stops training runs only: the broker keeps serving.' : ''}`,
+    );
   }
   if (o.allowSimulated)
     out.note(
@@ -122,6 +143,7 @@ async function runBroker(session: Session, out: Output): Promise<void> {
   out.note('Press Ctrl-C to stop.');
   if (out.json) process.stdout.write(`${JSON.stringify({ ok: true, url: broker.url, ca: broker.caPath })}\n`);
   const signal = await untilSignal();
+  await engine?.close();
   await broker.close();
   out.note(`Stopped on ${signal}.`);
 }
@@ -211,12 +233,17 @@ export function brokerCommand(program: Command, run: Run): void {
     )
     .option('--sim-key <file>', 'public key of the sim attester (default: the one under --home)')
     .option('--scrypt-cost <n>', 'scrypt cost N for a new state, a power of two (for tests; default 131072)')
+    .option(
+      '--alerts <rules>',
+      'alert rules (YAML or JSON) evaluated on every audited request: releases denied, attestation failures',
+    )
     .addHelpText(
       'after',
       [
         '',
         'Examples:',
         '  sealtrain broker --passphrase-file pass.txt',
+        '  sealtrain broker --passphrase-file pass.txt --alerts alerts.yaml   # webhook on denied releases',
         '  sealtrain broker principal add alice --role owner --passphrase-file pass.txt',
         '  NODE_EXTRA_CA_CERTS=~/.sealtrain/broker/tls/ca.pem node client.js',
       ].join('\n'),
