@@ -50,7 +50,6 @@ export {
   type BuildReportOptions,
   buildRunReport,
   type CheckStatus,
-  isAuthChallenge,
   type ReportCheck,
   type ReportCheckpoint,
   type ReportRelease,
@@ -68,6 +67,7 @@ export { mib, ResourceSampler, type ResourceSamplerOptions } from './resources.j
 export { type LiveAlerts, RunMonitor, type RunMonitorOptions } from './run-monitor.js';
 export {
   type AlertRecord,
+  isAuthChallenge,
   MONITOR_FILES,
   type ReadRecordedRunOptions,
   type RecordedRun,

@@ -30,9 +30,9 @@ const STATUS_TEXT: Record<ReportCheck['status'], string> = {
 /** The sections every format has, in order (the HTML ids and the Markdown headings). */
 export const REPORT_SECTIONS = [
   ['verification', 'Verification'],
-  ['attestation', 'Attestation'],
-  ['releases', 'Key releases'],
   ['training', 'Training'],
+  ['releases', 'Key releases'],
+  ['attestation', 'Attestation'],
   ['resources', 'Resources'],
   ['data', 'Data and lineage'],
   ['checkpoints', 'Checkpoints and model'],
@@ -76,7 +76,7 @@ table{border-collapse:collapse;width:100%;margin:8px 0}th,td{border:1px solid va
 .s-ok,.s-failed,.s-not-checked{white-space:nowrap}.s-ok{color:var(--ok);font-weight:600}.s-failed{color:var(--bad);font-weight:700}.s-not-checked{color:var(--muted)}
 .denied{color:var(--bad);font-weight:600}.allowed{color:var(--ok)}
 .summary{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}.summary div{border:1px solid var(--line);background:var(--bg);padding:8px 14px;min-width:130px}.summary b{display:block;font-size:20px}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}figure{margin:0;border:1px solid var(--line);padding:8px;overflow:auto}figcaption{color:var(--muted);font-size:13px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}figure{margin:0;border:1px solid var(--line);padding:8px;overflow:auto}figcaption{color:var(--muted);font-size:13px}figure svg{display:block;max-width:100%;height:auto}
 pre{background:var(--bg);padding:12px;overflow:auto}
 `;
 
@@ -301,11 +301,17 @@ export function renderReportHtml(r: RunReport, charts: readonly ReportChart[] = 
     .join('')}</div>
 ${banner}
 <main>
-${body.join('\n')}
+${inSectionOrder(body).join('\n')}
 </main>
 </body>
 </html>
 `;
+}
+
+/** Sections in {@link REPORT_SECTIONS} order, whatever order they were built in. */
+function inSectionOrder(sections: string[]): string[] {
+  const rank = (html: string) => REPORT_SECTIONS.findIndex(([id]) => html.startsWith(`<section id="${id}"`));
+  return [...sections].sort((a, b) => rank(a) - rank(b));
 }
 
 /** The figures a reader looks for first. */

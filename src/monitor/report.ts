@@ -6,7 +6,7 @@ import { verifyManifest } from '../data/lineage.js';
 import { isSealtrainError } from '../errors/index.js';
 import { type ModelCard, SIMULATION_WARNING } from '../run/model-card.js';
 import { listCheckpoints, RUN_FILES } from '../run/run-folder.js';
-import type { AlertRecord, RecordedRun } from './run-record.js';
+import { type AlertRecord, isAuthChallenge, type RecordedRun } from './run-record.js';
 
 /** The outcome of one check the report made. */
 export type CheckStatus = 'ok' | 'failed' | 'not-checked';
@@ -336,14 +336,6 @@ export async function buildRunReport(run: RecordedRun, options: BuildReportOptio
 
 function num(v: unknown): number | undefined {
   return typeof v === 'number' ? v : undefined;
-}
-
-/**
- * A request without credentials that the broker answered 401 with its challenge: the Azure SDK's
- * first request of every client (challenge-based authentication), not a release refused.
- */
-export function isAuthChallenge(e: AuditEntry): boolean {
-  return e.outcome === 'error' && e.code === 'ERR_BROKER_AUTH' && e.details?.reason === 'unauthenticated';
 }
 
 /** Key releases: the run's own `run.release` entries and the broker's release decisions. */

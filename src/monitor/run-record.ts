@@ -202,3 +202,11 @@ async function readCard(path: string): Promise<ModelCard | undefined> {
     });
   }
 }
+
+/**
+ * A request without credentials that the broker answered 401 with its challenge: the Azure SDK's
+ * first request of every client (challenge-based authentication), not a release refused.
+ */
+export function isAuthChallenge(e: AuditEntry): boolean {
+  return e.outcome === 'error' && e.code === 'ERR_BROKER_AUTH' && e.details?.reason === 'unauthenticated';
+}

@@ -2,7 +2,7 @@
 // its mark's aria-label shows, with the exact values from the run's files so they can be read back.
 
 import type { AuditEntry } from '../../audit/index.js';
-import type { RecordedRun } from '../run-record.js';
+import { isAuthChallenge, type RecordedRun } from '../run-record.js';
 
 /** At most this many points per series; longer series keep every k-th point and the last. */
 export const MAX_POINTS = 1000;
@@ -165,7 +165,8 @@ export function resourceData(run: RecordedRun): ChartData {
 export function releaseEntries(run: RecordedRun): { entries: AuditEntry[]; source: string | undefined } {
   if (run.brokerAudit !== undefined)
     return {
-      entries: run.brokerAudit.filter((e) => e.action === 'broker.keys.release'),
+      // The Azure SDK's unauthenticated first request (a 401 challenge) is not a release refused.
+      entries: run.brokerAudit.filter((e) => e.action === 'broker.keys.release' && !isAuthChallenge(e)),
       source: "the broker's audit log",
     };
   return {
