@@ -16,8 +16,9 @@ const esc = (v: unknown): string =>
     .replaceAll('"', '&quot;')
     .replaceAll("'", '&#39;');
 
-const fmt = (v: number | null | undefined, digits = 4): string =>
-  v === null || v === undefined ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(digits);
+/** A number for a table: '–' for anything that is not a finite number (a run folder is input). */
+const fmt = (v: unknown, digits = 4): string =>
+  typeof v !== 'number' || !Number.isFinite(v) ? '–' : Number.isInteger(v) ? String(v) : v.toFixed(digits);
 
 const mibOf = (v: number | null) => (v === null ? '–' : `${(v / 1024 / 1024).toFixed(0)} MiB`);
 
@@ -106,11 +107,7 @@ export function renderReportHtml(r: RunReport, charts: readonly ReportChart[] = 
     section(
       'verification',
       titles.verification,
-      `<div class="verdict ${r.verified ? 'ok' : 'failed'}">${
-        r.verified
-          ? `Every check passed when this report was made (${esc(r.generated)}).`
-          : `At least one check FAILED when this report was made (${esc(r.generated)}): see below.`
-      }</div>` +
+      `<div class="verdict ${r.verified ? 'ok' : 'failed'}">${esc(verdict(r))}</div>` +
         table(
           ['check', 'result', 'what was found'],
           r.checks.map((c) => [
@@ -144,7 +141,7 @@ export function renderReportHtml(r: RunReport, charts: readonly ReportChart[] = 
           ['time', 'where', 'outcome', 'key', 'code'],
           r.releases.map((x) => [
             esc(x.time),
-            esc(x.source === 'run' ? 'this run' : 'broker'),
+            esc(x.source === 'run' ? "the home's log" : "the broker's log"),
             `<span class="${x.outcome}">${x.outcome}</span>`,
             `<code>${esc(x.key)}</code>`,
             esc(x.code),
@@ -157,7 +154,7 @@ export function renderReportHtml(r: RunReport, charts: readonly ReportChart[] = 
     section(
       'training',
       titles.training,
-      `<p>${r.training.epochs} epochs, ${r.training.steps} steps${r.training.stopped_early ? ', stopped early' : ''}.</p>` +
+      `<p>${esc(fmt(r.training.epochs))} epochs, ${esc(fmt(r.training.steps))} steps${r.training.stopped_early === true ? ', stopped early' : ''}.</p>` +
         table(
           ['metric', 'value'],
           Object.entries(r.training.final_metrics).map(([k, v]) => [k, fmt(v)]),
@@ -202,7 +199,7 @@ export function renderReportHtml(r: RunReport, charts: readonly ReportChart[] = 
         ['split', 'rows', 'sealed', 'tensor SHA-256', 'file'],
         Object.entries(r.data).map(([k, d]) => [
           esc(k),
-          String(d.rows),
+          esc(fmt(d.rows)),
           d.sealed ? 'yes' : '<span class="denied">no</span>',
           `<code>${esc(d.tensor_sha256)}</code>`,
           `<code>${esc(d.path)}</code>`,
@@ -221,9 +218,9 @@ export function renderReportHtml(r: RunReport, charts: readonly ReportChart[] = 
       table(
         ['counter', 'epoch', 'step', 'recorded', 'SHA-256'],
         r.checkpoints.map((c) => [
-          String(c.counter),
-          fmt(c.recorded?.epoch),
-          fmt(c.recorded?.step),
+          esc(fmt(c.counter)),
+          esc(fmt(c.recorded?.epoch)),
+          esc(fmt(c.recorded?.step)),
           c.recorded ? esc(c.recorded.time) : '<span class="denied">not in the audit log</span>',
           `<code>${esc(c.sha256)}</code>`,
         ]),
@@ -308,6 +305,14 @@ ${inSectionOrder(body).join('\n')}
 `;
 }
 
+/** One sentence: verified, failed, or not verified for want of the audit log. */
+export function verdict(r: RunReport): string {
+  if (r.verified) return `Every check passed when this report was made (${r.generated}).`;
+  if (r.checks.some((c) => c.status === 'failed'))
+    return `At least one check FAILED when this report was made (${r.generated}): see below.`;
+  return `NOT VERIFIED (${r.generated}): the audit log was not checked, so nothing outside the run folder vouches for it. Give the home that ran it (--home).`;
+}
+
 /** Sections in {@link REPORT_SECTIONS} order, whatever order they were built in. */
 function inSectionOrder(sections: string[]): string[] {
   const rank = (html: string) => REPORT_SECTIONS.findIndex(([id]) => html.startsWith(`<section id="${id}"`));
@@ -351,9 +356,7 @@ export function renderReportMarkdown(r: RunReport): string {
     `TEE **${r.run.tee}** · started ${r.run.created} · last record ${r.run.ended} · ${r.run.finished ? 'finished' : 'not finished'} · report made ${r.generated} by ${r.tool.name} ${r.tool.version}\n`,
   );
   out.push(`## ${titles.verification}\n`);
-  out.push(
-    `${r.verified ? 'Every check passed' : '**At least one check FAILED**'} when this report was made (${r.generated}).\n`,
-  );
+  out.push(`${r.verified ? verdict(r) : `**${verdict(r)}**`}\n`);
   out.push(
     table(
       ['check', 'result', 'what was found'],
@@ -366,7 +369,13 @@ export function renderReportMarkdown(r: RunReport): string {
   out.push(
     table(
       ['time', 'where', 'outcome', 'key', 'code'],
-      r.releases.map((x) => [x.time, x.source === 'run' ? 'this run' : 'broker', x.outcome, x.key, x.code]),
+      r.releases.map((x) => [
+        x.time,
+        x.source === 'run' ? "the home's log" : "the broker's log",
+        x.outcome,
+        x.key,
+        x.code,
+      ]),
     ),
   );
   out.push(`## ${titles.training}\n`);

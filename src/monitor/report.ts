@@ -96,7 +96,10 @@ export interface RunReport {
   readonly checkpoints: readonly ReportCheckpoint[];
   readonly alerts: readonly AlertRecord[];
   readonly checks: readonly ReportCheck[];
-  /** True when no check failed. */
+  /**
+   * True when no check failed and the audit log itself verified: without the signed audit log
+   * nothing outside the run folder vouches for it.
+   */
   readonly verified: boolean;
 }
 
@@ -131,6 +134,8 @@ export async function buildRunReport(run: RecordedRun, options: BuildReportOptio
   const card = run.card;
   const checks: ReportCheck[] = [];
   const dir = resolve(run.dir);
+  /** The highest entry of the run's audit log a signed head vouches for (-1: none). */
+  let signedThrough = -1;
 
   // The audit logs.
   for (const [name, auditDir] of [
@@ -149,6 +154,7 @@ export async function buildRunReport(run: RecordedRun, options: BuildReportOptio
     const reverify = `sealtrain audit verify --home ${q(dirname(resolve(auditDir)))}`;
     try {
       const r = await verifyAuditLog(auditDir);
+      if (name === 'audit log' && r.ok) signedThrough = r.signedThrough ?? -1;
       const errors = r.problems.filter((p) => p.severity === 'error');
       checks.push({
         name,
@@ -189,6 +195,10 @@ export async function buildRunReport(run: RecordedRun, options: BuildReportOptio
       problems.push('the audit log has no run.model entry for this run');
     else if (recordedModel && recordedModel.file?.sha256 !== modelSha)
       problems.push(`the audit log records SHA-256 ${recordedModel.file?.sha256} for the model`);
+    else if (recordedModel && recordedModel.seq > signedThrough)
+      problems.push(
+        `its run.model entry (seq ${recordedModel.seq}) comes after the last signed head (${signedThrough < 0 ? 'none' : signedThrough}), where the hash chain alone, which needs no key, vouches for it`,
+      );
     checks.push({
       name: 'sealed model',
       status: problems.length ? 'failed' : 'ok',
@@ -204,9 +214,14 @@ export async function buildRunReport(run: RecordedRun, options: BuildReportOptio
     (e) => e.action === 'run.checkpoint' && e.outcome === 'ok' && e.details?.run_id === run.manifest.run_id,
   );
   const checkpoints: ReportCheckpoint[] = [];
-  for (const c of (await listCheckpoints(dir)).reverse()) {
+  const onDisk = (await listCheckpoints(dir)).reverse();
+  for (const c of onDisk) {
     const digest = (await fileSha256(c.path)) ?? '';
-    const entry = recordedCheckpoints.find((e) => e.file?.sha256 === digest);
+    // The file's counter, its digest and this run, all three: a copy of another checkpoint's
+    // bytes under a newer name is not recorded.
+    const entry = recordedCheckpoints.find(
+      (e) => e.file?.sha256 === digest && e.details?.counter === c.counter,
+    );
     checkpoints.push({
       counter: c.counter,
       path: c.path,
@@ -220,14 +235,35 @@ export async function buildRunReport(run: RecordedRun, options: BuildReportOptio
         : undefined,
     });
   }
-  if (run.auditDir !== undefined && checkpoints.length > 0) {
+  if (run.auditDir !== undefined && (checkpoints.length > 0 || recordedCheckpoints.length > 0)) {
+    const problems: string[] = [];
     const unrecorded = checkpoints.filter((c) => c.recorded === undefined);
+    if (unrecorded.length)
+      problems.push(
+        `${unrecorded.map((c) => c.path).join(', ')} ${unrecorded.length === 1 ? 'is' : 'are'} not recorded in the audit log under ${unrecorded.length === 1 ? 'its' : 'their'} counter and SHA-256 (a resume would pass ${unrecorded.length === 1 ? 'it' : 'them'} over)`,
+      );
+    let newestRecorded = 0;
+    for (const e of recordedCheckpoints)
+      newestRecorded = Math.max(newestRecorded, num(e.details?.counter) ?? 0);
+    const newestOnDisk = onDisk[onDisk.length - 1]?.counter ?? 0;
+    if (newestRecorded > newestOnDisk)
+      problems.push(
+        `the audit log records checkpoint ${newestRecorded} but the newest on disk is ${newestOnDisk || 'none'} (deleted or rolled back)`,
+      );
+    const unsigned = checkpoints.filter((c) => {
+      const e = recordedCheckpoints.find((x) => x.details?.counter === c.counter);
+      return e !== undefined && e.seq > signedThrough;
+    });
+    if (unsigned.length)
+      problems.push(
+        `the entries of checkpoint(s) ${unsigned.map((c) => c.counter).join(', ')} come after the last signed head`,
+      );
     checks.push({
       name: 'checkpoints',
-      status: unrecorded.length ? 'failed' : 'ok',
-      detail: unrecorded.length
-        ? `${unrecorded.map((c) => c.path).join(', ')} ${unrecorded.length === 1 ? 'is' : 'are'} not recorded in the audit log (a resume would pass ${unrecorded.length === 1 ? 'it' : 'them'} over).`
-        : `${checkpoints.length} checkpoint(s) on disk, each recorded in the audit log with its SHA-256.`,
+      status: problems.length ? 'failed' : 'ok',
+      detail: problems.length
+        ? `${problems.join('; ')}.`
+        : `${checkpoints.length} checkpoint(s) on disk, each recorded in the signed audit log with its counter and SHA-256; none recorded is missing.`,
       reverify: `sealtrain audit show --action run.checkpoint --home ${q(dirname(resolve(run.auditDir)))}`,
     });
   }
@@ -314,12 +350,12 @@ export async function buildRunReport(run: RecordedRun, options: BuildReportOptio
     },
     resources: {
       samples: res.length,
-      peak_rss_bytes: res.length ? Math.max(...res.map((r) => r.rss_bytes)) : null,
-      peak_heap_used_bytes: res.length ? Math.max(...res.map((r) => r.heap_used_bytes)) : null,
+      peak_rss_bytes: maxOf(res, (r) => r.rss_bytes),
+      peak_heap_used_bytes: maxOf(res, (r) => r.heap_used_bytes),
       mean_cpu_percent: res.length
         ? Math.round((res.reduce((a, r) => a + r.cpu_percent, 0) / res.length) * 10) / 10
         : null,
-      max_event_loop_delay_ms: res.length ? Math.max(...res.map((r) => r.event_loop_delay_ms)) : null,
+      max_event_loop_delay_ms: maxOf(res, (r) => r.event_loop_delay_ms),
     },
     data: card?.data ?? {},
     lineage: card?.lineage ?? null,
@@ -330,8 +366,21 @@ export async function buildRunReport(run: RecordedRun, options: BuildReportOptio
     checkpoints,
     alerts: run.alerts,
     checks,
-    verified: !checks.some((c) => c.status === 'failed'),
+    // Verified means checked against the signed audit log: the card alone sits in the same folder.
+    verified:
+      !checks.some((c) => c.status === 'failed') &&
+      checks.some((c) => c.name === 'audit log' && c.status === 'ok'),
   };
+}
+
+/** The largest finite value, without spreading a long array into arguments. */
+function maxOf<T>(rows: readonly T[], value: (row: T) => number): number | null {
+  let max: number | null = null;
+  for (const row of rows) {
+    const v = value(row);
+    if (typeof v === 'number' && Number.isFinite(v) && (max === null || v > max)) max = v;
+  }
+  return max;
 }
 
 function num(v: unknown): number | undefined {

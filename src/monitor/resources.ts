@@ -27,7 +27,7 @@ export class ResourceSampler {
   readonly #onSample: ((s: ResourceSample) => void) | undefined;
   readonly #now: () => Date;
   readonly #delay: IntervalHistogram;
-  readonly #started = process.hrtime.bigint();
+  #started = process.hrtime.bigint();
   #lastCpu = process.cpuUsage();
   #lastAt = process.hrtime.bigint();
   #timer: NodeJS.Timeout | undefined;
@@ -44,6 +44,11 @@ export class ResourceSampler {
   /** Starts sampling (idempotent). */
   start(): this {
     if (this.#timer) return this;
+    // The first interval starts now, not when the sampler was made (key release, decryption).
+    this.#started = process.hrtime.bigint();
+    this.#lastAt = this.#started;
+    this.#lastCpu = process.cpuUsage();
+    this.#delay.reset();
     this.#delay.enable();
     this.#timer = setInterval(() => {
       const s = this.sample();

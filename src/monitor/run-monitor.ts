@@ -74,14 +74,27 @@ export class RunMonitor implements RunObserver {
   }
 
   metric(m: RunMetric): void {
-    this.metrics.observe(m);
-    this.#alerts?.observeMetric(m);
+    try {
+      this.metrics.observe(m);
+      this.#alerts?.observeMetric(m);
+    } catch (error) {
+      this.#warnOnce(`monitoring failed on a metric (${(error as Error).message}); training goes on.`);
+    }
+  }
+
+  #warnOnce(message: string): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    this.#o.warn?.(message);
   }
 
   async finished(): Promise<void> {
     this.#sampled(this.metrics.sampler.stop());
     await this.#writes;
-    await this.#alerts?.close();
+    // The run's outcome stands whatever the alerts' last writes do: their failure is a warning.
+    await this.#alerts?.close().catch((error: unknown) => {
+      this.#o.warn?.(`the alert rules could not finish: ${(error as Error).message}`);
+    });
   }
 
   /** Stops serving metrics (after the run, so a scraper sees the final figures until then). */

@@ -123,13 +123,16 @@ export async function readRecordedRun(
     (v) => (v as { type?: unknown }).type === 'alert',
   );
   const card = await readCard(join(dir, RUN_FILES.card));
+  // Only times that parse count: one bad line must not move the window's end.
   const times = [
     manifest.created,
     ...metrics.map((m) => m.time),
     ...resources.map((r) => r.time),
     ...alerts.map((a) => a.time),
     ...(card ? [card.created] : []),
-  ].sort();
+  ]
+    .filter((t) => typeof t === 'string' && Number.isFinite(Date.parse(t)))
+    .sort();
   const window = { start: manifest.created, end: times[times.length - 1] ?? manifest.created };
   const inWindow = (runId: string) => (e: AuditEntry) => {
     const id = e.details?.run_id;

@@ -50,7 +50,11 @@ export class MetricsLog {
   /** Queues a line; flushes when a second has passed. */
   async add(metric: RunMetric): Promise<void> {
     this.#pending.push(JSON.stringify(metric));
-    this.#listener?.(metric);
+    try {
+      this.#listener?.(metric);
+    } catch {
+      // A monitor's failure must not end training; the monitor reports its own problems.
+    }
     if (Date.now() - this.#lastFlush >= 1000) await this.flush();
   }
 

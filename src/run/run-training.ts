@@ -172,8 +172,11 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     observed = true;
     return await train(config, { ...o, keys }, manifest, data, now);
   } finally {
-    if (observed) await o.observer?.finished?.();
-    await wipeLoaded();
+    try {
+      if (observed) await o.observer?.finished?.();
+    } finally {
+      await wipeLoaded();
+    }
   }
 }
 

@@ -3,7 +3,7 @@
 // is still written. The HTML is opened in headless Chromium: sections and values are there, a
 // SIMULATION banner for sim, and the page makes no network request with scripts disabled.
 
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
@@ -15,6 +15,7 @@ import {
   readRecordedRun,
   renderReportHtml,
   renderReportMarkdown,
+  reportCharts,
 } from '../../src/monitor/index.js';
 import { cli } from '../helpers/cli.js';
 import { type BuiltRun, buildRun } from './recorded-run.js';
@@ -104,7 +105,7 @@ describe('buildRunReport', () => {
     expect(audit?.reverify).toContain('sealtrain audit verify --home');
   });
 
-  it('reports an unfinished run without a model check, and a run with no audit folder as not checked', async () => {
+  it('does not call a run verified without its audit log, even when the card and files agree', async () => {
     built = await buildRun({ epochs: 1, stepsPerEpoch: 2, finished: false });
     const r = await buildRunReport(await readRecordedRun(built.runDir));
     expect(r.run.finished).toBe(false);
@@ -112,7 +113,42 @@ describe('buildRunReport', () => {
       ['audit log', 'not-checked'],
       ['sealed model', 'not-checked'],
     ]);
-    expect(r.verified).toBe(true);
+    expect(r.verified).toBe(false);
+    expect(renderReportMarkdown(r)).toContain('**NOT VERIFIED');
+  });
+
+  it('fails the checkpoint check for a checkpoint copied under a newer name, and for the newest one deleted', async () => {
+    built = await buildRun({ epochs: 3, stepsPerEpoch: 2 });
+    const cp = (n: number) => join(built?.runDir ?? '', 'checkpoints', `checkpoint-00000${n}.sealed`);
+    await writeFile(cp(3), await readFile(cp(1)));
+    let r = await reportOf(built);
+    let check = r.checks.find((c) => c.name === 'checkpoints');
+    expect(check?.status).toBe('failed');
+    expect(check?.detail).toContain('checkpoint-000003.sealed');
+    await rm(cp(3));
+    r = await reportOf(built);
+    check = r.checks.find((c) => c.name === 'checkpoints');
+    expect(check?.status).toBe('failed');
+    expect(check?.detail).toContain('records checkpoint 3 but the newest on disk is 2');
+    expect(r.verified).toBe(false);
+  });
+
+  it('escapes values from a tampered model card and ignores non-numbers where numbers belong', async () => {
+    built = await buildRun({ epochs: 1, stepsPerEpoch: 2 });
+    const cardPath = join(built.runDir, 'model-card.json');
+    const card = JSON.parse(await readFile(cardPath, 'utf8'));
+    card.training.epochs = '<a href="https://evil.example">Every check passed</a>';
+    card.data.train.rows = '<b>x</b>';
+    card.metrics.train_loss = 'not a number';
+    await writeFile(cardPath, JSON.stringify(card));
+    await appendFile(
+      join(built.runDir, 'metrics.jsonl'),
+      '{"type":"epoch","epoch":9,"step":9,"loss":"oops","time":"x"}\n',
+    );
+    const html = renderReportHtml(await reportOf(built));
+    expect(html).not.toContain('<a href');
+    expect(html).not.toContain('<b>x</b>');
+    expect(html).not.toContain('not a number');
   });
 
   it('renders Markdown with every section, and escapes what it did not write', async () => {
@@ -155,14 +191,16 @@ describe('the HTML report in Chromium', () => {
   it('shows every section and the values, a SIMULATION banner, and loads nothing', async () => {
     built = await buildRun({ epochs: 3, stepsPerEpoch: 4, deniedAt: [0.02] });
     await writeFile(join(built.runDir, 'alerts.jsonl'), `${JSON.stringify(ALERT)}\n`);
-    const r = await reportOf(built);
-    const file = join(built.root, 'report.html');
-    await writeFile(file, renderReportHtml(r));
-
-    const context = await browser.newContext({
-      javaScriptEnabled: false,
-      viewport: { width: 1200, height: 900 },
+    const run = await readRecordedRun(built.runDir, {
+      auditDir: built.auditDir,
+      brokerAuditDir: built.brokerAuditDir,
     });
+    const r = await buildRunReport(run);
+    const file = join(built.root, 'report.html');
+    await writeFile(file, renderReportHtml(r, await reportCharts(run)));
+
+    // JavaScript on: the page has none, and the CSP would refuse any; nothing may load either way.
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     const page = await context.newPage();
     const requests: string[] = [];
     page.on('request', (req) => requests.push(req.url()));
@@ -185,6 +223,12 @@ describe('the HTML report in Chromium', () => {
       await page.locator('#training tbody').last().locator('tr').last().locator('td').nth(1).textContent(),
     ).toBe(lastEpoch?.loss.toFixed(4));
     expect(await page.locator('#reverify pre').textContent()).toContain('sealtrain audit verify --home');
+    // The charts are inline SVG, drawn at a size, with their values for screen readers.
+    for (const name of ['loss', 'accuracy', 'resources', 'releases']) {
+      const svg = page.locator(`#chart-${name} svg`);
+      expect((await svg.boundingBox())?.width ?? 0).toBeGreaterThan(200);
+    }
+    expect(await page.locator('#chart-loss [aria-label]').count()).toBeGreaterThan(12);
 
     const shot = await page.screenshot({ fullPage: true });
     expect(shot.subarray(1, 4).toString()).toBe('PNG');
@@ -222,9 +266,7 @@ describe('sealtrain report', () => {
     const bad = await cli(['report', built.runDir, '--home', home, '--format', 'md']);
     expect(bad.code).toBe(39);
     expect(bad.stderr).toContain('sealed model');
-    expect(await readFile(join(built.runDir, 'report.md'), 'utf8')).toContain(
-      '**At least one check FAILED**',
-    );
+    expect(await readFile(join(built.runDir, 'report.md'), 'utf8')).toContain('**At least one check FAILED');
 
     const json = await cli(['report', built.runDir, '--home', home, '--format', 'json', '-o', '-']);
     expect(json.code).toBe(39);

@@ -126,16 +126,22 @@ export function timeUnit(seconds: number): { divisor: number; name: string } {
 /** The resources panels, top to bottom. */
 export const RESOURCE_PANELS = ['memory (MiB)', 'CPU (% of one core)', 'event-loop delay p99 (ms)'] as const;
 
-/** RSS and heap in MiB, CPU %, event-loop delay, against the sampler's elapsed time. */
+/**
+ * RSS and heap in MiB, CPU %, event-loop delay, against the time since the run started (not the
+ * sampler's own clock, which starts again when a run is resumed).
+ */
 export function resourceData(run: RecordedRun): ChartData {
   const samples = thin(run.resources);
+  const start = Date.parse(run.window.start);
+  const since = (s: { time: string }) => Math.round(Date.parse(s.time) - start) / 1000;
   const last = run.resources[run.resources.length - 1];
-  const unit = timeUnit(last?.elapsed_seconds ?? 0);
+  const unit = timeUnit(last ? since(last) : 0);
   const rows: ChartRow[] = [];
   const [memory, cpu, delay] = RESOURCE_PANELS;
   for (const s of samples.rows) {
-    const x = s.elapsed_seconds / unit.divisor;
-    const at = `${s.elapsed_seconds} s (${s.time})`;
+    const seconds = since(s);
+    const x = seconds / unit.divisor;
+    const at = `${seconds} s (${s.time})`;
     const add = (panel: string, series: string, y: number, text: string) => {
       if (finite(y)) rows.push({ panel, series, x, y, label: `${at}: ${series} ${text}` });
     };

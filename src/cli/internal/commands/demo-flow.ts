@@ -262,6 +262,9 @@ export async function runDemo(
       `${ours.entries} entries in ${session.auditDir} and ${brokers.entries} in the broker's log: hash chains and signed heads intact`,
       'every key use, release (allowed and refused), checkpoint and the model are on a tamper-evident record',
     );
+    // The report trusts only entries a signed head covers: sign the head now, as the end of any
+    // command does.
+    await (await session.audit()).close();
     const reportPath = join(trained.dir, 'report.html');
     const recorded = await readRecordedRun(trained.dir, {
       auditDir: session.auditDir,

@@ -30,7 +30,8 @@ heads; the run's is <home>/audit), the sealed model and every checkpoint against
 the model card, and the lineage manifest (signature with the home's key, file hashes). It says when
 it made each check and which commands repeat them. The HTML file is self-contained: charts inline,
 no scripts, nothing loaded from anywhere. Exit 0 when every check passed; 39
-(ERR_MONITOR_REPORT_UNVERIFIED) when one failed — the report is written either way.`;
+(ERR_MONITOR_REPORT_UNVERIFIED) when one failed or the audit log could not be checked — the report
+is written either way.`;
 
 /** `sealtrain report <run-dir>`. */
 export function reportCommand(program: Command, run: Run): void {
@@ -50,7 +51,7 @@ export function reportCommand(program: Command, run: Run): void {
       run(async (session, out, runDir = '') => {
         const o = session.opts as ReportCliOptions;
         const format = o.format ?? 'html';
-        if (!(format in FORMATS))
+        if (!Object.hasOwn(FORMATS, format))
           throw new SealtrainError('ERR_USAGE_INVALID', `--format takes html, md or json, not "${format}".`);
         const monitor = await import('../../../monitor/index.js');
         const auditDir = existsSync(join(session.auditDir, 'audit.jsonl')) ? session.auditDir : undefined;
@@ -96,10 +97,12 @@ export function reportCommand(program: Command, run: Run): void {
               .filter(Boolean)
               .join('\n'),
           );
-        if (failed.length > 0)
+        if (!report.verified)
           throw new SealtrainError(
             'ERR_MONITOR_REPORT_UNVERIFIED',
-            `The report was written, but ${failed.map((c) => c.name).join(', ')} did not verify: ${failed.map((c) => c.detail).join(' ')}`,
+            failed.length > 0
+              ? `The report was written, but ${failed.map((c) => c.name).join(', ')} did not verify: ${failed.map((c) => c.detail).join(' ')}`
+              : `The report was written, but it is not verified: the audit log was not checked (${session.auditDir} holds none). Pass the --home that ran it.`,
             { details: { report: target, failed: failed.map((c) => c.name).join(',') } },
           );
       }),

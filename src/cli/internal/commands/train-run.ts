@@ -117,6 +117,8 @@ class LiveRunAlerts {
     readonly audit: { readonly sink: AuditSink; readonly actor: string },
     readonly auditDir: string,
     readonly log: (line: string) => void,
+    /** When the command started: `run_longer_than_minutes` counts from here. */
+    readonly startedAt: Date = new Date(),
   ) {}
 
   /** The audit sink the run records through: each stored event is shown to the rules too. */
@@ -142,14 +144,19 @@ class LiveRunAlerts {
       ...(this.rules.webhooks.length > 0 ? { webhooks: new WebhookSender(this.rules.webhooks) } : {}),
       log: this.log,
       runId: manifest.run_id,
-      startedAt: new Date(),
+      startedAt: this.startedAt,
     });
     engine.onStop((s) => {
       this.stopped ??= s;
       this.stop.abort();
     });
     this.#engine = engine;
-    engine.observeAuditVerification(await verifyAuditLog(this.auditDir), this.auditDir);
+    try {
+      engine.observeAuditVerification(await verifyAuditLog(this.auditDir), this.auditDir);
+    } catch (error) {
+      await engine.close().catch(() => {});
+      throw error;
+    }
     return {
       observeMetric: (m) => engine.observeMetric(m),
       observeResources: (r) => engine.observeResources(r),
@@ -211,6 +218,10 @@ async function trainMonitored(
     });
     const keys = await keysSoon;
     bar.stop();
+    if (!r.interrupted && live?.stopped)
+      process.stderr.write(
+        `Note: alert rule "${live.stopped.rule}" asked to stop after the last step; the run had already finished.\n`,
+      );
     if (r.interrupted && live?.stopped) {
       const s = live.stopped;
       throw new SealtrainError(

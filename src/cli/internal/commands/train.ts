@@ -148,7 +148,14 @@ export function trainCommands(program: Command, run: Run): void {
         const o = session.opts as TrainCliOptions;
         const config = await loadRunConfig(o.config);
         const { trainWithConfig, execWithConfig } = await import('./train-run.js');
-        if (o.exec) return execWithConfig(session, out, config, command);
+        if (o.exec) {
+          if (o.alerts !== undefined || o.metricsPort !== undefined)
+            throw new SealtrainError(
+              'ERR_USAGE_INVALID',
+              `${o.alerts !== undefined ? '--alerts' : '--metrics-port'} watches sealtrain's own training; with --exec the command trains, so it cannot be used there.`,
+            );
+          return execWithConfig(session, out, config, command);
+        }
         if (command.length > 0)
           throw new SealtrainError(
             'ERR_USAGE_INVALID',
