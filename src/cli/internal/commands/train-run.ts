@@ -31,6 +31,7 @@ import {
   SIMULATION_WARNING,
   type StepProgress,
 } from '../../../run/index.js';
+import { EXIT_INTERRUPTED } from '../../exit-codes.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
 import { keysFor } from './train.js';
@@ -66,6 +67,43 @@ function teeOf(keys: KeyAccess): string {
   return keys.attestation?.type ?? 'none';
 }
 
+/**
+ * While a run trains, the first SIGINT, SIGTERM or SIGHUP asks it to stop between steps and seal
+ * a checkpoint (then exit 130); a second one exits at once, as any other command does.
+ */
+function catchInterrupt(): { signal: AbortSignal; by: NodeJS.Signals | undefined; restore: () => void } {
+  const controller = new AbortController();
+  const names = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const saved = new Map(names.map((n) => [n, process.listeners(n)]));
+  const state = {
+    signal: controller.signal,
+    by: undefined as NodeJS.Signals | undefined,
+    restore: () => {
+      for (const n of names) {
+        process.off(n, onSignal);
+        for (const l of saved.get(n) ?? []) if (!process.listeners(n).includes(l)) process.on(n, l);
+      }
+    },
+  };
+  function onSignal(signal: NodeJS.Signals) {
+    if (state.by !== undefined) {
+      state.restore();
+      process.kill(process.pid, signal);
+      return;
+    }
+    state.by = signal;
+    process.stderr.write(
+      `sealtrain: ${signal}: sealing a checkpoint and stopping (${signal} again stops at once).\n`,
+    );
+    controller.abort();
+  }
+  for (const n of names) {
+    process.removeAllListeners(n);
+    process.on(n, onSignal);
+  }
+  return state;
+}
+
 /** `sealtrain train --config`: the run, reported. */
 export async function trainWithConfig(
   session: Session,
@@ -78,7 +116,7 @@ export async function trainWithConfig(
     metricsPort?: number | undefined;
     alerts?: string | undefined;
   },
-): Promise<void> {
+): Promise<number | undefined> {
   const { metricsPort, alerts, ...runFlags } = flags;
   // A bad rules file, a missing webhook secret or a port in use fail before any key is released.
   const rules = alerts === undefined ? undefined : await loadAlertRules(alerts);
@@ -96,7 +134,7 @@ export async function trainWithConfig(
   if (url) out.note(`Metrics: ${url}`);
   if (rules) out.note(`Alert rules: ${rules.rules.length} from ${alerts}.`);
   try {
-    await trainMonitored(session, out, config, runFlags, monitor, live, audit);
+    return await trainMonitored(session, out, config, runFlags, monitor, live, audit);
   } finally {
     await monitor.close();
   }
@@ -180,7 +218,7 @@ async function trainMonitored(
   monitor: RunMonitor,
   live: LiveRunAlerts | undefined,
   audit: { readonly sink: AuditSink; readonly actor: string },
-): Promise<void> {
+): Promise<number | undefined> {
   const inputs = await resolveInputs(config);
   const sealedInputs = [inputs.train, inputs.validation, inputs.test].filter(
     (x): x is string => x !== undefined,
@@ -198,6 +236,7 @@ async function trainMonitored(
     () => {},
   );
   const bar = trainingBar(out);
+  const interrupt = catchInterrupt();
   try {
     const r = await runTraining(config, {
       keys: keysSoon,
@@ -206,7 +245,7 @@ async function trainMonitored(
       auditDir: session.auditDir,
       ...flags,
       observer: monitor,
-      ...(live ? { signal: live.stop.signal } : {}),
+      signal: live ? AbortSignal.any([live.stop.signal, interrupt.signal]) : interrupt.signal,
       warn: (message) => out.note(`Warning: ${message}`),
       onProgress: (p) => bar.update(p),
       onEpoch: (e) => {
@@ -222,6 +261,13 @@ async function trainMonitored(
       process.stderr.write(
         `Note: alert rule "${live.stopped.rule}" asked to stop after the last step; the run had already finished.\n`,
       );
+    if (r.interrupted && interrupt.by && !live?.stopped) {
+      bar.stop();
+      process.stderr.write(
+        `sealtrain: interrupted by ${interrupt.by} after ${r.steps} steps; checkpoint ${r.checkpoints} was sealed. Continue with --resume.\n`,
+      );
+      return EXIT_INTERRUPTED;
+    }
     if (r.interrupted && live?.stopped) {
       const s = live.stopped;
       throw new SealtrainError(
@@ -257,7 +303,9 @@ async function trainMonitored(
         `Sealed model ${r.model?.path} for ${config.security.key}; model card ${join(r.dir, RUN_FILES.card)}; metrics ${join(r.dir, RUN_FILES.metrics)}; report: sealtrain report ${r.dir}.`,
       ].join('\n'),
     );
+    return undefined;
   } finally {
+    interrupt.restore();
     bar.stop();
     (await keysSoon.catch(() => undefined))?.close();
   }

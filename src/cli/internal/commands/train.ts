@@ -161,14 +161,13 @@ export function trainCommands(program: Command, run: Run): void {
             'ERR_USAGE_INVALID',
             `Unexpected arguments ${command.join(' ')}: a command to run needs --exec --.`,
           );
-        await trainWithConfig(session, out, config, {
+        return trainWithConfig(session, out, config, {
           resume: o.resume === true,
           allowRollback: o.allowRollback === true,
           force: o.force === true,
           metricsPort: parsePort(o.metricsPort),
           alerts: o.alerts,
         });
-        return undefined;
       }),
     );
   useModelCommands(program, run);

@@ -1,16 +1,17 @@
-// Alert rules live during `sealtrain train` (the built CLI, sim TEE, real broker over TLS): a
+// Stopping `sealtrain train` (the built CLI, sim TEE, real broker over TLS). Alert rules live: a
 // `stop` rule ends the run with exit 125 after sealing a checkpoint, records the alert in
 // alerts.jsonl and the audit log, and --resume finishes it; a dead webhook does not keep the run
-// from finishing; a bad rules file fails before any key is released.
+// from finishing; a bad rules file fails before any key is released. Ctrl-C: the first SIGINT
+// seals a checkpoint and exits 130, and --resume finishes.
 
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditEntries } from '../../src/audit/index.js';
 import { listCheckpoints } from '../../src/run/index.js';
 import { cli } from '../helpers/cli.js';
-import { type RunFixture, startRunFixture, writeRunConfig } from '../run/run-fixture.js';
+import { type RunFixture, startRunFixture, writeRunConfig } from './run-fixture.js';
 
 let f: RunFixture;
 beforeAll(async () => {
@@ -42,7 +43,7 @@ describe('sealtrain train --alerts', () => {
     const config = await writeRunConfig(f, 'stopped', {
       data: f.prepared.large,
       model: { architecture: 'mlp', input_size: 64, hidden_size: 64, output_size: 4 },
-      training: { batch_size: 16, learning_rate: 0.001, epochs: 40, seed: 3 },
+      training: { batch_size: 16, learning_rate: 0.001, epochs: 12, seed: 3 },
     });
     const r = await run(['train', '--config', config, '--alerts', rules]);
     expect(r.code, r.stderr).toBe(125);
@@ -64,7 +65,7 @@ describe('sealtrain train --alerts', () => {
 
     const resumed = await run(['train', '--config', config, '--resume', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.json?.epochs).toBe(40);
+    expect(resumed.json?.epochs).toBe(12);
 
     // The report shows the alert; alerts test finds it again on the recorded run.
     const report = await run(['report', dir, '--json']);
@@ -123,4 +124,36 @@ describe('sealtrain train --alerts', () => {
     expect(await countEntries()).toBe(before);
     await expect(readFile(join(f.dir, 'runs', 'bad-rules', 'run.json'))).rejects.toThrow();
   }, 60_000);
+});
+
+describe('sealtrain train and Ctrl-C', () => {
+  it('seals a checkpoint on the first SIGINT, exits 130, and --resume finishes the run', async () => {
+    const config = await writeRunConfig(f, 'interrupted', {
+      data: f.prepared.large,
+      model: { architecture: 'mlp', input_size: 64, hidden_size: 64, output_size: 4 },
+      training: { batch_size: 16, learning_rate: 0.001, epochs: 40, seed: 3 },
+      output: { checkpoint_every_epochs: 0 },
+    });
+    const dir = join(f.dir, 'runs', 'interrupted');
+    const r = await cli(['train', '--config', config, '--home', f.home], {
+      // Once training has begun: metrics.jsonl is written at the first flush.
+      signalWhen: {
+        signal: 'SIGINT',
+        ready: () =>
+          stat(join(dir, 'metrics.jsonl')).then(
+            (s) => s.size > 0,
+            () => false,
+          ),
+      },
+    });
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain('sealing a checkpoint');
+    expect(r.stderr).toMatch(/checkpoint 1 was sealed\. Continue with --resume/);
+    // checkpoint_every_epochs 0: the only checkpoint is the one the interrupt sealed.
+    expect((await listCheckpoints(dir)).map((c) => c.counter)).toEqual([1]);
+    await expect(readFile(join(dir, 'model.sealed'))).rejects.toThrow();
+    const resumed = await run(['train', '--config', config, '--resume', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.json).toMatchObject({ epochs: 40, resumed_from: 1 });
+  }, 180_000);
 });
