@@ -25,7 +25,7 @@ const SEND_DEADLINE_MS = 60_000;
 
 const HELP = `
 Examples:
-  sealtrain alerts test examples/alerts.yaml out/run
+  sealtrain alerts test alerts.yaml out/run
   sealtrain alerts test rules.yaml out/run --broker-audit broker-home/audit --fail-on-alert
   sealtrain alerts test rules.yaml out/run --send          # really POST the webhooks
   sealtrain alerts test rules.yaml out/run --json
