@@ -111,8 +111,8 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
   const { bytes, sealed } = await readInput(path, providers);
   const wipe = () => {
     bytes.fill(0);
-    dataset.features.fill(0);
-    dataset.labels.fill(0);
+    // A tensor is a view of `bytes` (wiped above) unless the reader had to copy it.
+    for (const t of [dataset.features, dataset.labels]) if (t.buffer !== bytes.buffer) t.fill(0);
   };
   let dataset: Dataset = { features: new Float32Array(0), labels: new Int32Array(0), rows: 0 };
   try {
