@@ -21,51 +21,66 @@ import { checkBodySize } from './unseal-file.js';
 /** Options for {@link unsealFileToMemory}. */
 export interface UnsealToMemoryOptions {
   /**
-   * Providers whose keys may open the file, or their promise: the file is read ahead while the
-   * keys are on their way (an attested release), and decrypted once they are there.
+   * Providers whose keys may open the file, or their promise: the file is read while the keys are
+   * on their way (an attested release), and decrypted once they are there.
    */
   readonly providers: readonly KeyProvider[] | PromiseLike<readonly KeyProvider[]>;
   /** Only try these key URIs (`local:alice` or `local:alice/2`). */
   readonly keys?: readonly string[];
   /** Names the file in errors; default the path. */
   readonly name?: string;
-  /** Batches read and decrypted at once (default 4). */
+  /** Batches decrypted at once (default 4): 1 uses one core. */
   readonly concurrency?: number;
 }
 
-/** Bytes read per call while the keys are awaited. */
-const READ_AHEAD_BYTES = 16 * 1024 * 1024;
-
-/** Reads into `buf` from `position` until it is full or the file ends; returns the bytes read. */
-async function readFully(handle: FileHandle, buf: Buffer, position: number, name: string): Promise<number> {
-  let done = 0;
-  try {
-    while (done < buf.length) {
-      const { bytesRead } = await handle.read(buf, done, buf.length - done, position + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-  } catch (error) {
-    throw fromFsError(error, 'read', name);
-  }
-  return done;
+/** A promise with its settle functions, observed so that an unawaited rejection is harmless. */
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
+  let resolve = (): void => {};
+  let reject = (_: unknown): void => {};
+  const promise = new Promise<void>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }
 
-/**
- * Reads the file into `out` from the start, one piece at a time, until stopped: this faults in
- * the pages of the plaintext's buffer on the thread pool and warms the page cache while nothing
- * can be decrypted yet. The bytes it leaves are ciphertext, and every one is overwritten after.
- * `stop` resolves once no read into `out` is running.
- */
-function readAhead(handle: FileHandle, out: Buffer): { stop(): Promise<void> } {
+/** The body being read into memory, one batch after another. */
+interface BodyReader {
+  /** Resolves once batch `i` is in; rejects when the file cannot be read or ends early. */
+  batch(i: number): Promise<void>;
+  /** Starts no further read; resolves once none is running. */
+  stop(): Promise<void>;
+}
+
+/** Reads `length` body bytes from `start` into `into`, in order, in pieces of `batchBytes`. */
+function readBody(
+  handle: FileHandle,
+  into: Buffer,
+  at: { start: number; batchBytes: number; name: string },
+): BodyReader {
+  const count = Math.max(1, Math.ceil(into.length / at.batchBytes));
+  const batches = Array.from({ length: count }, deferred);
   let stopped = false;
   const running = (async () => {
-    for (let at = 0; at < out.length && !stopped; at += READ_AHEAD_BYTES) {
-      const { bytesRead } = await handle.read(out, at, Math.min(READ_AHEAD_BYTES, out.length - at), at);
-      if (bytesRead === 0) break;
+    let i = 0;
+    try {
+      for (; i < count && !stopped; i++) {
+        const from = i * at.batchBytes;
+        const end = Math.min(into.length, from + at.batchBytes);
+        for (let done = from; done < end; ) {
+          const { bytesRead } = await handle.read(into, done, end - done, at.start + done);
+          if (bytesRead === 0) throw truncated(at.name); // the file shrank since it was opened
+          done += bytesRead;
+        }
+        batches[i]?.resolve();
+      }
+    } catch (error) {
+      for (const b of batches.slice(i)) b.reject(fromFsError(error, 'read', at.name));
     }
-  })().catch(() => {}); // only a warm-up: the decryption reads again and reports any I/O error
+  })();
   return {
+    batch: (i) => batches[i]?.promise ?? Promise.reject(truncated(at.name)),
     stop: () => {
       stopped = true;
       return running;
@@ -73,60 +88,81 @@ function readAhead(handle: FileHandle, out: Buffer): { stop(): Promise<void> } {
   };
 }
 
-/** Decrypts the body of an opened file batch by batch, each straight into its place in `out`. */
-async function decryptInto(
-  handle: FileHandle,
+/**
+ * Decrypts a body held in `buf` in place: each batch is opened from its ciphertext into a small
+ * buffer on the thread pool, then copied, in batch order, to its plaintext place at the front of
+ * `buf`. That place overlaps only ciphertext of this batch and earlier ones, already opened;
+ * later batches are opened meanwhile. The small buffers are wiped before this returns.
+ */
+async function openInPlace(
+  buf: Buffer,
+  reader: BodyReader,
   opened: OpenedHeader,
-  out: Buffer,
-  body: { start: number; length: number; name: string; concurrency: number | undefined },
+  o: Settings,
 ): Promise<void> {
   const cs = opened.core.chunk_size;
-  const opts = engineOptions(opened.payloadKey, cs, body.name, { concurrency: body.concurrency });
+  const opts = engineOptions(opened.payloadKey, cs, o.name, { concurrency: o.concurrency });
   const stride = cs + TAG_SIZE;
   const per = blockChunks(cs);
-  const batches = Math.max(1, Math.ceil(body.length / (per * stride)));
-  // One read buffer per batch in flight, reused: it only ever holds ciphertext.
-  const free = Array.from({ length: Math.min(opts.depth, batches) }, () =>
-    Buffer.allocUnsafe(Math.min(per * stride, body.length)),
+  const batches = Math.max(1, Math.ceil(buf.length / (per * stride)));
+  const plaintextLength = buf.length - TAG_SIZE * Math.ceil(buf.length / stride);
+  const spare = Array.from({ length: Math.min(opts.depth, batches) }, () =>
+    Buffer.allocUnsafe(Math.min(per * cs, plaintextLength)),
   );
-  await forEachBatch(batches, opts.depth, async (i) => {
-    const buf = free.pop() as Buffer<ArrayBuffer>;
-    try {
-      const from = i * per * stride;
-      const len = Math.min(per * stride, body.length - from);
-      const sealed = buf.subarray(0, len);
-      if ((await readFully(handle, sealed, body.start + from, body.name)) !== len) throw truncated(body.name);
-      const chunks = Math.ceil(len / stride);
-      const at = i * per * cs;
-      const last = i === batches - 1;
-      const plain = out.subarray(at, at + len - chunks * TAG_SIZE);
-      const failed = await opts.cipher.openAsync(opts.key, sealed, plain, cs, i * per, last);
-      if (failed >= 0) throw await classifyFailure(opts, sealed, failed, chunks, i * per, last);
-    } finally {
-      free.push(buf);
-    }
-  });
+  const free = [...spare];
+  const copied = Array.from({ length: batches }, deferred);
+  try {
+    await forEachBatch(batches, opts.depth, async (i) => {
+      const bounce = free.pop() as Buffer<ArrayBuffer>;
+      try {
+        await reader.batch(i);
+        const sealed = buf.subarray(i * per * stride, Math.min(buf.length, (i + 1) * per * stride));
+        const chunks = Math.ceil(sealed.length / stride);
+        const plain = bounce.subarray(0, sealed.length - chunks * TAG_SIZE);
+        const last = i === batches - 1;
+        const failed = await opts.cipher.openAsync(opts.key, sealed, plain, cs, i * per, last);
+        if (failed >= 0) throw await classifyFailure(opts, sealed, failed, chunks, i * per, last);
+        if (i > 0) await copied[i - 1]?.promise;
+        plain.copy(buf, i * per * cs);
+        copied[i]?.resolve();
+      } catch (error) {
+        copied[i]?.reject(error); // the batches after this one stop at their copy
+        throw error;
+      } finally {
+        free.push(bounce);
+      }
+    });
+  } finally {
+    for (const b of spare) b.fill(0);
+  }
+}
+
+interface Settings {
+  readonly name: string;
+  readonly concurrency: number | undefined;
 }
 
 /**
- * The plaintext size, from the file size and the chunk size in the (not yet authenticated)
- * header; undefined when they make no sense, which is then reported once the header opens.
+ * The chunk size in the (not yet authenticated) header, when it and the file size make sense;
+ * anything else is reported once the header has opened, as `unsealFile` does.
  */
-function plaintextSizeHint(header: Buffer, bodyLength: number, name: string): number | undefined {
+function chunkSizeHint(header: Buffer, bodyLength: number, name: string): number | undefined {
   try {
     const [slot] = readHeaderStructure(header, name).slots;
-    return slot ? bodyGeometry(bodyLength, slot.core.chunk_size, name).plaintextLength : undefined;
+    if (!slot) return undefined;
+    bodyGeometry(bodyLength, slot.core.chunk_size, name);
+    return slot.core.chunk_size;
   } catch {
     return undefined;
   }
 }
 
 /**
- * Opens a local sealed file into one buffer of exactly the plaintext's size, for data that is
- * used in memory only (a training split). The sealed file itself is never held whole: while the
- * keys are awaited the file is read ahead into that buffer (see {@link readAhead}); once they are
- * there the body is read again in 4 MiB batches on the thread pool and each batch is decrypted
- * straight into its place.
+ * Opens a local sealed file into memory, for data that is used there only (a training split).
+ * While the keys are awaited, the body is read into one buffer (its own size: the plaintext plus
+ * 16 bytes per chunk), so a cold file is read and the buffer's pages are touched during the wait.
+ * Once the keys are there, the body is decrypted in place batch by batch on the thread pool (see
+ * {@link openInPlace}); the result is a view of that buffer holding exactly the plaintext.
  *
  * Nothing is returned unless every chunk authenticated, the final one with the final flag; on any
  * failure the buffer is zeroed before the error is thrown, so no plaintext outlives it. The
@@ -139,43 +175,48 @@ export async function unsealFileToMemory(path: string, options: UnsealToMemoryOp
   const providersSoon = Promise.resolve(options.providers);
   providersSoon.catch(() => {});
   const { handle, size } = await openLocalFile(path);
-  let out: Buffer | undefined;
-  let warming: { stop(): Promise<void> } | undefined;
+  let body: { bytes: Buffer; reader: BodyReader } | undefined;
   let opened: OpenedHeader | undefined;
+  const readFrom = (start: number, chunkSize: number) => {
+    const bytes = Buffer.allocUnsafe(size - start);
+    const batchBytes = blockChunks(chunkSize) * (chunkSize + TAG_SIZE);
+    return { bytes, reader: readBody(handle, bytes, { start, batchBytes, name }) };
+  };
   try {
     const prefix = Buffer.alloc(Math.min(size, PREAMBLE_SIZE + 2 * MAX_SLOT_SIZE));
-    await readFully(handle, prefix, 0, name);
+    await readFully(handle, prefix, name);
     const start = bodyOffset(parsePreamble(prefix.subarray(0, PREAMBLE_SIZE), name).slotSize);
-    const expected = plaintextSizeHint(prefix.subarray(0, start), size - start, name);
-    if (expected !== undefined) {
-      out = Buffer.allocUnsafe(expected);
-      warming = readAhead(handle, out);
-    }
-    let providers: readonly KeyProvider[];
-    try {
-      providers = await providersSoon;
-    } finally {
-      await warming?.stop();
-    }
-    opened = await openHeader(prefix.subarray(0, start), name, unwrapWith(providers, options.keys));
+    const hint = chunkSizeHint(prefix.subarray(0, start), size - start, name);
+    if (hint !== undefined) body = readFrom(start, hint);
+    opened = await openHeader(prefix.subarray(0, start), name, unwrapWith(await providersSoon, options.keys));
     checkBodySize(opened, size - start, name);
-    const length = bodyGeometry(size - start, opened.core.chunk_size, name).plaintextLength;
-    if (out?.length !== length) {
-      out?.fill(0);
-      out = Buffer.allocUnsafe(length);
+    const cs = opened.core.chunk_size;
+    if (!body || cs !== hint) {
+      // The authenticated header is not the one peeked at: read again in its batches.
+      await body?.reader.stop();
+      body = readFrom(start, cs);
     }
-    await decryptInto(handle, opened, out, {
-      start,
-      length: size - start,
-      name,
-      concurrency: options.concurrency,
-    });
-    return out;
+    await openInPlace(body.bytes, body.reader, opened, { name, concurrency: options.concurrency });
+    return body.bytes.subarray(0, bodyGeometry(size - start, cs, name).plaintextLength);
   } catch (error) {
-    out?.fill(0);
+    await body?.reader.stop();
+    body?.bytes.fill(0);
     throw error;
   } finally {
     if (opened) wipeOpened(opened);
     await handle.close();
+  }
+}
+
+/** Fills `buf` from the start of the file, or as much of it as the file holds. */
+async function readFully(handle: FileHandle, buf: Buffer, name: string): Promise<void> {
+  try {
+    for (let done = 0; done < buf.length; ) {
+      const { bytesRead } = await handle.read(buf, done, buf.length - done, done);
+      if (bytesRead === 0) return;
+      done += bytesRead;
+    }
+  } catch (error) {
+    throw fromFsError(error, 'read', name);
   }
 }
