@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { fromFsError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
 import { blockChunks } from './internal/body-digest.js';
-import { engineOptions } from './internal/context.js';
+import { batchDepth, engineOptions } from './internal/context.js';
 import { classifyFailure, truncated } from './internal/engine.js';
 import {
   bodyGeometry,
@@ -89,52 +89,70 @@ function readBody(
 }
 
 /**
- * Decrypts a body held in `buf` in place: each batch is opened from its ciphertext into a small
- * buffer on the thread pool, then copied, in batch order, to its plaintext place at the front of
- * `buf`. That place overlaps only ciphertext of this batch and earlier ones, already opened;
- * later batches are opened meanwhile. The small buffers are wiped before this returns.
+ * How a body is laid out in memory to be decrypted where it lies: the ciphertext is read `offset`
+ * bytes in, and each batch's plaintext goes to its place from 0. `offset` is at least one batch
+ * of plaintext, so a batch's place never reaches its own ciphertext or a later batch's; it is a
+ * few batches when the file has them, so that the earlier batches whose ciphertext the place
+ * covers are normally done by then (they are waited for if not).
  */
-async function openInPlace(
+interface Layout {
+  readonly chunkSize: number;
+  /** Chunks per batch. */
+  readonly per: number;
+  /** Sealed bytes per batch. */
+  readonly batchBytes: number;
+  readonly batches: number;
+  readonly offset: number;
+  readonly plaintextLength: number;
+}
+
+function layoutFor(bodyLength: number, chunkSize: number, depth: number, name: string): Layout {
+  const per = blockChunks(chunkSize);
+  const batchBytes = per * (chunkSize + TAG_SIZE);
+  const batches = Math.max(1, Math.ceil(bodyLength / batchBytes));
+  const { plaintextLength } = bodyGeometry(bodyLength, chunkSize, name);
+  const offset = Math.min(Math.min(depth, batches) * batchBytes, plaintextLength);
+  return { chunkSize, per, batchBytes, batches, offset, plaintextLength };
+}
+
+/**
+ * Decrypts the body read into `buf` at `layout.offset` batch by batch on the thread pool, each
+ * batch straight from its ciphertext into its plaintext place (see {@link Layout}): no copy.
+ */
+async function openShifted(
   buf: Buffer,
   reader: BodyReader,
   opened: OpenedHeader,
+  layout: Layout,
   o: Settings,
 ): Promise<void> {
-  const cs = opened.core.chunk_size;
+  const { chunkSize: cs, per, batchBytes, batches, offset } = layout;
   const opts = engineOptions(opened.payloadKey, cs, o.name, { concurrency: o.concurrency });
-  const stride = cs + TAG_SIZE;
-  const per = blockChunks(cs);
-  const batches = Math.max(1, Math.ceil(buf.length / (per * stride)));
-  const plaintextLength = buf.length - TAG_SIZE * Math.ceil(buf.length / stride);
-  const spare = Array.from({ length: Math.min(opts.depth, batches) }, () =>
-    Buffer.allocUnsafe(Math.min(per * cs, plaintextLength)),
-  );
-  const free = [...spare];
-  const copied = Array.from({ length: batches }, deferred);
-  try {
-    await forEachBatch(batches, opts.depth, async (i) => {
-      const bounce = free.pop() as Buffer<ArrayBuffer>;
-      try {
-        await reader.batch(i);
-        const sealed = buf.subarray(i * per * stride, Math.min(buf.length, (i + 1) * per * stride));
-        const chunks = Math.ceil(sealed.length / stride);
-        const plain = bounce.subarray(0, sealed.length - chunks * TAG_SIZE);
-        const last = i === batches - 1;
-        const failed = await opts.cipher.openAsync(opts.key, sealed, plain, cs, i * per, last);
-        if (failed >= 0) throw await classifyFailure(opts, sealed, failed, chunks, i * per, last);
-        if (i > 0) await copied[i - 1]?.promise;
-        plain.copy(buf, i * per * cs);
-        copied[i]?.resolve();
-      } catch (error) {
-        copied[i]?.reject(error); // the batches after this one stop at their copy
-        throw error;
-      } finally {
-        free.push(bounce);
-      }
-    });
-  } finally {
-    for (const b of spare) b.fill(0);
-  }
+  const bodyLength = buf.length - offset;
+  const done = Array.from({ length: batches }, deferred);
+  await forEachBatch(batches, opts.depth, async (i) => {
+    try {
+      await reader.batch(i);
+      const sealed = buf.subarray(
+        offset + i * batchBytes,
+        offset + Math.min(bodyLength, (i + 1) * batchBytes),
+      );
+      const chunks = Math.ceil(sealed.length / (cs + TAG_SIZE));
+      const to = i * per * cs;
+      const plain = buf.subarray(to, to + sealed.length - chunks * TAG_SIZE);
+      // The place may still hold ciphertext of earlier batches: they must be opened first.
+      const from = Math.max(0, Math.floor((to - offset) / batchBytes));
+      const until = Math.min(i - 1, Math.ceil((to + plain.length - offset) / batchBytes) - 1);
+      for (let j = from; j <= until; j++) await done[j]?.promise;
+      const last = i === batches - 1;
+      const failed = await opts.cipher.openAsync(opts.key, sealed, plain, cs, i * per, last);
+      if (failed >= 0) throw await classifyFailure(opts, sealed, failed, chunks, i * per, last);
+      done[i]?.resolve();
+    } catch (error) {
+      done[i]?.reject(error); // a later batch waiting for this one stops too
+      throw error;
+    }
+  });
 }
 
 interface Settings {
@@ -159,10 +177,11 @@ function chunkSizeHint(header: Buffer, bodyLength: number, name: string): number
 
 /**
  * Opens a local sealed file into memory, for data that is used there only (a training split).
- * While the keys are awaited, the body is read into one buffer (its own size: the plaintext plus
- * 16 bytes per chunk), so a cold file is read and the buffer's pages are touched during the wait.
- * Once the keys are there, the body is decrypted in place batch by batch on the thread pool (see
- * {@link openInPlace}); the result is a view of that buffer holding exactly the plaintext.
+ * While the keys are awaited, the body is read into one buffer, a few batches (16 MiB by default)
+ * from its start, so a cold file is read and the buffer's pages are touched during the wait. Once
+ * the keys are there, the batches are decrypted on the thread pool straight into the front of the
+ * same buffer (see {@link Layout}); the result is a view of it holding exactly the plaintext, and
+ * what lies behind the view is ciphertext.
  *
  * Nothing is returned unless every chunk authenticated, the final one with the final flag; on any
  * failure the buffer is zeroed before the error is thrown, so no plaintext outlives it. The
@@ -175,12 +194,14 @@ export async function unsealFileToMemory(path: string, options: UnsealToMemoryOp
   const providersSoon = Promise.resolve(options.providers);
   providersSoon.catch(() => {});
   const { handle, size } = await openLocalFile(path);
-  let body: { bytes: Buffer; reader: BodyReader } | undefined;
+  const depth = batchDepth(options.concurrency);
+  let body: { bytes: Buffer; layout: Layout; reader: BodyReader } | undefined;
   let opened: OpenedHeader | undefined;
   const readFrom = (start: number, chunkSize: number) => {
-    const bytes = Buffer.allocUnsafe(size - start);
-    const batchBytes = blockChunks(chunkSize) * (chunkSize + TAG_SIZE);
-    return { bytes, reader: readBody(handle, bytes, { start, batchBytes, name }) };
+    const layout = layoutFor(size - start, chunkSize, depth, name);
+    const bytes = Buffer.allocUnsafe(layout.offset + size - start);
+    const into = bytes.subarray(layout.offset);
+    return { bytes, layout, reader: readBody(handle, into, { start, batchBytes: layout.batchBytes, name }) };
   };
   try {
     const prefix = Buffer.alloc(Math.min(size, PREAMBLE_SIZE + 2 * MAX_SLOT_SIZE));
@@ -196,8 +217,11 @@ export async function unsealFileToMemory(path: string, options: UnsealToMemoryOp
       await body?.reader.stop();
       body = readFrom(start, cs);
     }
-    await openInPlace(body.bytes, body.reader, opened, { name, concurrency: options.concurrency });
-    return body.bytes.subarray(0, bodyGeometry(size - start, cs, name).plaintextLength);
+    await openShifted(body.bytes, body.reader, opened, body.layout, {
+      name,
+      concurrency: options.concurrency,
+    });
+    return body.bytes.subarray(0, body.layout.plaintextLength);
   } catch (error) {
     await body?.reader.stop();
     body?.bytes.fill(0);
