@@ -1,8 +1,10 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { Agent } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
+import type { KeyClient } from '@azure/keyvault-keys';
 import type { AuditSink } from '../audit/index.js';
 import { type AttestedWorkload, attestWorkload } from '../broker/client/attested-release.js';
+import { takeRuntimeKey } from '../broker/client/runtime-key.js';
 import { isSealtrainError, SealtrainError } from '../errors/index.js';
 import { type KeyProvider, parseAzureKvUri, ReleasedKeyProvider } from '../kms/index.js';
 import { inspectFile } from '../seal/index.js';
@@ -141,6 +143,10 @@ async function recordRelease(
  * for. Key material stays in this process. Each release, allowed or refused, is audited.
  */
 export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
+  // The ephemeral key of the attestation takes longest of anything here: it is made on the thread
+  // pool while the inputs are inspected and the broker is reached.
+  let runtimeKey = o.attestation || o.releaseOutputKey ? takeRuntimeKey() : undefined;
+  runtimeKey?.catch(() => {}); // awaited by the attestation, if one happens
   const targets = await inputTargets(o.inputs, o.attestation);
   const outputAzure = o.outputKey.startsWith('azurekv:') ? parseAzureKvUri(o.outputKey) : undefined;
   const local = o.localProviders ?? [];
@@ -159,17 +165,26 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
     disableChallengeResourceVerification: o.broker.ca !== undefined,
     retryOptions: { maxRetries: 2 },
   };
+  const { KeyClient } = await import('@azure/keyvault-keys');
+  // One client for the output key's public part and the releases: one challenge round trip.
+  const client = new KeyClient(vaultUrl, o.broker.credential, clientOptions);
+  // The output key's public part needs no attestation: it is read while the TEE proves itself.
+  const publicSoon = outputAzure ? loadPublicKey(client, vaultUrl, outputAzure.name) : undefined;
+  publicSoon?.catch(() => {}); // awaited after the releases, whose errors come first
   const provider = new ReleasedKeyProvider();
   const released: { uri: string; version: string }[] = [];
   let workload: AttestedWorkload | undefined;
   const host = new URL(vaultUrl).host;
   try {
     if (targets.length > 0 || o.releaseOutputKey) {
+      runtimeKey ??= takeRuntimeKey();
       workload = await attestWorkload({
         vaultUrl,
         credential: o.broker.credential,
         agent,
         clientOptions,
+        client,
+        runtimeKey,
         ...(o.sim ? { sim: o.sim } : {}),
         ...(o.collect ? { collect: o.collect } : {}),
       });
@@ -200,8 +215,10 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
         throw error;
       }
     }
-    if (outputAzure)
-      await loadPublicKey(provider, vaultUrl, outputAzure.name, o.broker.credential, clientOptions);
+    if (outputAzure && publicSoon) {
+      const { version, publicKey } = await publicSoon;
+      provider.addPublic(`azurekv://${host}/keys/${outputAzure.name}`, version, publicKey);
+    }
   } catch (error) {
     provider.close();
     throw error;
@@ -214,19 +231,17 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   };
 }
 
+/** The public part of `security.key` (the newest version), to wrap outputs for. */
 async function loadPublicKey(
-  provider: ReleasedKeyProvider,
+  client: KeyClient,
   vaultUrl: string,
   name: string,
-  credential: TokenCredential,
-  clientOptions: object,
-): Promise<void> {
-  const { KeyClient } = await import('@azure/keyvault-keys');
+): Promise<{ version: string; publicKey: KeyObject }> {
   const uri = `azurekv://${new URL(vaultUrl).host}/keys/${name}`;
   let jwk: { n?: Uint8Array; e?: Uint8Array } | undefined;
   let version = '';
   try {
-    const key = await new KeyClient(vaultUrl, credential, clientOptions).getKey(name);
+    const key = await client.getKey(name);
     jwk = key.key;
     version = key.properties.version ?? '';
   } catch (error) {
@@ -251,5 +266,5 @@ async function loadPublicKey(
     },
     format: 'jwk',
   });
-  provider.addPublic(uri, version, publicKey);
+  return { version, publicKey };
 }

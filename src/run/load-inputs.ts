@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { readTensorFile, type TensorFileHeader } from '../data/index.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
-import { MAGIC, unsealBuffer } from '../seal/index.js';
+import { MAGIC, unsealFileToMemory } from '../seal/index.js';
 import type { Dataset } from '../train/index.js';
 import type { RunConfig } from './run-config.js';
 
@@ -87,21 +87,20 @@ export type ProvidersSoon = readonly KeyProvider[] | PromiseLike<readonly KeyPro
 
 /**
  * Reads a file into memory, opening it with `providers` when it is sealed. The plaintext exists
- * only in the returned buffer: the caller wipes it.
+ * only in the returned buffer: the caller wipes it. A sealed file is read ahead while `providers`
+ * are still on their way and decrypted batch by batch once they are there (`unsealFileToMemory`):
+ * its plaintext is returned only after every chunk authenticated, and is zeroed on any failure.
  */
 export async function readInput(
   path: string,
   providers: ProvidersSoon,
 ): Promise<{ bytes: Buffer; sealed: boolean }> {
-  let raw: Buffer;
+  if (await isSealed(path)) return { bytes: await unsealFileToMemory(path, { providers }), sealed: true };
   try {
-    raw = await readFile(path);
+    return { bytes: await readFile(path), sealed: false };
   } catch (error) {
     throw fromFsError(error, 'read', path);
   }
-  const sealed = raw.length >= MAGIC.length && raw.subarray(0, MAGIC.length).equals(Buffer.from(MAGIC));
-  if (!sealed) return { bytes: raw, sealed };
-  return { bytes: await unsealBuffer(raw, { providers: await providers, name: path }), sealed };
 }
 
 /**
@@ -112,8 +111,8 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
   const { bytes, sealed } = await readInput(path, providers);
   const wipe = () => {
     bytes.fill(0);
-    dataset.features.fill(0);
-    dataset.labels.fill(0);
+    // A tensor is a view of `bytes` (wiped above) unless the reader had to copy it.
+    for (const t of [dataset.features, dataset.labels]) if (t.buffer !== bytes.buffer) t.fill(0);
   };
   let dataset: Dataset = { features: new Float32Array(0), labels: new Int32Array(0), rows: 0 };
   try {

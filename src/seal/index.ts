@@ -22,3 +22,4 @@ export { type SealBufferOptions, sealBuffer, type UnsealBufferOptions, unsealBuf
 export { type SealOptions, type SealResult, sealFile } from './seal-file.js';
 export { type RandomAccessSource, SealedReader } from './sealed-reader.js';
 export { type UnsealOptions, type UnsealResult, unsealFile } from './unseal-file.js';
+export { type UnsealToMemoryOptions, unsealFileToMemory } from './unseal-to-memory.js';

@@ -1,12 +1,12 @@
-import { generateKeyPair, type KeyObject, randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { type Agent, request } from 'node:https';
-import { promisify } from 'node:util';
 import type { TokenCredential } from '@azure/core-auth';
 import { KeyClient, type KeyClientOptions } from '@azure/keyvault-keys';
 import { decodeJwt } from 'jose';
 import { collectEvidence } from '../../attest/index.js';
 import { isSealtrainError, SealtrainError } from '../../errors/index.js';
 import { type ReleasedKey, unwrapReleasedKey } from '../release/index.js';
+import { type RuntimeKey, takeRuntimeKey } from './runtime-key.js';
 
 /** Options for {@link releaseWithAttestation}. */
 export interface AttestedReleaseOptions {
@@ -25,9 +25,17 @@ export interface AttestedReleaseOptions {
   readonly sim?: Parameters<typeof collectEvidence>[0]['sim'];
   /** Device root, configfs-tsm folder and TPM transport for collection (tests, unusual machines). */
   readonly collect?: Pick<Parameters<typeof collectEvidence>[0], 'root' | 'tsmDir' | 'tcti' | 'thim'>;
+  /**
+   * The ephemeral key the evidence binds, already on its way (see `prepareRuntimeKey`); default
+   * {@link takeRuntimeKey}. Used for this one attestation only.
+   */
+  readonly runtimeKey?: Promise<RuntimeKey>;
+  /**
+   * The SDK client for the releases, when the caller already uses one against this vault: its
+   * challenge (one extra round trip per client) is then answered once for both.
+   */
+  readonly client?: KeyClient;
 }
-
-const generateRsa = (modulusLength: number) => promisify(generateKeyPair)('rsa', { modulusLength });
 
 function fail(what: string, cause?: unknown): SealtrainError {
   if (isSealtrainError(cause)) return cause;
@@ -105,12 +113,17 @@ export async function attestWorkload(
   options: Omit<AttestedReleaseOptions, 'keyName' | 'version'>,
 ): Promise<AttestedWorkload> {
   const base = options.vaultUrl.replace(/\/$/, '');
+  // The ephemeral key is made on the thread pool (the slowest step by far) while the token, the
+  // nonce and the broker's signing keys are fetched.
+  const runtimeKey = options.runtimeKey ?? takeRuntimeKey();
+  runtimeKey.catch(() => {}); // awaited below, after the token: observed meanwhile
   const scope = 'https://vault.azure.net/.default';
   const bearer = (await options.credential.getToken(scope))?.token;
   if (!bearer) throw new SealtrainError('ERR_BROKER_AUTH', 'The credential gave no token for the broker.');
-  // The ephemeral key is made on the thread pool while the nonce is fetched.
+  const jwksSoon = call(`${base}/certs`, bearer, options.agent);
+  jwksSoon.catch(() => {}); // awaited below, after the nonce and the evidence
   const [runtime, { nonce }] = await Promise.all([
-    generateRsa(2048),
+    runtimeKey,
     call(`${base}/attest/nonce`, bearer, options.agent) as Promise<{ nonce: string }>,
   ]);
   if (typeof nonce !== 'string') throw fail('the broker gave no nonce');
@@ -124,8 +137,8 @@ export async function attestWorkload(
     token: string;
   };
   if (typeof token !== 'string') throw fail('the broker gave no attestation token');
-  const jwks = await call(`${base}/certs`, bearer, options.agent);
-  const client = new KeyClient(base, options.credential, options.clientOptions);
+  const jwks = await jwksSoon;
+  const client = options.client ?? new KeyClient(base, options.credential, options.clientOptions);
   return {
     token,
     claims: decodeJwt(token),

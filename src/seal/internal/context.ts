@@ -11,6 +11,11 @@ export function chunkCipher(): ChunkCipher {
   return cipher;
 }
 
+/** Batches in flight for a `concurrency` option (default 4, from 1 to 16). */
+export function batchDepth(concurrency: number | undefined): number {
+  return Math.max(1, Math.min(16, Math.floor(concurrency ?? 4)));
+}
+
 /** Tuning shared by every body operation. */
 export function engineOptions(
   key: Buffer,
@@ -24,7 +29,7 @@ export function engineOptions(
     key,
     chunkSize,
     batchChunks: blockChunks(chunkSize), // about 4 MiB: amortises calls, stays in cache
-    depth: Math.max(1, Math.min(16, Math.floor(concurrency ?? 4))),
+    depth: batchDepth(concurrency),
     name,
     ...rest,
   };

@@ -6,7 +6,11 @@ import { TAG_SIZE } from './layout.js';
  * Runs `task(batchIndex)` for every batch with up to `depth` in flight. On the first failure no
  * new batch starts, and the returned promise settles only after every running batch has ended.
  */
-async function forEachBatch(count: number, depth: number, task: (i: number) => Promise<void>): Promise<void> {
+export async function forEachBatch(
+  count: number,
+  depth: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < count) {

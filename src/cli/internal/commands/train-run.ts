@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { AuditSink } from '../../../audit/index.js';
 import { verifyAuditLog } from '../../../audit/index.js';
+import { prepareRuntimeKey } from '../../../broker/client/runtime-key.js';
 import { SealtrainError } from '../../../errors/index.js';
 import {
   AlertEngine,
@@ -61,6 +62,16 @@ function trainingBar(out: Output) {
     },
     stop: () => started && bar.stop(),
   };
+}
+
+/**
+ * Starts making the attestation's ephemeral key when this command will attest (the inputs are
+ * sealed for attested release, or it opens what was sealed for an `azurekv:` key): the slowest
+ * step of the release then runs while the config, the inputs and the broker are being reached.
+ */
+function attestSoon(config: RunConfig, opensOutputs: boolean): void {
+  if (config.security.attestation || (opensOutputs && config.security.key.startsWith('azurekv:')))
+    prepareRuntimeKey();
 }
 
 function teeOf(keys: KeyAccess): string {
@@ -219,6 +230,7 @@ async function trainMonitored(
   live: LiveRunAlerts | undefined,
   audit: { readonly sink: AuditSink; readonly actor: string },
 ): Promise<number | undefined> {
+  attestSoon(config, flags.resume);
   const inputs = await resolveInputs(config);
   const sealedInputs = [inputs.train, inputs.validation, inputs.test].filter(
     (x): x is string => x !== undefined,
@@ -318,6 +330,7 @@ export async function execWithConfig(
   config: RunConfig,
   command: readonly string[],
 ): Promise<number> {
+  attestSoon(config, false);
   const inputs = await resolveInputs(config);
   const files = [inputs.train, inputs.validation, inputs.test, ...inputs.files].filter(
     (x): x is string => x !== undefined,
@@ -355,6 +368,7 @@ async function modelAndKeys(
   modelPath: string | undefined,
   inputs: string[],
 ) {
+  attestSoon(config, true);
   const model = modelPath ?? join(config.output.dir, RUN_FILES.model);
   const keys = await keysFor(session, out, config, [...inputs, model]);
   try {

@@ -33,6 +33,10 @@ export async function loadRunConfig(path: string | undefined): Promise<RunConfig
       },
     );
   }
+  // A config that attests (the default) starts the attestation's ephemeral key now: making it is
+  // the slowest step of the release, and loading the run module takes about as long.
+  if ((value as { security?: { attestation?: unknown } } | null)?.security?.attestation !== false)
+    (await import('../../../broker/client/runtime-key.js')).prepareRuntimeKey();
   return (await runModule()).parseRunConfig(value, path);
 }
 

@@ -1,0 +1,47 @@
+import { generateKeyPair, type KeyObject } from 'node:crypto';
+
+/**
+ * The workload's ephemeral key pair for one attestation: the evidence binds its public part, and
+ * the broker wraps every released key for it. The private part never leaves this process.
+ */
+export interface RuntimeKey {
+  readonly publicKey: KeyObject;
+  readonly privateKey: KeyObject;
+}
+
+/** Modulus size of the runtime key: RSA-2048, what Azure Key Vault's Secure Key Release wraps for. */
+export const RUNTIME_KEY_BITS = 2048;
+
+/**
+ * Makes a fresh runtime key on the libuv thread pool (RSA prime search: 50 to 250 ms here, and
+ * unpredictable), so the main thread stays free for I/O meanwhile.
+ */
+export function generateRuntimeKey(): Promise<RuntimeKey> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair('rsa', { modulusLength: RUNTIME_KEY_BITS }, (error, publicKey, privateKey) =>
+      error ? reject(error) : resolve({ publicKey, privateKey }),
+    );
+  });
+}
+
+let prepared: Promise<RuntimeKey> | undefined;
+
+/**
+ * Starts making the next attestation's runtime key now, so that its generation overlaps whatever
+ * comes before the attestation (reading the config and inputs, the TLS handshake). The next
+ * {@link takeRuntimeKey} takes it; a key is never handed out twice. Does nothing while one is
+ * already waiting to be taken.
+ */
+export function prepareRuntimeKey(): void {
+  if (prepared) return;
+  prepared = generateRuntimeKey();
+  // Observed here: it may be taken late or never, and a rejection must not end the process.
+  prepared.catch(() => {});
+}
+
+/** The key {@link prepareRuntimeKey} started (it is taken: the next call makes another), or a new one. */
+export function takeRuntimeKey(): Promise<RuntimeKey> {
+  const key = prepared ?? generateRuntimeKey();
+  prepared = undefined;
+  return key;
+}

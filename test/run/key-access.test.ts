@@ -1,0 +1,128 @@
+// openKeyAccess reads the output key's public part while the TEE attests: the keys it returns
+// open the input and seal for the output key, a missing output key is still reported by name, and
+// a refused release is reported as such even when the output key is missing too.
+
+import { createPublicKey } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadOrCreateSimKey } from '../../src/attest/index.js';
+import type { AuditEvent } from '../../src/audit/index.js';
+import type { RunningBroker } from '../../src/broker/index.js';
+import { AzureKeyVaultProvider } from '../../src/kms/index.js';
+import { type KeyAccessOptions, openKeyAccess } from '../../src/run/index.js';
+import { sealBuffer, unsealBuffer } from '../../src/seal/index.js';
+import { brokerWithPrincipals, clientOptions, keyClient, StaticToken, tempDir } from '../broker/helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+let broker: RunningBroker;
+let workload: string;
+let host: string;
+let sim: Awaited<ReturnType<typeof loadOrCreateSimKey>>['privateKey'];
+let input: string;
+let strictInput: string;
+const secret = Buffer.from('rows that only the attested TEE may read');
+
+function policy(authority: string, extra: object[] = []) {
+  return {
+    encodedPolicy: Buffer.from(
+      JSON.stringify({
+        version: '1.0.0',
+        anyOf: [{ authority, allOf: [{ claim: 'x-ms-attestation-type', equals: 'sim' }, ...extra] }],
+      }),
+    ),
+  };
+}
+
+beforeAll(async () => {
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  await mkdir(join(t.dir, 'home'));
+  sim = (await loadOrCreateSimKey(join(t.dir, 'home'))).privateKey;
+  const started = await brokerWithPrincipals(t.dir, {
+    allowSimulated: true,
+    simPublicKey: createPublicKey(sim),
+  });
+  ({ broker, workload } = started);
+  cleanups.push(() => broker.close());
+  host = new URL(broker.url).host;
+  const owners = keyClient(broker, started.owner);
+  for (const name of ['data-key', 'model-key'])
+    await owners.createKey(name, 'RSA', {
+      keySize: 2048,
+      exportable: true,
+      releasePolicy: policy(broker.url),
+    });
+  await owners.createKey('strict-key', 'RSA', {
+    keySize: 2048,
+    exportable: true,
+    releasePolicy: policy(broker.url, [{ claim: 'x-ms-sim-launchmeasurement', equals: 'ab'.repeat(48) }]),
+  });
+  const vault = new AzureKeyVaultProvider({
+    vaultUrl: broker.url,
+    credential: new StaticToken(started.owner),
+    clientOptions: clientOptions(broker),
+  });
+  const sealFor = async (key: string, name: string) => {
+    const path = join(t.dir, name);
+    await writeFile(
+      path,
+      await sealBuffer(secret, { recipients: [`azurekv://${host}/keys/${key}`], providers: [vault] }),
+    );
+    return path;
+  };
+  input = await sealFor('data-key', 'input.sealed');
+  strictInput = await sealFor('strict-key', 'strict.sealed');
+});
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+function options(inputs: string[], outputKey: string, events: AuditEvent[]): KeyAccessOptions {
+  return {
+    inputs,
+    outputKey: `azurekv://${host}/keys/${outputKey}`,
+    attestation: true,
+    sim: { privateKey: sim },
+    broker: { credential: new StaticToken(workload), ca: broker.caCertificate },
+    audit: { sink: { record: async (e) => void events.push(e) }, actor: 'test' },
+  };
+}
+
+describe('openKeyAccess', () => {
+  it('releases the input key after attestation and holds the output key to seal for', async () => {
+    const events: AuditEvent[] = [];
+    const access = await openKeyAccess(options([input], 'model-key', events));
+    try {
+      expect(access.attestation?.type).toBe('sim');
+      expect(access.released.map((r) => r.uri)).toEqual([`azurekv://${host}/keys/data-key`]);
+      const opened = await unsealBuffer(await readFile(input), { providers: access.providers });
+      expect(opened.equals(secret)).toBe(true);
+      const out = await sealBuffer(Buffer.from('weights'), {
+        recipients: [`azurekv://${host}/keys/model-key`],
+        providers: access.providers,
+      });
+      expect(out.length).toBeGreaterThan(0);
+      expect(events.map((e) => [e.action, e.outcome])).toEqual([['run.release', 'ok']]);
+    } finally {
+      access.close();
+    }
+  });
+
+  it('names a missing output key, after the input key was released and recorded', async () => {
+    const events: AuditEvent[] = [];
+    const e = await openKeyAccess(options([input], 'no-such-key', events)).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_KMS_KEY_NOT_FOUND' });
+    expect(String((e as Error).message)).toContain('no-such-key');
+    expect(events.map((x) => [x.action, x.outcome])).toEqual([['run.release', 'ok']]);
+  });
+
+  it('reports a refused release, not the missing output key read beside it', async () => {
+    const events: AuditEvent[] = [];
+    const e = await openKeyAccess(options([strictInput], 'no-such-key', events)).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_RELEASE_DENIED' });
+    expect(events.map((x) => [x.action, x.outcome, x.code])).toEqual([
+      ['run.release', 'error', 'ERR_RELEASE_DENIED'],
+    ]);
+  });
+});

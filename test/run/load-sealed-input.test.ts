@@ -1,0 +1,276 @@
+// A sealed input is read ahead while its keys are on their way and decrypted batch by batch into
+// one buffer: the plaintext comes back only when every chunk authenticated, and a tampered,
+// reordered, cut or extended file, a wrong key or a refused release leaves no plaintext behind.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadLineageSigningKey, prepareDataset, readTensorFile } from '../../src/data/index.js';
+import type { KeyProvider } from '../../src/kms/index.js';
+import { LocalKeyring } from '../../src/kms/index.js';
+import { loadSplit, readInput } from '../../src/run/index.js';
+import { sealBuffer, unsealFileToMemory } from '../../src/seal/index.js';
+import { bodyOffset, DEFAULT_SLOT_SIZE } from '../../src/seal/internal/layout.js';
+
+// The first batch can be held back, so that later batches finish first.
+const hold = vi.hoisted(() => ({ firstBatchMs: 0 }));
+vi.mock('../../src/seal/internal/context.js', async (original) => {
+  const real = await original<typeof import('../../src/seal/internal/context.js')>();
+  return {
+    ...real,
+    engineOptions: (...args: Parameters<typeof real.engineOptions>) => {
+      const o = real.engineOptions(...args);
+      const cipher = {
+        ...o.cipher,
+        openAsync: async (...a: Parameters<typeof o.cipher.openAsync>) => {
+          if (a[4] === 0 && hold.firstBatchMs > 0) await new Promise((r) => setTimeout(r, hold.firstBatchMs));
+          return o.cipher.openAsync(...a);
+        },
+      };
+      return { ...o, cipher };
+    },
+  };
+});
+
+const CHUNK = 4096;
+const STRIDE = CHUNK + 16;
+const BODY = bodyOffset(DEFAULT_SLOT_SIZE);
+
+let dir: string;
+let ring: LocalKeyring;
+let other: LocalKeyring;
+/** About 2.6 batches of 4 MiB at the smallest chunk size: several batches in flight. */
+let plaintext: Buffer;
+let sealed: Buffer;
+
+/** Providers that arrive only when `arrive` is called, as from an attested release. */
+function later(providers: readonly KeyProvider[]) {
+  let arrive = (): void => {};
+  const soon = new Promise<readonly KeyProvider[]>((resolve) => {
+    arrive = () => resolve(providers);
+  });
+  return { soon, arrive };
+}
+
+/** A copy of `bytes` with bit `mask` of byte `at` flipped. */
+function flipped(bytes: Buffer, at: number, mask: number): Buffer {
+  const copy = Buffer.from(bytes);
+  copy.writeUInt8(copy.readUInt8(at) ^ mask, at);
+  return copy;
+}
+
+/** Writes `bytes` as a sealed file and returns its path. */
+async function file(name: string, bytes: Buffer): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+/** Every buffer of 1 MiB or more allocated while `run` runs, to check that none keeps plaintext. */
+async function plaintextBuffers(run: () => Promise<unknown>): Promise<{ buffers: Buffer[]; error: unknown }> {
+  const buffers: Buffer[] = [];
+  const real = Buffer.allocUnsafe;
+  const spy = vi.spyOn(Buffer, 'allocUnsafe').mockImplementation((size: number) => {
+    const b = real(size);
+    if (size >= 1 << 20) buffers.push(b);
+    return b;
+  });
+  try {
+    return {
+      buffers,
+      error: await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sealtrain-load-sealed-'));
+  ring = await LocalKeyring.init(join(dir, 'ring'), randomBytes(16), { scryptCost: 1024 });
+  await ring.create('owner');
+  other = await LocalKeyring.init(join(dir, 'other'), randomBytes(16), { scryptCost: 1024 });
+  await other.create('owner');
+  plaintext = randomBytes(11 * 1024 * 1024 + 123);
+  sealed = await sealBuffer(plaintext, { recipients: ['local:owner'], providers: [ring], chunkSize: CHUNK });
+});
+afterAll(async () => {
+  ring?.close();
+  other?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('unsealFileToMemory', () => {
+  it('returns the plaintext when the keys arrive after the file was read ahead', async () => {
+    const path = await file('ok.sealed', sealed);
+    let out: Buffer = Buffer.alloc(0);
+    const { buffers, error } = await plaintextBuffers(async () => {
+      const keys = later([ring]);
+      const opening = unsealFileToMemory(path, { providers: keys.soon });
+      // Let the whole file be read before the keys come.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      keys.arrive();
+      out = await opening;
+    });
+    expect(error).toBeUndefined();
+    expect(out.length).toBe(plaintext.length);
+    expect(out.equals(plaintext)).toBe(true);
+    // The plaintext is in the returned view only: behind it lies the file's own ciphertext, and
+    // any other buffer it passed through is zero.
+    const behind = Buffer.from(out.buffer, out.byteOffset + out.length);
+    expect(behind.length).toBeGreaterThan(0);
+    expect(behind.equals(sealed.subarray(sealed.length - behind.length))).toBe(true);
+    for (const b of buffers.filter((x) => x.buffer !== out.buffer))
+      expect(b.every((x) => x === 0)).toBe(true);
+  });
+
+  it('returns the plaintext with keys at hand, on one lane or many', async () => {
+    const path = await file('ok-now.sealed', sealed);
+    for (const concurrency of [1, 4])
+      expect((await unsealFileToMemory(path, { providers: [ring], concurrency })).equals(plaintext)).toBe(
+        true,
+      );
+  });
+
+  it('opens later batches first without writing over ciphertext an earlier one still needs', async () => {
+    // Ten batches: the plaintext places of the fifth and later ones cover the first's ciphertext.
+    const big = randomBytes(40 * 1024 * 1024 + 5);
+    const path = await file(
+      'many-batches.sealed',
+      await sealBuffer(big, { recipients: ['local:owner'], providers: [ring], chunkSize: CHUNK }),
+    );
+    hold.firstBatchMs = 300;
+    try {
+      const out = await unsealFileToMemory(path, { providers: [ring] });
+      expect(out.equals(big)).toBe(true);
+    } finally {
+      hold.firstBatchMs = 0;
+    }
+  });
+
+  it('fails on a flipped bit in the last chunk, after the earlier batches decrypted, and wipes them', async () => {
+    const bad = flipped(sealed, sealed.length - 20, 0x01);
+    const path = await file('tampered-last.sealed', bad);
+    const { buffers, error } = await plaintextBuffers(() => unsealFileToMemory(path, { providers: [ring] }));
+    expect(error).toMatchObject({ code: 'ERR_SEAL_DECRYPT_FAILED' });
+    expect(String((error as Error).message)).toContain(path);
+    expect(buffers.length).toBeGreaterThan(0);
+    for (const b of buffers) expect(b.every((x) => x === 0)).toBe(true);
+  });
+
+  it('fails on a flipped bit in a middle batch and on two swapped chunks, returning nothing', async () => {
+    const middle = flipped(sealed, BODY + 1500 * STRIDE + 7, 0x80);
+    const swapped = Buffer.from(sealed);
+    sealed.copy(swapped, BODY + 3 * STRIDE, BODY + 4 * STRIDE, BODY + 5 * STRIDE);
+    sealed.copy(swapped, BODY + 4 * STRIDE, BODY + 3 * STRIDE, BODY + 4 * STRIDE);
+    for (const [name, bytes] of [
+      ['flipped', middle],
+      ['swapped', swapped],
+    ] as const) {
+      const path = await file(`${name}.sealed`, bytes);
+      const { buffers, error } = await plaintextBuffers(() => {
+        const keys = later([ring]);
+        const opening = unsealFileToMemory(path, { providers: keys.soon });
+        keys.arrive();
+        return opening;
+      });
+      expect(error).toMatchObject({ code: 'ERR_SEAL_DECRYPT_FAILED' });
+      expect(buffers.length).toBeGreaterThan(0);
+      for (const b of buffers) expect(b.every((x) => x === 0)).toBe(true);
+    }
+  });
+
+  it('reports a file cut inside a chunk, at a chunk boundary, or extended, without plaintext', async () => {
+    const chunks = Math.ceil((sealed.length - BODY) / STRIDE);
+    const cases = [
+      ['cut-inside', sealed.subarray(0, sealed.length - 100), 'ERR_SEAL_TRUNCATED', true],
+      ['cut-boundary', sealed.subarray(0, BODY + (chunks - 1) * STRIDE), 'ERR_SEAL_TRUNCATED', true],
+      ['cut-header', sealed.subarray(0, 100), 'ERR_SEAL_TRUNCATED', false],
+      ['extended', Buffer.concat([sealed, randomBytes(STRIDE)]), 'ERR_SEAL_DECRYPT_FAILED', true],
+    ] as const;
+    for (const [name, bytes, code, readAhead] of cases) {
+      const path = await file(`${name}.sealed`, Buffer.from(bytes));
+      const { buffers, error } = await plaintextBuffers(() =>
+        unsealFileToMemory(path, { providers: [ring] }),
+      );
+      expect(error, name).toMatchObject({ code });
+      expect(buffers.length, name).toBe(readAhead ? 1 : 0);
+      for (const b of buffers) expect(b.every((x) => x === 0)).toBe(true);
+    }
+  });
+
+  it('reports a wrong key as such, and a refused release as the release error', async () => {
+    const path = await file('wrong-key.sealed', sealed);
+    await expect(unsealFileToMemory(path, { providers: [other] })).rejects.toMatchObject({
+      code: 'ERR_KMS_UNWRAP_FAILED',
+    });
+    const refused = Promise.reject(Object.assign(new Error('refused'), { code: 'ERR_RELEASE_DENIED' }));
+    await expect(unsealFileToMemory(path, { providers: refused })).rejects.toMatchObject({
+      code: 'ERR_RELEASE_DENIED',
+    });
+  });
+
+  it('names a missing file', async () => {
+    await expect(unsealFileToMemory(join(dir, 'absent.sealed'), { providers: [ring] })).rejects.toMatchObject(
+      {
+        code: 'ERR_IO_NOT_FOUND',
+      },
+    );
+  });
+});
+
+describe('loading a sealed split', () => {
+  let plainDir: string;
+  let sealedDir: string;
+
+  beforeAll(async () => {
+    const rows = ['a,b,c,label'];
+    for (let i = 0; i < 3000; i++) rows.push(`${i % 13},${(i * 7) % 11},${i % 5},${i % 3 === 0 ? 'x' : 'y'}`);
+    await writeFile(join(dir, 'data.csv'), `${rows.join('\n')}\n`);
+    const signingKey = await loadLineageSigningKey(dir);
+    const base = { infer: { label: 'label' }, signingKey };
+    plainDir = join(dir, 'plain');
+    sealedDir = join(dir, 'sealed');
+    await prepareDataset(join(dir, 'data.csv'), plainDir, base);
+    await prepareDataset(join(dir, 'data.csv'), sealedDir, {
+      ...base,
+      seal: { recipients: ['local:owner'], providers: [ring] },
+    });
+  });
+
+  it('gives the same rows and tensor digest as the plaintext file, and wipe() zeroes them', async () => {
+    const plain = await readFile(join(plainDir, 'train.tensor'));
+    const keys = later([ring]);
+    const loading = loadSplit(join(sealedDir, 'train.tensor.sealed'), keys.soon);
+    keys.arrive();
+    const split = await loading;
+    const expected = readTensorFile(plain);
+    expect(split.sealed).toBe(true);
+    expect(split.sha256).toBe(expected.sha256);
+    const bytesOf = (t: ArrayBufferView) => Buffer.from(t.buffer, t.byteOffset, t.byteLength);
+    for (const name of ['features', 'labels'] as const) {
+      const want = expected.tensors.get(name)?.data;
+      if (!want) throw new Error(`no ${name} tensor`);
+      expect(bytesOf(split.dataset[name]).equals(bytesOf(want))).toBe(true);
+    }
+    expect(split.dataset.rows).toBeGreaterThan(0);
+    split.wipe();
+    expect(split.dataset.features.every((x) => x === 0)).toBe(true);
+    expect(split.dataset.labels.every((x) => x === 0)).toBe(true);
+  });
+
+  it('reads an unsealed file as it is, without waiting for keys that never come', async () => {
+    const never = new Promise<readonly KeyProvider[]>(() => {});
+    const { bytes, sealed: wasSealed } = await readInput(join(plainDir, 'train.tensor'), never);
+    expect(wasSealed).toBe(false);
+    expect(bytes.equals(await readFile(join(plainDir, 'train.tensor')))).toBe(true);
+  });
+});
