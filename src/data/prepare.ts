@@ -10,6 +10,7 @@ import { type InferOptions, inferSchema } from './infer-schema.js';
 import { type IngestReport, ingest } from './ingest.js';
 import { hashPath } from './internal/hash-file.js';
 import { assertReplaceable, writeOutputDir } from './internal/output-dir.js';
+import { ExactKeys } from './internal/row-hash.js';
 import {
   type CheckOptions,
   type CheckReport,
@@ -165,9 +166,12 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
   const inferred = options.schema === undefined;
   const schema = options.schema ?? (await inferSchema(await openInput(input, options), options.infer ?? {}));
   const source = await openInput(input, options);
+  // The exact-duplicate keys are made while the parse thread reads, on this otherwise idle thread.
+  const exactKeys = new ExactKeys(schema.columns.length - 1);
   const ingested = await ingest(source, schema, {
     ...(options.maxErrors !== undefined ? { maxErrors: options.maxErrors } : {}),
     onProgress: (done, total) => options.onProgress?.('read', done, total),
+    onRows: (values, from, to) => exactKeys.add(values, from, to),
   });
   const hashed = await hashing;
   const { matrix, labels } = ingested;
@@ -183,6 +187,8 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
       stats = fitted.map((f) => f.stats);
     },
   });
+  // The imputed cells are filled now: those rows are keyed again.
+  exactKeys.redo(matrix.values, ingested.imputedRows);
   const checks = runChecks(
     {
       matrix,
@@ -191,6 +197,7 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
       classes: classification ? classes : undefined,
       sourceRows: ingested.sourceRows,
       stats,
+      exactKeys: exactKeys.keys,
     },
     options.checks ?? {},
   );
