@@ -183,6 +183,7 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
   const split = stratifiedSplit(classification ? (labels as Int32Array) : null, matrix.rows, fractions, seed);
   let stats: readonly ColumnStats[] = [];
   const transform = fitTransform(schema, matrix, split, {
+    imputedRows: ingested.imputedRows,
     onColumns: (fitted) => {
       stats = fitted.map((f) => f.stats);
     },

@@ -69,15 +69,26 @@ export function categoryIndex(c: ColumnSpec): Map<string, number> | undefined {
  * Fits imputation, normalisation and one-hot encoding on the training rows only (`split[r] === 0`)
  * and fills the imputed cells of `m` in place (in every split, with the training values).
  * `onColumns` receives each column's training statistics after imputation (the leakage checks
- * reuse them instead of passing over the rows again).
+ * reuse them instead of passing over the rows again). `imputedRows`, when given, lists every row
+ * with a cell to impute (NaN), in order, so that only those are looked at (`ingest` gives it).
  */
 export function fitTransform(
   schema: DatasetSchema,
   m: RawMatrix,
   split: Uint8Array,
-  options: { readonly onColumns?: (fitted: readonly FittedColumn[]) => void } = {},
+  options: {
+    readonly onColumns?: (fitted: readonly FittedColumn[]) => void;
+    readonly imputedRows?: ArrayLike<number>;
+  } = {},
 ): FittedTransform {
-  const fitted = fitColumns(m.columns, m.values, m.rows, split, m.columns.map(categoryIndex));
+  const fitted = fitColumns(
+    m.columns,
+    m.values,
+    m.rows,
+    split,
+    m.columns.map(categoryIndex),
+    options.imputedRows,
+  );
   options.onColumns?.(fitted);
   const features: FeatureTransform[] = m.columns.map((c, j) => {
     const { impute, stats } = fitted[j] as FittedColumn;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DuplicateIndex, NearDuplicateIndex } from '../../src/data/checks.js';
 import { countDuplicates, groupKeys } from '../../src/data/internal/key-groups.js';
-import { ExactKeys, RowHasher } from '../../src/data/internal/row-hash.js';
+import { ExactKeys, RowHasher, round } from '../../src/data/internal/row-hash.js';
 import { SplitGroups } from '../../src/data/internal/split-groups.js';
 import { Rng } from '../../src/train/index.js';
 
@@ -195,6 +195,37 @@ describe('RowHasher', () => {
     new RowHasher(width).exact(values, 0, 3, keys);
     expect([keys[0], keys[1]]).not.toEqual([keys[2], keys[3]]);
     expect([keys[0], keys[1]]).toEqual([keys[4], keys[5]]);
+  });
+});
+
+describe('round', () => {
+  it('is Math.round (half up) for every double, zero aside, at the edges and near half-integers', () => {
+    const edges = [0.49999999999999994, -0.49999999999999994, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5];
+    edges.push(2 ** 52 + 1, -(2 ** 52) - 1, 2 ** 52 - 0.5, -(2 ** 52) + 0.5, 2 ** 53 + 2, 1e300, -1e300);
+    edges.push(Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, Infinity, -Infinity, Number.NaN);
+    // Math.round gives -0 where round may give 0 (the keys make them one): + 0 turns -0 into 0.
+    for (const x of edges) expect(round(x), String(x)).toEqual(Math.round(x) + 0);
+    const double = new Float64Array(1);
+    const bits = new BigInt64Array(double.buffer);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+        fc.integer({ min: -3, max: 3 }),
+        (whole, ulps) => {
+          double[0] = whole + 0.5;
+          bits[0] = (bits[0] as bigint) + BigInt(ulps);
+          const x = double[0] as number;
+          expect(round(x) === Math.round(x), String(x)).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.double({ noNaN: true }), (x) => {
+        expect(round(x) === Math.round(x), String(x)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
