@@ -13,6 +13,7 @@ import {
 } from '../../src/data/index.js';
 import type { RawMatrix } from '../../src/data/transform.js';
 import { isSealtrainError } from '../../src/errors/index.js';
+import { Rng } from '../../src/train/index.js';
 
 /** Split shares as whole percentages: train > 0, all three summing to 100. */
 const percentages = fc
@@ -88,6 +89,27 @@ describe('stratifiedSplit', () => {
           expect(Math.abs((got[k] as number) - n * fractions[name])).toBeLessThanOrEqual(1);
         });
       }),
+    );
+  });
+
+  it('cuts each stratum in the order its seeded shuffle gives, whatever the strata values', () => {
+    // Strata any 32-bit value: small class indices, and large or sparse values, with dropped rows (-1).
+    const anyStrata = fc
+      .array(fc.constantFrom(-1, 0, 1, 2, 70_000, 2 ** 31 - 1), { maxLength: 300 })
+      .map((a) => Int32Array.from(a));
+    fc.assert(
+      fc.property(anyStrata, percentages, seed, fc.boolean(), (labels, pct, s, regression) => {
+        const split = stratifiedSplit(regression ? null : labels, labels.length, fractionsOf(pct), s);
+        const strata = regression ? new Set([0]) : new Set([...labels].filter((c) => c >= 0));
+        for (const stratum of strata) {
+          const members = [...labels.keys()].filter((i) => regression || labels[i] === stratum);
+          const order = new Rng(s, 2000 + stratum).permutation(members.length);
+          // The rows in shuffled order go to train, then validation, then test.
+          const codes = Array.from(order, (k) => split[members[k] as number] as number);
+          expect(codes).toEqual([...codes].sort((a, b) => a - b));
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 
