@@ -25,7 +25,7 @@ import type { RecordSource } from './records.js';
 import { type DatasetSchema, schemaDigest } from './schema.js';
 import { DEFAULT_FRACTIONS, SPLITS, type SplitFractions, type SplitName, stratifiedSplit } from './split.js';
 import { TensorFileWriter } from './tensor-file.js';
-import { type FittedTransform, fitTransform, type RawMatrix, transformRow } from './transform.js';
+import { type FittedTransform, fitTransform, type RawMatrix, rowTransformer } from './transform.js';
 
 /** Options for {@link prepareDataset}. */
 export interface PrepareOptions {
@@ -290,21 +290,33 @@ interface SplitContext {
   readonly options: PrepareOptions;
 }
 
-async function openSink(dir: string, file: string, options: PrepareOptions): Promise<OpenSink> {
+/** A sink for `file`, sealed when sealing; `hashed`: the writer hashes every byte itself (tensor files). */
+async function openSink(
+  dir: string,
+  file: string,
+  options: PrepareOptions,
+  hashed = false,
+): Promise<OpenSink> {
   const path = join(dir, file);
   return options.seal === undefined
-    ? fileSink(path)
+    ? fileSink(path, { hash: !hashed })
     : sealedSink(path, { ...options.seal, overwrite: false });
 }
 
+/** Closes `out` and describes the file; `written`: the plain file's hash when the writer made it. */
 async function finishOutput(
   dir: string,
   file: string,
   out: OpenSink,
   extra: Partial<PreparedOutput>,
+  written?: string,
 ): Promise<PreparedOutput> {
   const result = await out.close();
-  if (!result.sealed) return { file, sha256: result.sha256, bytes: result.bytes, sealed: false, ...extra };
+  if (!result.sealed) {
+    const hash = result.sha256 ?? written;
+    if (hash === undefined) throw new SealtrainError('ERR_INTERNAL', `${file} was written without a hash.`);
+    return { file, sha256: hash, bytes: result.bytes, sealed: false, ...extra };
+  }
   // The sealing engine wrote the file: its bytes on disk are hashed here, once.
   const { sha256, bytes } = await hashPath(join(dir, file));
   return { file, sha256, bytes, sealed: true, bodyDigest: result.bodyDigest, ...extra };
@@ -318,10 +330,9 @@ async function writeSplit(
   c: SplitContext,
 ): Promise<PreparedOutput> {
   const file = `${name}.tensor${c.options.seal ? '.sealed' : ''}`;
-  const out = await openSink(dir, file, c.options);
+  const out = await openSink(dir, file, c.options, true);
   try {
     const width = c.transform.outputs.length;
-    const rawWidth = c.matrix.columns.length;
     const writer = new TensorFileWriter(
       {
         tensors: [
@@ -338,31 +349,29 @@ async function writeSplit(
       out.sink,
       { source: file },
     );
+    const transform = rowTransformer(c.transform);
+    // The writer copies each chunk before writeRows resolves: one chunk serves every call.
     const chunk = new Float32Array(ROWS_PER_CHUNK * width);
     let filled = 0;
     let written = 0;
     for (let r = 0; r < c.matrix.rows; r++) {
       if (c.split[r] !== code) continue;
-      transformRow(
-        c.transform,
-        c.matrix.values.subarray(r * rawWidth, (r + 1) * rawWidth),
-        chunk,
-        filled * width,
-      );
+      transform(c.matrix.values, r, chunk, filled * width);
       if (++filled === ROWS_PER_CHUNK) {
-        await writer.writeRows('features', chunk.slice());
+        await writer.writeRows('features', chunk);
         written += filled;
         filled = 0;
         c.options.onProgress?.('write', written, rows);
       }
     }
-    if (filled > 0) await writer.writeRows('features', chunk.slice(0, filled * width));
+    if (filled > 0) await writer.writeRows('features', chunk.subarray(0, filled * width));
     const labels = c.classification ? new Int32Array(rows) : new Float32Array(rows);
     let i = 0;
     for (let r = 0; r < c.matrix.rows; r++) if (c.split[r] === code) labels[i++] = c.labels[r] as number;
     await writer.writeRows('labels', labels);
-    await writer.finish();
-    return await finishOutput(dir, file, out, { split: name, rows });
+    // The writer's hash of every byte it wrote is the plain file's SHA-256.
+    const summary = await writer.finish();
+    return await finishOutput(dir, file, out, { split: name, rows }, summary.sha256);
   } catch (error) {
     await out.abort();
     throw error;

@@ -11,7 +11,7 @@ import {
   stratifiedSplit,
   transformRow,
 } from '../../src/data/index.js';
-import type { RawMatrix } from '../../src/data/transform.js';
+import { type FeatureTransform, type RawMatrix, rowTransformer } from '../../src/data/transform.js';
 import { isSealtrainError } from '../../src/errors/index.js';
 import { Rng } from '../../src/train/index.js';
 
@@ -228,6 +228,53 @@ function meanStd(v: readonly number[]): { mean: number; std: number } {
   const ss = v.reduce((a, b) => a + (b - mean) ** 2, 0);
   return { mean, std: Math.sqrt(ss / (v.length - 1)) };
 }
+
+describe('rowTransformer', () => {
+  it('writes every row of a matrix exactly as transformRow writes it, for every kind of column', () => {
+    const finite = fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e30, max: 1e30 });
+    const feature: fc.Arbitrary<FeatureTransform> = fc.oneof(
+      fc
+        .record({ mean: finite, std: finite })
+        .map((p) => ({ column: 'z', kind: 'zscore' as const, ...p, outputs: ['z'] })),
+      fc
+        .record({ min: finite, max: finite })
+        .map((p) => ({ column: 'm', kind: 'minmax' as const, ...p, outputs: ['m'] })),
+      fc
+        .constantFrom('none' as const, 'boolean' as const)
+        .map((kind) => ({ column: 'n', kind, outputs: ['n'] })),
+      fc.integer({ min: 1, max: 4 }).map((k) => {
+        const categories = Array.from({ length: k }, (_, i) => `c${i}`);
+        return { column: 'o', kind: 'onehot' as const, categories, outputs: categories };
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(feature, { minLength: 1, maxLength: 5 }),
+        fc.array(fc.oneof(fc.integer({ min: -1, max: 4 }), fc.float({ noNaN: true })), { maxLength: 60 }),
+        (features, cells) => {
+          const t: FittedTransform = {
+            version: 1,
+            features,
+            label: { column: 'y', kind: 'value' },
+            outputs: features.flatMap((f) => f.outputs),
+          };
+          const width = features.length;
+          const rows = Math.floor(cells.length / width);
+          const values = Float32Array.from(cells.slice(0, rows * width));
+          const expected = new Float32Array(rows * t.outputs.length);
+          const got = new Float32Array(rows * t.outputs.length);
+          const compiled = rowTransformer(t);
+          for (let r = 0; r < rows; r++) {
+            transformRow(t, values.subarray(r * width, (r + 1) * width), expected, r * t.outputs.length);
+            compiled(values, r, got, r * t.outputs.length);
+          }
+          expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
 
 describe('fitTransform', () => {
   it('z-score gives the training rows mean 0 and sample std 1; min-max puts them in [0, 1]', () => {
