@@ -158,16 +158,23 @@ export function classCounts(
   split: Uint8Array,
   classes: readonly string[],
 ): Record<SplitName, Record<string, number>> {
-  const out = Object.fromEntries(
-    SPLITS.map((s) => [s, Object.fromEntries(classes.map((c) => [c, 0]))]),
+  const k = classes.length;
+  const counts = new Float64Array(SPLITS.length * k);
+  for (let r = 0; r < labels.length; r++) {
+    const s = split[r] as number;
+    const l = labels[r] as number;
+    if (s < SPLITS.length && l >= 0 && l < k) counts[s * k + l] = (counts[s * k + l] as number) + 1;
+  }
+  return Object.fromEntries(
+    SPLITS.map((name, s) => {
+      const out: Record<string, number> = Object.fromEntries(classes.map((c) => [c, 0]));
+      // Two classes of one name (a schema may repeat one) share its count.
+      classes.forEach((c, l) => {
+        out[c] = (out[c] as number) + (counts[s * k + l] as number);
+      });
+      return [name, out];
+    }),
   ) as Record<SplitName, Record<string, number>>;
-  labels.forEach((l, r) => {
-    const s = SPLITS[split[r] as number];
-    const c = classes[l];
-    if (s !== undefined && c !== undefined)
-      (out[s] as Record<string, number>)[c] = ((out[s] as Record<string, number>)[c] ?? 0) + 1;
-  });
-  return out;
 }
 
 /** The failures of the checks named in `failOn`, one sentence each. */
