@@ -98,8 +98,9 @@ const ROWS_PER_CHUNK = 4096;
  * the training split only, runs the leakage and poisoning checks, and writes into `output` (a new
  * folder, complete or not at all): one tensor file per split (sealed when `seal` is given),
  * `schema.json`, `transform.json` (sealed too when sealing), `report.json` and a signed
- * `lineage.json`. Memory: the validated rows (4 bytes per feature value, 12 per row) and about
- * 43 bytes per distinct row in each of the two duplicate indexes (docs/data.md, "Memory").
+ * `lineage.json`. Memory: the validated rows (4 bytes per feature value, 12 per row), an 8-byte
+ * duplicate key per row, and while the checks run about 24 bytes more per row (docs/data.md,
+ * "Memory").
  */
 export async function prepareDataset(
   input: string,
