@@ -33,18 +33,29 @@ export async function fileSink(path: string, options: { readonly hash?: boolean 
   });
   const hash = options.hash === false ? undefined : createHash('sha256');
   let bytes = 0;
+  // One write in flight while the caller makes the next chunk (each chunk is the sink's to keep);
+  // its failure is thrown by the next call or by close().
+  let writing: Promise<unknown> = Promise.resolve();
+  const failed = (e: unknown): never => {
+    throw fromFsError(e, 'write', path);
+  };
   return {
     sink: async (chunk) => {
-      await handle.write(chunk);
+      await writing.catch(failed);
+      const write = handle.write(chunk);
+      write.catch(() => {});
+      writing = write;
       hash?.update(chunk);
       bytes += chunk.length;
     },
     close: async () => {
-      await handle.sync();
+      await writing.catch(failed);
+      await handle.sync().catch(failed);
       await handle.close();
       return { sealed: false, sha256: hash?.digest('hex'), bytes };
     },
     abort: async () => {
+      await writing.catch(() => {});
       await handle.close().catch(() => {});
     },
   };
