@@ -135,6 +135,12 @@ export async function ingest(
     const spec = features[j] as ColumnSpec;
     if (spec.type === 'number' || spec.type === 'integer') numbers[featurePositions[j] as number] = spec;
   }
+  // The categories as written, by input position (the label's too): the reader may index them.
+  const categories = source.columns.map((_, position): ReadonlyMap<string, number> | undefined => {
+    if (position === labelPosition) return labelPlain;
+    const j = featurePositions.indexOf(position);
+    return j === -1 ? undefined : featurePlain[j];
+  });
   let kept = 0;
   let tick = 0;
   let stoppedEarly = false;
@@ -167,7 +173,10 @@ export async function ingest(
     }
     return Number.NaN;
   };
-  for await (const next of source.rows({ numbers })) {
+  const used = source.columns.map(
+    (_, position) => position === labelPosition || featurePositions.includes(position),
+  );
+  for await (const next of source.rows({ numbers, categories, used })) {
     if (report.errorCount >= maxErrors) {
       stoppedEarly = true;
       break;
@@ -183,7 +192,7 @@ export async function ingest(
     drop = false;
     imputed = 0;
     const values = item.values;
-    // Numbers the reader converted are fastNumber's results for these very columns.
+    // Values the reader converted are fastNumber's results (or category indices) for these very columns.
     const readerNumbers = item.numbers;
     const at = item.numbersAt ?? 0;
     for (let j = 0; j < width; j++) {
@@ -207,7 +216,8 @@ export async function ingest(
       cell[j] = converted.ok ? converted.value : settle(spec, converted);
     }
     const rawLabel = values[labelPosition] ?? null;
-    let label = labelPlain?.get(rawLabel as string) ?? Number.NaN;
+    let label = readerNumbers === undefined ? Number.NaN : (readerNumbers[at + labelPosition] as number);
+    if (Number.isNaN(label)) label = labelPlain?.get(rawLabel as string) ?? Number.NaN;
     if (Number.isNaN(label)) {
       const labelConverted = convertValue(labelSpec, rawLabel, cats[labelAt]);
       label = labelConverted.ok ? labelConverted.value : settle(labelSpec, labelConverted);
