@@ -13,10 +13,10 @@
 // What prepare keeps in memory per row (prepareDataset's doc comment in src/data/prepare.ts, and
 // docs/data.md, "Memory"): the validated rows as float32 until they are written (4 bytes per
 // feature value: 29 × 4 = 116 bytes here), 12 bytes per row for the label, the input row number
-// and the split, and about 43 bytes per distinct row in each of the two duplicate indexes (exact
-// and near: a 64-bit key and counts in an open-addressing table at most 75 % full, whose size
-// doubles, so it grows in steps). Every row of this file is distinct, so that is about 200 bytes
-// a row in all; the readers and writers stream and keep nothing per row.
+// and the split, and the 8-byte exact-duplicate key made while reading; while the checks run, the
+// near-duplicate keys (8 bytes) and the grouping of one set of keys (16 bytes: keys partitioned
+// into cache-sized buckets, and a group id per row). That is about 140 to 160 bytes a row at the
+// peak; the readers and writers stream and keep nothing per row.
 // `prepare_rss_mib_per_million_rows` is the measured growth, from the peaks at N and N/10 rows.
 //
 // Options: --rows N (or BENCH_ROWS; default 10,000,000), --json, --keep (keep the CSVs and the

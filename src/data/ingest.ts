@@ -1,5 +1,6 @@
 import { SealtrainError } from '../errors/index.js';
 import { convertValue, fastNumber, type InvalidReason, plainCategories } from './internal/convert.js';
+import { Growing } from './internal/growing.js';
 import { isProblem, type RawRecord, type RecordSource } from './records.js';
 import { type ColumnSpec, type DatasetSchema, matchColumns } from './schema.js';
 import { categoryIndex, type RawMatrix } from './transform.js';
@@ -43,6 +44,8 @@ export interface Ingested {
   readonly labels: Int32Array | Float32Array;
   /** The input row number of each kept row. */
   readonly sourceRows: Int32Array;
+  /** The kept rows (indices into the matrix) with a cell to impute (NaN), in order. */
+  readonly imputedRows: Int32Array;
   readonly report: IngestReport;
 }
 
@@ -54,39 +57,16 @@ export interface IngestOptions {
   readonly onProgress?: (bytes: number, total: number | undefined) => void;
   /** Largest raw matrix in bytes (default and most: 4 GiB, the largest resizable buffer). */
   readonly maxMatrixBytes?: number;
+  /**
+   * Called with the matrix as the rows arrive: rows `from` to `to` (exclusive) are final, except
+   * for their cells to impute (NaN). Every kept row is passed once, in order, the last ones
+   * before `ingest` returns. The matrix may move as it grows: use `values` only during the call.
+   */
+  readonly onRows?: (values: Float32Array, from: number, to: number) => void;
 }
 
-/** A Float32Array on a resizable buffer that grows in place (no copies) up to `max` bytes. */
-class Growing<T extends Float32Array | Int32Array> {
-  private buffer: ArrayBuffer;
-  array: T;
-  constructor(
-    make: (b: ArrayBuffer) => T,
-    private readonly max: number,
-  ) {
-    this.buffer = new (
-      ArrayBuffer as unknown as new (
-        n: number,
-        o: { maxByteLength: number },
-      ) => ArrayBuffer
-    )(0, {
-      maxByteLength: max,
-    });
-    this.array = make(this.buffer);
-  }
-  ensure(elements: number, what: string): void {
-    const bytes = elements * 4;
-    if (bytes <= this.buffer.byteLength) return;
-    const next = Math.min(this.max, Math.max(bytes, Math.ceil(this.buffer.byteLength * 1.5), 1 << 20));
-    if (next < bytes) {
-      throw new SealtrainError(
-        'ERR_DATA_INVALID',
-        `The ${what} would exceed ${this.max} bytes in memory; prepare a sample, or drop columns with "ignore".`,
-      );
-    }
-    (this.buffer as unknown as { resize(n: number): void }).resize(next);
-  }
-}
+/** Kept rows between calls of {@link IngestOptions.onRows}. */
+const ROWS_PER_CALL = 4096;
 
 function emptyColumn(): ColumnReport {
   return { missing: 0, type: 0, notFinite: 0, range: 0, category: 0, imputed: 0, dropped: 0 };
@@ -104,7 +84,7 @@ const REASON_FIELD: Record<InvalidReason, keyof ColumnReport> = {
  * column's policy to missing and invalid values: `fail` records an error (all are reported up to
  * `maxErrors`, then the run fails with `ERR_DATA_INVALID`), `drop` leaves the row out, `impute`
  * marks the cell for the value fitted on the training split. Keeps the rows in memory: 4 bytes
- * per feature cell, plus 8 per row.
+ * per feature cell, plus 8 per row and 4 per row with a cell to impute.
  */
 export async function ingest(
   source: RecordSource,
@@ -131,6 +111,9 @@ export async function ingest(
     max,
   );
   const rows = new Growing((b) => new Int32Array(b), max);
+  const imputedRows = new Growing((b) => new Int32Array(b), max);
+  let imputedCount = 0;
+  let passed = 0;
   const report: IngestReport = {
     rowsRead: 0,
     rowsKept: 0,
@@ -152,6 +135,12 @@ export async function ingest(
     const spec = features[j] as ColumnSpec;
     if (spec.type === 'number' || spec.type === 'integer') numbers[featurePositions[j] as number] = spec;
   }
+  // The categories as written, by input position (the label's too): the reader may index them.
+  const categories = source.columns.map((_, position): ReadonlyMap<string, number> | undefined => {
+    if (position === labelPosition) return labelPlain;
+    const j = featurePositions.indexOf(position);
+    return j === -1 ? undefined : featurePlain[j];
+  });
   let kept = 0;
   let tick = 0;
   let stoppedEarly = false;
@@ -184,7 +173,10 @@ export async function ingest(
     }
     return Number.NaN;
   };
-  for await (const next of source.rows({ numbers })) {
+  const used = source.columns.map(
+    (_, position) => position === labelPosition || featurePositions.includes(position),
+  );
+  for await (const next of source.rows({ numbers, categories, used })) {
     if (report.errorCount >= maxErrors) {
       stoppedEarly = true;
       break;
@@ -200,7 +192,7 @@ export async function ingest(
     drop = false;
     imputed = 0;
     const values = item.values;
-    // Numbers the reader converted are fastNumber's results for these very columns.
+    // Values the reader converted are fastNumber's results (or category indices) for these very columns.
     const readerNumbers = item.numbers;
     const at = item.numbersAt ?? 0;
     for (let j = 0; j < width; j++) {
@@ -224,7 +216,8 @@ export async function ingest(
       cell[j] = converted.ok ? converted.value : settle(spec, converted);
     }
     const rawLabel = values[labelPosition] ?? null;
-    let label = labelPlain?.get(rawLabel as string) ?? Number.NaN;
+    let label = readerNumbers === undefined ? Number.NaN : (readerNumbers[at + labelPosition] as number);
+    if (Number.isNaN(label)) label = labelPlain?.get(rawLabel as string) ?? Number.NaN;
     if (Number.isNaN(label)) {
       const labelConverted = convertValue(labelSpec, rawLabel, cats[labelAt]);
       label = labelConverted.ok ? labelConverted.value : settle(labelSpec, labelConverted);
@@ -239,8 +232,16 @@ export async function ingest(
     matrix.array.set(cell, kept * width);
     labels.array[kept] = label;
     rows.array[kept] = item.row;
+    if (imputed > 0) {
+      imputedRows.ensure(imputedCount + 1, 'row index');
+      imputedRows.array[imputedCount++] = kept;
+    }
     report.cellsImputed += imputed;
     kept++;
+    if (options.onRows !== undefined && kept - passed === ROWS_PER_CALL) {
+      options.onRows(matrix.array, passed, kept);
+      passed = kept;
+    }
   }
   options.onProgress?.(source.bytesRead() ?? 0, source.totalBytes);
   report.rowsKept = kept;
@@ -261,10 +262,12 @@ export async function ingest(
       },
     );
   }
+  if (options.onRows !== undefined && kept > passed) options.onRows(matrix.array, passed, kept);
   return {
     matrix: { values: matrix.array.subarray(0, kept * width), rows: kept, columns: features },
     labels: labels.array.subarray(0, kept),
     sourceRows: rows.array.subarray(0, kept),
+    imputedRows: imputedRows.array.subarray(0, imputedCount),
     report,
   };
 }

@@ -10,6 +10,7 @@ import { type InferOptions, inferSchema } from './infer-schema.js';
 import { type IngestReport, ingest } from './ingest.js';
 import { hashPath } from './internal/hash-file.js';
 import { assertReplaceable, writeOutputDir } from './internal/output-dir.js';
+import { ExactKeys } from './internal/row-hash.js';
 import {
   type CheckOptions,
   type CheckReport,
@@ -24,7 +25,7 @@ import type { RecordSource } from './records.js';
 import { type DatasetSchema, schemaDigest } from './schema.js';
 import { DEFAULT_FRACTIONS, SPLITS, type SplitFractions, type SplitName, stratifiedSplit } from './split.js';
 import { TensorFileWriter } from './tensor-file.js';
-import { type FittedTransform, fitTransform, type RawMatrix, transformRow } from './transform.js';
+import { type FittedTransform, fitTransform, type RawMatrix, rowTransformer } from './transform.js';
 
 /** Options for {@link prepareDataset}. */
 export interface PrepareOptions {
@@ -97,8 +98,9 @@ const ROWS_PER_CHUNK = 4096;
  * the training split only, runs the leakage and poisoning checks, and writes into `output` (a new
  * folder, complete or not at all): one tensor file per split (sealed when `seal` is given),
  * `schema.json`, `transform.json` (sealed too when sealing), `report.json` and a signed
- * `lineage.json`. Memory: the validated rows (4 bytes per feature value, 12 per row) and about
- * 43 bytes per distinct row in each of the two duplicate indexes (docs/data.md, "Memory").
+ * `lineage.json`. Memory: the validated rows (4 bytes per feature value, 12 per row), an 8-byte
+ * duplicate key per row, and while the checks run about 24 bytes more per row (docs/data.md,
+ * "Memory").
  */
 export async function prepareDataset(
   input: string,
@@ -165,9 +167,12 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
   const inferred = options.schema === undefined;
   const schema = options.schema ?? (await inferSchema(await openInput(input, options), options.infer ?? {}));
   const source = await openInput(input, options);
+  // The exact-duplicate keys are made while the parse thread reads, on this otherwise idle thread.
+  const exactKeys = new ExactKeys(schema.columns.length - 1);
   const ingested = await ingest(source, schema, {
     ...(options.maxErrors !== undefined ? { maxErrors: options.maxErrors } : {}),
     onProgress: (done, total) => options.onProgress?.('read', done, total),
+    onRows: (values, from, to) => exactKeys.add(values, from, to),
   });
   const hashed = await hashing;
   const { matrix, labels } = ingested;
@@ -179,10 +184,13 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
   const split = stratifiedSplit(classification ? (labels as Int32Array) : null, matrix.rows, fractions, seed);
   let stats: readonly ColumnStats[] = [];
   const transform = fitTransform(schema, matrix, split, {
+    imputedRows: ingested.imputedRows,
     onColumns: (fitted) => {
       stats = fitted.map((f) => f.stats);
     },
   });
+  // The imputed cells are filled now: those rows are keyed again.
+  exactKeys.redo(matrix.values, ingested.imputedRows);
   const checks = runChecks(
     {
       matrix,
@@ -191,6 +199,7 @@ async function run(input: string, output: string, options: PrepareOptions): Prom
       classes: classification ? classes : undefined,
       sourceRows: ingested.sourceRows,
       stats,
+      exactKeys: exactKeys.keys,
     },
     options.checks ?? {},
   );
@@ -282,21 +291,33 @@ interface SplitContext {
   readonly options: PrepareOptions;
 }
 
-async function openSink(dir: string, file: string, options: PrepareOptions): Promise<OpenSink> {
+/** A sink for `file`, sealed when sealing; `hashed`: the writer hashes every byte itself (tensor files). */
+async function openSink(
+  dir: string,
+  file: string,
+  options: PrepareOptions,
+  hashed = false,
+): Promise<OpenSink> {
   const path = join(dir, file);
   return options.seal === undefined
-    ? fileSink(path)
+    ? fileSink(path, { hash: !hashed })
     : sealedSink(path, { ...options.seal, overwrite: false });
 }
 
+/** Closes `out` and describes the file; `written`: the plain file's hash when the writer made it. */
 async function finishOutput(
   dir: string,
   file: string,
   out: OpenSink,
   extra: Partial<PreparedOutput>,
+  written?: string,
 ): Promise<PreparedOutput> {
   const result = await out.close();
-  if (!result.sealed) return { file, sha256: result.sha256, bytes: result.bytes, sealed: false, ...extra };
+  if (!result.sealed) {
+    const hash = result.sha256 ?? written;
+    if (hash === undefined) throw new SealtrainError('ERR_INTERNAL', `${file} was written without a hash.`);
+    return { file, sha256: hash, bytes: result.bytes, sealed: false, ...extra };
+  }
   // The sealing engine wrote the file: its bytes on disk are hashed here, once.
   const { sha256, bytes } = await hashPath(join(dir, file));
   return { file, sha256, bytes, sealed: true, bodyDigest: result.bodyDigest, ...extra };
@@ -310,10 +331,9 @@ async function writeSplit(
   c: SplitContext,
 ): Promise<PreparedOutput> {
   const file = `${name}.tensor${c.options.seal ? '.sealed' : ''}`;
-  const out = await openSink(dir, file, c.options);
+  const out = await openSink(dir, file, c.options, true);
   try {
     const width = c.transform.outputs.length;
-    const rawWidth = c.matrix.columns.length;
     const writer = new TensorFileWriter(
       {
         tensors: [
@@ -330,31 +350,29 @@ async function writeSplit(
       out.sink,
       { source: file },
     );
+    const transform = rowTransformer(c.transform);
+    // The writer copies each chunk before writeRows resolves: one chunk serves every call.
     const chunk = new Float32Array(ROWS_PER_CHUNK * width);
     let filled = 0;
     let written = 0;
     for (let r = 0; r < c.matrix.rows; r++) {
       if (c.split[r] !== code) continue;
-      transformRow(
-        c.transform,
-        c.matrix.values.subarray(r * rawWidth, (r + 1) * rawWidth),
-        chunk,
-        filled * width,
-      );
+      transform(c.matrix.values, r, chunk, filled * width);
       if (++filled === ROWS_PER_CHUNK) {
-        await writer.writeRows('features', chunk.slice());
+        await writer.writeRows('features', chunk);
         written += filled;
         filled = 0;
         c.options.onProgress?.('write', written, rows);
       }
     }
-    if (filled > 0) await writer.writeRows('features', chunk.slice(0, filled * width));
+    if (filled > 0) await writer.writeRows('features', chunk.subarray(0, filled * width));
     const labels = c.classification ? new Int32Array(rows) : new Float32Array(rows);
     let i = 0;
     for (let r = 0; r < c.matrix.rows; r++) if (c.split[r] === code) labels[i++] = c.labels[r] as number;
     await writer.writeRows('labels', labels);
-    await writer.finish();
-    return await finishOutput(dir, file, out, { split: name, rows });
+    // The writer's hash of every byte it wrote is the plain file's SHA-256.
+    const summary = await writer.finish();
+    return await finishOutput(dir, file, out, { split: name, rows }, summary.sha256);
   } catch (error) {
     await out.abort();
     throw error;

@@ -15,9 +15,10 @@ export interface RawRecord {
   /** One value per column of {@link RecordSource.columns}, in that order. */
   readonly values: readonly RawValue[];
   /**
-   * The values the reader converted as {@link RowsOptions.numbers} asked: position `k` of the row
-   * is `numbers[numbersAt + k]` when that is not NaN (`fastNumber`'s result for its column), and
-   * `values[k]` is then left empty; NaN means `values[k]` holds the value as read.
+   * The values the reader converted as {@link RowsOptions} asked: position `k` of the row is
+   * `numbers[numbersAt + k]` when that is not NaN (`fastNumber`'s result for its column, which a
+   * reader may round to float32, the precision the prepared rows keep; or a category's index),
+   * and `values[k]` is then left empty; NaN means `values[k]` holds the value as read.
    */
   readonly numbers?: Float64Array;
   readonly numbersAt?: number;
@@ -31,6 +32,17 @@ export interface RowsOptions {
    * convert stays as read. A reader may ignore this.
    */
   readonly numbers?: readonly (ColumnSpec | undefined)[];
+  /**
+   * By input position, the category columns (and a category label) whose values the reader may
+   * turn into their index with this map (`plainCategories`: the categories as written); a value
+   * not in it stays as read. A reader may ignore this.
+   */
+  readonly categories?: readonly (ReadonlyMap<string, number> | undefined)[];
+  /**
+   * By input position, whether the caller reads the value at all (ignored columns are not): a
+   * reader may leave the others empty. A reader may ignore this.
+   */
+  readonly used?: readonly boolean[];
 }
 
 /**

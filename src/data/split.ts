@@ -80,29 +80,68 @@ export function stratifiedSplit(
   seed: number,
 ): Uint8Array {
   const out = new Uint8Array(rows).fill(255);
-  const groups = new Map<number, number[]>();
-  for (let i = 0; i < rows; i++) {
-    const s = strata === null ? 0 : (strata[i] as number);
-    if (s < 0) continue;
-    let g = groups.get(s);
-    if (g === undefined) {
-      g = [];
-      groups.set(s, g);
+  const members = new Int32Array(strata === null ? rows : countKept(strata, rows));
+  // Each stratum's members, in row order, one stratum after another (a counting sort).
+  let entries: [stratum: number, size: number][];
+  const starts: number[] = [0];
+  if (strata === null) {
+    entries = rows > 0 ? [[0, rows]] : [];
+    for (let i = 0; i < rows; i++) members[i] = i;
+  } else {
+    const sizes = new Map<number, number>();
+    const small = new Float64Array(SMALL_STRATA);
+    for (let i = 0; i < rows; i++) {
+      const s = strata[i] as number;
+      if (s < 0) continue;
+      if (s < SMALL_STRATA) small[s] = (small[s] as number) + 1;
+      else sizes.set(s, (sizes.get(s) ?? 0) + 1);
     }
-    g.push(i);
+    small.forEach((n, s) => {
+      if (n > 0) sizes.set(s, n);
+    });
+    entries = [...sizes.entries()].sort((a, b) => a[0] - b[0]);
+    const next = new Map<number, number>();
+    const smallNext = new Float64Array(SMALL_STRATA);
+    for (const [stratum, n] of entries) {
+      const start = starts[starts.length - 1] as number;
+      if (stratum < SMALL_STRATA) smallNext[stratum] = start;
+      else next.set(stratum, start);
+      starts.push(start + n);
+    }
+    for (let i = 0; i < rows; i++) {
+      const s = strata[i] as number;
+      if (s < 0) continue;
+      if (s < SMALL_STRATA) {
+        members[smallNext[s] as number] = i;
+        smallNext[s] = (smallNext[s] as number) + 1;
+      } else {
+        const at = next.get(s) as number;
+        members[at] = i;
+        next.set(s, at + 1);
+      }
+    }
   }
-  const entries = [...groups.entries()].sort((a, b) => a[0] - b[0]);
   const counts = allocate(
-    entries.map(([, m]) => m.length),
+    entries.map(([, n]) => n),
     fractions,
   );
-  entries.forEach(([stratum, members], g) => {
-    const order = new Rng(seed, 2000 + stratum).permutation(members.length);
+  entries.forEach(([stratum, n], g) => {
+    const order = new Rng(seed, 2000 + stratum).permutation(n);
     const [nTrain, nValidation] = counts[g] as [number, number, number];
-    for (let k = 0; k < members.length; k++) {
-      const row = members[order[k] as number] as number;
+    const from = starts[g] as number;
+    for (let k = 0; k < n; k++) {
+      const row = members[from + (order[k] as number)] as number;
       out[row] = k < nTrain ? 0 : k < nTrain + nValidation ? 1 : 2;
     }
   });
   return out;
+}
+
+/** Strata below this are counted in an array; others (rare: a class index is small) in a map. */
+const SMALL_STRATA = 1 << 16;
+
+function countKept(strata: Int32Array, rows: number): number {
+  let n = 0;
+  for (let i = 0; i < rows; i++) if ((strata[i] as number) >= 0) n++;
+  return n;
 }

@@ -560,6 +560,7 @@ export class TensorFileWriter {
    * Appends whole rows (row-major, `data.length` a multiple of the values per row) to the named
    * tensor. Tensors are stored one after another in header order: rows for a later tensor are
    * kept in memory until the earlier ones are complete, so declare the largest tensor first.
+   * `data` is copied before the returned promise resolves: the caller may then fill it again.
    *
    * @throws {SealtrainError} `ERR_INTERNAL` for an unknown tensor, a typed array of the wrong
    *   type, partial rows or more rows than declared; the sink's own errors unchanged.

@@ -69,15 +69,26 @@ export function categoryIndex(c: ColumnSpec): Map<string, number> | undefined {
  * Fits imputation, normalisation and one-hot encoding on the training rows only (`split[r] === 0`)
  * and fills the imputed cells of `m` in place (in every split, with the training values).
  * `onColumns` receives each column's training statistics after imputation (the leakage checks
- * reuse them instead of passing over the rows again).
+ * reuse them instead of passing over the rows again). `imputedRows`, when given, lists every row
+ * with a cell to impute (NaN), in order, so that only those are looked at (`ingest` gives it).
  */
 export function fitTransform(
   schema: DatasetSchema,
   m: RawMatrix,
   split: Uint8Array,
-  options: { readonly onColumns?: (fitted: readonly FittedColumn[]) => void } = {},
+  options: {
+    readonly onColumns?: (fitted: readonly FittedColumn[]) => void;
+    readonly imputedRows?: ArrayLike<number>;
+  } = {},
 ): FittedTransform {
-  const fitted = fitColumns(m.columns, m.values, m.rows, split, m.columns.map(categoryIndex));
+  const fitted = fitColumns(
+    m.columns,
+    m.values,
+    m.rows,
+    split,
+    m.columns.map(categoryIndex),
+    options.imputedRows,
+  );
   options.onColumns?.(fitted);
   const features: FeatureTransform[] = m.columns.map((c, j) => {
     const { impute, stats } = fitted[j] as FittedColumn;
@@ -149,6 +160,39 @@ export function transformRow(
         out[o++] = v;
     }
   });
+}
+
+/**
+ * {@link transformRow} compiled for many rows: the transform's kinds and parameters are laid out
+ * in arrays once, and the returned function writes row `row` of the row-major raw `values`
+ * (already converted and imputed) into `out` at `offset`, without a copy of the row. The same
+ * arithmetic, so the same float32 values.
+ */
+export function rowTransformer(
+  t: FittedTransform,
+): (values: Float32Array, row: number, out: Float32Array, offset: number) => void {
+  const n = t.features.length;
+  // 0: as it is; 1: (v − a) / b (z-score: mean and std; min-max: min and max − min); 2: one-hot of `width`.
+  const kind = new Uint8Array(n);
+  const a = new Float64Array(n);
+  const b = new Float64Array(n);
+  const width = new Int32Array(n);
+  t.features.forEach((f, j) => {
+    if (f.kind === 'zscore') [kind[j], a[j], b[j]] = [1, f.mean, f.std];
+    else if (f.kind === 'minmax') [kind[j], a[j], b[j]] = [1, f.min, f.max - f.min];
+    else if (f.kind === 'onehot') [kind[j], width[j]] = [2, f.categories.length];
+  });
+  return (values, row, out, offset) => {
+    let o = offset;
+    const base = row * n;
+    for (let j = 0; j < n; j++) {
+      const v = values[base + j] as number;
+      const k = kind[j] as number;
+      if (k === 1) out[o++] = (v - (a[j] as number)) / (b[j] as number);
+      else if (k === 0) out[o++] = v;
+      else for (let c = 0; c < (width[j] as number); c++) out[o++] = c === v ? 1 : 0;
+    }
+  };
 }
 
 /**

@@ -108,6 +108,41 @@ describe('value conversion', () => {
     }
   });
 
+  it('reads every plain decimal to the very double Number() gives, up to 15 digits and beyond', () => {
+    const column = parseDatasetSchema({
+      version: 1,
+      label: 'y',
+      columns: [
+        { name: 'x', type: 'number' },
+        { name: 'y', type: 'category', categories: ['a'] },
+      ],
+    }).columns[0] as never;
+    const digits = fc.stringMatching(/^[0-9]{1,22}$/);
+    const decimal = fc
+      .tuple(fc.boolean(), digits, fc.option(fc.stringMatching(/^[0-9]{0,22}$/)))
+      .map(
+        ([minus, whole, fraction]) => `${minus ? '-' : ''}${whole}${fraction === null ? '' : `.${fraction}`}`,
+      );
+    fc.assert(
+      fc.property(decimal, (text) => {
+        expect(Object.is(fastNumber(column, text), Number(text)), text).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
+    // Halfway cases and the largest exact mantissa: one correctly rounded division, as Number().
+    for (const text of [
+      '0.1',
+      '0.3',
+      '2.675',
+      '999999999999999',
+      '99999999999999.9',
+      '0.000000000000001',
+      '-0.0',
+    ]) {
+      expect(Object.is(fastNumber(column, text), Number(text)), text).toBe(true);
+    }
+  });
+
   it('finds a category as written only where convertValue gives the same index', () => {
     const schema = parseDatasetSchema({
       version: 1,

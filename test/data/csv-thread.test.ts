@@ -103,9 +103,11 @@ describe('CSV rows parsed on a worker thread', () => {
     });
   });
 
-  it('converts the numbers asked for as fastNumber does, and leaves every other value as read', async () => {
-    const values = ['12', '0.5', '1e3', '0x10', '', 'NaN', ' 7', '-3', '150', '2.5', '1e400', '007'];
-    const path = await file('numbers.csv', `n,i,t\n${values.map((v) => `${v},${v},${v}`).join('\n')}\n`);
+  it('converts the numbers asked for as fastNumber does (as float32), categories to their index, and leaves every other used value as read', async () => {
+    const values = ['12', '0.5', '1e3', '0x10', '', 'NaN', ' 7', '-3', '150', '2.5', '1e400', '007', '0.1'];
+    const categories = ['a', 'b', ' a', 'A', 'z', '', 'b', 'a', 'a', 'b', 'a', 'b', 'a'];
+    const lines = values.map((v, r) => `${v},${v},${v},${categories[r]},${v}`);
+    const path = await file('numbers.csv', `n,i,t,c,u\n${lines.join('\n')}\n`);
     const { columns } = await readCsv(path);
     const number: ColumnSpec = {
       name: 'n',
@@ -122,9 +124,15 @@ describe('CSV rows parsed on a worker thread', () => {
       invalid: 'fail',
       normalize: 'none',
     };
+    const index = new Map([
+      ['a', 0],
+      ['b', 1],
+    ]);
     const { items } = await drain(
       csvRowsInWorker(settingsOf(path), columns, { bytes: 0 }, entry(), {
-        numbers: [number, integer, undefined],
+        numbers: [number, integer, undefined, undefined, undefined],
+        categories: [undefined, undefined, undefined, index, undefined],
+        used: [true, true, true, true, false],
       }),
     );
     expect(items).toHaveLength(values.length);
@@ -135,8 +143,16 @@ describe('CSV rows parsed on a worker thread', () => {
       const at = record.numbersAt ?? 0;
       const value = (k: number) =>
         Number.isNaN(converted[at + k] as number) ? record.values[k] : converted[at + k];
-      const want = (spec: ColumnSpec) => (Number.isNaN(fastNumber(spec, raw)) ? raw : fastNumber(spec, raw));
-      expect([value(0), value(1), value(2)]).toEqual([want(number), want(integer), raw]);
+      const want = (spec: ColumnSpec) =>
+        Number.isNaN(fastNumber(spec, raw)) ? raw : Math.fround(fastNumber(spec, raw));
+      const category = categories[r] as string;
+      expect([value(0), value(1), value(2), value(3), value(4)]).toEqual([
+        want(number),
+        want(integer),
+        raw,
+        index.get(category) ?? category,
+        undefined,
+      ]);
     });
   });
 

@@ -11,8 +11,9 @@ import {
   stratifiedSplit,
   transformRow,
 } from '../../src/data/index.js';
-import type { RawMatrix } from '../../src/data/transform.js';
+import { type FeatureTransform, type RawMatrix, rowTransformer } from '../../src/data/transform.js';
 import { isSealtrainError } from '../../src/errors/index.js';
+import { Rng } from '../../src/train/index.js';
 
 /** Split shares as whole percentages: train > 0, all three summing to 100. */
 const percentages = fc
@@ -88,6 +89,27 @@ describe('stratifiedSplit', () => {
           expect(Math.abs((got[k] as number) - n * fractions[name])).toBeLessThanOrEqual(1);
         });
       }),
+    );
+  });
+
+  it('cuts each stratum in the order its seeded shuffle gives, whatever the strata values', () => {
+    // Strata any 32-bit value: small class indices, and large or sparse values, with dropped rows (-1).
+    const anyStrata = fc
+      .array(fc.constantFrom(-1, 0, 1, 2, 70_000, 2 ** 31 - 1), { maxLength: 300 })
+      .map((a) => Int32Array.from(a));
+    fc.assert(
+      fc.property(anyStrata, percentages, seed, fc.boolean(), (labels, pct, s, regression) => {
+        const split = stratifiedSplit(regression ? null : labels, labels.length, fractionsOf(pct), s);
+        const strata = regression ? new Set([0]) : new Set([...labels].filter((c) => c >= 0));
+        for (const stratum of strata) {
+          const members = [...labels.keys()].filter((i) => regression || labels[i] === stratum);
+          const order = new Rng(s, 2000 + stratum).permutation(members.length);
+          // The rows in shuffled order go to train, then validation, then test.
+          const codes = Array.from(order, (k) => split[members[k] as number] as number);
+          expect(codes).toEqual([...codes].sort((a, b) => a - b));
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 
@@ -206,6 +228,53 @@ function meanStd(v: readonly number[]): { mean: number; std: number } {
   const ss = v.reduce((a, b) => a + (b - mean) ** 2, 0);
   return { mean, std: Math.sqrt(ss / (v.length - 1)) };
 }
+
+describe('rowTransformer', () => {
+  it('writes every row of a matrix exactly as transformRow writes it, for every kind of column', () => {
+    const finite = fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e30, max: 1e30 });
+    const feature: fc.Arbitrary<FeatureTransform> = fc.oneof(
+      fc
+        .record({ mean: finite, std: finite })
+        .map((p) => ({ column: 'z', kind: 'zscore' as const, ...p, outputs: ['z'] })),
+      fc
+        .record({ min: finite, max: finite })
+        .map((p) => ({ column: 'm', kind: 'minmax' as const, ...p, outputs: ['m'] })),
+      fc
+        .constantFrom('none' as const, 'boolean' as const)
+        .map((kind) => ({ column: 'n', kind, outputs: ['n'] })),
+      fc.integer({ min: 1, max: 4 }).map((k) => {
+        const categories = Array.from({ length: k }, (_, i) => `c${i}`);
+        return { column: 'o', kind: 'onehot' as const, categories, outputs: categories };
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(feature, { minLength: 1, maxLength: 5 }),
+        fc.array(fc.oneof(fc.integer({ min: -1, max: 4 }), fc.float({ noNaN: true })), { maxLength: 60 }),
+        (features, cells) => {
+          const t: FittedTransform = {
+            version: 1,
+            features,
+            label: { column: 'y', kind: 'value' },
+            outputs: features.flatMap((f) => f.outputs),
+          };
+          const width = features.length;
+          const rows = Math.floor(cells.length / width);
+          const values = Float32Array.from(cells.slice(0, rows * width));
+          const expected = new Float32Array(rows * t.outputs.length);
+          const got = new Float32Array(rows * t.outputs.length);
+          const compiled = rowTransformer(t);
+          for (let r = 0; r < rows; r++) {
+            transformRow(t, values.subarray(r * width, (r + 1) * width), expected, r * t.outputs.length);
+            compiled(values, r, got, r * t.outputs.length);
+          }
+          expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
 
 describe('fitTransform', () => {
   it('z-score gives the training rows mean 0 and sample std 1; min-max puts them in [0, 1]', () => {

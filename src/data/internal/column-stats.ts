@@ -29,6 +29,29 @@ export class ColumnStats implements ColumnSpread {
   private lo = Number.POSITIVE_INFINITY;
   private hi = Number.NEGATIVE_INFINITY;
 
+  /**
+   * The accumulator that adding values one by one leaves in this state: the count of finite
+   * values, of values passed over, the running mean (0 with no values), M2, minimum and maximum.
+   * For a pass that keeps many columns' running moments in arrays and updates them the same way.
+   */
+  static fromMoments(m: {
+    readonly count: number;
+    readonly skipped: number;
+    readonly mean: number;
+    readonly sumSquares: number;
+    readonly min: number;
+    readonly max: number;
+  }): ColumnStats {
+    const stats = new ColumnStats();
+    stats.n = m.count;
+    stats.nSkipped = m.skipped;
+    stats.mu = m.mean;
+    stats.m2 = m.sumSquares;
+    stats.lo = m.min;
+    stats.hi = m.max;
+    return stats;
+  }
+
   /** Adds one value. */
   add(value: number): void {
     if (!Number.isFinite(value)) {

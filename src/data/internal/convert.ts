@@ -58,12 +58,48 @@ export function fastNumber(column: ColumnSpec, raw: RawValue): number {
     const c1 = raw.charCodeAt(from + 1) | 32;
     if (c1 === 120 || c1 === 98 || c1 === 111) return Number.NaN; // 0x, 0b, 0o
   }
-  const value = +raw;
+  const value = decimal(raw, from);
   if (Number.isNaN(value) || Math.abs(value) > FLOAT32_MAX) return Number.NaN;
   if (column.type === 'integer' && !Number.isInteger(value)) return Number.NaN;
   if ((column.min !== undefined && value < column.min) || (column.max !== undefined && value > column.max))
     return Number.NaN;
   return value;
+}
+
+/** Powers of ten that are exact doubles. */
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * `+text` for a text of digits from `from` on (after a minus when `from` is 1), about twice as
+ * fast where it matters: digits with at most one point and at most 15 digits in all are read
+ * as an integer below 10¹⁵ (exact) divided by a power of ten (exact), and one IEEE division
+ * rounds correctly, as `+text` does. Any other text is left to `+text`.
+ */
+function decimal(text: string, from: number): number {
+  const n = text.length;
+  let mantissa = 0;
+  let digits = 0;
+  let scale = 0;
+  let i = from;
+  for (; i < n; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    mantissa = mantissa * 10 + d;
+    digits++;
+  }
+  if (i < n) {
+    if (text.charCodeAt(i) !== 46) return +text;
+    for (i++; i < n; i++) {
+      const d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return +text;
+      mantissa = mantissa * 10 + d;
+      digits++;
+      scale++;
+    }
+  }
+  if (digits === 0 || digits > 15) return +text;
+  const value = scale === 0 ? mantissa : mantissa / (POWERS_OF_TEN[scale] as number);
+  return from === 1 ? -value : value;
 }
 
 /**

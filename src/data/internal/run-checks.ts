@@ -2,17 +2,17 @@ import {
   type ClassBalance,
   type ColumnStats,
   classBalance,
-  DuplicateIndex,
   type DuplicateReport,
   type LabelDrift,
   labelDrift,
-  NearDuplicateIndex,
   nearDuplicateQuanta,
   OutlierCounter,
   type OutlierReport,
 } from '../checks.js';
 import { SPLITS, type SplitName } from '../split.js';
 import type { RawMatrix } from '../transform.js';
+import { countDuplicates, groupKeys } from './key-groups.js';
+import { RowHasher } from './row-hash.js';
 
 /** A check `--fail-on` can name. */
 export type CheckName = 'duplicates' | 'near-duplicates' | 'drift' | 'outliers';
@@ -45,7 +45,15 @@ export interface CheckInput {
   readonly sourceRows: Int32Array;
   /** Each column's statistics over the training rows, after imputation (from fitting). */
   readonly stats: readonly ColumnStats[];
+  /**
+   * The rows' exact keys (two words per row, `RowHasher.exact` of the imputed rows), when they
+   * were made already (prepare makes them while it reads); else they are made here.
+   */
+  readonly exactKeys?: Uint32Array;
 }
+
+/** Examples kept per split and per pair of splits. */
+const MAX_EXAMPLES = 10;
 
 /** What the checks found; also written in `report.json`. */
 export interface CheckReport {
@@ -73,13 +81,17 @@ function crossGroups(r: DuplicateReport): number {
 export function runChecks(data: CheckInput, options: CheckOptions): CheckReport {
   const { matrix: m, labels, split, classes, sourceRows, stats } = data;
   const width = m.columns.length;
-  const exact = new DuplicateIndex({ expectedRows: m.rows });
-  const near = new NearDuplicateIndex(
-    nearDuplicateQuanta(stats, { fraction: options.nearFraction ?? 1e-3 }),
-    {
-      expectedRows: m.rows,
-    },
-  );
+  const hasher = new RowHasher(width);
+  let exactKeys = data.exactKeys;
+  if (exactKeys === undefined) {
+    exactKeys = new Uint32Array(2 * m.rows);
+    hasher.exact(m.values, 0, m.rows, exactKeys);
+  }
+  const duplicates = countDuplicates(groupKeys(exactKeys, split), split, sourceRows, MAX_EXAMPLES);
+  const quanta = nearDuplicateQuanta(stats, { fraction: options.nearFraction ?? 1e-3 });
+  const nearKeys = new Uint32Array(2 * m.rows);
+  hasher.quantised(m.values, 0, m.rows, quanta, nearKeys);
+  const nearDuplicates = countDuplicates(groupKeys(nearKeys, split), split, sourceRows, MAX_EXAMPLES);
   const z = options.outlierZ ?? 6;
   // Outliers are measured on number and integer columns only: a rare category or boolean is not one.
   const numeric = m.columns.flatMap((c, j) =>
@@ -95,20 +107,15 @@ export function runChecks(data: CheckInput, options: CheckOptions): CheckReport 
   }));
   const numericRow = new Float64Array(numeric.length);
   const outliers = new OutlierCounter(spreads, { z });
-  for (let r = 0; r < m.rows; r++) {
-    const s = split[r] as number;
-    if (s > 2) continue;
-    const row = m.values.subarray(r * width, (r + 1) * width);
-    const at = sourceRows[r] as number;
-    exact.add(row, s as 0 | 1 | 2, at);
-    near.add(row, s as 0 | 1 | 2, at);
-    if (numeric.length > 0) {
-      for (let k = 0; k < numeric.length; k++) numericRow[k] = row[numeric[k] as number] as number;
-      outliers.add(numericRow, at);
+  if (numeric.length > 0) {
+    for (let r = 0; r < m.rows; r++) {
+      if ((split[r] as number) > 2) continue;
+      const base = r * width;
+      for (let k = 0; k < numeric.length; k++)
+        numericRow[k] = m.values[base + (numeric[k] as number)] as number;
+      outliers.add(numericRow, sourceRows[r] as number);
     }
   }
-  const duplicates = exact.report();
-  const nearDuplicates = near.report();
   const outlierReport = outliers.report();
   const summary: Record<string, number> = {
     duplicate_rows_within_splits:
@@ -151,16 +158,23 @@ export function classCounts(
   split: Uint8Array,
   classes: readonly string[],
 ): Record<SplitName, Record<string, number>> {
-  const out = Object.fromEntries(
-    SPLITS.map((s) => [s, Object.fromEntries(classes.map((c) => [c, 0]))]),
+  const k = classes.length;
+  const counts = new Float64Array(SPLITS.length * k);
+  for (let r = 0; r < labels.length; r++) {
+    const s = split[r] as number;
+    const l = labels[r] as number;
+    if (s < SPLITS.length && l >= 0 && l < k) counts[s * k + l] = (counts[s * k + l] as number) + 1;
+  }
+  return Object.fromEntries(
+    SPLITS.map((name, s) => {
+      const out: Record<string, number> = Object.fromEntries(classes.map((c) => [c, 0]));
+      // Two classes of one name (a schema may repeat one) share its count.
+      classes.forEach((c, l) => {
+        out[c] = (out[c] as number) + (counts[s * k + l] as number);
+      });
+      return [name, out];
+    }),
   ) as Record<SplitName, Record<string, number>>;
-  labels.forEach((l, r) => {
-    const s = SPLITS[split[r] as number];
-    const c = classes[l];
-    if (s !== undefined && c !== undefined)
-      (out[s] as Record<string, number>)[c] = ((out[s] as Record<string, number>)[c] ?? 0) + 1;
-  });
-  return out;
 }
 
 /** The failures of the checks named in `failOn`, one sentence each. */

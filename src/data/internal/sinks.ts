@@ -6,9 +6,12 @@ import { fromFsError } from '../../errors/index.js';
 import { type SealOptions, sealFile } from '../../seal/index.js';
 import type { ByteSink } from '../tensor-file.js';
 
-/** How a sink ended: a plain file's SHA-256 and length (hashed as written), or a sealed file's body digest. */
+/**
+ * How a sink ended: a plain file's SHA-256 (hashed as written; undefined when the sink was told
+ * not to hash) and length, or a sealed file's body digest.
+ */
 export type SinkResult =
-  | { readonly sealed: false; readonly sha256: string; readonly bytes: number }
+  | { readonly sealed: false; readonly sha256: string | undefined; readonly bytes: number }
   | { readonly sealed: true; readonly bodyDigest: string };
 
 /** A byte sink and how to finish it. */
@@ -20,25 +23,39 @@ export interface OpenSink {
   abort(): Promise<void>;
 }
 
-/** A plain file (mode 0600) in the caller's private temp folder. */
-export async function fileSink(path: string): Promise<OpenSink> {
+/**
+ * A plain file (mode 0600) in the caller's private temp folder. `hash: false` leaves the bytes
+ * unhashed, for a writer that hashes them itself (a tensor file's trailer hashes every byte).
+ */
+export async function fileSink(path: string, options: { readonly hash?: boolean } = {}): Promise<OpenSink> {
   const handle = await open(path, 'wx', 0o600).catch((e: unknown) => {
     throw fromFsError(e, 'create', path);
   });
-  const hash = createHash('sha256');
+  const hash = options.hash === false ? undefined : createHash('sha256');
   let bytes = 0;
+  // One write in flight while the caller makes the next chunk (each chunk is the sink's to keep);
+  // its failure is thrown by the next call or by close().
+  let writing: Promise<unknown> = Promise.resolve();
+  const failed = (e: unknown): never => {
+    throw fromFsError(e, 'write', path);
+  };
   return {
     sink: async (chunk) => {
-      await handle.write(chunk);
-      hash.update(chunk);
+      await writing.catch(failed);
+      const write = handle.write(chunk);
+      write.catch(() => {});
+      writing = write;
+      hash?.update(chunk);
       bytes += chunk.length;
     },
     close: async () => {
-      await handle.sync();
+      await writing.catch(failed);
+      await handle.sync().catch(failed);
       await handle.close();
-      return { sealed: false, sha256: hash.digest('hex'), bytes };
+      return { sealed: false, sha256: hash?.digest('hex'), bytes };
     },
     abort: async () => {
+      await writing.catch(() => {});
       await handle.close().catch(() => {});
     },
   };

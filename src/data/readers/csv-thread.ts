@@ -2,64 +2,32 @@
  * Parsing a CSV file on a worker thread while the caller converts and validates its rows: the
  * worker runs the same reader (csv-parse, the UTF-8 check, the size limits, the line numbers) and
  * ships the rows in batches: the row, line and field count of each row, and its fields — those
- * the caller asked to have converted as numbers in a transferred Float64Array, the others as
- * strings. A ragged row ships only its field count. At most
- * {@link MAX_IN_FLIGHT} batches are unacknowledged: the worker waits for the reader, so memory
+ * the caller asked to have converted (numbers, and categories as their index) in a transferred
+ * Float32Array, the others as strings. A ragged row ships only its field count. At most
+ * four batches are unacknowledged (csv-serve.ts): the worker waits for the reader, so memory
  * stays bounded whatever the file's size. A reader error is shipped after the rows before it, as
  * the same coded error; a worker that stops is `ERR_INTERNAL` naming the file and the row.
+ *
+ * When the reader asks for values to be converted, a large file is parsed by two workers, one
+ * from each half (csv-split.ts). The second runs ahead, its batches kept (about 4 bytes per value
+ * and 12 per row: about what the rows take once prepared) while they hold at most three quarters
+ * of its part's bytes, or 256 MiB; they are read after the first part's rows, renumbered. When
+ * the first part turns out not to be clean, or the second worker fails or has to wait, the first
+ * reads on alone. The worker's side is csv-serve.ts.
  */
 import { existsSync } from 'node:fs';
-import { finished } from 'node:stream/promises';
-import { type MessagePort, Worker } from 'node:worker_threads';
-import { type ErrorCode, type ErrorDetails, SealtrainError } from '../../errors/index.js';
+import { stat } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { SealtrainError } from '../../errors/index.js';
 import { packageFile } from '../../internal/package-root.js';
-import { fastNumber } from '../internal/convert.js';
 import type { RawRecord, RawValue, RecordProblem, RowsOptions } from '../records.js';
-import type { ColumnSpec } from '../schema.js';
-import { type CsvSettings, type Pause, raggedRow, startDataPass } from './read-csv.js';
+import type { CsvWorkerData, Decision, FromWorker } from './csv-serve.js';
+import { DEFAULT_SPLIT_BYTES, splitPoint } from './csv-split.js';
+import { type CsvSettings, raggedRow } from './read-csv.js';
 import type { ByteCounter } from './source-input.js';
 
-/** Rows per batch, values per batch, and the most characters of fields: a batch is shipped at any. */
-const BATCH_ROWS = 4096;
-const BATCH_VALUES = 1 << 17;
-const BATCH_CHARS = 1 << 20;
-/** Batches the worker may ship ahead of the reader. */
-const MAX_IN_FLIGHT = 4;
-
-/** What the worker is started with. */
-export interface CsvWorkerData {
-  readonly path: string;
-  readonly delimiter: string;
-  readonly maxFieldBytes: number;
-  readonly columns: readonly string[];
-  /** By input position, the columns whose plain decimals the worker converts (RowsOptions). */
-  readonly numbers?: readonly (ColumnSpec | undefined)[];
-}
-
-/**
- * A batch of rows: `meta` holds row, line and field count for each (the count negated for a
- * ragged row, whose fields are not shipped). For the others, `numbers` holds each field's value
- * when the worker converted it (NaN when not, or when no field was to be converted), and `texts`
- * the fields it did not convert, in order.
- */
-interface BatchMessage {
-  readonly type: 'batch';
-  readonly texts: readonly string[];
-  readonly numbers?: Float64Array;
-  readonly meta: Int32Array;
-  /** Bytes of the file read so far. */
-  readonly bytes: number;
-}
-
-type FromWorker =
-  | BatchMessage
-  | { readonly type: 'end'; readonly bytes: number }
-  | {
-      readonly type: 'error';
-      readonly code: ErrorCode;
-      readonly message: string;
-      readonly details: ErrorDetails;
-    };
+/** The least the second part of a split file may keep unread, in bytes (see `budget`). */
+const MIN_BUDGET = 256 * 1024 * 1024;
 
 /** What the reader's side meets: a worker message, or the worker stopping. */
 type Event = FromWorker | { readonly type: 'stopped'; readonly why: string; readonly cause?: unknown };
@@ -79,9 +47,9 @@ export function csvWorkerEntry(): string | undefined {
 }
 
 /**
- * The data rows of a CSV file, parsed by a worker thread started from `entry`: records and
- * ragged-row problems in file order, as the reader on this thread yields them. Leaving the loop
- * early stops the worker.
+ * The data rows of a CSV file, parsed by a worker thread started from `entry` (two for a large
+ * file, see the module comment): records and ragged-row problems in file order, as the reader on
+ * this thread yields them. Leaving the loop early stops the workers.
  */
 export async function* csvRowsInWorker(
   settings: CsvSettings,
@@ -91,30 +59,68 @@ export async function* csvRowsInWorker(
   options: RowsOptions = {},
 ): AsyncGenerator<RawRecord | RecordProblem> {
   const { input } = settings;
-  const convert = options.numbers?.some((spec) => spec !== undefined) === true;
-  const workerData: CsvWorkerData = {
+  const base: CsvWorkerData = {
     path: input.path,
     delimiter: settings.delimiter,
     maxFieldBytes: settings.maxFieldBytes,
     columns: [...columns],
-    ...(convert ? { numbers: options.numbers } : {}),
+    ...(options.numbers?.some((spec) => spec !== undefined) ? { numbers: options.numbers } : {}),
+    ...(options.categories?.some((c) => c !== undefined) ? { categories: options.categories } : {}),
+    ...(options.used !== undefined ? { used: options.used } : {}),
+    ...(settings.recordDelimiter !== undefined ? { recordDelimiter: settings.recordDelimiter } : {}),
   };
-  const worker = new Worker(entry, { workerData, stdout: false, stderr: false });
-  const inbox = new Inbox(worker);
+  // Split only when values are converted: the second part's batches are then compact to keep.
+  const converted = base.numbers !== undefined || base.categories !== undefined;
+  // Where to split (a file that cannot be looked at here is read by one worker, which reports why).
+  const boundary = converted
+    ? await stat(input.path)
+        .then(async ({ size }) => {
+          const splitBytes = settings.splitBytes ?? DEFAULT_SPLIT_BYTES;
+          const at = await splitPoint(input.path, size, splitBytes, settings.recordDelimiter);
+          return at === undefined ? undefined : { at, size };
+        })
+        .catch(() => undefined)
+    : undefined;
+  const first = new ParseThread(
+    entry,
+    boundary === undefined ? base : { ...base, part: { kind: 'first', boundary: boundary.at } },
+  );
+  // The second part's unread batches may hold up to three quarters of its bytes (or 256 MiB):
+  // about what its rows take once prepared (4 bytes a value) when its values are converted.
+  const second =
+    boundary === undefined
+      ? undefined
+      : new ParseThread(entry, {
+          ...base,
+          part: {
+            kind: 'rest',
+            start: boundary.at,
+            budget:
+              settings.splitBudget ??
+              Math.max(MIN_BUDGET, Math.floor(((boundary.size - boundary.at) * 3) / 4)),
+          },
+        });
   const expected = columns.length;
+  const { used } = base;
+  let thread = first;
+  // Added to the second part's rows, lines and bytes once its rows are read.
+  let offset = { row: 0, line: 0, bytes: 0 };
+  let next: typeof offset | undefined;
   let row = 0;
   try {
     for (;;) {
-      const event = await inbox.next();
+      const event = await thread.next();
       switch (event.type) {
         case 'batch': {
-          counter.bytes = event.bytes;
-          const { texts, numbers, meta } = event;
+          counter.bytes = offset.bytes + event.bytes;
+          const { texts, meta } = event;
+          // The public shape: float64 (each value as the worker rounded it to float32).
+          const numbers = event.numbers === undefined ? undefined : Float64Array.from(event.numbers);
           let text = 0;
           let number = 0;
           for (let i = 0; i < meta.length; i += 3) {
-            row = meta[i] as number;
-            const line = meta[i + 1] as number;
+            row = offset.row + (meta[i] as number);
+            const line = offset.line + (meta[i + 1] as number);
             const count = meta[i + 2] as number;
             if (count < 0) {
               yield raggedRow(input, row, line, -count, expected);
@@ -128,16 +134,33 @@ export async function* csvRowsInWorker(
             }
             const values = new Array<RawValue>(count);
             for (let k = 0; k < count; k++) {
-              if (Number.isNaN(numbers[number + k] as number)) values[k] = texts[text++] as string;
+              if (Number.isNaN(numbers[number + k] as number) && used?.[k] !== false) {
+                values[k] = texts[text++] as string;
+              }
             }
             yield { row, line, values, numbers, numbersAt: number };
             number += count;
           }
-          worker.postMessage(1);
+          thread.acknowledge();
+          break;
+        }
+        case 'boundary': {
+          // The second part's rows count only after a clean first part, and only if they all
+          // parsed; if its worker waits for its batches to be read, the first reads on instead.
+          const use = event.clean && (await second?.outcome) === 'end';
+          if (use) next = { row: 0, line: event.newlines, bytes: boundary?.at ?? 0 };
+          else second?.close();
+          first.decide(use ? 'stop' : 'continue');
+          settings.onSplit?.(use);
           break;
         }
         case 'end':
-          counter.bytes = event.bytes;
+          if (thread === first && second !== undefined && next !== undefined) {
+            thread = second;
+            offset = { ...next, row };
+            continue;
+          }
+          counter.bytes = offset.bytes + event.bytes;
           return;
         case 'error':
           throw new SealtrainError(event.code, event.message, { details: event.details });
@@ -153,8 +176,43 @@ export async function* csvRowsInWorker(
       }
     }
   } finally {
-    inbox.close();
-    void worker.terminate();
+    first.close();
+    second?.close();
+  }
+}
+
+/** One parse worker and its messages. */
+class ParseThread {
+  readonly #worker: Worker;
+  readonly #inbox: Inbox;
+
+  constructor(entry: string, workerData: CsvWorkerData) {
+    this.#worker = new Worker(entry, { workerData, stdout: false, stderr: false });
+    this.#inbox = new Inbox(this.#worker);
+  }
+
+  next(): Promise<Event> {
+    return this.#inbox.next();
+  }
+
+  /** How the worker ended, once it has (`end` when every row parsed), or `waiting`. */
+  get outcome(): Promise<Event['type']> {
+    return this.#inbox.outcome;
+  }
+
+  /** A batch was read: the worker may parse further. */
+  acknowledge(): void {
+    this.#worker.postMessage(1);
+  }
+
+  /** The answer to the first part's `boundary`. */
+  decide(decision: Decision): void {
+    this.#worker.postMessage(decision);
+  }
+
+  close(): void {
+    this.#inbox.close();
+    void this.#worker.terminate();
   }
 }
 
@@ -165,6 +223,11 @@ class Inbox {
   #waiting: ((event: Event) => void) | undefined;
   #done = false;
   readonly #worker: Worker;
+  #settle: (type: Event['type']) => void = () => {};
+  /** The type of the first event that is not a batch: how the worker ended, or that it waits. */
+  readonly outcome = new Promise<Event['type']>((resolve) => {
+    this.#settle = resolve;
+  });
 
   constructor(worker: Worker) {
     this.#worker = worker;
@@ -179,7 +242,14 @@ class Inbox {
   #put(event: Event): void {
     // After the end or an error, the worker's stopping is no news.
     if (this.#done) return;
-    if (event.type !== 'batch') this.#done = true;
+    if (event.type === 'waiting') {
+      this.#settle(event.type);
+      return;
+    }
+    if (event.type !== 'batch' && event.type !== 'boundary') {
+      this.#done = true;
+      this.#settle(event.type);
+    }
     const waiting = this.#waiting;
     if (waiting !== undefined) {
       this.#waiting = undefined;
@@ -202,149 +272,13 @@ class Inbox {
     });
   }
 
-  /** Stops listening; an error the worker raises while it is being stopped is no news either. */
+  /** Stops listening and drops what was not read; an error the worker raises while it is being stopped is no news either. */
   close(): void {
+    this.#settle('stopped');
     this.#done = true;
+    this.#queue.length = 0;
+    this.#head = 0;
     this.#worker.removeAllListeners();
     this.#worker.on('error', () => {});
   }
-}
-
-/**
- * Collects rows into batches: row, line and field count of each; the converted numbers (NaN
- * where a value was not converted) and, in order, the fields that were not.
- */
-class BatchWriter {
-  readonly #expected: number;
-  readonly #numbers: readonly (ColumnSpec | undefined)[] | undefined;
-  readonly #rows: number;
-  #texts: string[] = [];
-  #chars = 0;
-  #meta: Int32Array;
-  #at = 0;
-  #values: Float64Array | undefined;
-  #good = 0;
-
-  constructor(expected: number, numbers: readonly (ColumnSpec | undefined)[] | undefined) {
-    this.#expected = expected;
-    this.#numbers = numbers;
-    this.#rows = Math.max(1, Math.min(BATCH_ROWS, Math.floor(BATCH_VALUES / expected)));
-    this.#meta = new Int32Array(this.#rows * 3);
-    this.#values = this.#newValues();
-  }
-
-  #newValues(): Float64Array | undefined {
-    return this.#numbers === undefined ? undefined : new Float64Array(this.#rows * this.#expected);
-  }
-
-  get rows(): number {
-    return this.#at / 3;
-  }
-
-  get full(): boolean {
-    return this.#at >= this.#meta.length || this.#chars >= BATCH_CHARS;
-  }
-
-  /**
-   * Adds a row; a ragged one (not `expected` fields) as its field count only. The values at
-   * positions with a column in `numbers` that `fastNumber` converts go as numbers.
-   */
-  add(row: number, line: number, record: readonly string[]): void {
-    const meta = this.#meta;
-    const at = this.#at;
-    meta[at] = row;
-    meta[at + 1] = line;
-    this.#at = at + 3;
-    const count = record.length;
-    if (count !== this.#expected) {
-      meta[at + 2] = -count;
-      return;
-    }
-    meta[at + 2] = count;
-    const numbers = this.#numbers;
-    const values = this.#values;
-    const base = this.#good++ * count;
-    for (let i = 0; i < count; i++) {
-      const text = record[i] as string;
-      this.#chars += text.length;
-      const spec = numbers?.[i];
-      const value = spec === undefined ? Number.NaN : fastNumber(spec, text);
-      if (values !== undefined) values[base + i] = value;
-      if (Number.isNaN(value)) this.#texts.push(text);
-    }
-  }
-
-  take(bytes: number): BatchMessage {
-    const values = this.#values;
-    const batch: BatchMessage = {
-      type: 'batch',
-      texts: this.#texts,
-      ...(values !== undefined ? { numbers: values.subarray(0, this.#good * this.#expected) } : {}),
-      meta: this.#meta.subarray(0, this.#at),
-      bytes,
-    };
-    this.#texts = [];
-    this.#chars = 0;
-    this.#meta = new Int32Array(this.#rows * 3);
-    this.#at = 0;
-    this.#values = this.#newValues();
-    this.#good = 0;
-    return batch;
-  }
-}
-
-/**
- * The worker's side: parses the file `data` names and posts its rows to `port` in batches, then
- * `end`, or the reader's error after the rows before it. Each `1` from the port acknowledges a
- * batch; the parser waits while {@link MAX_IN_FLIGHT} are unacknowledged.
- */
-export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Promise<void> {
-  const settings: CsvSettings = {
-    input: { path: data.path, kind: 'CSV' },
-    delimiter: data.delimiter,
-    maxFieldBytes: data.maxFieldBytes,
-  };
-  const counter: ByteCounter = { bytes: 0 };
-  const batch = new BatchWriter(data.columns.length, data.numbers);
-  let inFlight = 0;
-  let resume: (() => void) | undefined;
-  port.on('message', () => {
-    inFlight--;
-    if (resume !== undefined && inFlight < MAX_IN_FLIGHT) {
-      const go = resume;
-      resume = undefined;
-      go();
-    }
-  });
-  const send = (): void => {
-    if (batch.rows === 0) return;
-    const message = batch.take(counter.bytes);
-    const transfer = [message.meta.buffer as ArrayBuffer];
-    if (message.numbers !== undefined) transfer.push(message.numbers.buffer as ArrayBuffer);
-    port.postMessage(message, transfer);
-    inFlight++;
-  };
-  const pause: Pause = () =>
-    inFlight < MAX_IN_FLIGHT
-      ? undefined
-      : new Promise<void>((go) => {
-          resume = go;
-        });
-  const take = (row: number, line: number, record: readonly string[]): void => {
-    batch.add(row, line, record);
-    if (batch.full) send();
-  };
-  const { parser, failure } = startDataPass(settings, data.columns, counter, take, pause);
-  let last: FromWorker;
-  try {
-    parser.resume();
-    await finished(parser);
-    send();
-    last = { type: 'end', bytes: counter.bytes };
-  } catch (error) {
-    send();
-    const { code, message, details } = failure(error);
-    last = { type: 'error', code, message, details };
-  }
-  port.postMessage(last);
 }

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream';
 import { CsvError, type Info, type Options, Parser } from 'csv-parse';
 import { fromFsError, isSealtrainError, SealtrainError } from '../../errors/index.js';
 import type { RawRecord, RecordProblem, RecordSource } from '../records.js';
+import { type FirstPart, untilBoundary } from './csv-split.js';
 import { csvRowsInWorker, csvWorkerEntry } from './csv-thread.js';
 import {
   type ByteCounter,
@@ -34,8 +35,9 @@ const OTHER_DELIMITERS = [';', '\t', '|', ','];
  * lines skipped. The first row is the header; values stay strings (an empty field is `''`).
  * The file is streamed, never held whole: at open only the header is read, and each call of
  * `rows()` reads the file again from the start, parsing it on a worker thread (csv-thread.ts)
- * while the caller works on the rows already parsed; on this thread when the worker's script is
- * not built. Both give the same rows and the same errors.
+ * while the caller works on the rows already parsed (on two, each from one half, for a file of
+ * 32 MiB or more: csv-split.ts); on this thread when the worker's script is not built. All give
+ * the same rows and the same errors.
  *
  * A row with the wrong number of fields is yielded as a `ragged-row` problem. Everything else
  * that is wrong stops the read with `ERR_DATA_MALFORMED` naming the file and, where it applies,
@@ -44,14 +46,7 @@ const OTHER_DELIMITERS = [';', '\t', '|', ','];
  * `maxFieldBytes`, a quote left open.
  */
 export async function readCsv(path: string, options: ReadCsvOptions = {}): Promise<RecordSource> {
-  const input: InputName = { path, kind: 'CSV' };
-  const maxFieldBytes = positiveLimit('maxFieldBytes', options.maxFieldBytes, DEFAULT_MAX_FIELD_BYTES);
-  const delimiter = checkDelimiter(options.delimiter ?? ',');
-  const { head, size } = await readHead(input);
-  if (size === 0) throw sourceError(input, 'it has no data rows (the file is empty)', { reason: 'empty' });
-  checkNotUtf16(input, head);
-  const settings: CsvSettings = { input, delimiter, maxFieldBytes };
-  const columns = await readHeader(settings);
+  const { settings, columns, size } = await openCsv(path, options);
   let counter: ByteCounter = { bytes: 0 };
   return {
     format: 'csv',
@@ -69,10 +64,42 @@ export async function readCsv(path: string, options: ReadCsvOptions = {}): Promi
   };
 }
 
+/**
+ * The checks {@link readCsv} makes before any row (options, the file's size and encoding, the
+ * header), and what a pass over the rows then needs: the settings and the column names.
+ */
+export async function openCsv(
+  path: string,
+  options: ReadCsvOptions = {},
+): Promise<{ settings: CsvSettings; columns: string[]; size: number }> {
+  const input: InputName = { path, kind: 'CSV' };
+  const maxFieldBytes = positiveLimit('maxFieldBytes', options.maxFieldBytes, DEFAULT_MAX_FIELD_BYTES);
+  const delimiter = checkDelimiter(options.delimiter ?? ',');
+  const { head, size } = await readHead(input);
+  if (size === 0) throw sourceError(input, 'it has no data rows (the file is empty)', { reason: 'empty' });
+  checkNotUtf16(input, head);
+  const header = await readHeader({ input, delimiter, maxFieldBytes });
+  const settings: CsvSettings = {
+    input,
+    delimiter,
+    maxFieldBytes,
+    ...(header.recordDelimiter !== undefined ? { recordDelimiter: header.recordDelimiter } : {}),
+  };
+  return { settings, columns: header.names, size };
+}
+
 export interface CsvSettings {
   readonly input: InputName;
   readonly delimiter: string;
   readonly maxFieldBytes: number;
+  /** The line end the header ended with (csv-parse finds it there): `\n`, `\r\n` or `\r`. */
+  readonly recordDelimiter?: string;
+  /** The smallest file that two threads parse, a half each (default: csv-split.ts). */
+  readonly splitBytes?: number;
+  /** The most bytes the second part's unread batches may hold before it waits (default: csv-thread.ts). */
+  readonly splitBudget?: number;
+  /** Told at the boundary of a split file whether the second part's rows are used. */
+  readonly onSplit?: (used: boolean) => void;
 }
 
 function checkDelimiter(delimiter: string): string {
@@ -86,8 +113,11 @@ function checkDelimiter(delimiter: string): string {
   return delimiter;
 }
 
-/** Reads the first record and checks it as a header; returns the column names. */
-async function readHeader(settings: CsvSettings): Promise<string[]> {
+/**
+ * Reads the first record and checks it as a header; returns the column names, and the record
+ * delimiter csv-parse found at its end (none when the file is that one line).
+ */
+async function readHeader(settings: CsvSettings): Promise<{ names: string[]; recordDelimiter?: string }> {
   const { input } = settings;
   const pass = {
     counter: { bytes: 0 },
@@ -111,7 +141,9 @@ async function readHeader(settings: CsvSettings): Promise<string[]> {
     throw sourceError(input, 'it has no data rows (not even a header)', { reason: 'empty' });
   }
   checkHeader(settings, header.names, header.line);
-  return header.names;
+  const found = (parser as unknown as { options: { record_delimiter: Buffer[] } }).options.record_delimiter;
+  const recordDelimiter = found.length === 1 ? found[0]?.toString('utf8') : undefined;
+  return { names: header.names, ...(recordDelimiter !== undefined ? { recordDelimiter } : {}) };
 }
 
 /** Throws unless every name is present and distinct and the header is not a mis-split line. */
@@ -169,6 +201,19 @@ export async function* csvRows(
 }
 
 /**
+ * Which part of the file a pass reads: from the start, asking at `boundary` whether to read on
+ * (`decide`, csv-split.ts); or the second part, from `start` to the end, whose rows and lines
+ * count from 1 there (the caller adds the first part's).
+ */
+export type DataPart =
+  | {
+      readonly kind: 'first';
+      readonly boundary: number;
+      readonly decide: (part: FirstPart) => Promise<boolean>;
+    }
+  | { readonly kind: 'rest'; readonly start: number };
+
+/**
  * Starts one pass over the data rows. Each record, or ragged-row problem, is pushed by the parser
  * or, with `take`, each record is handed to it as it is (the parser then yields nothing). `failure` turns what the
  * pass throws into the error to report.
@@ -179,16 +224,19 @@ export function startDataPass(
   counter: ByteCounter,
   take?: (row: number, line: number, record: readonly string[]) => void,
   pause?: Pause,
+  part?: DataPart,
 ): { parser: Parser; failure: (error: unknown) => SealtrainError } {
   const { input } = settings;
   const expected = columns.length;
   const pass = { counter, lines: new LineTracker(), maxRecordBytes: (expected + 1) * settings.maxFieldBytes };
+  // The second part has no header: its first record is row 1.
+  const headers = part?.kind === 'rest' ? 0 : 1;
   const parser = startParser(
     settings,
     pass,
     (record, line, index) => {
-      if (index === 1) return undefined;
-      const row = index - 1;
+      if (index === headers) return undefined;
+      const row = index - headers;
       checkFieldSizes(settings, pass, record, { row, line, columns });
       if (take !== undefined) {
         take(row, line, record);
@@ -199,6 +247,7 @@ export function startDataPass(
         : raggedRow(input, row, line, record.length, expected);
     },
     pause,
+    part,
   );
   return { parser, failure: (error) => csvFailure(input, error, pass) };
 }
@@ -235,27 +284,45 @@ interface PassState {
 }
 
 /**
- * Streams the file through the UTF-8 check into a parser whose records are made by `onRecord`
- * with the line each record starts on.
+ * Streams the file (or `part` of it) through the UTF-8 check into a parser whose records are
+ * made by `onRecord` with the line each record starts on. The second part is parsed with the
+ * header's record delimiter (csv-parse would otherwise find its own) and no byte-order mark.
  */
-function startParser(settings: CsvSettings, pass: PassState, onRecord: OnRecord, pause?: Pause): Parser {
+function startParser(
+  settings: CsvSettings,
+  pass: PassState,
+  onRecord: OnRecord,
+  pause?: Pause,
+  part?: DataPart,
+): Parser {
+  const rest = part?.kind === 'rest';
   const options: Options = {
     delimiter: settings.delimiter,
-    bom: true,
+    bom: !rest,
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: true,
+    ...(rest && settings.recordDelimiter !== undefined ? { record_delimiter: settings.recordDelimiter } : {}),
   };
   const parser = new LinedParser(options, settings, pass, onRecord, pause);
   const { input } = settings;
-  const source = createReadStream(input.path, { highWaterMark: 256 * 1024 });
+  const source = createReadStream(input.path, {
+    highWaterMark: 256 * 1024,
+    ...(part?.kind === 'rest' ? { start: part.start } : {}),
+  });
+  const checked = (chunks: AsyncIterable<Buffer>) => checkedUtf8(input, chunks, pass.counter);
+  const crlf = settings.recordDelimiter === '\r\n';
   // Errors reach the reader through the parser, which pipeline destroys with them.
-  pipeline(
-    source,
-    (chunks: AsyncIterable<Buffer>) => checkedUtf8(input, chunks, pass.counter),
-    parser,
-    () => {},
-  );
+  if (part?.kind === 'first') {
+    const { boundary, decide } = part;
+    pipeline(
+      source,
+      checked,
+      (c: AsyncIterable<Buffer>) => untilBoundary(c, boundary, crlf, decide),
+      parser,
+      () => {},
+    );
+  } else pipeline(source, checked, parser, () => {});
   return parser;
 }
 

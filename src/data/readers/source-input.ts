@@ -139,7 +139,7 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 }
 
 /** How many `\n` bytes `bytes` holds between `start` and `end`. */
-function countNewlines(bytes: Buffer, start = 0, end = bytes.length): number {
+export function countNewlines(bytes: Buffer, start = 0, end = bytes.length): number {
   let count = 0;
   let at = bytes.indexOf(10, start);
   while (at !== -1 && at < end) {
