@@ -86,7 +86,8 @@ export class ResourceSampler {
       type: 'resources',
       time: this.#now().toISOString(),
       elapsed_seconds: round(Number(at - this.#started) / 1e9, 3),
-      cpu_percent: wallUs > 0 ? round(((cpu.user + cpu.system) / wallUs) * 100, 1) : 0,
+      // Under a millisecond the ratio is noise: 0 rather than a spike.
+      cpu_percent: wallUs >= 1000 ? round(((cpu.user + cpu.system) / wallUs) * 100, 1) : 0,
       rss_bytes: mem.rss,
       heap_used_bytes: mem.heapUsed,
       event_loop_delay_ms: round(p99, 2),

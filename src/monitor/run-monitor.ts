@@ -71,6 +71,8 @@ export class RunMonitor implements RunObserver {
     this.#resourcesPath = join(dir, MONITOR_FILES.resources);
     if (this.#o.alerts) this.#alerts = await this.#o.alerts(dir, manifest);
     this.metrics.sampler.start();
+    // A first sample as training starts: rules on memory see the process before the first step.
+    this.#sampled(this.metrics.sampler.sample());
   }
 
   metric(m: RunMetric): void {

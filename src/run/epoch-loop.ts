@@ -172,6 +172,9 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
       lastCheckpoint.at = c.now().getTime();
     }
     if (stop) return { interrupted: false, stoppedEarly: true, lastTrain };
+    // Short epochs never reach the trainer's 50 ms yield: let signals, timers (resource samples,
+    // alert rules) and a stop request in between epochs too.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return { interrupted: false, stoppedEarly: false, ...(lastTrain ? { lastTrain } : {}) };
 }

@@ -35,7 +35,8 @@ async function deadPort(): Promise<number> {
 describe('sealtrain train --alerts', () => {
   it('stops on a stop rule with a sealed checkpoint (exit 125), records the alert, and --resume finishes', async () => {
     const rules = join(f.dir, 'stop-rules.yaml');
-    // Any process is over 1 MiB: the rule fires at the first resource sample.
+    // Any process is over 1 MiB: the rule fires at the first resource sample, taken as training
+    // starts, so the run stops before its first step however fast the machine.
     await writeFile(
       rules,
       'version: 1\nrules:\n  - name: memory-cap\n    when: { rss_above_mib: 1 }\n    severity: critical\n    actions: [log, stop]\n',
@@ -136,11 +137,11 @@ describe('sealtrain train and Ctrl-C', () => {
     });
     const dir = join(f.dir, 'runs', 'interrupted');
     const r = await cli(['train', '--config', config, '--home', f.home], {
-      // Once training has begun: metrics.jsonl is written at the first flush.
+      // Once training has begun: the monitor writes its first resource sample as it starts.
       signalWhen: {
         signal: 'SIGINT',
         ready: () =>
-          stat(join(dir, 'metrics.jsonl')).then(
+          stat(join(dir, 'resources.jsonl')).then(
             (s) => s.size > 0,
             () => false,
           ),
