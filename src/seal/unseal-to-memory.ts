@@ -53,7 +53,7 @@ interface BodyReader {
   stop(): Promise<void>;
 }
 
-/** Reads `length` body bytes from `start` into `into`, in order, in pieces of `batchBytes`. */
+/** Fills `into` with the file's bytes from `start` on, in order, one batch of `batchBytes` at a time. */
 function readBody(
   handle: FileHandle,
   into: Buffer,
@@ -91,9 +91,9 @@ function readBody(
 /**
  * How a body is laid out in memory to be decrypted where it lies: the ciphertext is read `offset`
  * bytes in, and each batch's plaintext goes to its place from 0. `offset` is at least one batch
- * of plaintext, so a batch's place never reaches its own ciphertext or a later batch's; it is a
- * few batches when the file has them, so that the earlier batches whose ciphertext the place
- * covers are normally done by then (they are waited for if not).
+ * of plaintext (or all of it), so a batch's place never reaches its own ciphertext or a later
+ * batch's; it is a few batches when the file has them, so that the earlier batches whose
+ * ciphertext the place covers are normally done by then (they are waited for if not).
  */
 interface Layout {
   readonly chunkSize: number;
