@@ -16,8 +16,10 @@
 // and the split, and the 8-byte exact-duplicate key made while reading; while the checks run, the
 // near-duplicate keys (8 bytes) and the grouping of one set of keys (16 bytes: keys partitioned
 // into cache-sized buckets, and a group id per row). That is about 140 to 160 bytes a row at the
-// peak; the readers and writers stream and keep nothing per row.
-// `prepare_rss_mib_per_million_rows` is the measured growth, from the peaks at N and N/10 rows.
+// peak. While the file is read, the second parse thread's batches of a split file (about 130
+// bytes a row here) wait for the first half's rows to be read; the writers keep nothing per row.
+// `prepare_rss_mib_per_million_rows` is the measured growth, from the peaks at N and N/10 rows
+// (below 32 MiB, the N/10 file is parsed by one thread).
 //
 // Options: --rows N (or BENCH_ROWS; default 10,000,000), --json, --keep (keep the CSVs and the
 // outputs), --no-seal (skip the sealed run), --profile (one more prepare of the N-row file under

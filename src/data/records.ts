@@ -20,7 +20,7 @@ export interface RawRecord {
    * reader may round to float32, the precision the prepared rows keep; or a category's index),
    * and `values[k]` is then left empty; NaN means `values[k]` holds the value as read.
    */
-  readonly numbers?: Float64Array;
+  readonly numbers?: Float32Array | Float64Array;
   readonly numbersAt?: number;
 }
 

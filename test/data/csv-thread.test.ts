@@ -139,7 +139,7 @@ describe('CSV rows parsed on a worker thread', () => {
     items.forEach((item, r) => {
       const raw = values[r] as string;
       const record = item as RawRecord;
-      const converted = record.numbers as Float64Array;
+      const converted = record.numbers as Float32Array | Float64Array;
       const at = record.numbersAt ?? 0;
       const value = (k: number) =>
         Number.isNaN(converted[at + k] as number) ? record.values[k] : converted[at + k];

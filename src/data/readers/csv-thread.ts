@@ -113,9 +113,7 @@ export async function* csvRowsInWorker(
       switch (event.type) {
         case 'batch': {
           counter.bytes = offset.bytes + event.bytes;
-          const { texts, meta } = event;
-          // The public shape: float64 (each value as the worker rounded it to float32).
-          const numbers = event.numbers === undefined ? undefined : Float64Array.from(event.numbers);
+          const { texts, meta, numbers } = event;
           let text = 0;
           let number = 0;
           for (let i = 0; i < meta.length; i += 3) {
