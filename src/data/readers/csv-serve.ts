@@ -15,6 +15,14 @@ import type { ByteCounter } from './source-input.js';
 const BATCH_ROWS = 4096;
 const BATCH_VALUES = 1 << 17;
 const BATCH_CHARS = 1 << 20;
+/**
+ * The second part of a split file, whose batches wait to be read, ships them in buffers of this
+ * size (values and row data in one), so that each goes back to the system once read (memory
+ * blocks above 32 MiB are mapped and unmapped on their own), with up to this many characters of
+ * fields it did not convert.
+ */
+const LARGE_BATCH_BYTES = 48 * 1024 * 1024;
+const LARGE_BATCH_CHARS = 1 << 24;
 /** Batches the worker may ship ahead of the reader. */
 const MAX_IN_FLIGHT = 4;
 
@@ -81,6 +89,7 @@ class BatchWriter {
   readonly #numbers: readonly (ColumnSpec | undefined)[] | undefined;
   readonly #categories: readonly (ReadonlyMap<string, number> | undefined)[] | undefined;
   readonly #used: readonly boolean[] | undefined;
+  readonly #large: boolean;
   readonly #rows: number;
   #texts: string[] = [];
   #chars = 0;
@@ -89,20 +98,36 @@ class BatchWriter {
   #values: Float32Array | undefined;
   #good = 0;
 
-  constructor(expected: number, data: CsvWorkerData) {
+  /**
+   * `large`: batches of about {@link LARGE_BATCH_BYTES} (at most a quarter of the second part's
+   * budget), counting only the characters shipped.
+   */
+  constructor(expected: number, data: CsvWorkerData, large = false) {
     this.#expected = expected;
     this.#numbers = data.numbers;
     this.#categories = data.categories;
     this.#used = data.used;
-    this.#rows = Math.max(1, Math.min(BATCH_ROWS, Math.floor(BATCH_VALUES / expected)));
-    this.#meta = new Int32Array(this.#rows * 3);
-    this.#values = this.#newValues();
+    this.#large = large;
+    const converted = data.numbers !== undefined || data.categories !== undefined;
+    const bytes = Math.min(
+      LARGE_BATCH_BYTES,
+      data.part?.kind === 'rest' ? data.part.budget / 4 : LARGE_BATCH_BYTES,
+    );
+    this.#rows = large
+      ? Math.max(1, Math.floor(bytes / ((converted ? 4 * expected : 0) + 12)))
+      : Math.max(1, Math.min(BATCH_ROWS, Math.floor(BATCH_VALUES / expected)));
+    [this.#values, this.#meta] = this.#arrays();
   }
 
-  #newValues(): Float32Array | undefined {
-    return this.#numbers === undefined && this.#categories === undefined
-      ? undefined
-      : new Float32Array(this.#rows * this.#expected);
+  /** The values (when any are converted) and the row data of a new batch, in one buffer. */
+  #arrays(): [Float32Array | undefined, Int32Array] {
+    const values =
+      this.#numbers === undefined && this.#categories === undefined ? 0 : this.#rows * this.#expected;
+    const buffer = new ArrayBuffer(4 * values + 12 * this.#rows);
+    return [
+      values === 0 ? undefined : new Float32Array(buffer, 0, values),
+      new Int32Array(buffer, 4 * values),
+    ];
   }
 
   get rows(): number {
@@ -110,7 +135,7 @@ class BatchWriter {
   }
 
   get full(): boolean {
-    return this.#at >= this.#meta.length || this.#chars >= BATCH_CHARS;
+    return this.#at >= this.#meta.length || this.#chars >= (this.#large ? LARGE_BATCH_CHARS : BATCH_CHARS);
   }
 
   /**
@@ -137,9 +162,10 @@ class BatchWriter {
     const values = this.#values;
     const base = this.#good++ * count;
     let chars = 0;
+    const large = this.#large;
     for (let i = 0; i < count; i++) {
       const text = record[i] as string;
-      chars += text.length;
+      if (!large) chars += text.length;
       const spec = numbers?.[i];
       let value = Number.NaN;
       if (spec !== undefined) value = fastNumber(spec, text);
@@ -149,7 +175,10 @@ class BatchWriter {
       }
       if (values !== undefined) values[base + i] = value;
       // A value not read is not shipped (only with values, whose NaN marks the texts' places).
-      if (Number.isNaN(value) && (values === undefined || used?.[i] !== false)) this.#texts.push(text);
+      if (Number.isNaN(value) && (values === undefined || used?.[i] !== false)) {
+        this.#texts.push(text);
+        if (large) chars += text.length;
+      }
     }
     this.#chars += chars;
   }
@@ -165,9 +194,8 @@ class BatchWriter {
     };
     this.#texts = [];
     this.#chars = 0;
-    this.#meta = new Int32Array(this.#rows * 3);
+    [this.#values, this.#meta] = this.#arrays();
     this.#at = 0;
-    this.#values = this.#newValues();
     this.#good = 0;
     return batch;
   }
@@ -195,7 +223,7 @@ export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Prom
     ...(data.recordDelimiter !== undefined ? { recordDelimiter: data.recordDelimiter } : {}),
   };
   const counter: ByteCounter = { bytes: 0 };
-  const batch = new BatchWriter(data.columns.length, data);
+  const batch = new BatchWriter(data.columns.length, data, data.part?.kind === 'rest');
   // Unacknowledged batches: how many, and (for the second part) their bytes, oldest first.
   const budget = data.part?.kind === 'rest' ? data.part.budget : undefined;
   const volumes: number[] = [];
@@ -219,9 +247,8 @@ export async function serveCsvRows(port: MessagePort, data: CsvWorkerData): Prom
   const send = (): void => {
     if (batch.rows === 0) return;
     const message = batch.take(counter.bytes);
-    const transfer = [message.meta.buffer as ArrayBuffer];
-    if (message.numbers !== undefined) transfer.push(message.numbers.buffer as ArrayBuffer);
-    port.postMessage(message, transfer);
+    // The values and the row data share one buffer.
+    port.postMessage(message, [message.meta.buffer as ArrayBuffer]);
     const volume = volumeOf(message);
     volumes.push(volume);
     unread += volume;
