@@ -235,17 +235,18 @@ function phaseFigures(prefix, r) {
 
 /** The steps of prepareDataset whose inclusive time the profile reports (src/data). */
 const PROFILED_STEPS = [
-  'csvRows',
+  'csvRowsInWorker',
   'ingest',
   'convertValue',
   'stratifiedSplit',
   'fitTransform',
-  'imputeValue',
-  'trainValues',
+  'fitColumns',
   'runChecks',
+  'groupKeys',
+  'countDuplicates',
+  'quantised',
   'writeSplit',
-  'transformRow',
-  'sha256File',
+  'hashPath',
   'lineageManifest',
 ];
 
