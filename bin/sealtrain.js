@@ -2,14 +2,21 @@
 // Sealing keeps several ~4 MiB batches in flight on libuv's pool next to file reads and
 // writes; the default of 4 threads would make them queue behind each other.
 process.env.UV_THREADPOOL_SIZE ??= '8';
-// Ctrl-C while the CLI is still loading: nothing has been written yet, so exit as an interrupt.
-const early = (signal) => {
-  process.stderr.write(`sealtrain: interrupted by ${signal}.\n`);
-  process.exit(130);
+// One listener stays for the whole life of the process, so the OS's default action (die with no
+// word and no cleanup) never applies:
+// - while the CLI loads, nothing has been written yet: exit as an interrupt;
+// - while a command runs, the command's own handlers decide (this one does nothing);
+// - once the command has returned, its work is done: exit with its status.
+let phase = 'loading';
+const onSignal = (signal) => {
+  if (phase === 'loading') {
+    process.stderr.write(`sealtrain: interrupted by ${signal}.\n`);
+    process.exit(130);
+  }
+  if (phase === 'done') process.exit();
 };
-process.on('SIGINT', early);
-process.on('SIGTERM', early);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, onSignal);
 const { main } = await import('../dist/cli/index.js');
-process.off('SIGINT', early);
-process.off('SIGTERM', early);
+phase = 'running';
 process.exitCode = await main(process.argv.slice(2));
+phase = 'done';
