@@ -122,6 +122,25 @@ describe('from a CSV to a sealed model with sealtrain commands only', () => {
     expect(e.code, e.stderr).toBe(0);
     expect(e.stderr).toMatch(/^SIMULATION/m);
     expect(e.stderr).toMatch(/validation: loss [\d.]+, accuracy [\d.]+ %/);
+    // The global --broker-token-file and --broker-ca win over the config's, as on every command.
+    const bare = { ...config, security: { key: config.security.key, tee: 'sim' } };
+    await writeFile(join(dir, 'bare.json'), JSON.stringify(bare));
+    const flags = ['--broker-token-file', join(dir, 'trainer.token'), '--broker-ca', join(dir, 'ca.pem')];
+    const byFlags = await cli(['evaluate', '--config', join(dir, 'bare.json'), '--home', home, ...flags]);
+    expect(byFlags.code, byFlags.stderr).toBe(0);
+    expect(byFlags.stderr).toMatch(/test: loss [\d.]+, accuracy [\d.]+ %/);
+    const asOwner = await cli([
+      'evaluate',
+      '--config',
+      join(dir, 'train.json'),
+      '--home',
+      home,
+      '--broker-token-file',
+      join(dir, 'owner.token'),
+      '--json',
+    ]);
+    expect(asOwner.code).not.toBe(0);
+    expect(asOwner.json?.error).toMatchObject({ code: 'ERR_BROKER_AUTH' });
     // Resuming a finished run opens its last checkpoint and seals the same model again.
     const again = await cli([
       'train',

@@ -40,22 +40,27 @@ export async function loadRunConfig(path: string | undefined): Promise<RunConfig
   return (await runModule()).parseRunConfig(value, path);
 }
 
-/** The broker credential: the workload token file, else Entra ID (managed identity in Azure). */
-async function brokerAccess(config: RunConfig) {
+/**
+ * The broker credential: the workload token file, else Entra ID (managed identity in Azure). The
+ * global `--broker-token-file` and `--broker-ca` win over `security.broker.token_file` and `.ca`;
+ * the vault itself comes only from the config.
+ */
+async function brokerAccess(session: Session, config: RunConfig) {
   const b = config.security.broker;
-  const ca =
-    b?.ca !== undefined ? await readSmall(b.ca, 'broker CA certificate (security.broker.ca)') : undefined;
-  if (b?.token_file !== undefined) {
-    const token = (await readSmall(b.token_file, 'broker token file (security.broker.token_file)')).trim();
+  const caFile = session.opts.brokerCa ?? b?.ca;
+  const caWhat = session.opts.brokerCa !== undefined ? '--broker-ca' : 'security.broker.ca';
+  const ca = caFile !== undefined ? await readSmall(caFile, `broker CA certificate (${caWhat})`) : undefined;
+  const tokenFile = session.opts.brokerTokenFile ?? b?.token_file;
+  const where = { ...(ca ? { ca } : {}), ...(b?.url ? { url: b.url } : {}) };
+  if (tokenFile !== undefined) {
+    const what =
+      session.opts.brokerTokenFile !== undefined ? '--broker-token-file' : 'security.broker.token_file';
+    const token = (await readSmall(tokenFile, `broker token file (${what})`)).trim();
     const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
-    return { credential, ...(ca ? { ca } : {}), ...(b?.url ? { url: b.url } : {}) };
+    return { credential, ...where };
   }
   const { DefaultAzureCredential } = await import('@azure/identity');
-  return {
-    credential: new DefaultAzureCredential(),
-    ...(ca ? { ca } : {}),
-    ...(b?.url ? { url: b.url } : {}),
-  };
+  return { credential: new DefaultAzureCredential(), ...where };
 }
 
 /** Opens the keys a run needs, printing the SIMULATION warning when the TEE is simulated. */
@@ -81,7 +86,7 @@ export async function keysFor(
     releaseOutputKey,
     attestation: config.security.attestation,
     ...(sim ? { sim: { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } } : {}),
-    ...(needsBroker ? { broker: await brokerAccess(config) } : {}),
+    ...(needsBroker ? { broker: await brokerAccess(session, config) } : {}),
     localProviders: await session.providers(),
     audit: await session.auditContext(),
   });
