@@ -16,34 +16,28 @@
 // median of the per-round ratios. `--json`: the last stdout line is one object with every figure.
 import { spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeyClient } from '@azure/keyvault-keys';
-import { loadOrCreateSimKey } from '../dist/attest/index.js';
+import { loadOrCreateSimKey, SIM_KEY_PATH } from '../dist/attest/index.js';
 import { AuditLog } from '../dist/audit/index.js';
 import { prepareRuntimeKey } from '../dist/broker/client/runtime-key.js';
 import { addPrincipal, BrokerStore, startBroker } from '../dist/broker/index.js';
 import { FASHION_MNIST_DIR, loadLineageSigningKey, prepareDataset } from '../dist/data/index.js';
 import { AzureKeyVaultProvider } from '../dist/kms/index.js';
-import {
-  encodeCheckpoint,
-  loadSplit,
-  openKeyAccess,
-  parseRunConfig,
-  resolveInputs,
-  runTraining,
-} from '../dist/run/index.js';
-import { writeFileAtomic } from '../dist/store/index.js';
-import { Network, Trainer } from '../dist/train/index.js';
+import { openKeyAccess, parseRunConfig, resolveInputs, runTraining } from '../dist/run/index.js';
+import { plainJob } from './lib/plain-job.mjs';
 
 const json = process.argv.includes('--json');
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 // `--epochs N`: the fixed costs (attestation, release, decryption) spread over N epochs.
 const at = process.argv.indexOf('--epochs');
 const EPOCHS = at > 0 ? Number(process.argv[at + 1]) : 1;
+const PLAIN_JOB = fileURLToPath(new URL('./lib/plain-job.mjs', import.meta.url));
+const SEALTRAIN = fileURLToPath(new URL('../bin/sealtrain.js', import.meta.url));
 const log = (s) => process.stderr.write(`${s}\n`);
 const token = (t) => ({ getToken: async () => ({ token: t, expiresOnTimestamp: Date.now() + 3_600_000 }) });
 
@@ -127,63 +121,55 @@ try {
   const training = { batch_size: 128, learning_rate: 0.001, epochs: EPOCHS, seed: 1 };
   const audit = await AuditLog.open(join(home, 'audit'));
 
-  // The same job without security: plaintext data in, metrics out, an unencrypted checkpoint and
-  // model written atomically. `trainOnly` leaves out the writes: the engine's bare epoch.
+  // The same job without security (bench/lib/plain-job.mjs); `trainOnly`: the engine's bare epochs.
   let p = 0;
-  async function plaintext(trainOnly = false) {
-    const started = process.hrtime.bigint();
-    const c = parseRunConfig(
-      {
-        model,
-        training,
-        security: { key: 'local:x', attestation: false },
-        data: { dir: join(dir, 'plain') },
-        output: { dir: join(dir, 'unused') },
-      },
-      join(dir, 'p.json'),
-    );
-    const split = await loadSplit(join(dir, 'plain', 'train.tensor'), []);
-    const trainer = new Trainer(Network.create(c.model, 1), { training: c.training });
-    const lines = [];
-    for (let e = 0; e < EPOCHS; e++)
-      await trainer.trainEpoch(split.dataset, {
-        onStep: (st) => lines.push(JSON.stringify({ type: 'step', loss: st.loss })),
+  const plainOptions = (trainOnly) => ({
+    data: join(dir, 'plain'),
+    out: join(dir, 'plain-runs', String(p++)),
+    model,
+    training,
+    trainOnly,
+  });
+  const plaintext = (trainOnly = false) => plainJob(plainOptions(trainOnly));
+
+  // Both jobs as whole processes, as a user starts them: `node plain-job.mjs` beside
+  // `sealtrain train --config …` (module loading, the config, the run folder and the exit count).
+  const timed = (args) =>
+    new Promise((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      const c = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d) => {
+        err += d;
       });
-    if (!trainOnly) {
-      const out = join(dir, 'plain-runs', String(p++));
-      await mkdir(out, { recursive: true });
-      await writeFile(join(out, 'metrics.jsonl'), `${lines.join('\n')}\n`);
-      const s = trainer.state();
-      const header = {
-        version: 1,
-        kind: 'checkpoint',
-        run_id: 'plain',
-        counter: 1,
-        training_sha256: '0',
-        model,
-        engine: 'x',
-        epoch: s.epoch,
-        position: s.position,
-        step: s.step,
-        seed: 1,
-        created: new Date().toISOString(),
-      };
-      await writeFileAtomic(
-        join(out, 'checkpoint.bin'),
-        encodeCheckpoint({ header, params: trainer.network.params, moment1: s.moment1, moment2: s.moment2 }),
-      );
-      const empty = new Float32Array(0);
-      await writeFileAtomic(
-        join(out, 'model.bin'),
-        encodeCheckpoint({
-          header: { ...header, kind: 'model', counter: 0 },
-          params: trainer.network.params,
-          moment1: empty,
-          moment2: empty,
-        }),
-      );
-    }
-    return Number(process.hrtime.bigint() - started) / 1e9;
+      c.on('exit', (code) => {
+        if (code !== 0) reject(new Error(`${args.join(' ')} exited with ${code}: ${err}`));
+        else resolve(Number(process.hrtime.bigint() - started) / 1e9);
+      });
+    });
+  const plainProcess = () => timed([PLAIN_JOB, JSON.stringify(plainOptions(false))]);
+  // The CLI runs keep an audit log of their own, with the same simulated TEE's key.
+  const cliHome = join(dir, 'cli-home');
+  await mkdir(join(cliHome, 'attest'), { recursive: true, mode: 0o700 });
+  await copyFile(join(home, SIM_KEY_PATH), join(cliHome, SIM_KEY_PATH));
+  await writeFile(join(dir, 'ca.pem'), brokers.local.ca);
+  await writeFile(join(dir, 'trainer.token'), brokers.local.workload, { mode: 0o600 });
+  let q = 0;
+  async function secureProcess() {
+    const config = {
+      model,
+      training,
+      security: {
+        key: `azurekv://${new URL(brokers.local.url).host}/keys/model-key`,
+        tee: 'sim',
+        broker: { ca: 'ca.pem', token_file: 'trainer.token' },
+      },
+      data: { dir: brokers.local.data },
+      output: { dir: join(dir, 'cli-runs', String(q++)), checkpoint_every_epochs: EPOCHS },
+    };
+    const file = join(dir, `cli-${q}.json`);
+    await writeFile(file, JSON.stringify(config));
+    return timed([SEALTRAIN, '--home', cliHome, 'train', '--config', file, '--json']);
   }
 
   let n = 0;
@@ -236,14 +222,17 @@ try {
   const r3 = (x) => Number(x.toFixed(3));
   const spread = (xs) => [r3(Math.min(...xs)), r3(Math.max(...xs))];
   await plaintext(); // warm the page cache and the kernels once, for all
-  const runs = { bare: [], plain: [], secure: [], child: [] };
+  await plainProcess(); // load the modules from disk once, for both
+  const runs = { bare: [], plain: [], secure: [], child: [], plainProcess: [], secureProcess: [] };
   for (let i = 0; i < REPS; i++) {
     runs.bare.push(await plaintext(true));
     runs.plain.push(await plaintext());
     runs.secure.push(await secure('local'));
     runs.child.push(await secure('child'));
+    runs.plainProcess.push(await plainProcess());
+    runs.secureProcess.push(await secureProcess());
     log(
-      `run ${i + 1}/${REPS}: train only ${runs.bare.at(-1).toFixed(3)} s, plaintext job ${runs.plain.at(-1).toFixed(3)} s, secure job ${runs.secure.at(-1).toFixed(3)} s (broker in another process ${runs.child.at(-1).toFixed(3)} s)`,
+      `run ${i + 1}/${REPS}: train only ${runs.bare.at(-1).toFixed(3)} s, plaintext job ${runs.plain.at(-1).toFixed(3)} s, secure job ${runs.secure.at(-1).toFixed(3)} s (broker in another process ${runs.child.at(-1).toFixed(3)} s); as processes: plaintext ${runs.plainProcess.at(-1).toFixed(3)} s, sealtrain train ${runs.secureProcess.at(-1).toFixed(3)} s`,
     );
   }
   await audit.close();
@@ -257,11 +246,17 @@ try {
     plaintext_runs_s: runs.plain.map(r3),
     secure_runs_s: runs.secure.map(r3),
     secure_separate_broker_runs_s: runs.child.map(r3),
+    plaintext_process_s: r3(median(runs.plainProcess)),
+    sealtrain_train_process_s: r3(median(runs.secureProcess)),
+    plaintext_process_runs_s: runs.plainProcess.map(r3),
+    sealtrain_train_process_runs_s: runs.secureProcess.map(r3),
     spread_s: {
       train_only: spread(runs.bare),
       plaintext: spread(runs.plain),
       secure: spread(runs.secure),
       secure_separate_broker: spread(runs.child),
+      plaintext_process: spread(runs.plainProcess),
+      sealtrain_train_process: spread(runs.secureProcess),
     },
     attest_and_release_s: r3(median(release.local)),
     attest_and_release_separate_broker_s: r3(median(release.child)),
@@ -269,7 +264,11 @@ try {
   const percent = (x) => Number(((x / figures.plaintext_epoch_s - 1) * 100).toFixed(1));
   // Each secure run against the plaintext run of its own round: a burst of load on the machine
   // tends to hit both, so the median of these moves less than the ratio of the medians.
-  const paired = (xs) => Number((median(xs.map((x, i) => x / runs.plain[i] - 1)) * 100).toFixed(1));
+  const paired = (xs, anchor = runs.plain) =>
+    Number((median(xs.map((x, i) => x / anchor[i] - 1)) * 100).toFixed(1));
+  const processPercent = Number(
+    ((figures.sealtrain_train_process_s / figures.plaintext_process_s - 1) * 100).toFixed(1),
+  );
   const result = {
     bench: 'confidential',
     epochs: EPOCHS,
@@ -280,11 +279,15 @@ try {
     overhead_separate_broker_percent: percent(figures.secure_separate_broker_epoch_s),
     paired_overhead_percent: paired(runs.secure),
     paired_overhead_separate_broker_percent: paired(runs.child),
+    overhead_process_percent: processPercent,
+    paired_overhead_process_percent: paired(runs.secureProcess, runs.plainProcess),
+    process_anchor: 'node bench/lib/plain-job.mjs (the plaintext job as a process of its own), same run',
     target_percent: 3,
     ratios: {
       vs_plaintext: r3(figures.secure_epoch_s / figures.plaintext_epoch_s),
       vs_train_only: r3(figures.secure_epoch_s / figures.train_only_epoch_s),
       separate_broker_vs_plaintext: r3(figures.secure_separate_broker_epoch_s / figures.plaintext_epoch_s),
+      process_vs_plaintext_process: r3(figures.sealtrain_train_process_s / figures.plaintext_process_s),
     },
   };
   const s = figures.spread_s;
@@ -293,6 +296,9 @@ try {
   );
   log(
     `broker in another process: secure job ${figures.secure_separate_broker_epoch_s} s (${s.secure_separate_broker.join('–')}; attest + release ${figures.attest_and_release_separate_broker_s} s) | overhead ${result.overhead_separate_broker_percent} %, per round ${result.paired_overhead_separate_broker_percent} %`,
+  );
+  log(
+    `as processes: plaintext job ${figures.plaintext_process_s} s (${s.plaintext_process.join('–')}) | sealtrain train ${figures.sealtrain_train_process_s} s (${s.sealtrain_train_process.join('–')}) | overhead ${result.overhead_process_percent} %, per round ${result.paired_overhead_process_percent} %`,
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

@@ -1,0 +1,70 @@
+// The confidential benchmark's anchor: the training job without security. Plaintext data in,
+// metrics out, an unencrypted checkpoint and model written atomically; `trainOnly` leaves out the
+// writes (the engine's bare epochs). Run in the benchmark's process, or as a process of its own
+// (`node plain-job.mjs '<json options>'`) to compare with a `sealtrain train` process.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { encodeCheckpoint, loadSplit, parseRunConfig } from '../../dist/run/index.js';
+import { writeFileAtomic } from '../../dist/store/index.js';
+import { Network, Trainer } from '../../dist/train/index.js';
+
+/** Runs the job; resolves to its wall time in seconds. */
+export async function plainJob({ data, out, model, training, trainOnly = false }) {
+  const started = process.hrtime.bigint();
+  const c = parseRunConfig(
+    {
+      model,
+      training,
+      security: { key: 'local:x', attestation: false },
+      data: { dir: data },
+      output: { dir: out },
+    },
+    join(data, 'plain.json'),
+  );
+  const split = await loadSplit(join(data, 'train.tensor'), []);
+  const trainer = new Trainer(Network.create(c.model, 1), { training: c.training });
+  const lines = [];
+  for (let e = 0; e < c.training.epochs; e++)
+    await trainer.trainEpoch(split.dataset, {
+      onStep: (st) => lines.push(JSON.stringify({ type: 'step', loss: st.loss })),
+    });
+  if (!trainOnly) {
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, 'metrics.jsonl'), `${lines.join('\n')}\n`);
+    const s = trainer.state();
+    const header = {
+      version: 1,
+      kind: 'checkpoint',
+      run_id: 'plain',
+      counter: 1,
+      training_sha256: '0',
+      model,
+      engine: 'x',
+      epoch: s.epoch,
+      position: s.position,
+      step: s.step,
+      seed: training.seed,
+      created: new Date().toISOString(),
+    };
+    const params = trainer.network.params;
+    await writeFileAtomic(
+      join(out, 'checkpoint.bin'),
+      encodeCheckpoint({ header, params, moment1: s.moment1, moment2: s.moment2 }),
+    );
+    const empty = new Float32Array(0);
+    await writeFileAtomic(
+      join(out, 'model.bin'),
+      encodeCheckpoint({
+        header: { ...header, kind: 'model', counter: 0 },
+        params,
+        moment1: empty,
+        moment2: empty,
+      }),
+    );
+  }
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href)
+  await plainJob(JSON.parse(process.argv[2]));
