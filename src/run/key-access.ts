@@ -158,7 +158,8 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
       'azurekv: keys need security.broker (or Entra ID in Azure).',
     );
   const vaultUrl = trustedVault(o, targets);
-  const agent = new Agent(o.broker.ca ? { ca: o.broker.ca } : {});
+  // One TLS connection for the nonce, the evidence, the public key and the releases; closed below.
+  const agent = new Agent({ keepAlive: true, ...(o.broker.ca ? { ca: o.broker.ca } : {}) });
   const clientOptions = {
     agent,
     // The challenge names vault.azure.net, not the broker's address: only for a broker we trust by CA.
@@ -222,6 +223,8 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   } catch (error) {
     provider.close();
     throw error;
+  } finally {
+    agent.destroy();
   }
   return {
     providers: [provider, ...local],

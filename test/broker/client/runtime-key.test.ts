@@ -8,6 +8,7 @@ import { attestWorkload } from '../../../src/broker/client/attested-release.js';
 import {
   prepareRuntimeKey,
   RUNTIME_KEY_BITS,
+  RUNTIME_KEY_RACE,
   takeRuntimeKey,
 } from '../../../src/broker/client/runtime-key.js';
 import type { RunningBroker } from '../../../src/broker/index.js';
@@ -45,10 +46,11 @@ describe('the runtime key', () => {
     generate.mockClear();
     prepareRuntimeKey();
     prepareRuntimeKey();
-    expect(generate).toHaveBeenCalledTimes(1);
+    // One key, for which RUNTIME_KEY_RACE prime searches race.
+    expect(generate).toHaveBeenCalledTimes(RUNTIME_KEY_RACE);
     const first = await takeRuntimeKey();
     const second = await takeRuntimeKey();
-    expect(generate).toHaveBeenCalledTimes(2);
+    expect(generate).toHaveBeenCalledTimes(2 * RUNTIME_KEY_RACE);
     expect(first.publicKey.asymmetricKeyType).toBe('rsa');
     expect(first.publicKey.asymmetricKeyDetails?.modulusLength).toBe(RUNTIME_KEY_BITS);
     expect(modulus(first.publicKey)).not.toBe(modulus(second.publicKey));
@@ -82,6 +84,20 @@ describe('the runtime key', () => {
     const released = await w.release('data-key');
     expect(released.kty).toBe('oct');
     if (released.kty === 'oct') released.material.fill(0);
+  });
+
+  it('is the key of a search that succeeded when another fails, and the first error when all fail', async () => {
+    const generate = vi.mocked(crypto.generateKeyPair);
+    const fail = ((_t: string, _o: unknown, callback: (e: Error) => void) =>
+      callback(new Error('no entropy'))) as unknown as typeof crypto.generateKeyPair;
+    generate.mockImplementationOnce(fail);
+    const key = await takeRuntimeKey();
+    expect(key.publicKey.asymmetricKeyDetails?.modulusLength).toBe(RUNTIME_KEY_BITS);
+    for (let i = 0; i < RUNTIME_KEY_RACE; i++) generate.mockImplementationOnce(fail);
+    const error = await takeRuntimeKey().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(AggregateError);
+    expect((error as Error).message).toBe('no entropy');
   });
 
   it('that fails to be made fails the attestation with that error', async () => {
