@@ -214,9 +214,26 @@ async function train(
   data: Loaded,
   now: () => Date,
 ): Promise<TrainRunResult> {
-  const dir = config.output.dir;
   const network = Network.create(config.model, config.training.seed);
   const trainer = new Trainer(network, { training: config.training, ...backendOf(o) });
+  try {
+    return await trainWith(trainer, config, o, manifest, data, now);
+  } finally {
+    // The trainer's batch copies and activations were made from the plaintext: wiped with it.
+    trainer.wipe();
+  }
+}
+
+async function trainWith(
+  trainer: Trainer,
+  config: RunConfig,
+  o: Resolved,
+  manifest: RunManifest,
+  data: Loaded,
+  now: () => Date,
+): Promise<TrainRunResult> {
+  const dir = config.output.dir;
+  const network = trainer.network;
   const metrics = new MetricsLog(join(dir, RUN_FILES.metrics), o.observer?.metric?.bind(o.observer));
   const target = { key: config.security.key, providers: o.keys.providers, audit: o.audit };
   const progress: Progress = { best: null, stale: 0, counter: 0 };

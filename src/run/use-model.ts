@@ -35,8 +35,12 @@ export function evaluateModel(
   data: Dataset,
 ): { loss: number; accuracy: number | null; rows: number } {
   const trainer = new Trainer(model.network, { training: parseTrainingConfig({ batch_size: 256 }) });
-  const m = trainer.evaluate(data);
-  return { loss: m.loss, accuracy: m.accuracy ?? null, rows: data.rows };
+  try {
+    const m = trainer.evaluate(data);
+    return { loss: m.loss, accuracy: m.accuracy ?? null, rows: data.rows };
+  } finally {
+    trainer.wipe();
+  }
 }
 
 /** One prediction: the class (with its name) and the outputs (probabilities or values). */
@@ -63,5 +67,6 @@ export function predictRows(model: OpenedModel, features: Float32Array, rows: nu
     const label = model.header.classes?.[best];
     result.push({ row: r, class: best, ...(label !== undefined ? { label } : {}), outputs });
   }
+  out.fill(0);
   return result;
 }

@@ -117,6 +117,17 @@ export class Trainer {
     this.rowScratch = new Float64Array(batch * 2);
   }
 
+  /**
+   * Overwrites with zeros every buffer that held rows of data or what was computed from them:
+   * the batch copies, each layer's activations and their gradients, and the parameter gradients.
+   * The weights and the optimizer's moments stay (they are the model); the trainer can still be
+   * used afterwards. Called by the run on every way out, so no batch of plaintext outlives it.
+   */
+  wipe(): void {
+    for (const b of this.buffers) for (const a of [b.y, b.z, b.dropped, b.dy]) a?.fill(0);
+    for (const a of [this.xBatch, this.labelBatch, this.normsBatch, this.rowScratch, this.grads]) a.fill(0);
+  }
+
   /** Where training stands: epochs done, position in the current epoch, steps taken. No copies. */
   progress(): { readonly epoch: number; readonly position: number; readonly step: number } {
     return { epoch: this.epoch, position: this.position, step: this.stepCount };

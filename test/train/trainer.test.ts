@@ -61,6 +61,36 @@ function trainer(
 describe('training', () => {
   const data = blobs(300, 12, 4, 1);
 
+  it('wipes every buffer made from the data, keeps the model, and trains on the same afterwards', async () => {
+    const wiped = trainer(native, {}, { ...model, dropout: 0.1, activation: 'gelu' });
+    const kept = trainer(native, {}, { ...model, dropout: 0.1, activation: 'gelu' });
+    await wiped.trainEpoch(data);
+    await kept.trainEpoch(data);
+    const weights = Float32Array.from(wiped.network.params);
+    const { moment1, moment2 } = wiped.state();
+    wiped.wipe();
+    // Every typed array the trainer holds, other than the model and the optimizer's memory.
+    const model_ = new Set<ArrayBufferView>([wiped.network.params]);
+    const held: ArrayBufferView[] = [];
+    const collect = (v: unknown, depth: number): void => {
+      if (ArrayBuffer.isView(v)) held.push(v);
+      else if (v && typeof v === 'object' && depth < 3)
+        for (const x of Object.values(v)) collect(x, depth + 1);
+    };
+    for (const [name, v] of Object.entries(wiped))
+      if (!['network', 'kernels', 'options', 'moment1', 'moment2'].includes(name)) collect(v, 0);
+    const scratch = held.filter((a) => !model_.has(a));
+    expect(scratch.length).toBeGreaterThanOrEqual(6);
+    for (const a of scratch)
+      expect(new Uint8Array(a.buffer, a.byteOffset, a.byteLength).every((b) => b === 0)).toBe(true);
+    expect(wiped.network.params).toEqual(weights);
+    expect(wiped.state().moment1).toEqual(moment1);
+    expect(wiped.state().moment2).toEqual(moment2);
+    await wiped.trainEpoch(data);
+    await kept.trainEpoch(data);
+    expect(wiped.network.params).toEqual(kept.network.params);
+  });
+
   it('learns: loss falls and accuracy rises on every optimizer and loss', async () => {
     for (const optimizer of ['adam', 'adamw', 'sgd'] as const) {
       const extra = optimizer === 'sgd' ? { momentum: 0.9, learning_rate: 0.05 } : {};
