@@ -61,6 +61,8 @@ export interface PreparedOutput {
   readonly sealed: boolean;
   /** The sealed-file body digest, when sealed. */
   readonly bodyDigest?: string;
+  /** SHA-256 of a sealed tensor file's plaintext: what a run checks the decrypted split against. */
+  readonly plaintextSha256?: string;
 }
 
 /** What a preparation did: the report also written as `report.json`. */
@@ -320,7 +322,15 @@ async function finishOutput(
   }
   // The sealing engine wrote the file: its bytes on disk are hashed here, once.
   const { sha256, bytes } = await hashPath(join(dir, file));
-  return { file, sha256, bytes, sealed: true, bodyDigest: result.bodyDigest, ...extra };
+  return {
+    file,
+    sha256,
+    bytes,
+    sealed: true,
+    bodyDigest: result.bodyDigest,
+    ...(written !== undefined ? { plaintextSha256: written } : {}),
+    ...extra,
+  };
 }
 
 async function writeSplit(
@@ -444,6 +454,7 @@ async function lineageManifest(
       sha256: o.sha256,
       bytes: o.bytes,
       sealed: o.sealed,
+      ...(o.plaintextSha256 ? { plaintextSha256: o.plaintextSha256 } : {}),
       ...(o.split ? { split: o.split } : {}),
     })),
     checks: finite,

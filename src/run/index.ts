@@ -28,6 +28,12 @@ export {
 } from './checkpoints.js';
 export type { EpochDone, StepProgress } from './epoch-loop.js';
 export { type ExecOptions, type ExecResult, runExec, wipeFolder } from './exec-mode.js';
+export {
+  checkFilesAgainstLineage,
+  checkSplitsAgainstLineage,
+  openTrustedLineage,
+  type TrustedLineage,
+} from './input-lineage.js';
 export { type BrokerAccess, type KeyAccess, type KeyAccessOptions, openKeyAccess } from './key-access.js';
 export {
   isSealed,

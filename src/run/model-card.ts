@@ -28,7 +28,8 @@ export interface ModelCard {
   readonly data: Readonly<
     Record<string, { path: string; tensor_sha256: string; sealed: boolean; rows: number }>
   >;
-  readonly lineage: { readonly path: string; readonly sha256: string } | null;
+  /** `verified_by`: the data owner's key id, when the run checked every split against it (`data.lineage_key`). */
+  readonly lineage: { readonly path: string; readonly sha256: string; readonly verified_by?: string } | null;
   readonly attestation:
     | (AttestationSummary & { readonly warning?: string })
     | { readonly type: 'none'; readonly warning: string };
@@ -42,6 +43,8 @@ interface CardInput {
   readonly manifest: RunManifest;
   readonly keys: KeyAccess;
   readonly inputs: RunInputs;
+  /** The key id the splits were checked against (`data.lineage_key`). */
+  readonly lineageKeyId?: string | undefined;
   readonly splits: Readonly<Record<string, LoadedSplit | undefined>>;
   readonly metrics: Readonly<Record<string, number | null>>;
   readonly model: { readonly path: string; readonly sha256: string };
@@ -60,7 +63,11 @@ export async function writeModelCard(dir: string, c: CardInput): Promise<ModelCa
   for (const [name, s] of Object.entries(c.splits))
     if (s) data[name] = { path: s.path, tensor_sha256: s.sha256, sealed: s.sealed, rows: s.dataset.rows };
   const lineage = c.inputs.lineage
-    ? { path: c.inputs.lineage, sha256: sha256(await readFile(c.inputs.lineage)) }
+    ? {
+        path: c.inputs.lineage,
+        sha256: sha256(await readFile(c.inputs.lineage)),
+        ...(c.lineageKeyId !== undefined ? { verified_by: c.lineageKeyId } : {}),
+      }
     : null;
   const a = c.keys.attestation;
   const card: ModelCard = {

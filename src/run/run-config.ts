@@ -49,11 +49,24 @@ const dataSchema = z
     test: path.optional(),
     /** Exec mode: any other sealed files to decrypt into the private folder. */
     files: z.array(path).max(64).optional(),
+    /**
+     * The data owner's lineage public key (Ed25519 PEM, `audit/signing-key.pub.pem` of the home that
+     * ran prepare): `dir`'s `lineage.json` must be signed by it and list every split read, with the
+     * digest the decrypted split has. Anyone can seal for a public key; only the owner can sign.
+     */
+    lineage_key: path.optional(),
   })
   .check((ctx) => {
     const v = ctx.value;
     if (v.dir === undefined && v.train === undefined && (v.files ?? []).length === 0)
       ctx.issues.push({ code: 'custom', path: ['dir'], message: 'give dir, train or files', input: v });
+    if (v.lineage_key !== undefined && v.dir === undefined)
+      ctx.issues.push({
+        code: 'custom',
+        path: ['lineage_key'],
+        message: 'needs dir, the prepare output folder that holds lineage.json',
+        input: v,
+      });
   });
 
 const outputSchema = z.strictObject({
@@ -138,6 +151,7 @@ export function parseRunConfig(
     ...(c.data.validation !== undefined ? { validation: at(c.data.validation) } : {}),
     ...(c.data.test !== undefined ? { test: at(c.data.test) } : {}),
     ...(c.data.files !== undefined ? { files: c.data.files.map((f) => at(f) ?? f) } : {}),
+    ...(c.data.lineage_key !== undefined ? { lineage_key: at(c.data.lineage_key) } : {}),
   };
   const broker = c.security.broker && {
     ...(c.security.broker.url !== undefined ? { url: c.security.broker.url } : {}),

@@ -12,6 +12,7 @@ import {
   type Progress,
   type StepProgress,
 } from './epoch-loop.js';
+import { checkSplitsAgainstLineage, type TrustedLineage } from './input-lineage.js';
 import type { KeyAccess } from './key-access.js';
 import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
 import { MetricsLog, type RunMetric } from './metrics-log.js';
@@ -36,6 +37,8 @@ export interface TrainRunOptions extends BackendOptions {
    */
   readonly keys: KeyAccess | Promise<KeyAccess>;
   readonly inputs: RunInputs;
+  /** The data owner's signed lineage (`data.lineage_key`): every split must match it before training. */
+  readonly lineage?: TrustedLineage;
   readonly audit: { readonly sink: AuditSink; readonly actor: string };
   /** The audit log's folder (rollback protection reads it). */
   readonly auditDir: string;
@@ -146,6 +149,11 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     keys = await keysSoon;
     // The inputs load (and decrypt) before an earlier run is replaced: a bad input loses nothing.
     data = await loading;
+    if (o.lineage)
+      await checkSplitsAgainstLineage(
+        o.lineage,
+        [data.train, data.validation, data.test].filter((x): x is LoadedSplit => x !== undefined),
+      );
     const tee = o.tee ?? keys.attestation?.type ?? 'none';
     const dataSha256 = Object.fromEntries(
       Object.entries(data).flatMap(([k, v]) => (v ? [[k, (v as LoadedSplit).sha256]] : [])),
@@ -308,6 +316,7 @@ async function trainWith(
     manifest,
     keys: o.keys,
     inputs: o.inputs,
+    lineageKeyId: o.lineage?.keyId,
     splits: { train: data.train, validation: data.validation, test: data.test },
     metrics: final,
     model: { path: modelPath, sha256 },

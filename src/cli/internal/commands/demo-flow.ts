@@ -4,7 +4,7 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { KeyClient } from '@azure/keyvault-keys';
 import { loadOrCreateSimKey } from '../../../attest/index.js';
-import { verifyAuditLog } from '../../../audit/index.js';
+import { auditPaths, verifyAuditLog } from '../../../audit/index.js';
 import { attestWorkload } from '../../../broker/client/attested-release.js';
 import { addPrincipal, BrokerStore, type RunningBroker, startBroker } from '../../../broker/index.js';
 import { prepareDataset } from '../../../data/index.js';
@@ -22,6 +22,7 @@ import {
   loadSplit,
   openKeyAccess,
   openSealedModel,
+  openTrustedLineage,
   parseRunConfig,
   resolveInputs,
   runTraining,
@@ -186,7 +187,8 @@ export async function runDemo(
         tee: 'sim',
         broker: { ca: b.broker.caPath },
       },
-      data: { dir: 'prepared' },
+      // The data owner's lineage key: the run trains only on the splits the owner signed.
+      data: { dir: 'prepared', lineage_key: auditPaths(session.auditDir).pub },
       output: { dir: 'run', checkpoint_every_epochs: 10 },
     };
     await writeFile(configPath, `${JSON.stringify(configValue, null, 2)}\n`, { mode: 0o600 });
@@ -198,6 +200,7 @@ export async function runDemo(
       'a policy written for hardware cannot be met by the simulation',
     );
     const inputs = await resolveInputs(config);
+    const lineage = await openTrustedLineage(inputs, auditPaths(session.auditDir).pub);
     const sealedInputs = [inputs.train, inputs.validation, inputs.test].filter(
       (x): x is string => x !== undefined,
     );
@@ -220,6 +223,7 @@ export async function runDemo(
       trained = await runTraining(config, {
         keys,
         inputs,
+        lineage,
         audit,
         auditDir: session.auditDir,
         tee: keys.attestation?.type ?? 'none',
@@ -229,7 +233,7 @@ export async function runDemo(
       step(
         'train',
         `${trained.epochs} epochs${trained.stoppedEarly ? ' (stopped early)' : ''}, ${trained.checkpoints} sealed checkpoint(s); test accuracy ${(((m.test_accuracy ?? 0) as number) * 100).toFixed(1)} %`,
-        'the data was decrypted into memory only; checkpoints and the model were sealed for model-key',
+        'the data was decrypted into memory only, and each split matched the digest its owner signed in lineage.json; checkpoints and the model were sealed for model-key',
       );
       const model = await openSealedModel(join(trained.dir, 'model.sealed'), keys.providers);
       const test = await loadSplit(inputs.test ?? '', keys.providers);

@@ -16,12 +16,14 @@ import {
   WebhookSender,
 } from '../../../monitor/index.js';
 import {
+  checkFilesAgainstLineage,
   checkRecordedModel,
   evaluateModel,
   type KeyAccess,
   listCheckpoints,
   loadSplit,
   openSealedModel,
+  openTrustedLineage,
   predictRows,
   RUN_FILES,
   type RunConfig,
@@ -238,6 +240,11 @@ async function trainMonitored(
   // Resuming opens the newest sealed checkpoint: the key version it was sealed for is released too.
   // The inputs are read from disk while the release is under way.
   const newest = flags.resume ? (await listCheckpoints(config.output.dir))[0]?.path : undefined;
+  // Data its owner did not sign is refused before any key is released.
+  const lineage =
+    config.data.lineage_key !== undefined
+      ? await openTrustedLineage(inputs, config.data.lineage_key)
+      : undefined;
   const keysSoon = keysFor(session, out, config, newest ? [...sealedInputs, newest] : sealedInputs);
   keysSoon.then(
     (k) =>
@@ -253,6 +260,7 @@ async function trainMonitored(
     const r = await runTraining(config, {
       keys: keysSoon,
       inputs,
+      ...(lineage ? { lineage } : {}),
       audit: live ? { sink: live.sink, actor: audit.actor } : audit,
       auditDir: session.auditDir,
       ...flags,
@@ -335,6 +343,8 @@ export async function execWithConfig(
   const files = [inputs.train, inputs.validation, inputs.test, ...inputs.files].filter(
     (x): x is string => x !== undefined,
   );
+  if (config.data.lineage_key !== undefined)
+    await checkFilesAgainstLineage(await openTrustedLineage(inputs, config.data.lineage_key), files);
   const keys = await keysFor(session, out, config, files);
   try {
     const r = await runExec({

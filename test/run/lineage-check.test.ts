@@ -1,0 +1,150 @@
+// `data.lineage_key`: a run trains only on the data its owner prepared and signed. Anyone can seal
+// for the data key's public part, so a substituted split decrypts and authenticates; only the
+// signed lineage manifest tells it apart.
+
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyIdOf } from '../../src/audit/index.js';
+import { cli } from '../helpers/cli.js';
+import { type RunFixture, startRunFixture } from './run-fixture.js';
+
+let f: RunFixture;
+let ownerKey: string;
+
+beforeAll(async () => {
+  f = await startRunFixture();
+  ownerKey = join(f.home, 'audit', 'signing-key.pub.pem');
+}, 120_000);
+afterAll(async () => {
+  await f?.cleanup();
+});
+
+async function config(name: string, data: Record<string, unknown>): Promise<string> {
+  const path = join(f.dir, `lineage-${name}.json`);
+  await writeFile(
+    path,
+    JSON.stringify({
+      model: { architecture: 'mlp', input_size: 32, hidden_size: 16, output_size: 2 },
+      training: { batch_size: 32, learning_rate: 0.003, epochs: 2, seed: 3 },
+      security: {
+        key: `azurekv://${f.host}/keys/model-key`,
+        tee: 'sim',
+        broker: { ca: f.caFile, token_file: f.tokenFile },
+      },
+      data,
+      output: { dir: join(f.dir, 'runs', `lineage-${name}`) },
+    }),
+  );
+  return path;
+}
+
+/** A copy of the prepared wdbc folder, changed by `change`. */
+async function copy(name: string, change: (dir: string) => Promise<void>): Promise<string> {
+  const dir = join(f.dir, `lineage-data-${name}`);
+  await cp(f.prepared.wdbc, dir, { recursive: true });
+  await change(dir);
+  return dir;
+}
+
+const train = (path: string) => cli(['train', '--config', path, '--home', f.home, '--json']);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+async function releases(): Promise<number> {
+  const log = await readFile(join(f.home, 'audit', 'audit.jsonl'), 'utf8');
+  return log.split('\n').filter((l) => l.includes('"run.release"')).length;
+}
+
+describe('a run with data.lineage_key', () => {
+  it('trains on the data its owner signed and records the key in the model card', async () => {
+    const r = await train(await config('ok', { dir: f.prepared.wdbc, lineage_key: ownerKey }));
+    expect(r.code, r.stderr).toBe(0);
+    const card = JSON.parse(await readFile(join(String(r.json?.dir), 'model-card.json'), 'utf8'));
+    const pub = createPublicKey(await readFile(ownerKey, 'utf8'));
+    expect(card.lineage.verified_by).toBe(keyIdOf(pub));
+    // prepare now signs the decrypted split's digest: the one the run computed while reading it.
+    const manifest = JSON.parse(await readFile(join(f.prepared.wdbc, 'lineage.json'), 'utf8'));
+    const entry = manifest.outputs.find((o: { split?: string }) => o.split === 'train');
+    expect(entry.plaintextSha256).toBe(card.data.train.tensor_sha256);
+  }, 60_000);
+
+  it('refuses a split swapped for another file sealed for the same key, and trains nothing', async () => {
+    const dir = await copy('swapped', async (d) =>
+      cp(join(d, 'validation.tensor.sealed'), join(d, 'train.tensor.sealed')),
+    );
+    const path = await config('swapped', { dir, lineage_key: ownerKey });
+    const r = await train(path);
+    expect(r.code, r.stderr).toBe(111);
+    expect(r.json?.error).toMatchObject({ code: 'ERR_LINEAGE_INVALID' });
+    expect(r.stderr + JSON.stringify(r.json)).toMatch(/train\.tensor\.sealed differs from what it lists/);
+    expect(await exists(join(f.dir, 'runs', 'lineage-swapped'))).toBe(false);
+    // Without the check the same folder trains: the swap is invisible to the seal.
+    const unchecked = await train(await config('swapped-unchecked', { dir }));
+    expect(unchecked.code, unchecked.stderr).toBe(0);
+  }, 60_000);
+
+  it('refuses, before any key is released, a manifest signed by another key, edited, or missing', async () => {
+    const stranger = join(f.dir, 'stranger.pub.pem');
+    await writeFile(
+      stranger,
+      generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }) as string,
+    );
+    const edited = await copy('edited', async (d) => {
+      const p = join(d, 'lineage.json');
+      const m = JSON.parse(await readFile(p, 'utf8'));
+      m.rows.dropped += 1;
+      await writeFile(p, JSON.stringify(m, null, 2));
+    });
+    const missing = await copy('missing', (d) => rm(join(d, 'lineage.json')));
+    const cases = [
+      ['stranger', { dir: f.prepared.wdbc, lineage_key: stranger }, /not by the data owner's key/],
+      ['edited', { dir: edited, lineage_key: ownerKey }, /changed after it was signed/],
+      ['missing', { dir: missing, lineage_key: ownerKey }, /has no lineage\.json/],
+    ] as const;
+    for (const [name, data, message] of cases) {
+      const before = await releases();
+      const r = await train(await config(name, data));
+      expect(r.code, `${name}: ${r.stderr}`).toBe(111);
+      expect(String((r.json?.error as { message?: string })?.message), name).toMatch(message);
+      expect(await releases(), name).toBe(before);
+      expect(await exists(join(f.dir, 'runs', `lineage-${name}`)), name).toBe(false);
+    }
+  }, 60_000);
+
+  it('needs data.dir, and says so naming the field', async () => {
+    const r = await train(
+      await config('no-dir', { train: join(f.prepared.wdbc, 'train.tensor.sealed'), lineage_key: ownerKey }),
+    );
+    expect(r.code).toBe(100);
+    expect(r.stderr + JSON.stringify(r.json)).toMatch(/data\.lineage_key/);
+  });
+
+  it('checks exec mode inputs as they are on disk before the command gets them', async () => {
+    const dir = await copy('exec', async (d) =>
+      cp(join(d, 'validation.tensor.sealed'), join(d, 'train.tensor.sealed')),
+    );
+    const path = await config('exec', { dir, lineage_key: ownerKey });
+    const marker = join(f.dir, 'exec-ran');
+    const r = await cli(['train', '--config', path, '--home', f.home, '--exec', '--', 'touch', marker]);
+    expect(r.code, r.stderr).toBe(111);
+    expect(r.stderr).toMatch(/train\.tensor\.sealed differs from what it lists/);
+    expect(await exists(marker)).toBe(false);
+    const ok = await cli([
+      'train',
+      '--config',
+      await config('exec-ok', { dir: f.prepared.wdbc, lineage_key: ownerKey }),
+      '--home',
+      f.home,
+      '--exec',
+      '--',
+      'touch',
+      marker,
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await exists(marker)).toBe(true);
+  }, 60_000);
+});
