@@ -28,6 +28,8 @@ export interface CheckpointHeader {
   /** Best validation loss so far and epochs since it improved (early stopping resumes too). */
   readonly best_validation_loss?: number | null;
   readonly epochs_without_improvement?: number;
+  /** With `restore_best`: the epoch (1-based) whose weights the `best` array holds; in a model, the epoch restored. */
+  readonly best_epoch?: number;
   /** A timed checkpoint mid-epoch: the epoch's running sums so far, so its metrics stay whole. */
   readonly partial_epoch?: EpochPartial;
   /** The last finished epoch's training loss and accuracy (for the model card). */
@@ -52,6 +54,8 @@ export interface CheckpointContents {
   readonly params: Float32Array;
   readonly moment1: Float32Array;
   readonly moment2: Float32Array;
+  /** With `restore_best`: the weights at the best validation loss so far (checkpoints only). */
+  readonly best?: Float32Array | undefined;
 }
 
 function malformed(source: string, what: string): SealtrainError {
@@ -66,11 +70,12 @@ function malformed(source: string, what: string): SealtrainError {
  * result is plaintext: the caller seals it and wipes it.
  */
 export function encodeCheckpoint(contents: CheckpointContents): Buffer {
-  const arrays = ARRAY_NAMES.map((n) => contents[n]);
+  const names = contents.best ? [...ARRAY_NAMES, 'best'] : ARRAY_NAMES;
+  const arrays = [...ARRAY_NAMES.map((n) => contents[n]), ...(contents.best ? [contents.best] : [])];
   const header = Buffer.from(
     JSON.stringify({
       ...contents.header,
-      arrays: arrays.map((a, i) => ({ name: ARRAY_NAMES[i], length: a.length })),
+      arrays: arrays.map((a, i) => ({ name: names[i], length: a.length })),
     }),
   );
   const body = arrays.reduce((n, a) => n + a.byteLength, 0);
@@ -120,8 +125,11 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): CheckpointC
   }
   const { arrays, ...rest } = raw as { arrays?: Array<{ name: string; length: number }> };
   const header = checkHeader(rest, source);
-  if (!Array.isArray(arrays) || arrays.length !== 3 || arrays.some((a, i) => a?.name !== ARRAY_NAMES[i]))
+  const names = arrays?.length === 4 ? [...ARRAY_NAMES, 'best'] : ARRAY_NAMES;
+  if (!Array.isArray(arrays) || arrays.length !== names.length || arrays.some((a, i) => a?.name !== names[i]))
     throw malformed(source, 'the array table is wrong');
+  if (arrays.length === 4 && arrays[3]?.length !== arrays[0]?.length)
+    throw malformed(source, 'the best weights are not as many as the parameters');
   let at = 12 + headerLength;
   const out: Float32Array[] = [];
   for (const a of arrays) {
@@ -139,5 +147,6 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): CheckpointC
     params: out[0] as Float32Array,
     moment1: out[1] as Float32Array,
     moment2: out[2] as Float32Array,
+    ...(out[3] ? { best: out[3] } : {}),
   };
 }

@@ -27,6 +27,9 @@ export interface Progress {
   partial?: EpochPartial | undefined;
   /** The last finished epoch's training figures. */
   lastTrain?: { readonly loss: number; readonly accuracy: number | null } | undefined;
+  /** With `restore_best`: a copy of the weights at the best validation loss, and its epoch (1-based). */
+  bestParams?: Float32Array | undefined;
+  bestEpoch?: number | undefined;
 }
 /** Progress after a step: examples done of the epoch, and the step's loss. */
 export interface StepProgress {
@@ -163,7 +166,7 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
       time: c.now().toISOString(),
     });
     c.onEpoch?.({ epoch: epoch + 1, loss, validationLoss: v?.loss });
-    const stop = earlyStop(config, c.progress, v?.loss);
+    const stop = earlyStop(config, c.progress, v?.loss, { params: trainer.network.params, epoch: epoch + 1 });
     const due =
       (every > 0 && (epoch + 1) % every === 0) ||
       (minutes > 0 && c.now().getTime() - lastCheckpoint.at >= minutes * 60_000);
@@ -179,13 +182,26 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
   return { interrupted: false, stoppedEarly: false, ...(lastTrain ? { lastTrain } : {}) };
 }
 
-/** Updates early stopping's memory with an epoch's validation loss; true when it is time to stop. */
-export function earlyStop(config: RunConfig, p: Progress, validationLoss: number | undefined): boolean {
+/**
+ * Updates early stopping's memory with an epoch's validation loss (and, with `restore_best`, keeps
+ * a copy of the weights that reached it); true when it is time to stop.
+ */
+export function earlyStop(
+  config: RunConfig,
+  p: Progress,
+  validationLoss: number | undefined,
+  now: { readonly params: Float32Array; readonly epoch: number },
+): boolean {
   const rule = config.earlyStopping;
   if (!rule || validationLoss === undefined) return false;
   if (p.best === null || validationLoss < p.best - rule.minDelta) {
     p.best = validationLoss;
     p.stale = 0;
+    if (rule.restoreBest) {
+      p.bestParams ??= new Float32Array(now.params.length);
+      p.bestParams.set(now.params);
+      p.bestEpoch = now.epoch;
+    }
     return false;
   }
   p.stale++;

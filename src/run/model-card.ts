@@ -23,7 +23,13 @@ export interface ModelCard {
   readonly config_sha256: string;
   readonly training_sha256: string;
   readonly model: { readonly config: Readonly<Record<string, unknown>>; readonly parameters: number };
-  readonly training: { readonly epochs: number; readonly steps: number; readonly stopped_early: boolean };
+  /** `restored_best_epoch`: the model holds that epoch's weights (`early_stopping.restore_best`). */
+  readonly training: {
+    readonly epochs: number;
+    readonly steps: number;
+    readonly stopped_early: boolean;
+    readonly restored_best_epoch?: number;
+  };
   readonly metrics: Readonly<Record<string, number | null>>;
   readonly data: Readonly<
     Record<string, { path: string; tensor_sha256: string; sealed: boolean; rows: number }>
@@ -52,6 +58,7 @@ interface CardInput {
   readonly epochs: number;
   readonly steps: number;
   readonly stoppedEarly: boolean;
+  readonly restoredBestEpoch?: number | undefined;
   readonly now: Date;
 }
 
@@ -78,7 +85,12 @@ export async function writeModelCard(dir: string, c: CardInput): Promise<ModelCa
     config_sha256: c.config.sha256,
     training_sha256: c.config.trainingSha256,
     model: { config: c.config.modelConfig, parameters: parameterCount(c.config.model) },
-    training: { epochs: c.epochs, steps: c.steps, stopped_early: c.stoppedEarly },
+    training: {
+      epochs: c.epochs,
+      steps: c.steps,
+      stopped_early: c.stoppedEarly,
+      ...(c.restoredBestEpoch !== undefined ? { restored_best_epoch: c.restoredBestEpoch } : {}),
+    },
     metrics: c.metrics,
     data,
     lineage,

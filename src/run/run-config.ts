@@ -85,6 +85,8 @@ const earlyStoppingSchema = z.strictObject({
   patience: z.int().min(1).max(10_000),
   /** What counts as an improvement. */
   min_delta: z.number().min(0).default(0),
+  /** The model gets the weights of the epoch with the best validation loss, not the last epoch's. */
+  restore_best: z.boolean().default(true),
 });
 
 /**
@@ -113,7 +115,9 @@ export interface RunConfig {
   readonly modelConfig: z.output<typeof modelConfigSchema>;
   readonly model: ModelSpec;
   readonly training: TrainingSpec;
-  readonly earlyStopping: { readonly patience: number; readonly minDelta: number } | undefined;
+  readonly earlyStopping:
+    | { readonly patience: number; readonly minDelta: number; readonly restoreBest: boolean }
+    | undefined;
   readonly security: z.output<typeof securitySchema>;
   readonly data: z.output<typeof dataSchema>;
   readonly output: z.output<typeof outputSchema>;
@@ -168,6 +172,7 @@ export function parseRunConfig(
     earlyStopping: early_stopping && {
       patience: early_stopping.patience,
       minDelta: early_stopping.min_delta,
+      restoreBest: early_stopping.restore_best,
     },
     security: { ...c.security, ...(broker ? { broker } : {}) },
     data: data as z.output<typeof dataSchema>,

@@ -265,6 +265,7 @@ async function trainWith(
     created: now().toISOString(),
     best_validation_loss: progress.best,
     epochs_without_improvement: progress.stale,
+    ...(progress.bestEpoch !== undefined ? { best_epoch: progress.bestEpoch } : {}),
     ...(progress.partial ? { partial_epoch: progress.partial } : {}),
     ...(progress.lastTrain ? { last_train: progress.lastTrain } : {}),
     ...(data.train.header.classes ? { classes: data.train.header.classes } : {}),
@@ -276,7 +277,13 @@ async function trainWith(
     await metrics.flush();
     await writeSealedCheckpoint(
       checkpointPath(dir, progress.counter),
-      { header: header('checkpoint', s), params: network.params, moment1: s.moment1, moment2: s.moment2 },
+      {
+        header: header('checkpoint', s),
+        params: network.params,
+        moment1: s.moment1,
+        moment2: s.moment2,
+        best: progress.bestParams,
+      },
       target,
     );
     await pruneCheckpoints(dir, config.output.keep_checkpoints);
@@ -298,7 +305,19 @@ async function trainWith(
     await checkpoint();
     return result(manifest, dir, trainer, loop, resumedFrom, progress, {}, undefined, undefined);
   }
-  const final = finalMetrics(trainer, data, loop);
+  // restore_best: the model is the epoch with the best validation loss, and is measured as such.
+  const restored =
+    progress.bestParams !== undefined &&
+    progress.bestEpoch !== undefined &&
+    progress.bestEpoch !== trainer.progress().epoch
+      ? progress.bestEpoch
+      : undefined;
+  if (restored !== undefined && progress.bestParams) network.params.set(progress.bestParams);
+  const final = finalMetrics(
+    trainer,
+    data,
+    restored !== undefined ? { interrupted: false, stoppedEarly: loop.stoppedEarly } : loop,
+  );
   const modelPath = join(dir, RUN_FILES.model);
   const s = trainer.state();
   const sha256 = await writeSealedCheckpoint(
@@ -324,6 +343,7 @@ async function trainWith(
     epochs: s.epoch,
     steps: s.step,
     stoppedEarly: loop.stoppedEarly,
+    restoredBestEpoch: restored,
     now: now(),
   });
   return result(
@@ -430,6 +450,8 @@ async function restore(
   progress.counter = Math.max(h.counter, newestRecorded);
   progress.partial = h.partial_epoch;
   progress.lastTrain = h.last_train;
+  progress.bestParams = c.best;
+  progress.bestEpoch = h.best_epoch;
   await o.audit.sink.record({
     actor: o.audit.actor,
     action: 'run.resume',

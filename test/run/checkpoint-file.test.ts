@@ -48,6 +48,16 @@ describe('checkpoint file v1', () => {
     );
   });
 
+  it('carries the best weights (restore_best) as a fourth array, and refuses a table that lies about them', async () => {
+    const c = { ...contents(30, 30), best: Float32Array.from({ length: 30 }, (_, i) => -i) };
+    const back = decodeCheckpoint(encodeCheckpoint(c), 'x');
+    expect(back.best).toEqual(c.best);
+    expect(decodeCheckpoint(encodeCheckpoint(contents(30, 30)), 'x').best).toBeUndefined();
+    // A well-formed file (checksum right) whose best array is not the parameters' length.
+    const short = encodeCheckpoint({ ...c, best: c.best.subarray(0, 29) });
+    await fails(short, /best weights are not as many as the parameters/);
+  });
+
   it('refuses a flipped bit anywhere, a truncation, and another magic, naming the file', async () => {
     const bytes = encodeCheckpoint(contents(100, 100));
     for (const at of [0, 9, 20, bytes.length - 100, bytes.length - 1]) {

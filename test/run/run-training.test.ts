@@ -182,6 +182,68 @@ describe('runTraining', () => {
     expect((await weights('early')).equals(before)).toBe(true);
   }, 60_000);
 
+  it("restores the best epoch's weights (restore_best), and resumes to the same model", async () => {
+    const stopping = (name: string, restoreBest: boolean) =>
+      parseRunConfig(
+        {
+          model: { architecture: 'mlp', input_size: 8, hidden_size: 16, output_size: 2 },
+          training: {
+            batch_size: 16,
+            learning_rate: 0.05,
+            epochs: 200,
+            seed: 5,
+            early_stopping: { patience: 3, restore_best: restoreBest },
+          },
+          security: { key: 'local:owner', attestation: false },
+          data: { dir: 'prepared' },
+          output: { dir: join('runs', name), checkpoint_every_epochs: 1, keep_checkpoints: 1000 },
+        },
+        join(dir, `${name}.json`),
+      );
+    const base = { keys, audit: { sink: audit, actor: 't' }, auditDir: join(dir, 'audit'), tee: 'none' };
+    const run = async (name: string, restoreBest: boolean, extra: Partial<TrainRunOptions> = {}) => {
+      const c = stopping(name, restoreBest);
+      return runTraining(c, { ...base, inputs: await resolveInputs(c), ...extra });
+    };
+    const last = await run('keep-last', false);
+    const best = await run('restore-best', true);
+    expect(last.stoppedEarly && best.stoppedEarly).toBe(true);
+    const epochs = (await readMetrics(join(dir, 'runs', 'keep-last', 'metrics.jsonl'))).filter(
+      (m) => m.type === 'epoch',
+    );
+    const losses = epochs.map((e) => e.validation_loss as number);
+    const bestEpoch = losses.indexOf(Math.min(...losses)) + 1;
+    expect(bestEpoch).toBe(last.epochs - 3);
+    expect(last.card?.training.restored_best_epoch).toBeUndefined();
+    expect(best.card?.training.restored_best_epoch).toBe(bestEpoch);
+    // The checkpoint of each epoch (keep-last run) holds that epoch's weights.
+    const at = async (epoch: number) => {
+      for (const c of await listCheckpoints(join(dir, 'runs', 'keep-last'))) {
+        const k = await readSealedCheckpoint(c.path, [ring]);
+        if (k.header.epoch === epoch) return Buffer.from(k.params.buffer);
+      }
+      throw new Error(`no checkpoint of epoch ${epoch}`);
+    };
+    expect((await weights('restore-best')).equals(await at(bestEpoch))).toBe(true);
+    expect((await weights('keep-last')).equals(await at(last.epochs))).toBe(true);
+    expect(best.metrics.validation_loss).toBe(Math.min(...losses));
+    expect(last.metrics.validation_loss).toBe(losses.at(-1));
+    // Stopped two epochs after the best, mid-epoch: the checkpoint carries the best weights along.
+    const stepsAtBest = epochs[bestEpoch - 1]?.step ?? 0;
+    const stop = new AbortController();
+    let steps = 0;
+    const cut = await run('restore-best-cut', true, {
+      signal: stop.signal,
+      onProgress: () => {
+        if (++steps === stepsAtBest + 40) stop.abort();
+      },
+    });
+    expect(cut.interrupted).toBe(true);
+    const resumed = await run('restore-best-cut', true, { resume: true });
+    expect(resumed.card?.training.restored_best_epoch).toBe(bestEpoch);
+    expect((await weights('restore-best-cut')).equals(await weights('restore-best'))).toBe(true);
+  }, 60_000);
+
   it('rejects with the release error when the keys are refused while a sealed input is being read', async () => {
     const sealedLooking = join(dir, 'sealed-looking.tensor');
     const bytes = Buffer.alloc(1 << 20, 1);

@@ -298,6 +298,7 @@ async function trainMonitored(
     }
     const sim = keys.attestation?.simulated === true;
     const m = r.metrics;
+    const restored = r.card?.training.restored_best_epoch;
     out.result(
       {
         run_id: r.runId,
@@ -307,6 +308,7 @@ async function trainMonitored(
         epochs: r.epochs,
         steps: r.steps,
         stopped_early: r.stoppedEarly,
+        ...(restored !== undefined ? { restored_best_epoch: restored } : {}),
         ...(r.resumedFrom !== undefined ? { resumed_from: r.resumedFrom } : {}),
         checkpoints: r.checkpoints,
         metrics: m,
@@ -316,7 +318,7 @@ async function trainMonitored(
         ...(live ? { alerts: live.fired() } : {}),
       },
       [
-        `${sim ? 'SIMULATION — ' : ''}Trained run ${r.runId} for ${r.epochs} epochs (${r.steps} steps)${r.stoppedEarly ? ', stopped early' : ''}${r.resumedFrom !== undefined ? `, resumed from checkpoint ${r.resumedFrom}` : ''}.`,
+        `${sim ? 'SIMULATION — ' : ''}Trained run ${r.runId} for ${r.epochs} epochs (${r.steps} steps)${r.stoppedEarly ? ', stopped early' : ''}${restored !== undefined ? `; the model has epoch ${restored}'s weights (best validation loss)` : ''}${r.resumedFrom !== undefined ? `, resumed from checkpoint ${r.resumedFrom}` : ''}.`,
         `Metrics: ${Object.entries(m)
           .map(([k, v]) => `${k} ${v === null ? '–' : v.toFixed(4)}`)
           .join(', ')}.`,
