@@ -2,31 +2,33 @@
 // metrics out, an unencrypted checkpoint and model written atomically; `trainOnly` leaves out the
 // writes (the engine's bare epochs). Run in the benchmark's process, or as a process of its own
 // (`node plain-job.mjs '<json options>'`) to compare with a `sealtrain train` process.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { encodeCheckpoint, loadSplit, parseRunConfig } from '../../dist/run/index.js';
+// Only what the job needs, as a script of its own would import it: the engine, the tensor-file
+// reader (which verifies every checksum, as `sealtrain` does) and the checkpoint encoder.
+import { readTensorFile } from '../../dist/data/tensor-file.js';
+import { encodeCheckpoint } from '../../dist/run/checkpoint-file.js';
 import { writeFileAtomic } from '../../dist/store/index.js';
-import { Network, Trainer } from '../../dist/train/index.js';
+import { Network, parseModelConfig, parseTrainingConfig, Trainer } from '../../dist/train/index.js';
 
 /** Runs the job; resolves to its wall time in seconds. */
 export async function plainJob({ data, out, model, training, trainOnly = false }) {
   const started = process.hrtime.bigint();
-  const c = parseRunConfig(
-    {
-      model,
-      training,
-      security: { key: 'local:x', attestation: false },
-      data: { dir: data },
-      output: { dir: out },
-    },
-    join(data, 'plain.json'),
-  );
-  const split = await loadSplit(join(data, 'train.tensor'), []);
-  const trainer = new Trainer(Network.create(c.model, 1), { training: c.training });
+  const spec = parseModelConfig(model);
+  const trainingSpec = parseTrainingConfig(training);
+  const path = join(data, 'train.tensor');
+  const file = readTensorFile(await readFile(path), { source: path });
+  const features = file.tensors.get('features');
+  const dataset = {
+    features: features.data,
+    labels: file.tensors.get('labels').data,
+    rows: features.shape[0],
+  };
+  const trainer = new Trainer(Network.create(spec, 1), { training: trainingSpec });
   const lines = [];
-  for (let e = 0; e < c.training.epochs; e++)
-    await trainer.trainEpoch(split.dataset, {
+  for (let e = 0; e < trainingSpec.epochs; e++)
+    await trainer.trainEpoch(dataset, {
       onStep: (st) => lines.push(JSON.stringify({ type: 'step', loss: st.loss })),
     });
   if (!trainOnly) {
