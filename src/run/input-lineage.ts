@@ -7,7 +7,7 @@ import {
   type LineageOutput,
   manifestSignatureValid,
   readLineageManifest,
-} from '../data/index.js';
+} from '../data/lineage.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { LoadedSplit, RunInputs } from './load-inputs.js';
 

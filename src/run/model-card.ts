@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lineageTool } from '../data/index.js';
+import { lineageTool } from '../data/lineage.js';
 import { writeFileAtomic } from '../store/index.js';
 import { parameterCount } from '../train/index.js';
 import type { AttestationSummary } from './attestation-summary.js';

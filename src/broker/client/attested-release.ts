@@ -3,9 +3,9 @@ import { type Agent, request } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import { KeyClient, type KeyClientOptions } from '@azure/keyvault-keys';
 import { decodeJwt } from 'jose';
-import { collectEvidence } from '../../attest/index.js';
+import { collectEvidence } from '../../attest/collect/collect-evidence.js';
 import { isSealtrainError, SealtrainError } from '../../errors/index.js';
-import { type ReleasedKey, unwrapReleasedKey } from '../release/index.js';
+import { type ReleasedKey, unwrapReleasedKey } from '../release/unwrap-released-key.js';
 import { type RuntimeKey, takeRuntimeKey } from './runtime-key.js';
 
 /** Options for {@link releaseWithAttestation}. */

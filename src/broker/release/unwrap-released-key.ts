@@ -6,7 +6,7 @@ import {
   verify,
   X509Certificate,
 } from 'node:crypto';
-import { parseJwks } from '../../attest/index.js';
+import { parseJwks } from '../../attest/maa/jwks.js';
 import { SealtrainError } from '../../errors/index.js';
 import { KEY_HSM_SCHEMA_VERSION } from './internal/payload.js';
 import { isReleaseEncryption, type ReleaseEncryption, rsaAesKeyUnwrap } from './rsa-aes-key-wrap.js';

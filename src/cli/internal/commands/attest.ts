@@ -2,20 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import {
-  type AttestationPolicy,
-  collectEvidence,
-  DEFAULT_POLICY,
-  decodeBase64,
-  detectTee,
-  loadOrCreateSimKey,
-  parseAttestationPolicy,
-  parseEvidence,
-  publicKeyFrom,
-  readCertificatesDir,
-  type Verdict,
-  verifyEvidence,
-} from '../../../attest/index.js';
+import { decodeBase64 } from '../../../attest/evidence.js';
+import type { AttestationPolicy, Verdict } from '../../../attest/index.js';
 import { fromFsError, SealtrainError } from '../../../errors/index.js';
 import { writeFileAtomic } from '../../../store/index.js';
 import type { Output } from '../output.js';
@@ -46,6 +34,9 @@ export interface AttestCliOptions {
 }
 
 const opts = (session: Session): AttestCliOptions => session.opts as AttestCliOptions;
+
+/** The attestation module, loaded by the commands that use it: the CLI starts without it. */
+const attestModule = () => import('../../../attest/index.js');
 
 /** `--nonce`: `hex:…`, `b64:…` (base64 or base64url), or UTF-8 text. */
 export function parseNonce(value: string): Buffer {
@@ -85,6 +76,7 @@ export async function readJson(path: string, what: string): Promise<unknown> {
 
 /** The attestation policy from `--policy` (default {@link DEFAULT_POLICY}), with `--allow-sim` applied. */
 export async function policyOf(o: AttestCliOptions): Promise<AttestationPolicy> {
+  const { DEFAULT_POLICY, parseAttestationPolicy } = await attestModule();
   let policy = DEFAULT_POLICY;
   if (o.policy) {
     const json = await readJson(o.policy, 'policy').catch((e: unknown) => {
@@ -111,6 +103,7 @@ export function timeOf(value: string | undefined): Date | undefined {
 
 /** The local sim attester's public key: `--sim-key`, else the key under --home if one exists. */
 export async function simKeyOf(session: Session, o: AttestCliOptions): Promise<KeyObject | undefined> {
+  const { publicKeyFrom } = await attestModule();
   if (o.simKey) return publicKeyFrom(await readText(o.simKey, 'sim public key'), o.simKey);
   const path = join(session.home, 'attest', 'sim-key.pem');
   const pem = await readFile(path, 'utf8').catch(() => undefined);
@@ -143,6 +136,7 @@ export async function verifiedEvidence(
   policyFile?: string,
 ): Promise<Verdict> {
   const o = opts(session);
+  const { parseEvidence, readCertificatesDir, verifyEvidence } = await attestModule();
   const evidence = parseEvidence(bytes, file);
   const certificates = o.certs ? await readCertificatesDir(o.certs) : undefined;
   const simPublicKey = evidence.kind === 'sim' ? await simKeyOf(session, o) : undefined;
@@ -176,7 +170,7 @@ export function attestCommand(program: Command, run: Run): void {
     .addHelpText('after', '\nExample:\n  sealtrain attest detect --json')
     .action(
       run(async (_session, out) => {
-        const d = await detectTee();
+        const d = await (await attestModule()).detectTee();
         out.result({ detection: d }, `${d.platform}${d.supported ? '' : ' (not supported)'}: ${d.summary}`);
       }),
     );
@@ -199,6 +193,7 @@ export function attestCommand(program: Command, run: Run): void {
       run(
         async (session, out) => {
           const o = opts(session);
+          const { collectEvidence, loadOrCreateSimKey, publicKeyFrom } = await attestModule();
           const runtimeKey = o.runtimeKey
             ? publicKeyFrom(await readText(o.runtimeKey, 'runtime key'), o.runtimeKey)
             : undefined;

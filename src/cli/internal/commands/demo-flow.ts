@@ -3,7 +3,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { KeyClient } from '@azure/keyvault-keys';
-import { loadOrCreateSimKey } from '../../../attest/index.js';
+import { loadOrCreateSimKey } from '../../../attest/sim/load-or-create-sim-key.js';
 import { auditPaths, verifyAuditLog } from '../../../audit/index.js';
 import { attestWorkload } from '../../../broker/client/attested-release.js';
 import { addPrincipal, BrokerStore, type RunningBroker, startBroker } from '../../../broker/index.js';

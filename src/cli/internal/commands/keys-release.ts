@@ -1,6 +1,6 @@
 import { Agent } from 'node:https';
 import type { Command } from 'commander';
-import { loadOrCreateSimKey } from '../../../attest/index.js';
+import { loadOrCreateSimKey } from '../../../attest/sim/load-or-create-sim-key.js';
 import { parseAzureKvUri } from '../../../kms/index.js';
 import type { Output } from '../output.js';
 import { readSmallFile } from '../read-small-file.js';

@@ -1,22 +1,16 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { decodeJwt } from 'jose';
-import { type Claims, MAX_EVIDENCE_BYTES, type Verdict, verifyMaaToken } from '../../../attest/index.js';
+import { MAX_EVIDENCE_BYTES } from '../../../attest/evidence.js';
+import type { Claims, Verdict } from '../../../attest/index.js';
 import { fromFsError, SealtrainError } from '../../../errors/index.js';
-import {
-  evaluatePolicy,
-  explainText,
-  failedConditions,
-  generatePolicy,
-  POLICY_LIMITS,
-  policyAllowsSim,
-  type ReleasePolicy,
-  validateReleasePolicy,
-} from '../../../policy/index.js';
+import type { ReleasePolicy } from '../../../policy/index.js';
 import { writeFileAtomic } from '../../../store/index.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
 import { type AttestCliOptions, readJson, timeOf, verifiedEvidence } from './attest.js';
+
+/** The policy module, loaded by the commands that use it: the CLI starts without it. */
+const policyModule = () => import('../../../policy/index.js');
 
 type Run = (
   action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
@@ -48,6 +42,7 @@ async function readBytes(path: string, what: string, limit: number): Promise<Buf
 }
 
 async function readPolicy(path: string): Promise<{ policy: ReleasePolicy; warnings: readonly string[] }> {
+  const { POLICY_LIMITS, validateReleasePolicy } = await policyModule();
   const bytes = await readBytes(path, 'release policy', POLICY_LIMITS.bytes).catch((e: unknown) => {
     if (e instanceof SealtrainError && e.code === 'ERR_USAGE_INVALID')
       throw new SealtrainError('ERR_POLICY_INVALID', e.message, { details: e.details });
@@ -81,7 +76,7 @@ async function tokenInput(
   if (!o.jwks) {
     let claims: Claims;
     try {
-      claims = decodeJwt(token) as Claims;
+      claims = (await import('jose')).decodeJwt(token) as Claims;
     } catch (cause) {
       throw new SealtrainError('ERR_ATTEST_MALFORMED', `The token ${file} cannot be decoded.`, { cause });
     }
@@ -89,6 +84,7 @@ async function tokenInput(
     return { source: 'token', claims, verified: false, ...iss };
   }
   const now = timeOf(o.at);
+  const { verifyMaaToken } = await import('../../../attest/index.js');
   const result = await verifyMaaToken(token, {
     jwks: await readJson(o.jwks, 'JWKS'),
     issuers: policy.anyOf.map((r) => r.authority),
@@ -142,6 +138,7 @@ async function explain(session: Session, out: Output, policyFile: string, inputF
   const authority = o.authority ?? input.issuer;
   const note = sourceNote(input, authority);
   if (note) out.note(note);
+  const { evaluatePolicy, explainText, failedConditions } = await policyModule();
   const decision = evaluatePolicy(policy, input.claims, authority === undefined ? {} : { authority });
   const text = explainText(decision, { verbose: o.verbose ?? false });
   if (!decision.allowed) {
@@ -168,6 +165,7 @@ async function generate(session: Session, out: Output): Promise<void> {
   const file = o.fromEvidence ?? '';
   const bytes = await readBytes(file, 'evidence', MAX_EVIDENCE_BYTES);
   const verdict = await checkedEvidence(session, file, bytes, out);
+  const { generatePolicy, policyAllowsSim } = await policyModule();
   const policy = generatePolicy(verdict, { authority: o.authority ?? '' });
   const sim = policyAllowsSim(policy);
   if (sim)
@@ -212,7 +210,7 @@ export function policyCommand(program: Command, run: Run): void {
       run(async (_session, out, file = '') => {
         const { policy: p, warnings } = await readPolicy(file);
         for (const w of warnings) out.note(`WARNING: ${w}`);
-        const sim = policyAllowsSim(p);
+        const sim = (await policyModule()).policyAllowsSim(p);
         const text = `Release policy ${file} is valid: ${p.anyOf.length} rule(s) for ${p.anyOf.map((r) => r.authority).join(', ')}${sim ? '; it admits SIMULATED evidence' : ''}.`;
         out.result({ policy: p, warnings, sim }, text);
       }),

@@ -79,7 +79,7 @@ export async function keysFor(
     );
   const needsBroker =
     config.security.key.startsWith('azurekv:') || config.security.attestation || releaseOutputKey;
-  const { loadOrCreateSimKey } = await import('../../../attest/index.js');
+  const { loadOrCreateSimKey } = await import('../../../attest/sim/load-or-create-sim-key.js');
   return openKeyAccess({
     inputs,
     outputKey: config.security.key,
