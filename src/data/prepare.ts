@@ -399,7 +399,9 @@ async function writeJson(
   const out = options === undefined ? await fileSink(join(dir, file)) : await openSink(dir, file, options);
   try {
     await out.sink(bytes);
-    return await finishOutput(dir, file, out, {});
+    // A sealed JSON output's plaintext digest is signed too: a run checks what it decrypts.
+    const plaintext = options === undefined ? undefined : createHash('sha256').update(bytes).digest('hex');
+    return await finishOutput(dir, file, out, {}, plaintext);
   } catch (error) {
     await out.abort();
     throw error;

@@ -128,6 +128,8 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): CheckpointC
   const names = arrays?.length === 4 ? [...ARRAY_NAMES, 'best'] : ARRAY_NAMES;
   if (!Array.isArray(arrays) || arrays.length !== names.length || arrays.some((a, i) => a?.name !== names[i]))
     throw malformed(source, 'the array table is wrong');
+  if (arrays.length === 4 && header.kind === 'model')
+    throw malformed(source, 'a model carries no best weights');
   if (arrays.length === 4 && arrays[3]?.length !== arrays[0]?.length)
     throw malformed(source, 'the best weights are not as many as the parameters');
   let at = 12 + headerLength;

@@ -8,6 +8,7 @@ import { isSealtrainError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
 import { sealBuffer } from '../seal/index.js';
 import { registerTempDir, writeFileAtomic } from '../store/index.js';
+import { checkAgainstLineage, type TrustedLineage } from './input-lineage.js';
 import { readInput } from './load-inputs.js';
 
 /** Options for {@link runExec}. */
@@ -24,6 +25,11 @@ export interface ExecOptions {
   readonly audit: { readonly sink: AuditSink; readonly actor: string };
   /** Memory-backed folders to make the private folder in; default `/dev/shm`, then `$XDG_RUNTIME_DIR`. */
   readonly privateRoots?: readonly string[];
+  /**
+   * The data owner's signed lineage (`data.lineage_key`): each input, once decrypted in memory,
+   * must have the digest it lists before it is written to the folder the command reads.
+   */
+  readonly lineage?: TrustedLineage | undefined;
 }
 
 /** What the command did. */
@@ -94,10 +100,16 @@ async function decryptInto(
   dir: string,
   inputs: readonly string[],
   providers: readonly KeyProvider[],
+  lineage: TrustedLineage | undefined,
 ): Promise<void> {
   for (const input of inputs) {
-    const { bytes } = await readInput(input, providers);
+    const { bytes, sealed } = await readInput(input, providers);
     try {
+      // Checked on the bytes in hand, before the command can see them: no second read of the file.
+      if (lineage)
+        checkAgainstLineage(lineage, [
+          { path: input, sealed, sha256: createHash('sha256').update(bytes).digest('hex') },
+        ]);
       await writeFile(join(dir, basename(input).replace(/\.sealed$/, '')), bytes, {
         mode: 0o600,
         flag: 'wx',
@@ -225,7 +237,7 @@ export async function runExec(o: ExecOptions): Promise<ExecResult> {
     const output = join(priv, 'output');
     await mkdir(data, { mode: 0o700 });
     await mkdir(output, { mode: 0o700 });
-    await decryptInto(data, o.inputs, o.providers);
+    await decryptInto(data, o.inputs, o.providers, o.lineage);
     const argv = o.command.map((a) => a.replaceAll('{data}', data).replaceAll('{output}', output));
     const env = childEnv(data, output);
     await o.audit.sink.record({

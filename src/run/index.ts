@@ -29,8 +29,8 @@ export {
 export type { EpochDone, StepProgress } from './epoch-loop.js';
 export { type ExecOptions, type ExecResult, runExec, wipeFolder } from './exec-mode.js';
 export {
-  checkFilesAgainstLineage,
-  checkSplitsAgainstLineage,
+  checkAgainstLineage,
+  type DecryptedInput,
   openTrustedLineage,
   type TrustedLineage,
 } from './input-lineage.js';

@@ -1,35 +1,59 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { keyIdOf, readPublicKey } from '../audit/index.js';
 import {
   type LineageManifest,
   type LineageOutput,
   manifestSignatureValid,
-  readLineageManifest,
+  parseLineageManifest,
 } from '../data/lineage.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
-import type { LoadedSplit, RunInputs } from './load-inputs.js';
+import type { RunInputs } from './load-inputs.js';
+
+/** The largest manifest read: 16 MiB, as the lineage reader allows. */
+const MAX_MANIFEST_BYTES = 16 << 20;
+
+const ROLES = ['train', 'validation', 'test'] as const;
 
 /** A lineage manifest whose signature holds under the key the run config pins (`data.lineage_key`). */
 export interface TrustedLineage {
   /** Where the manifest is. */
   readonly path: string;
+  /** SHA-256 of the manifest bytes that were verified (the model card names these, not a re-read). */
+  readonly sha256: string;
   /** The signing key's id (SHA-256 of its SPKI): the data owner's. */
   readonly keyId: string;
   readonly manifest: LineageManifest;
+}
+
+/** A file as the run holds it in memory: its plaintext's SHA-256, and whether it was sealed. */
+export interface DecryptedInput {
+  readonly path: string;
+  readonly sealed: boolean;
+  /** SHA-256 of the plaintext bytes the run will use. */
+  readonly sha256: string;
 }
 
 function invalid(message: string, details: Record<string, string | readonly string[]>): SealtrainError {
   return new SealtrainError('ERR_LINEAGE_INVALID', message, { details });
 }
 
+/** The manifest's outputs by absolute path. */
+function outputsOf(lineage: { path: string; manifest: LineageManifest }): Map<string, LineageOutput> {
+  const base = dirname(resolve(lineage.path));
+  return new Map(lineage.manifest.outputs.map((o) => [resolve(base, o.path), o]));
+}
+
 /**
- * Reads the prepare folder's `lineage.json` and checks its signature with the data owner's public
- * key, before any key is released: a run whose data the owner did not sign does not start.
+ * Reads the prepare folder's `lineage.json` and checks, before any key is released: its signature
+ * with the data owner's public key, and that the run reads exactly the splits it signed, each in
+ * its role (no signed split left out, none swapped for another, none added). A run whose data the
+ * owner did not sign does not start.
  *
- * @throws {SealtrainError} `ERR_LINEAGE_INVALID` when the manifest is missing, malformed or signed
- *   by another key (or changed after signing); the key file's own errors when it cannot be read.
+ * @throws {SealtrainError} `ERR_LINEAGE_INVALID` when the manifest is missing, malformed, signed
+ *   by another key or changed after signing, or the splits are not the ones it signs;
+ *   `ERR_AUDIT_SIGNING_KEY` when the key is not Ed25519.
  */
 export async function openTrustedLineage(inputs: RunInputs, keyPath: string): Promise<TrustedLineage> {
   const key = await readPublicKey(keyPath);
@@ -39,101 +63,90 @@ export async function openTrustedLineage(inputs: RunInputs, keyPath: string): Pr
       `${keyPath} (data.lineage_key) is not an Ed25519 public key.`,
       { details: { path: keyPath } },
     );
-  if (inputs.lineage === undefined)
+  const path = inputs.lineage;
+  if (path === undefined)
     throw invalid(
       'data.lineage_key asks for the data to match its signed lineage manifest, but data.dir has no lineage.json: copy it with the prepared files.',
       {},
     );
-  const manifest = await readLineageManifest(inputs.lineage);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw fromFsError(error, 'read', path);
+  }
+  if (bytes.length > MAX_MANIFEST_BYTES)
+    throw invalid(`${path} is larger than ${MAX_MANIFEST_BYTES} bytes.`, { path });
+  const manifest = parseLineageManifest(bytes.toString('utf8'), path);
   const keyId = keyIdOf(key);
   if (!manifestSignatureValid(manifest, key))
     throw invalid(
       manifest.signature.keyId === keyId
-        ? `${inputs.lineage} was changed after it was signed.`
-        : `${inputs.lineage} is signed by key ${manifest.signature.keyId}, not by the data owner's key ${keyId} (data.lineage_key ${keyPath}).`,
-      { path: inputs.lineage, keyId: manifest.signature.keyId, expectedKeyId: keyId },
+        ? `${path} was changed after it was signed.`
+        : `${path} is signed by key ${manifest.signature.keyId}, not by the data owner's key ${keyId} (data.lineage_key ${keyPath}).`,
+      { path, keyId: manifest.signature.keyId, expectedKeyId: keyId },
     );
-  return { path: inputs.lineage, keyId, manifest };
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 }))
-      hash.update(chunk as Buffer);
-  } catch (error) {
-    throw fromFsError(error, 'read', path);
+  const lineage = { path, sha256: createHash('sha256').update(bytes).digest('hex'), keyId, manifest };
+  const base = dirname(resolve(path));
+  const outputs = outputsOf(lineage);
+  const failures: string[] = [];
+  for (const role of ROLES) {
+    const used = inputs[role];
+    const signed = manifest.outputs.find((o) => o.split === role);
+    if (signed && (used === undefined || resolve(base, signed.path) !== resolve(used)))
+      failures.push(
+        used === undefined
+          ? `its ${role} split ${signed.path} is not read by this run`
+          : `this run reads ${relative(base, used)} as the ${role} split, not ${signed.path}`,
+      );
+    else if (!signed && used !== undefined)
+      failures.push(
+        outputs.has(resolve(used))
+          ? `${relative(base, used)} is not its ${role} split`
+          : `${relative(base, used)} (${role}) is not one of its outputs`,
+      );
   }
-  return hash.digest('hex');
+  for (const file of inputs.files)
+    if (!outputs.has(resolve(file))) failures.push(`${relative(base, file)} is not one of its outputs`);
+  if (failures.length > 0)
+    throw invalid(
+      `The data is not what its signed lineage manifest ${path} lists: ${failures.join('; ')}. Nothing was released or trained.`,
+      { path, failures },
+    );
+  return lineage;
 }
 
-/** A file to check: `plaintextSha256`, when the caller already has the decrypted file's digest. */
-interface Checked {
-  readonly path: string;
-  readonly sealed: boolean;
-  readonly sha256?: string;
-}
-
-async function check(lineage: TrustedLineage, files: readonly Checked[]): Promise<void> {
+/**
+ * Checks files the run decrypted into memory against the trusted manifest, before anything uses
+ * them: a sealed file's plaintext against the `plaintextSha256` the owner signed, a plain file's
+ * bytes against its `sha256`. The digests are of the very bytes the run holds (no second read
+ * from disk), and a tensor split's is computed while it is read, so the check costs no extra pass.
+ *
+ * @throws {SealtrainError} `ERR_LINEAGE_INVALID` naming each file that differs, is not listed, or
+ *   was signed by a `prepare` that did not record plaintext digests (prepare it again).
+ */
+export function checkAgainstLineage(lineage: TrustedLineage, files: readonly DecryptedInput[]): void {
   const base = dirname(resolve(lineage.path));
-  const listed = new Map<string, LineageOutput>(
-    lineage.manifest.outputs.map((o) => [resolve(base, o.path), o]),
-  );
+  const outputs = outputsOf(lineage);
   const failures: string[] = [];
   for (const file of files) {
-    const entry = listed.get(resolve(file.path));
+    const entry = outputs.get(resolve(file.path));
     const name = relative(base, file.path);
-    if (!entry) {
-      failures.push(`${name} is not one of its outputs`);
-      continue;
-    }
-    const known =
-      file.sha256 === undefined
-        ? undefined
-        : file.sealed
-          ? entry.plaintextSha256
-          : entry.sealed
-            ? undefined
-            : entry.sha256;
-    const matches =
-      known !== undefined ? known === file.sha256 : entry.sha256 === (await sha256Of(file.path));
-    if (!matches) failures.push(`${name} differs from what it lists`);
+    if (!entry) failures.push(`${name} is not one of its outputs`);
+    else if (entry.sealed !== file.sealed)
+      failures.push(
+        `${name} is ${file.sealed ? '' : 'not '}sealed, but it lists it as ${entry.sealed ? '' : 'not '}sealed`,
+      );
+    else if (entry.sealed && entry.plaintextSha256 === undefined)
+      failures.push(
+        `it lists no plaintext digest for ${name} (made by an older prepare: prepare the data again)`,
+      );
+    else if ((entry.sealed ? entry.plaintextSha256 : entry.sha256) !== file.sha256)
+      failures.push(`${name} differs from what it lists`);
   }
   if (failures.length > 0)
     throw invalid(
       `The data does not match its signed lineage manifest ${lineage.path}: ${failures.join('; ')}. It is not the data its owner prepared; nothing was trained.`,
       { path: lineage.path, failures },
     );
-}
-
-/**
- * Checks every split the run loaded against the trusted manifest: each must be listed among its
- * outputs, with the digest of the decrypted tensor file (`plaintextSha256`, already computed while
- * the split was read, so this costs nothing) or, for a manifest without it, of the bytes on disk.
- * Every mismatch is named; the caller wipes the splits and stops.
- *
- * @throws {SealtrainError} `ERR_LINEAGE_INVALID` naming each split that is missing from the
- *   manifest or differs from it.
- */
-export function checkSplitsAgainstLineage(
-  lineage: TrustedLineage,
-  splits: readonly LoadedSplit[],
-): Promise<void> {
-  return check(
-    lineage,
-    splits.map((s) => ({ path: s.path, sealed: s.sealed, sha256: s.sha256 })),
-  );
-}
-
-/**
- * Checks files as they are on disk (exec mode's inputs, before they are decrypted) against the
- * trusted manifest's `sha256`.
- *
- * @throws {SealtrainError} `ERR_LINEAGE_INVALID` naming each file that is missing or differs.
- */
-export function checkFilesAgainstLineage(lineage: TrustedLineage, paths: readonly string[]): Promise<void> {
-  return check(
-    lineage,
-    paths.map((path) => ({ path, sealed: true })),
-  );
 }

@@ -5,6 +5,7 @@ import { lineageTool } from '../data/lineage.js';
 import { writeFileAtomic } from '../store/index.js';
 import { parameterCount } from '../train/index.js';
 import type { AttestationSummary } from './attestation-summary.js';
+import type { TrustedLineage } from './input-lineage.js';
 import type { KeyAccess } from './key-access.js';
 import type { LoadedSplit, RunInputs } from './load-inputs.js';
 import type { RunConfig } from './run-config.js';
@@ -49,8 +50,8 @@ interface CardInput {
   readonly manifest: RunManifest;
   readonly keys: KeyAccess;
   readonly inputs: RunInputs;
-  /** The key id the splits were checked against (`data.lineage_key`). */
-  readonly lineageKeyId?: string | undefined;
+  /** The manifest the splits were checked against (`data.lineage_key`). */
+  readonly lineage?: TrustedLineage;
   readonly splits: Readonly<Record<string, LoadedSplit | undefined>>;
   readonly metrics: Readonly<Record<string, number | null>>;
   readonly model: { readonly path: string; readonly sha256: string };
@@ -69,13 +70,12 @@ export async function writeModelCard(dir: string, c: CardInput): Promise<ModelCa
   const data: Record<string, { path: string; tensor_sha256: string; sealed: boolean; rows: number }> = {};
   for (const [name, s] of Object.entries(c.splits))
     if (s) data[name] = { path: s.path, tensor_sha256: s.sha256, sealed: s.sealed, rows: s.dataset.rows };
-  const lineage = c.inputs.lineage
-    ? {
-        path: c.inputs.lineage,
-        sha256: sha256(await readFile(c.inputs.lineage)),
-        ...(c.lineageKeyId !== undefined ? { verified_by: c.lineageKeyId } : {}),
-      }
-    : null;
+  // A verified manifest is named by the bytes that were verified, not by a later read.
+  const lineage = c.lineage
+    ? { path: c.lineage.path, sha256: c.lineage.sha256, verified_by: c.lineage.keyId }
+    : c.inputs.lineage
+      ? { path: c.inputs.lineage, sha256: sha256(await readFile(c.inputs.lineage)) }
+      : null;
   const a = c.keys.attestation;
   const card: ModelCard = {
     version: 1,

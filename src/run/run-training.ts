@@ -12,7 +12,7 @@ import {
   type Progress,
   type StepProgress,
 } from './epoch-loop.js';
-import { checkSplitsAgainstLineage, type TrustedLineage } from './input-lineage.js';
+import { checkAgainstLineage, type TrustedLineage } from './input-lineage.js';
 import type { KeyAccess } from './key-access.js';
 import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
 import { MetricsLog, type RunMetric } from './metrics-log.js';
@@ -125,6 +125,11 @@ async function loadAll(inputs: RunInputs, providers: ProvidersSoon): Promise<Loa
 export async function runTraining(config: RunConfig, o: TrainRunOptions): Promise<TrainRunResult> {
   const now = o.now ?? (() => new Date());
   const dir = config.output.dir;
+  if (config.data.lineage_key !== undefined && o.lineage === undefined)
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `${config.source} sets data.lineage_key: pass the lineage openTrustedLineage verified, so that the data is checked against it.`,
+    );
   const keysSoon = Promise.resolve(o.keys);
   const providersSoon = keysSoon.then((k) => k.providers);
   const loading = loadAll(o.inputs, providersSoon);
@@ -150,9 +155,11 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     // The inputs load (and decrypt) before an earlier run is replaced: a bad input loses nothing.
     data = await loading;
     if (o.lineage)
-      await checkSplitsAgainstLineage(
+      checkAgainstLineage(
         o.lineage,
-        [data.train, data.validation, data.test].filter((x): x is LoadedSplit => x !== undefined),
+        [data.train, data.validation, data.test]
+          .filter((x): x is LoadedSplit => x !== undefined)
+          .map((x) => ({ path: x.path, sealed: x.sealed, sha256: x.sha256 })),
       );
     const tee = o.tee ?? keys.attestation?.type ?? 'none';
     const dataSha256 = Object.fromEntries(
@@ -335,7 +342,7 @@ async function trainWith(
     manifest,
     keys: o.keys,
     inputs: o.inputs,
-    lineageKeyId: o.lineage?.keyId,
+    ...(o.lineage ? { lineage: o.lineage } : {}),
     splits: { train: data.train, validation: data.validation, test: data.test },
     metrics: final,
     model: { path: modelPath, sha256 },

@@ -126,6 +126,8 @@ export function predict(
     });
     out.set(input, start * outputSize);
   }
+  // The activations were computed from the input rows: not left behind in freed memory.
+  for (const b of buffers) b.fill(0);
   applyOutput(network.spec.output, out, outputSize);
   return out;
 }

@@ -121,7 +121,8 @@ export class Trainer {
    * Overwrites with zeros every buffer that held rows of data or what was computed from them:
    * the batch copies, each layer's activations and their gradients, and the parameter gradients.
    * The weights and the optimizer's moments stay (they are the model); the trainer can still be
-   * used afterwards. Called by the run on every way out, so no batch of plaintext outlives it.
+   * used afterwards. Called by the run on every way out. The native kernels' per-thread packing
+   * scratch is outside its reach (see docs/run.md).
    */
   wipe(): void {
     for (const b of this.buffers) for (const a of [b.y, b.z, b.dropped, b.dy]) a?.fill(0);

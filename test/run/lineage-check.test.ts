@@ -7,6 +7,8 @@ import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../../src/audit/index.js';
+import { loadLineageSigningKey, signManifest } from '../../src/data/index.js';
+import { parseRunConfig, resolveInputs, runTraining } from '../../src/run/index.js';
 import { cli } from '../helpers/cli.js';
 import { type RunFixture, startRunFixture } from './run-fixture.js';
 
@@ -115,6 +117,66 @@ describe('a run with data.lineage_key', () => {
     }
   }, 60_000);
 
+  it('refuses a run that leaves out a signed split or reads one in another role, before any release', async () => {
+    const dropped = await copy('dropped', (d) => rm(join(d, 'validation.tensor.sealed')));
+    const before = await releases();
+    const r = await train(await config('dropped', { dir: dropped, lineage_key: ownerKey }));
+    expect(r.code, r.stderr).toBe(111);
+    expect(String((r.json?.error as { message?: string })?.message)).toMatch(
+      /its validation split validation\.tensor\.sealed is not read by this run/,
+    );
+    const asTrain = await train(
+      await config('as-train', {
+        dir: f.prepared.wdbc,
+        train: join(f.prepared.wdbc, 'test.tensor.sealed'),
+        lineage_key: ownerKey,
+      }),
+    );
+    expect(asTrain.code, asTrain.stderr).toBe(111);
+    expect(String((asTrain.json?.error as { message?: string })?.message)).toMatch(
+      /reads test\.tensor\.sealed as the train split/,
+    );
+    expect(await releases()).toBe(before);
+  }, 60_000);
+
+  it('refuses a manifest made before plaintext digests were signed, and asks for prepare again', async () => {
+    const old = await copy('old-manifest', async (d) => {
+      const p = join(d, 'lineage.json');
+      const { signature: _, ...m } = JSON.parse(await readFile(p, 'utf8'));
+      for (const o of m.outputs) delete o.plaintextSha256;
+      await writeFile(p, JSON.stringify(signManifest(m, await loadLineageSigningKey(f.home)), null, 2));
+    });
+    const r = await train(await config('old-manifest', { dir: old, lineage_key: ownerKey }));
+    expect(r.code, r.stderr).toBe(111);
+    expect(String((r.json?.error as { message?: string })?.message)).toMatch(
+      /no plaintext digest for train\.tensor\.sealed .*prepare the data again/,
+    );
+    expect(await exists(join(f.dir, 'runs', 'lineage-old-manifest'))).toBe(false);
+  }, 60_000);
+
+  it('is checked by evaluate too, and cannot be skipped through the library', async () => {
+    const dir = await copy('eval', async (d) =>
+      cp(join(d, 'validation.tensor.sealed'), join(d, 'test.tensor.sealed')),
+    );
+    // The model of the first test, evaluated on a swapped test split.
+    const path = await config('eval', { dir, lineage_key: ownerKey });
+    const c = JSON.parse(await readFile(path, 'utf8'));
+    c.output.dir = join(f.dir, 'runs', 'lineage-ok');
+    await writeFile(path, JSON.stringify(c));
+    const e = await cli(['evaluate', '--config', path, '--home', f.home, '--json']);
+    expect(e.code, e.stderr).toBe(111);
+    expect(String((e.json?.error as { message?: string })?.message)).toMatch(/test\.tensor\.sealed differs/);
+    const lib = parseRunConfig(c, path);
+    await expect(
+      runTraining(lib, {
+        keys: { providers: [], attestation: undefined, released: [], close: () => {} },
+        inputs: await resolveInputs(lib),
+        audit: { sink: { record: async () => {} }, actor: 'test' },
+        auditDir: join(f.home, 'audit'),
+      }),
+    ).rejects.toThrow(/sets data\.lineage_key: pass the lineage/);
+  }, 60_000);
+
   it('needs data.dir, and says so naming the field', async () => {
     const r = await train(
       await config('no-dir', { train: join(f.prepared.wdbc, 'train.tensor.sealed'), lineage_key: ownerKey }),
@@ -123,7 +185,7 @@ describe('a run with data.lineage_key', () => {
     expect(r.stderr + JSON.stringify(r.json)).toMatch(/data\.lineage_key/);
   });
 
-  it('checks exec mode inputs as they are on disk before the command gets them', async () => {
+  it('checks exec mode inputs, decrypted in memory, before the command can read them', async () => {
     const dir = await copy('exec', async (d) =>
       cp(join(d, 'validation.tensor.sealed'), join(d, 'train.tensor.sealed')),
     );

@@ -16,7 +16,7 @@ import {
   WebhookSender,
 } from '../../../monitor/index.js';
 import {
-  checkFilesAgainstLineage,
+  checkAgainstLineage,
   checkRecordedModel,
   evaluateModel,
   type KeyAccess,
@@ -345,8 +345,12 @@ export async function execWithConfig(
   const files = [inputs.train, inputs.validation, inputs.test, ...inputs.files].filter(
     (x): x is string => x !== undefined,
   );
-  if (config.data.lineage_key !== undefined)
-    await checkFilesAgainstLineage(await openTrustedLineage(inputs, config.data.lineage_key), files);
+  // Inputs its owner did not sign are refused before any key is released; each is checked again,
+  // decrypted, before the command can read it.
+  const lineage =
+    config.data.lineage_key !== undefined
+      ? await openTrustedLineage(inputs, config.data.lineage_key)
+      : undefined;
   const keys = await keysFor(session, out, config, files);
   try {
     const r = await runExec({
@@ -355,6 +359,7 @@ export async function execWithConfig(
       providers: keys.providers,
       runDir: config.output.dir,
       sealTo: config.security.key,
+      lineage,
       audit: await session.auditContext(),
     });
     out.result(
@@ -410,10 +415,16 @@ export async function evaluateWithConfig(
   const inputs = await resolveInputs(config);
   const file = inputs[split];
   if (!file) throw new SealtrainError('ERR_IO_NOT_FOUND', `The run config names no ${split} split.`);
+  const lineage =
+    config.data.lineage_key !== undefined
+      ? await openTrustedLineage(inputs, config.data.lineage_key)
+      : undefined;
   const { keys, model, path } = await modelAndKeys(session, out, config, o.model, [file]);
   try {
     const data = await loadSplit(file, keys.providers);
     try {
+      if (lineage)
+        checkAgainstLineage(lineage, [{ path: data.path, sealed: data.sealed, sha256: data.sha256 }]);
       const m = evaluateModel(model, data.dataset);
       out.result(
         {
