@@ -161,6 +161,10 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
           .filter((x): x is LoadedSplit => x !== undefined)
           .map((x) => ({ path: x.path, sealed: x.sealed, sha256: x.sha256 })),
       );
+    if (config.earlyStopping && !data.validation)
+      o.warn?.(
+        'training.early_stopping needs a validation split, and this run has none: it will neither stop early nor restore the best weights.',
+      );
     const tee = o.tee ?? keys.attestation?.type ?? 'none';
     const dataSha256 = Object.fromEntries(
       Object.entries(data).flatMap(([k, v]) => (v ? [[k, (v as LoadedSplit).sha256]] : [])),

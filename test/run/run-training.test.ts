@@ -244,6 +244,30 @@ describe('runTraining', () => {
     expect((await weights('restore-best-cut')).equals(await weights('restore-best'))).toBe(true);
   }, 60_000);
 
+  it('warns that early stopping cannot work without a validation split', async () => {
+    const c = parseRunConfig(
+      {
+        model: { architecture: 'mlp', input_size: 8, hidden_size: 4, output_size: 2 },
+        training: { batch_size: 64, epochs: 1, seed: 5, early_stopping: { patience: 1 } },
+        security: { key: 'local:owner', attestation: false },
+        data: { train: join('prepared', 'train.tensor') },
+        output: { dir: join('runs', 'no-validation') },
+      },
+      join(dir, 'no-validation.json'),
+    );
+    const warnings: string[] = [];
+    const r = await runTraining(c, {
+      keys,
+      inputs: await resolveInputs(c),
+      audit: { sink: audit, actor: 't' },
+      auditDir: join(dir, 'audit'),
+      tee: 'none',
+      warn: (m) => warnings.push(m),
+    });
+    expect(r.card?.training.restored_best_epoch).toBeUndefined();
+    expect(warnings.join('\n')).toMatch(/early_stopping needs a validation split/);
+  }, 60_000);
+
   it('rejects with the release error when the keys are refused while a sealed input is being read', async () => {
     const sealedLooking = join(dir, 'sealed-looking.tensor');
     const bytes = Buffer.alloc(1 << 20, 1);
