@@ -81,6 +81,20 @@ async function train(name: string, output: object = {}, extra: Partial<TrainRunO
   });
 }
 
+/** A run of up to 200 epochs that early stopping ends (learning rate 0.05 on a small MLP). */
+function stopping(name: string, earlyStopping: object, output: object) {
+  return parseRunConfig(
+    {
+      model: { architecture: 'mlp', input_size: 8, hidden_size: 16, output_size: 2 },
+      training: { batch_size: 16, learning_rate: 0.05, epochs: 200, seed: 5, early_stopping: earlyStopping },
+      security: { key: 'local:owner', attestation: false },
+      data: { dir: 'prepared' },
+      output: { dir: join('runs', name), ...output },
+    },
+    join(dir, `${name}.json`),
+  );
+}
+
 const weights = async (run: string) =>
   Buffer.from((await openSealedModel(join(dir, 'runs', run, 'model.sealed'), [ring])).network.params.buffer);
 
@@ -152,25 +166,7 @@ describe('runTraining', () => {
   }, 60_000);
 
   it('resumes an early-stopped run without training further', async () => {
-    const early = { checkpoint_every_epochs: 1 };
-    const stopping = (name: string) =>
-      parseRunConfig(
-        {
-          model: { architecture: 'mlp', input_size: 8, hidden_size: 16, output_size: 2 },
-          training: {
-            batch_size: 16,
-            learning_rate: 0.05,
-            epochs: 200,
-            seed: 5,
-            early_stopping: { patience: 2 },
-          },
-          security: { key: 'local:owner', attestation: false },
-          data: { dir: 'prepared' },
-          output: { dir: join('runs', name), ...early },
-        },
-        join(dir, `${name}.json`),
-      );
-    const c = stopping('early');
+    const c = stopping('early', { patience: 2 }, { checkpoint_every_epochs: 1 });
     const base = { keys, audit: { sink: audit, actor: 't' }, auditDir: join(dir, 'audit'), tee: 'none' };
     const first = await runTraining(c, { ...base, inputs: await resolveInputs(c) });
     expect(first.stoppedEarly).toBe(true);
@@ -183,26 +179,13 @@ describe('runTraining', () => {
   }, 60_000);
 
   it("restores the best epoch's weights (restore_best), and resumes to the same model", async () => {
-    const stopping = (name: string, restoreBest: boolean) =>
-      parseRunConfig(
-        {
-          model: { architecture: 'mlp', input_size: 8, hidden_size: 16, output_size: 2 },
-          training: {
-            batch_size: 16,
-            learning_rate: 0.05,
-            epochs: 200,
-            seed: 5,
-            early_stopping: { patience: 3, restore_best: restoreBest },
-          },
-          security: { key: 'local:owner', attestation: false },
-          data: { dir: 'prepared' },
-          output: { dir: join('runs', name), checkpoint_every_epochs: 1, keep_checkpoints: 1000 },
-        },
-        join(dir, `${name}.json`),
-      );
     const base = { keys, audit: { sink: audit, actor: 't' }, auditDir: join(dir, 'audit'), tee: 'none' };
     const run = async (name: string, restoreBest: boolean, extra: Partial<TrainRunOptions> = {}) => {
-      const c = stopping(name, restoreBest);
+      const c = stopping(
+        name,
+        { patience: 3, restore_best: restoreBest },
+        { checkpoint_every_epochs: 1, keep_checkpoints: 1000 },
+      );
       return runTraining(c, { ...base, inputs: await resolveInputs(c), ...extra });
     };
     const last = await run('keep-last', false);
