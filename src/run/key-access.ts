@@ -166,11 +166,17 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
     disableChallengeResourceVerification: o.broker.ca !== undefined,
     retryOptions: { maxRetries: 2 },
   };
-  const { KeyClient } = await import('@azure/keyvault-keys');
-  // One client for the output key's public part and the releases: one challenge round trip.
-  const client = new KeyClient(vaultUrl, o.broker.credential, clientOptions);
+  // One client for the output key's public part and the releases: one challenge round trip. The
+  // SDK loads while the attestation's first round trips (plain HTTPS) are in flight.
+  const credential = o.broker.credential;
+  const clientSoon = import('@azure/keyvault-keys').then(
+    ({ KeyClient }) => new KeyClient(vaultUrl, credential, clientOptions),
+  );
+  clientSoon.catch(() => {}); // awaited below
   // The output key's public part needs no attestation: it is read while the TEE proves itself.
-  const publicSoon = outputAzure ? loadPublicKey(client, vaultUrl, outputAzure.name) : undefined;
+  const publicSoon = outputAzure
+    ? clientSoon.then((client) => loadPublicKey(client, vaultUrl, outputAzure.name))
+    : undefined;
   publicSoon?.catch(() => {}); // awaited after the releases, whose errors come first
   const provider = new ReleasedKeyProvider();
   const released: { uri: string; version: string }[] = [];
@@ -184,7 +190,7 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
         credential: o.broker.credential,
         agent,
         clientOptions,
-        client,
+        client: clientSoon,
         runtimeKey,
         ...(o.sim ? { sim: o.sim } : {}),
         ...(o.collect ? { collect: o.collect } : {}),

@@ -1,4 +1,5 @@
-import protobuf from 'protobufjs/light.js';
+import { createRequire } from 'node:module';
+import type protobufLight from 'protobufjs/light.js';
 import { SealtrainError } from '../errors/index.js';
 import { type AtomicWriteOptions, writeFileAtomic } from '../store/index.js';
 import type { Activation, ExportableModel, OutputKind } from './exportable-model.js';
@@ -94,7 +95,7 @@ function checkWeights(at: string, layer: number, field: string, values: unknown,
 }
 
 /** The ONNX messages written, with their field numbers from `onnx.proto`. */
-const SCHEMA = protobuf.Root.fromJSON({
+const SCHEMA_JSON = {
   nested: {
     onnx: {
       nested: {
@@ -169,8 +170,20 @@ const SCHEMA = protobuf.Root.fromJSON({
       },
     },
   },
-});
-const MODEL_PROTO = SCHEMA.lookupType('onnx.ModelProto');
+};
+let modelProto: protobufLight.Type | undefined;
+
+/**
+ * `onnx.ModelProto`, built on first use: protobufjs loads only for an export, not with the engine
+ * every command imports.
+ */
+function onnxModelProto(): protobufLight.Type {
+  if (!modelProto) {
+    const protobuf = createRequire(import.meta.url)('protobufjs/light.js') as typeof protobufLight;
+    modelProto = protobuf.Root.fromJSON(SCHEMA_JSON).lookupType('onnx.ModelProto');
+  }
+  return modelProto;
+}
 
 /** `TensorProto.DataType.FLOAT` and `AttributeProto.AttributeType.INT`. */
 const FLOAT = 1;
@@ -253,6 +266,7 @@ export function exportOnnx(model: ExportableModel, options: OnnxExportOptions = 
   checkExportableModel(model);
   const { nodes, initializers } = buildGraph(model);
   const outSize = model.layers[model.layers.length - 1]?.outputSize ?? 0;
+  const MODEL_PROTO = onnxModelProto();
   const message = MODEL_PROTO.fromObject({
     irVersion: ONNX_IR_VERSION,
     producerName: 'sealtrain',

@@ -1,7 +1,7 @@
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { type Agent, request } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
-import { KeyClient, type KeyClientOptions } from '@azure/keyvault-keys';
+import type { KeyClient, KeyClientOptions } from '@azure/keyvault-keys';
 import { decodeJwt } from 'jose';
 import { collectEvidence } from '../../attest/collect/collect-evidence.js';
 import { isSealtrainError, SealtrainError } from '../../errors/index.js';
@@ -32,9 +32,10 @@ export interface AttestedReleaseOptions {
   readonly runtimeKey?: Promise<RuntimeKey>;
   /**
    * The SDK client for the releases, when the caller already uses one against this vault: its
-   * challenge (one extra round trip per client) is then answered once for both.
+   * challenge (one extra round trip per client) is then answered once for both. May be on its way
+   * (the SDK loading) while the attestation's round trips are in flight.
    */
-  readonly client?: KeyClient;
+  readonly client?: KeyClient | Promise<KeyClient>;
 }
 
 function fail(what: string, cause?: unknown): SealtrainError {
@@ -138,7 +139,10 @@ export async function attestWorkload(
   };
   if (typeof token !== 'string') throw fail('the broker gave no attestation token');
   const jwks = await jwksSoon;
-  const client = options.client ?? new KeyClient(base, options.credential, options.clientOptions);
+  const client = await (options.client ??
+    import('@azure/keyvault-keys').then(
+      ({ KeyClient }) => new KeyClient(base, options.credential, options.clientOptions),
+    ));
   return {
     token,
     claims: decodeJwt(token),
