@@ -323,6 +323,15 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
 }
 
 // configure(isa?: 'avx512'|'avx2'|'portable'|null, threads?: n|null) → { isa, threads, avx2Available, avx512Available }
+napi_value WipeScratch(napi_env env, napi_callback_info) {
+  st::wipe_scratch();
+  return undefined(env);
+}
+
+napi_value ScratchNonZero(napi_env env, napi_callback_info) {
+  return number(env, static_cast<double>(st::scratch_nonzero()));
+}
+
 napi_value Configure(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -417,6 +426,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"rowSumSquares", nullptr, Guarded<RowSumSquares>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamStep", nullptr, Guarded<AdamStep>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdStep", nullptr, Guarded<SgdStep>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"wipeScratch", nullptr, Guarded<WipeScratch>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scratchNonZero", nullptr, Guarded<ScratchNonZero>, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   {

@@ -351,10 +351,28 @@ void gemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, const
       for (int s = 0; s < strips; s++) strip(job, s, p0, p1, bpad);
     }
   });
-  // Keep small scratch for the next call; give back what one unusually large call took.
+  // Keep small scratch for the next call; give back what one unusually large call took, zeroed
+  // first: it holds copies of the caller's rows.
   constexpr size_t kKeep = size_t{16} << 20;  // floats
   for (int i = 0; i < 2; i++)
-    if (scratch(i).capacity() > kKeep) std::vector<float>().swap(scratch(i));
+    if (scratch(i).capacity() > kKeep) {
+      scratch(i).assign(scratch(i).capacity(), 0.0f);
+      std::vector<float>().swap(scratch(i));
+    }
+}
+
+void wipe_scratch() {
+  for (int i = 0; i < 2; i++) scratch(i).assign(scratch(i).capacity(), 0.0f);
+}
+
+size_t scratch_nonzero() {
+  size_t n = 0;
+  for (int i = 0; i < 2; i++) {
+    const std::vector<float>& v = scratch(i);
+    // Within size only (reading past it is not allowed): the last call's copies.
+    for (float x : v) n += x != 0.0f;
+  }
+  return n;
 }
 
 }  // namespace st

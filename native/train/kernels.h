@@ -15,6 +15,11 @@ void set_isa(Isa isa);
 Isa current_isa();
 void set_threads(int n);
 int current_threads();
+// The GEMM's packing scratch on the calling thread holds copies of matrix rows (batches of data):
+// wipe_scratch overwrites all of it (its whole capacity) with zeros; scratch_nonzero counts the
+// values that are not zero, so tests and audits can see it.
+void wipe_scratch();
+size_t scratch_nonzero();
 
 // After the product: z = c + bias (kept when z is non-null), c = act(z).
 struct Epilogue {

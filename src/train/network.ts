@@ -128,6 +128,7 @@ export function predict(
   }
   // The activations were computed from the input rows: not left behind in freed memory.
   for (const b of buffers) b.fill(0);
+  kernels.wipeScratch?.();
   applyOutput(network.spec.output, out, outputSize);
   return out;
 }

@@ -121,12 +121,13 @@ export class Trainer {
    * Overwrites with zeros every buffer that held rows of data or what was computed from them:
    * the batch copies, each layer's activations and their gradients, and the parameter gradients.
    * The weights and the optimizer's moments stay (they are the model); the trainer can still be
-   * used afterwards. Called by the run on every way out. The native kernels' per-thread packing
-   * scratch is outside its reach (see docs/run.md).
+   * used afterwards, and so can the kernels, whose packing scratch is zeroed too. Called by the
+   * run on every way out.
    */
   wipe(): void {
     for (const b of this.buffers) for (const a of [b.y, b.z, b.dropped, b.dy]) a?.fill(0);
     for (const a of [this.xBatch, this.labelBatch, this.normsBatch, this.rowScratch, this.grads]) a.fill(0);
+    this.kernels.wipeScratch?.();
   }
 
   /** Where training stands: epochs done, position in the current epoch, steps taken. No copies. */

@@ -14,6 +14,7 @@ import {
   Trainer,
   type TrainingConfig,
 } from '../../src/train/index.js';
+import { loadNativeAddon } from '../../src/train/internal/native-kernels.js';
 
 const native = selectKernels({ backend: 'native' });
 
@@ -68,7 +69,10 @@ describe('training', () => {
     await kept.trainEpoch(data);
     const weights = Float32Array.from(wiped.network.params);
     const { moment1, moment2 } = wiped.state();
+    // The native GEMM keeps packed copies of the last batch's rows between calls: wiped too.
+    expect(loadNativeAddon().scratchNonZero()).toBeGreaterThan(0);
     wiped.wipe();
+    expect(loadNativeAddon().scratchNonZero()).toBe(0);
     // Every typed array the trainer holds, other than the model and the optimizer's memory.
     const model_ = new Set<ArrayBufferView>([wiped.network.params]);
     const held: ArrayBufferView[] = [];

@@ -106,6 +106,11 @@ export interface Kernels {
     nesterov: boolean,
     firstStep: boolean,
   ): void;
+  /**
+   * Overwrites with zeros whatever scratch the kernels keep between calls on this thread (the
+   * native GEMM's packed copies of matrix rows); the reference kernels keep none.
+   */
+  wipeScratch?(): void;
 }
 
 function mix32(x: number): number {

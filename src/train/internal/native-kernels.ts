@@ -24,8 +24,12 @@ export interface NativeInfo {
  * `configure(isa?, threads?)`, which selects the micro-kernel and the thread count for the whole
  * process and returns the settings in force.
  */
-export interface NativeAddon extends Omit<Kernels, 'name'> {
+export interface NativeAddon extends Omit<Kernels, 'name' | 'wipeScratch'> {
   configure(isa?: 'avx512' | 'avx2' | 'portable' | null, threads?: number): NativeInfo;
+  /** Zeroes the GEMM's packing scratch on this thread (all of its capacity). */
+  wipeScratch(): void;
+  /** How many values in the packing scratch are not zero (for tests and audits). */
+  scratchNonZero(): number;
 }
 
 const EXPORTS = [
@@ -41,6 +45,8 @@ const EXPORTS = [
   'rowSumSquares',
   'adamStep',
   'sgdStep',
+  'wipeScratch',
+  'scratchNonZero',
 ] as const;
 
 let loaded: NativeAddon | undefined;
@@ -54,6 +60,9 @@ export function loadNativeAddon(): NativeAddon {
 /** The native kernels under their current configuration. */
 export function nativeKernels(addon: NativeAddon = loadNativeAddon()): Kernels {
   // The addon's exports are not enumerable: copy them by name.
-  const entries = EXPORTS.filter((name) => name !== 'configure').map((name) => [name, addon[name]]);
+  const entries = EXPORTS.filter((name) => name !== 'configure' && name !== 'scratchNonZero').map((name) => [
+    name,
+    addon[name],
+  ]);
   return { ...Object.fromEntries(entries), name: `native-${addon.configure().isa}` } as Kernels;
 }
