@@ -61,6 +61,7 @@ export {
   manifestSignatureValid,
   parseLineageManifest,
   readLineageManifest,
+  readLineageManifestWithDigest,
   signManifest,
   type UnsignedLineageManifest,
   type VerifyManifestOptions,

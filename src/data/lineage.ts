@@ -1,4 +1,4 @@
-import { type KeyObject, sign, verify } from 'node:crypto';
+import { createHash, type KeyObject, sign, verify } from 'node:crypto';
 import { type FileHandle, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -247,6 +247,16 @@ export function parseLineageManifest(text: string, source: string): LineageManif
 
 /** Reads and parses the manifest at `path` (see {@link parseLineageManifest}). */
 export async function readLineageManifest(path: string): Promise<LineageManifest> {
+  return (await readLineageManifestWithDigest(path)).manifest;
+}
+
+/**
+ * {@link readLineageManifest}, with the SHA-256 of the very bytes parsed: what a verifier names
+ * when it vouches for the manifest, rather than a later read of the file.
+ */
+export async function readLineageManifestWithDigest(
+  path: string,
+): Promise<{ readonly manifest: LineageManifest; readonly sha256: string }> {
   let bytes: Buffer;
   try {
     const size = (await stat(path)).size;
@@ -262,7 +272,10 @@ export async function readLineageManifest(path: string): Promise<LineageManifest
   } catch {
     throw malformed(path, 'it is not UTF-8');
   }
-  return parseLineageManifest(text, path);
+  return {
+    manifest: parseLineageManifest(text, path),
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
 }
 
 /** Writes `manifest` to `path` as indented JSON, atomically (temp file, fsync, rename). */

@@ -1,18 +1,13 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { keyIdOf, readPublicKey } from '../audit/index.js';
 import {
   type LineageManifest,
   type LineageOutput,
   manifestSignatureValid,
-  parseLineageManifest,
+  readLineageManifestWithDigest,
 } from '../data/lineage.js';
-import { fromFsError, SealtrainError } from '../errors/index.js';
+import { SealtrainError } from '../errors/index.js';
 import type { RunInputs } from './load-inputs.js';
-
-/** The largest manifest read: 16 MiB, as the lineage reader allows. */
-const MAX_MANIFEST_BYTES = 16 << 20;
 
 const ROLES = ['train', 'validation', 'test'] as const;
 
@@ -69,15 +64,7 @@ export async function openTrustedLineage(inputs: RunInputs, keyPath: string): Pr
       'data.lineage_key asks for the data to match its signed lineage manifest, but data.dir has no lineage.json: copy it with the prepared files.',
       {},
     );
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw fromFsError(error, 'read', path);
-  }
-  if (bytes.length > MAX_MANIFEST_BYTES)
-    throw invalid(`${path} is larger than ${MAX_MANIFEST_BYTES} bytes.`, { path });
-  const manifest = parseLineageManifest(bytes.toString('utf8'), path);
+  const { manifest, sha256 } = await readLineageManifestWithDigest(path);
   const keyId = keyIdOf(key);
   if (!manifestSignatureValid(manifest, key))
     throw invalid(
@@ -86,7 +73,7 @@ export async function openTrustedLineage(inputs: RunInputs, keyPath: string): Pr
         : `${path} is signed by key ${manifest.signature.keyId}, not by the data owner's key ${keyId} (data.lineage_key ${keyPath}).`,
       { path, keyId: manifest.signature.keyId, expectedKeyId: keyId },
     );
-  const lineage = { path, sha256: createHash('sha256').update(bytes).digest('hex'), keyId, manifest };
+  const lineage = { path, sha256, keyId, manifest };
   const base = dirname(resolve(path));
   const outputs = outputsOf(lineage);
   const failures: string[] = [];

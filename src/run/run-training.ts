@@ -186,11 +186,18 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     throw error;
   }
   let observed = false;
+  let trainer: Trainer | undefined;
   try {
+    trainer = new Trainer(Network.create(config.model, config.training.seed), {
+      training: config.training,
+      ...backendOf(o),
+    });
     await o.observer?.started?.(dir, manifest);
     observed = true;
-    return await train(config, { ...o, keys }, manifest, data, now);
+    return await train(trainer, config, { ...o, keys }, manifest, data, now);
   } finally {
+    // The trainer's batch copies and activations were made from the plaintext: wiped with it.
+    trainer?.wipe();
     try {
       if (observed) await o.observer?.finished?.();
     } finally {
@@ -227,23 +234,6 @@ async function resumableRun(
 }
 
 async function train(
-  config: RunConfig,
-  o: Resolved,
-  manifest: RunManifest,
-  data: Loaded,
-  now: () => Date,
-): Promise<TrainRunResult> {
-  const network = Network.create(config.model, config.training.seed);
-  const trainer = new Trainer(network, { training: config.training, ...backendOf(o) });
-  try {
-    return await trainWith(trainer, config, o, manifest, data, now);
-  } finally {
-    // The trainer's batch copies and activations were made from the plaintext: wiped with it.
-    trainer.wipe();
-  }
-}
-
-async function trainWith(
   trainer: Trainer,
   config: RunConfig,
   o: Resolved,

@@ -56,6 +56,8 @@ describe('checkpoint file v1', () => {
     // A well-formed file (checksum right) whose best array is not the parameters' length.
     const short = encodeCheckpoint({ ...c, best: c.best.subarray(0, 29) });
     await fails(short, /best weights are not as many as the parameters/);
+    const model = encodeCheckpoint({ ...c, header: { ...c.header, kind: 'model' } });
+    await fails(model, /a model carries no best weights/);
   });
 
   it('refuses a flipped bit anywhere, a truncation, and another magic, naming the file', async () => {

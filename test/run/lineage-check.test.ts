@@ -177,6 +177,46 @@ describe('a run with data.lineage_key', () => {
     ).rejects.toThrow(/sets data\.lineage_key: pass the lineage/);
   }, 60_000);
 
+  it('refuses a truncated manifest, a key that is not Ed25519 and a missing key file, naming each', async () => {
+    const truncated = await copy('truncated', async (d) => {
+      const p = join(d, 'lineage.json');
+      const text = await readFile(p, 'utf8');
+      await writeFile(p, text.slice(0, Math.floor(text.length / 2)));
+    });
+    const rsa = join(f.dir, 'rsa.pub.pem');
+    await writeFile(
+      rsa,
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
+        type: 'spki',
+        format: 'pem',
+      }) as string,
+    );
+    const cases = [
+      ['truncated', { dir: truncated, lineage_key: ownerKey }, 'ERR_DATA_MALFORMED', /lineage\.json/],
+      [
+        'rsa-key',
+        { dir: f.prepared.wdbc, lineage_key: rsa },
+        'ERR_AUDIT_SIGNING_KEY',
+        /rsa\.pub\.pem .*not an Ed25519/,
+      ],
+      [
+        'no-key',
+        { dir: f.prepared.wdbc, lineage_key: join(f.dir, 'nowhere.pem') },
+        'ERR_AUDIT_SIGNING_KEY',
+        /nowhere\.pem/,
+      ],
+    ] as const;
+    for (const [name, data, code, message] of cases) {
+      const before = await releases();
+      const r = await train(await config(name, data));
+      expect(r.code, `${name}: ${r.stderr}`).not.toBe(0);
+      expect(r.json?.error, name).toMatchObject({ code });
+      expect(String((r.json?.error as { message?: string })?.message), name).toMatch(message);
+      expect(await releases(), name).toBe(before);
+      expect(await exists(join(f.dir, 'runs', `lineage-${name}`)), name).toBe(false);
+    }
+  }, 60_000);
+
   it('needs data.dir, and says so naming the field', async () => {
     const r = await train(
       await config('no-dir', { train: join(f.prepared.wdbc, 'train.tensor.sealed'), lineage_key: ownerKey }),
