@@ -73,7 +73,7 @@ describe('Secure Key Release through KeyClient.releaseKey', () => {
       nonce: 'client-nonce-1',
     });
     const jwks = await (await raw(broker, '/certs')).json();
-    const out = unwrapReleasedKey(released.value, runtime.privateKey, {
+    const out = await unwrapReleasedKey(released.value, runtime.privateKey, {
       brokerJwks: jwks,
       nonce: 'client-nonce-1',
     });
@@ -103,7 +103,7 @@ describe('Secure Key Release through KeyClient.releaseKey', () => {
     const released = await keyClient(broker, workload).releaseKey('release-rsa', String(body.token), {
       version: key.properties.version ?? '',
     });
-    const out = unwrapReleasedKey(released.value, runtime.privateKey, {
+    const out = await unwrapReleasedKey(released.value, runtime.privateKey, {
       brokerJwks: await (await raw(broker, '/certs')).json(),
     });
     expect(out.kty).toBe('RSA');

@@ -143,7 +143,7 @@ describe('Secure Key Release to SEV-SNP evidence', () => {
     });
     const released = await keyClient(broker, workload).releaseKey('snp-key', token);
     const brokerJwks = await (await raw(broker, '/certs')).json();
-    const out = unwrapReleasedKey(released.value, runtime.privateKey, { brokerJwks });
+    const out = await unwrapReleasedKey(released.value, runtime.privateKey, { brokerJwks });
     expect(out.kty).toBe('oct');
     expect((out.material as Buffer).length).toBe(32);
     (out.material as Buffer).fill(0);

@@ -5,6 +5,8 @@ import type { KeyClient, KeyClientOptions } from '@azure/keyvault-keys';
 import { decodeJwt } from 'jose';
 import { collectEvidence } from '../../attest/collect/collect-evidence.js';
 import { isSealtrainError, SealtrainError } from '../../errors/index.js';
+import { ECDH_ES_RELEASE } from '../release/ecdh-es-wrap.js';
+import { isRsaReleaseEncryption, type ReleaseEncryption } from '../release/release-encryption.js';
 import { type ReleasedKey, unwrapReleasedKey } from '../release/unwrap-released-key.js';
 import { type RuntimeKey, takeRuntimeKey } from './runtime-key.js';
 
@@ -26,8 +28,14 @@ export interface AttestedReleaseOptions {
   /** Device root, configfs-tsm folder and TPM transport for collection (tests, unusual machines). */
   readonly collect?: Pick<Parameters<typeof collectEvidence>[0], 'root' | 'tsmDir' | 'tcti' | 'thim'>;
   /**
-   * The ephemeral key the evidence binds, already on its way (see `prepareRuntimeKey`); default
-   * {@link takeRuntimeKey}. Used for this one attestation only.
+   * How released keys are wrapped (`enc` in each release request): default `ECDH_ES_A256GCM`, for
+   * an EC P-256 runtime key, which the sealtrain broker answers; an RSA wrapping
+   * (`CKM_RSA_AES_KEY_WRAP`, …) makes the runtime key RSA-2048, as Key Vault needs.
+   */
+  readonly enc?: ReleaseEncryption;
+  /**
+   * The ephemeral key the evidence binds, already on its way (see `prepareRuntimeKey`), of the
+   * kind `enc` needs; default {@link takeRuntimeKey}. Used for this one attestation only.
    */
   readonly runtimeKey?: Promise<RuntimeKey>;
   /**
@@ -104,8 +112,8 @@ export interface AttestedWorkload {
 }
 
 /**
- * The workload side of Secure Key Release, in memory only: makes an ephemeral RSA key pair, asks
- * the broker for a nonce, collects evidence bound to the nonce and the public key and trades it
+ * The workload side of Secure Key Release, in memory only: makes an ephemeral key pair (EC P-256
+ * for the default `ECDH_ES_A256GCM`, RSA-2048 for Key Vault's wrappings), asks the broker for a nonce, collects evidence bound to the nonce and the public key and trades it
  * for an attestation token. Each {@link AttestedWorkload.release} then asks for one key with that
  * token (through the Azure SDK's `KeyClient.releaseKey` and a fresh release nonce), checks the
  * broker's signature and unwraps with the private key, which never leaves this process.
@@ -116,7 +124,8 @@ export async function attestWorkload(
   const base = options.vaultUrl.replace(/\/$/, '');
   // The ephemeral key is made on the thread pool (the slowest step by far) while the token, the
   // nonce and the broker's signing keys are fetched.
-  const runtimeKey = options.runtimeKey ?? takeRuntimeKey();
+  const enc = options.enc ?? ECDH_ES_RELEASE;
+  const runtimeKey = options.runtimeKey ?? takeRuntimeKey(isRsaReleaseEncryption(enc) ? 'rsa' : 'ec');
   runtimeKey.catch(() => {}); // awaited below, after the token: observed meanwhile
   const scope = 'https://vault.azure.net/.default';
   const bearer = (await options.credential.getToken(scope))?.token;
@@ -147,7 +156,7 @@ export async function attestWorkload(
     token,
     claims: decodeJwt(token),
     release: (keyName, version) =>
-      releaseOne(client, { base, token, jwks, privateKey: runtime.privateKey, keyName, version }),
+      releaseOne(client, { base, token, jwks, privateKey: runtime.privateKey, enc, keyName, version }),
   };
 }
 
@@ -161,6 +170,7 @@ interface ReleaseTarget {
   readonly token: string;
   readonly jwks: unknown;
   readonly privateKey: KeyObject;
+  readonly enc: ReleaseEncryption;
   readonly keyName: string;
   readonly version: string | undefined;
 }
@@ -170,7 +180,9 @@ async function releaseOne(client: KeyClient, t: ReleaseTarget): Promise<Released
   let value: string;
   try {
     const version = t.version ? { version: t.version } : {};
-    value = (await client.releaseKey(t.keyName, t.token, { nonce: releaseNonce, ...version })).value;
+    value = (
+      await client.releaseKey(t.keyName, t.token, { nonce: releaseNonce, algorithm: t.enc, ...version })
+    ).value;
   } catch (error) {
     const status = (error as { statusCode?: number }).statusCode;
     const kvCode = (error as { code?: string }).code;
@@ -184,7 +196,7 @@ async function releaseOne(client: KeyClient, t: ReleaseTarget): Promise<Released
       { cause: error, details: { key: t.keyName, ...(status ? { status } : {}) } },
     );
   }
-  const released = unwrapReleasedKey(value, t.privateKey, { brokerJwks: t.jwks, nonce: releaseNonce });
+  const released = await unwrapReleasedKey(value, t.privateKey, { brokerJwks: t.jwks, nonce: releaseNonce });
   const path = new URL(released.kid, t.base).pathname.split('/');
   const wrongVersion = t.version !== undefined && path[3] !== t.version;
   if (path[1] !== 'keys' || path[2] !== t.keyName || wrongVersion) {

@@ -2,16 +2,18 @@ import { createPrivateKey, KeyObject, randomBytes } from 'node:crypto';
 import { CheckList, CLAIM, type Claims, claimAt } from '../../attest/index.js';
 import { SealtrainError } from '../../errors/index.js';
 import { evaluatePolicy, failedConditions, type ReleasePolicy, simOnlyPolicy } from '../../policy/index.js';
+import { ecdhEsWrap } from './ecdh-es-wrap.js';
 import { RELEASE_API_VERSION, type ReleaseSigner, releasePayload, signRelease } from './internal/payload.js';
 import { findRuntimeKey } from './internal/runtime-key.js';
 import { type ReleaseTrust, verifyTarget } from './internal/verify-target.js';
 import {
   DEFAULT_RELEASE_ENCRYPTION,
   isReleaseEncryption,
+  isRsaReleaseEncryption,
   MAX_WRAPPED_KEY_BYTES,
   type ReleaseEncryption,
-  rsaAesKeyWrap,
-} from './rsa-aes-key-wrap.js';
+} from './release-encryption.js';
+import { rsaAesKeyWrap } from './rsa-aes-key-wrap.js';
 
 /** The key to release: its id, type and secret material. */
 export interface ReleasableKey {
@@ -181,12 +183,13 @@ function denied(kid: string, checks: CheckList): SealtrainError {
  * Secure Key Release, as Azure Key Vault does it. Verifies the attestation token against the
  * trusted issuers (`verifyMaaToken`), evaluates the key's release policy with the token's `iss` as
  * authority, requires `allowSimulated` and a policy that admits `sim` for simulated tokens, and
- * finds the RSA runtime key in `x-ms-runtime.keys`. Every check runs; any failure throws
+ * finds the runtime key in `x-ms-runtime.keys` (RSA, or EC for `ECDH_ES_A256GCM`). Every check runs; any failure throws
  * `ERR_RELEASE_DENIED` whose message and `details.reasons` name each one (`maa.exp`,
  * `policy.condition`, `release.sim.broker`, `release.runtime-key`, …).
  *
  * On success the key material (PKCS #8 DER for RSA, raw bytes for oct) is wrapped to the runtime
- * key with CKM_RSA_AES_KEY_WRAP ({@link rsaAesKeyWrap}) and returned in a JWS signed by the broker
+ * key with the `enc` asked for (CKM_RSA_AES_KEY_WRAP and its variants: {@link rsaAesKeyWrap};
+ * ECDH_ES_A256GCM: {@link ecdhEsWrap}) and returned in a JWS signed by the broker
  * whose payload mirrors Key Vault's release answer. The exported copy is wiped.
  */
 export async function releaseKey(input: ReleaseKeyInput): Promise<ReleaseKeyResult> {
@@ -199,9 +202,11 @@ export async function releaseKey(input: ReleaseKeyInput): Promise<ReleaseKeyResu
     const matchedRule = checkPolicy(input.policy, claims, checks);
     const attestationType = attestationTypeOf(claims);
     if (attestationType === 'sim') checkSim(input, claims, checks);
-    const runtime = findRuntimeKey(claims, checks);
+    const runtime = findRuntimeKey(claims, checks, isRsaReleaseEncryption(enc) ? 'rsa' : 'ec');
     if (!checks.ok || runtime === undefined) throw denied(input.key.kid, checks);
-    const ciphertext = rsaAesKeyWrap(bytes, runtime.key, { enc, random: input.random ?? randomBytes });
+    const ciphertext = isRsaReleaseEncryption(enc)
+      ? rsaAesKeyWrap(bytes, runtime.key, { enc, random: input.random ?? randomBytes })
+      : await ecdhEsWrap(bytes, runtime.key, runtime.kid);
     const decision = {
       issuer: String(claims.iss),
       attestationType,

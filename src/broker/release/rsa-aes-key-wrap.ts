@@ -8,26 +8,14 @@ import {
   randomBytes,
 } from 'node:crypto';
 import { SealtrainError } from '../../errors/index.js';
+import {
+  DEFAULT_RELEASE_ENCRYPTION,
+  MAX_WRAPPED_KEY_BYTES,
+  type RsaReleaseEncryption,
+  unwrapFailure,
+} from './release-encryption.js';
 
-/**
- * The `enc` values Key Vault's release accepts, each CKM_RSA_AES_KEY_WRAP (PKCS #11 v2.40
- * §2.1.21) with a different RSA-OAEP hash: `CKM_RSA_AES_KEY_WRAP` uses SHA-1 (with MGF1-SHA-1; what
- * Key Vault answers when no `enc` is asked for, and what Microsoft's CVM SKR sample decrypts with),
- * `RSA_AES_KEY_WRAP_256` SHA-256 and `RSA_AES_KEY_WRAP_384` SHA-384 (MGF1 with the same hash).
- */
-export const RELEASE_ENCRYPTIONS = [
-  'CKM_RSA_AES_KEY_WRAP',
-  'RSA_AES_KEY_WRAP_256',
-  'RSA_AES_KEY_WRAP_384',
-] as const;
-
-/** One of {@link RELEASE_ENCRYPTIONS}. */
-export type ReleaseEncryption = (typeof RELEASE_ENCRYPTIONS)[number];
-
-/** What the broker uses when the request names no `enc`: Key Vault's own default. */
-export const DEFAULT_RELEASE_ENCRYPTION: ReleaseEncryption = 'CKM_RSA_AES_KEY_WRAP';
-
-const OAEP_HASH: Record<ReleaseEncryption, string> = {
+const OAEP_HASH: Record<RsaReleaseEncryption, string> = {
   CKM_RSA_AES_KEY_WRAP: 'sha1',
   RSA_AES_KEY_WRAP_256: 'sha256',
   RSA_AES_KEY_WRAP_384: 'sha384',
@@ -35,14 +23,6 @@ const OAEP_HASH: Record<ReleaseEncryption, string> = {
 
 /** RFC 5649's alternative initial value: node:crypto's `id-aes256-wrap-pad` takes it as the IV. */
 const KWP_AIV = Buffer.from('a65959a6', 'hex');
-
-/** The most key material wrapped at once (an RSA-16384 private key in PKCS #8 is under 10 KiB). */
-export const MAX_WRAPPED_KEY_BYTES = 16 * 1024;
-
-/** True for a supported `enc` value. */
-export function isReleaseEncryption(value: unknown): value is ReleaseEncryption {
-  return typeof value === 'string' && (RELEASE_ENCRYPTIONS as readonly string[]).includes(value);
-}
 
 function rsaBytes(key: KeyObject): number {
   return Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
@@ -62,7 +42,7 @@ function unwrapFailed(reason: string): SealtrainError {
 export function rsaAesKeyWrap(
   material: Uint8Array,
   publicKey: KeyObject,
-  options: { enc?: ReleaseEncryption; random?: (size: number) => Uint8Array } = {},
+  options: { enc?: RsaReleaseEncryption; random?: (size: number) => Uint8Array } = {},
 ): Buffer {
   const enc = options.enc ?? DEFAULT_RELEASE_ENCRYPTION;
   if (material.length === 0 || material.length > MAX_WRAPPED_KEY_BYTES)
@@ -95,7 +75,7 @@ export function rsaAesKeyWrap(
 export function rsaAesKeyUnwrap(
   ciphertext: Uint8Array,
   privateKey: KeyObject,
-  options: { enc?: ReleaseEncryption } = {},
+  options: { enc?: RsaReleaseEncryption } = {},
 ): Buffer {
   const enc = options.enc ?? DEFAULT_RELEASE_ENCRYPTION;
   const split = rsaBytes(privateKey);
@@ -115,14 +95,7 @@ export function rsaAesKeyUnwrap(
     for (const part of parts) part.fill(0);
     return out;
   } catch (cause) {
-    throw new SealtrainError(
-      'ERR_KMS_UNWRAP_FAILED',
-      'The released key could not be unwrapped with this key.',
-      {
-        cause,
-        details: { field: 'ciphertext' },
-      },
-    );
+    throw unwrapFailure(cause);
   } finally {
     aesKey?.fill(0);
   }

@@ -8,8 +8,10 @@ import {
 } from 'node:crypto';
 import { parseJwks } from '../../attest/maa/jwks.js';
 import { SealtrainError } from '../../errors/index.js';
+import { ecdhEsUnwrap, isRuntimeEcKey } from './ecdh-es-wrap.js';
 import { KEY_HSM_SCHEMA_VERSION } from './internal/payload.js';
-import { isReleaseEncryption, type ReleaseEncryption, rsaAesKeyUnwrap } from './rsa-aes-key-wrap.js';
+import { isReleaseEncryption, isRsaReleaseEncryption, type ReleaseEncryption } from './release-encryption.js';
+import { rsaAesKeyUnwrap } from './rsa-aes-key-wrap.js';
 
 /** The largest release answer read, in bytes. */
 export const MAX_RELEASE_BYTES = 256 * 1024;
@@ -109,19 +111,22 @@ function keyHsmOf(payload: Record<string, unknown>) {
 
 /**
  * The workload side of a release: verifies the broker's JWS with `brokerJwks` (RS256, key by `kid`),
- * reads `response.key.key.key_hsm`, and unwraps its CKM_RSA_AES_KEY_WRAP ciphertext with the runtime
- * private key. RSA keys come back as a private KeyObject (the PKCS #8 bytes are wiped), oct keys as
- * bytes the caller must wipe. Every failure is `ERR_KMS_UNWRAP_FAILED` naming the part, never a value.
+ * reads `response.key.key.key_hsm`, and unwraps its ciphertext with the runtime private key: an RSA
+ * key for CKM_RSA_AES_KEY_WRAP and its variants, a P-256 or P-384 key for ECDH_ES_A256GCM (the
+ * `enc` must fit the key). RSA keys come back as a private KeyObject (the PKCS #8 bytes are wiped),
+ * oct keys as bytes the caller must wipe. Every failure is `ERR_KMS_UNWRAP_FAILED` naming the
+ * part, never a value.
  */
-export function unwrapReleasedKey(
+export async function unwrapReleasedKey(
   jws: string,
   runtimePrivateKey: KeyObject,
   options: UnwrapReleasedKeyOptions,
-): ReleasedKey {
-  if (runtimePrivateKey?.type !== 'private' || runtimePrivateKey.asymmetricKeyType !== 'rsa')
+): Promise<ReleasedKey> {
+  const rsa = runtimePrivateKey?.asymmetricKeyType === 'rsa';
+  if (runtimePrivateKey?.type !== 'private' || !(rsa || isRuntimeEcKey(runtimePrivateKey)))
     throw new SealtrainError(
       'ERR_USAGE_INVALID',
-      'unwrapReleasedKey: runtimePrivateKey is not a private RSA key.',
+      'unwrapReleasedKey: runtimePrivateKey is not a private RSA, P-256 or P-384 key.',
       {
         details: { field: 'runtimePrivateKey' },
       },
@@ -132,7 +137,11 @@ export function unwrapReleasedKey(
     if (request.nonce !== options.nonce) throw failed('request.nonce', 'is not the nonce this client sent');
   }
   const { kid, kty, enc, ciphertext } = keyHsmOf(payload);
-  const bytes = rsaAesKeyUnwrap(ciphertext, runtimePrivateKey, { enc });
+  if (isRsaReleaseEncryption(enc) !== rsa)
+    throw failed('key_hsm.header.enc', `is ${enc}, which does not wrap for this runtime key's type`);
+  const bytes = isRsaReleaseEncryption(enc)
+    ? rsaAesKeyUnwrap(ciphertext, runtimePrivateKey, { enc })
+    : await ecdhEsUnwrap(ciphertext, runtimePrivateKey);
   if (kty === 'oct') return { kid, kty, enc, material: bytes };
   try {
     return { kid, kty, enc, material: createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' }) };

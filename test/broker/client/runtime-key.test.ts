@@ -38,22 +38,37 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-const modulus = (k: crypto.KeyObject) => k.export({ format: 'jwk' }).n;
+const point = (k: crypto.KeyObject) => k.export({ format: 'jwk' }).x;
 
 describe('the runtime key', () => {
-  it('is made once however often it is prepared, taken once, then made afresh', async () => {
+  it('is an EC P-256 key by default, made once however often it is prepared, taken once, then made afresh', async () => {
     const generate = vi.mocked(crypto.generateKeyPair);
     generate.mockClear();
     prepareRuntimeKey();
     prepareRuntimeKey();
-    // One key, for which RUNTIME_KEY_RACE prime searches race.
-    expect(generate).toHaveBeenCalledTimes(RUNTIME_KEY_RACE);
+    expect(generate).toHaveBeenCalledTimes(1);
     const first = await takeRuntimeKey();
     const second = await takeRuntimeKey();
-    expect(generate).toHaveBeenCalledTimes(2 * RUNTIME_KEY_RACE);
-    expect(first.publicKey.asymmetricKeyType).toBe('rsa');
-    expect(first.publicKey.asymmetricKeyDetails?.modulusLength).toBe(RUNTIME_KEY_BITS);
-    expect(modulus(first.publicKey)).not.toBe(modulus(second.publicKey));
+    expect(generate).toHaveBeenCalledTimes(2);
+    expect(first.publicKey.asymmetricKeyType).toBe('ec');
+    expect(first.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(point(first.publicKey)).not.toBe(point(second.publicKey));
+  });
+
+  it('as RSA (for Key Vault), races RUNTIME_KEY_RACE prime searches, and is not handed out for the other kind', async () => {
+    const generate = vi.mocked(crypto.generateKeyPair);
+    generate.mockClear();
+    prepareRuntimeKey('rsa');
+    prepareRuntimeKey('rsa');
+    expect(generate).toHaveBeenCalledTimes(RUNTIME_KEY_RACE);
+    const rsa = await takeRuntimeKey('rsa');
+    expect(rsa.publicKey.asymmetricKeyType).toBe('rsa');
+    expect(rsa.publicKey.asymmetricKeyDetails?.modulusLength).toBe(RUNTIME_KEY_BITS);
+    // A prepared RSA key is dropped, not given, when an EC key is asked for (and the other way round).
+    prepareRuntimeKey('rsa');
+    expect((await takeRuntimeKey('ec')).publicKey.asymmetricKeyType).toBe('ec');
+    prepareRuntimeKey('ec');
+    expect((await takeRuntimeKey('rsa')).publicKey.asymmetricKeyType).toBe('rsa');
   });
 
   it('given to the attestation, is the key the token binds and the one released keys are wrapped for', async () => {
@@ -79,10 +94,27 @@ describe('the runtime key', () => {
       sim: { privateKey: sim.privateKey },
       runtimeKey,
     });
-    const bound = (w.claims['x-ms-runtime'] as { keys: { n: string }[] }).keys.map((k) => k.n);
-    expect(bound).toEqual([modulus((await runtimeKey).publicKey)]);
+    const bound = (w.claims['x-ms-runtime'] as { keys: { x: string }[] }).keys.map((k) => k.x);
+    expect(bound).toEqual([point((await runtimeKey).publicKey)]);
     const released = await w.release('data-key');
-    expect(released.kty).toBe('oct');
+    expect(released).toMatchObject({ kty: 'oct', enc: 'ECDH_ES_A256GCM' });
+    if (released.kty === 'oct') released.material.fill(0);
+  });
+
+  it("with Key Vault's RSA wrapping asked for, is RSA-2048 and the release is wrapped with it", async () => {
+    const w = await attestWorkload({
+      vaultUrl: broker.url,
+      credential: new StaticToken(workload),
+      agent: new Agent({ ca: broker.caCertificate }),
+      clientOptions: clientOptions(broker),
+      sim: { privateKey: sim.privateKey },
+      enc: 'RSA_AES_KEY_WRAP_256',
+    });
+    const [bound] = (w.claims['x-ms-runtime'] as { keys: { kty: string; n: string }[] }).keys;
+    expect(bound?.kty).toBe('RSA');
+    expect(Buffer.from(String(bound?.n), 'base64url').length * 8).toBe(RUNTIME_KEY_BITS);
+    const released = await w.release('data-key');
+    expect(released).toMatchObject({ kty: 'oct', enc: 'RSA_AES_KEY_WRAP_256' });
     if (released.kty === 'oct') released.material.fill(0);
   });
 
@@ -91,13 +123,15 @@ describe('the runtime key', () => {
     const fail = ((_t: string, _o: unknown, callback: (e: Error) => void) =>
       callback(new Error('no entropy'))) as unknown as typeof crypto.generateKeyPair;
     generate.mockImplementationOnce(fail);
-    const key = await takeRuntimeKey();
+    const key = await takeRuntimeKey('rsa');
     expect(key.publicKey.asymmetricKeyDetails?.modulusLength).toBe(RUNTIME_KEY_BITS);
     for (let i = 0; i < RUNTIME_KEY_RACE; i++) generate.mockImplementationOnce(fail);
-    const error = await takeRuntimeKey().catch((e: unknown) => e);
+    const error = await takeRuntimeKey('rsa').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect(error).not.toBeInstanceOf(AggregateError);
     expect((error as Error).message).toBe('no entropy');
+    generate.mockImplementationOnce(fail);
+    expect(await takeRuntimeKey('ec').catch((e: unknown) => e)).toMatchObject({ message: 'no entropy' });
   });
 
   it('that fails to be made fails the attestation with that error', async () => {

@@ -128,7 +128,7 @@ describe('releaseKey denials name every failed check', () => {
       [{ keys: [runtimeJwk(ec)] }, /holds no RSA key \(kty "EC"\)/],
       [{ keys: [runtimeJwk(small)] }, /is RSA-1024, under 2048 bits/],
       [{ keys: [runtimeJwk(runtimeKey.publicKey, 'a'), runtimeJwk(other, 'b')] }, /holds 2 RSA keys/],
-      [{ keys: [{ ...runtimeJwk(), key_ops: ['verify'] }] }, /allow neither encrypt nor wrapKey/],
+      [{ keys: [{ ...runtimeJwk(), key_ops: ['verify'] }] }, /allow none of encrypt, wrapKey/],
     ];
     for (const [runtime, why] of cases) {
       const error = await rejection(

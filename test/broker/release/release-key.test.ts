@@ -22,7 +22,7 @@ describe('releaseKey round trip', () => {
       runtimeKid: 'runtime',
       enc: 'CKM_RSA_AES_KEY_WRAP',
     });
-    const released = unwrapReleasedKey(result.value, runtimeKey.privateKey, {
+    const released = await unwrapReleasedKey(result.value, runtimeKey.privateKey, {
       brokerJwks: trueJwks,
       nonce: 'client-1',
     });
@@ -35,7 +35,7 @@ describe('releaseKey round trip', () => {
     for (const enc of ['CKM_RSA_AES_KEY_WRAP', 'RSA_AES_KEY_WRAP_256', 'RSA_AES_KEY_WRAP_384'] as const) {
       const key = { kid: `${BROKER_URL}/keys/rsa/1`, kty: 'RSA' as const, material: rsaKey };
       const { value } = await release(request(b, await simToken(b), { key, enc }));
-      const released = unwrapReleasedKey(value, runtimeKey.privateKey, { brokerJwks: trueJwks });
+      const released = await unwrapReleasedKey(value, runtimeKey.privateKey, { brokerJwks: trueJwks });
       expect(released).toMatchObject({ kid: key.kid, kty: 'RSA', enc });
       if (released.kty !== 'RSA') throw new Error('expected an RSA key');
       expect(released.material.export({ format: 'jwk' })).toEqual(rsaKey.export({ format: 'jwk' }));
@@ -107,9 +107,9 @@ describe('releaseKey round trip', () => {
       attestationType: 'sevsnpvm',
       runtimeKid: 'TpmEphemeralEncryptionKey',
     });
-    expect(unwrapReleasedKey(result.value, runtimeKey.privateKey, { brokerJwks: trueJwks }).material).toEqual(
-      dataKey,
-    );
+    expect(
+      (await unwrapReleasedKey(result.value, runtimeKey.privateKey, { brokerJwks: trueJwks })).material,
+    ).toEqual(dataKey);
   });
 
   it('trusts a second issuer with its own keys (as for MAA)', async () => {
@@ -146,7 +146,7 @@ describe('unwrapReleasedKey', () => {
     const [h, p] = value.split('.');
     const forged = `${h}.${p}.${sign('sha256', Buffer.from(`${h}.${p}`), runtimeKey.privateKey).toString('base64url')}`;
     const wrongRuntime = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const cases: [() => unknown, string][] = [
+    const cases: [() => Promise<unknown>, string][] = [
       [() => unwrapReleasedKey(forged, runtimeKey.privateKey, { brokerJwks: trueJwks }), 'the JWS signature'],
       [
         () => unwrapReleasedKey(value, runtimeKey.privateKey, { brokerJwks: publicJwks }),
@@ -164,13 +164,7 @@ describe('unwrapReleasedKey', () => {
       [() => unwrapReleasedKey('a.b', runtimeKey.privateKey, { brokerJwks: trueJwks }), 'the answer'],
     ];
     for (const [call, field] of cases) {
-      let caught: unknown;
-      try {
-        call();
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).toMatchObject({ code: 'ERR_KMS_UNWRAP_FAILED', details: { field } });
+      await expect(call()).rejects.toMatchObject({ code: 'ERR_KMS_UNWRAP_FAILED', details: { field } });
     }
   });
 });

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, type KeyObject, sign } from 'node:crypto';
-import type { ReleaseEncryption } from '../rsa-aes-key-wrap.js';
+import type { ReleaseEncryption } from '../release-encryption.js';
 
 /** The `schema_version` of the `key_hsm` blob, as Key Vault writes it. */
 export const KEY_HSM_SCHEMA_VERSION = '1.0';

@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { type CheckList, CLAIM, type Claims, claimAt } from '../../../attest/index.js';
+import { RUNTIME_EC_CURVES } from '../ecdh-es-wrap.js';
 
 /** The kid Azure gives the vTPM's ephemeral encryption key in `x-ms-runtime.keys`. */
 export const AZURE_RUNTIME_KID = 'TpmEphemeralEncryptionKey';
@@ -12,7 +13,7 @@ type Jwk = Record<string, unknown>;
 const isRecord = (v: unknown): v is Jwk => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The one RSA key to wrap to: Azure's `TpmEphemeralEncryptionKey` if present, else the only RSA key. */
-function pick(keys: readonly Jwk[]): { jwk?: Jwk; why?: string } {
+function pickRsa(keys: readonly Jwk[]): { jwk?: Jwk; why?: string } {
   const rsa = keys.filter((k) => k.kty === 'RSA');
   const azure = rsa.filter((k) => k.kid === AZURE_RUNTIME_KID);
   if (azure.length === 1) return { jwk: azure[0] as Jwk };
@@ -25,10 +26,46 @@ function pick(keys: readonly Jwk[]): { jwk?: Jwk; why?: string } {
   return { why: `holds ${rsa.length} RSA keys and none is ${AZURE_RUNTIME_KID}, so the target is ambiguous` };
 }
 
-function usable(jwk: Jwk): { key?: KeyObject; why?: string } {
+/** The one EC key to wrap to with ECDH-ES: the only one on a supported curve. */
+function pickEc(keys: readonly Jwk[]): { jwk?: Jwk; why?: string } {
+  const ec = keys.filter((k) => k.kty === 'EC');
+  if (ec.length === 1) return { jwk: ec[0] as Jwk };
+  if (ec.length === 0)
+    return {
+      why: `holds no EC key (kty ${keys.map((k) => JSON.stringify(k.kty)).join(', ') || 'none'}); ECDH_ES_A256GCM wraps for an EC P-256 or P-384 key (ask for an RSA wrapping, enc CKM_RSA_AES_KEY_WRAP, for an RSA key)`,
+    };
+  return { why: `holds ${ec.length} EC keys, so the target is ambiguous` };
+}
+
+/** Why `key_ops`, when present, rule out the wrapping (none of `wanted`), or nothing. */
+function opsRefuse(jwk: Jwk, wanted: readonly string[]): string | undefined {
   const ops = jwk.key_ops;
-  if (Array.isArray(ops) && !ops.includes('encrypt') && !ops.includes('wrapKey'))
-    return { why: `its key_ops ${JSON.stringify(ops)} allow neither encrypt nor wrapKey` };
+  if (Array.isArray(ops) && !wanted.some((op) => ops.includes(op)))
+    return `its key_ops ${JSON.stringify(ops)} allow none of ${wanted.join(', ')}`;
+  return undefined;
+}
+
+function usableEc(jwk: Jwk): { key?: KeyObject; why?: string } {
+  const refused = opsRefuse(jwk, ['deriveKey', 'deriveBits']);
+  if (refused) return { why: refused };
+  const crv = typeof jwk.crv === 'string' ? jwk.crv : '';
+  if (RUNTIME_EC_CURVES[crv] === undefined)
+    return {
+      why: `its curve ${JSON.stringify(jwk.crv)} is not ${Object.keys(RUNTIME_EC_CURVES).join(' or ')}`,
+    };
+  try {
+    // OpenSSL checks that the point is on the curve.
+    return {
+      key: createPublicKey({ key: { kty: 'EC', crv, x: jwk.x, y: jwk.y } as JsonWebKey, format: 'jwk' }),
+    };
+  } catch {
+    return { why: 'its x and y are not a point of its curve' };
+  }
+}
+
+function usableRsa(jwk: Jwk): { key?: KeyObject; why?: string } {
+  const refused = opsRefuse(jwk, ['encrypt', 'wrapKey']);
+  if (refused) return { why: refused };
   let key: KeyObject;
   try {
     key = createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e } as JsonWebKey, format: 'jwk' });
@@ -42,13 +79,14 @@ function usable(jwk: Jwk): { key?: KeyObject; why?: string } {
 
 /**
  * Finds the workload's key in the token's `x-ms-runtime.keys` and records `release.runtime-key`.
- * It must be RSA (the released key is wrapped with RSA-OAEP), at least 2048 bits, and unambiguous:
- * Azure's `TpmEphemeralEncryptionKey` when present, otherwise the only RSA key (sealtrain's
- * envelopes carry exactly one, kid `runtime`).
+ * For an RSA wrapping (`rsa`), it must be RSA of at least 2048 bits and unambiguous: Azure's
+ * `TpmEphemeralEncryptionKey` when present, otherwise the only RSA key (sealtrain's envelopes carry
+ * exactly one, kid `runtime`). For ECDH-ES (`ec`), the only EC key, on P-256 or P-384.
  */
 export function findRuntimeKey(
   claims: Claims,
   checks: CheckList,
+  kind: 'rsa' | 'ec' = 'rsa',
 ): { key: KeyObject; kid: string } | undefined {
   const keys = claimAt(claims, `${CLAIM.runtime}.keys`);
   if (!Array.isArray(keys) || !keys.every(isRecord)) {
@@ -58,13 +96,13 @@ export function findRuntimeKey(
     );
     return undefined;
   }
-  const { jwk, why } = pick(keys as readonly Jwk[]);
+  const { jwk, why } = (kind === 'ec' ? pickEc : pickRsa)(keys as readonly Jwk[]);
   if (jwk === undefined) {
     checks.fail('release.runtime-key', `The token's ${CLAIM.runtime}.keys ${why}.`);
     return undefined;
   }
   const kid = typeof jwk.kid === 'string' ? jwk.kid : '';
-  const found = usable(jwk);
+  const found = (kind === 'ec' ? usableEc : usableRsa)(jwk);
   if (found.key === undefined) {
     checks.fail('release.runtime-key', `The runtime key ${JSON.stringify(kid)} is not usable: ${found.why}.`);
     return undefined;
