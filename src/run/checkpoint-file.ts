@@ -1,10 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { endianness } from 'node:os';
 import { SealtrainError } from '../errors/index.js';
 
 /** The first 8 bytes of a checkpoint or model file (before sealing): `\x89STCKPT\n`. */
 export const CHECKPOINT_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x53, 0x54, 0x43, 0x4b, 0x50, 0x54, 0x0a);
 const MAX_HEADER_BYTES = 1 << 20;
 const DIGEST_BYTES = 32;
+const LITTLE_ENDIAN = endianness() === 'LE';
 const ARRAY_NAMES = ['params', 'moment1', 'moment2'] as const;
 
 /** What a checkpoint or model file holds besides its arrays. */
@@ -85,8 +87,12 @@ export function encodeCheckpoint(contents: CheckpointContents): Buffer {
   header.copy(out, 12);
   let at = 12 + header.length;
   for (const a of arrays) {
-    const view = new DataView(out.buffer, out.byteOffset + at, a.byteLength);
-    for (let i = 0; i < a.length; i++) view.setFloat32(i * 4, a[i] as number, true);
+    // Little-endian float32: the host's own layout is copied as it is (a few MB in a millisecond).
+    if (LITTLE_ENDIAN) out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+    else {
+      const view = new DataView(out.buffer, out.byteOffset + at, a.byteLength);
+      for (let i = 0; i < a.length; i++) view.setFloat32(i * 4, a[i] as number, true);
+    }
     at += a.byteLength;
   }
   createHash('sha256').update(out.subarray(0, at)).digest().copy(out, at);
@@ -137,9 +143,13 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): CheckpointC
   for (const a of arrays) {
     if (!Number.isSafeInteger(a.length) || a.length < 0 || at + a.length * 4 > end)
       throw malformed(source, `array ${a.name} does not fit`);
-    const view = new DataView(buf.buffer, buf.byteOffset + at, a.length * 4);
     const values = new Float32Array(a.length);
-    for (let i = 0; i < a.length; i++) values[i] = view.getFloat32(i * 4, true);
+    // A copy, never a view: the caller wipes the decrypted bytes.
+    if (LITTLE_ENDIAN) new Uint8Array(values.buffer).set(buf.subarray(at, at + a.length * 4));
+    else {
+      const view = new DataView(buf.buffer, buf.byteOffset + at, a.length * 4);
+      for (let i = 0; i < a.length; i++) values[i] = view.getFloat32(i * 4, true);
+    }
     out.push(values);
     at += a.length * 4;
   }

@@ -26,7 +26,7 @@ export interface LoadedSplit {
   /** SHA-256 of the tensor file (the plaintext, as the lineage manifest's tensor digest). */
   readonly sha256: string;
   readonly sealed: boolean;
-  /** Overwrites the plaintext (the file's bytes, which the dataset views). */
+  /** Overwrites the plaintext (the file's bytes, which the dataset views); later calls do nothing. */
   wipe(): void;
 }
 
@@ -109,7 +109,10 @@ export async function readInput(
  */
 export async function loadSplit(path: string, providers: ProvidersSoon): Promise<LoadedSplit> {
   const { bytes, sealed } = await readInput(path, providers);
+  let wiped = false;
   const wipe = () => {
+    if (wiped) return;
+    wiped = true;
     bytes.fill(0);
     // A tensor is a view of `bytes` (wiped above) unless the reader had to copy it.
     for (const t of [dataset.features, dataset.labels]) if (t.buffer !== bytes.buffer) t.fill(0);

@@ -321,7 +321,8 @@ async function train(
   );
   const modelPath = join(dir, RUN_FILES.model);
   const s = trainer.state();
-  const sha256 = await writeSealedCheckpoint(
+  // The weights are encoded before this call returns; what follows is sealing and I/O.
+  const modelSoon = writeSealedCheckpoint(
     modelPath,
     {
       header: header('model', s),
@@ -331,6 +332,13 @@ async function train(
     },
     target,
   );
+  modelSoon.catch(() => {}); // awaited below
+  // Nothing reads the plaintext after the final metrics: it is wiped now, while the model is
+  // sealed and written, rather than after the model card (runTraining's own wipe then has nothing
+  // left to do).
+  trainer.wipe();
+  for (const split of [data.train, data.validation, data.test]) split?.wipe();
+  const sha256 = await modelSoon;
   const card = await writeModelCard(dir, {
     config,
     manifest,
