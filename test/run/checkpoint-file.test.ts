@@ -32,6 +32,25 @@ const fails = (bytes: Uint8Array, pattern: RegExp) =>
   ).then((e) => expect(e.message).toMatch(pattern));
 
 describe('checkpoint file v1', () => {
+  it('stores float32 little-endian wherever the arrays lie, and decodes into copies of its own', () => {
+    const backing = Float32Array.of(9, 1, -2, 0.5);
+    const c = {
+      ...contents(0, 0),
+      params: backing.subarray(1),
+      moment1: new Float32Array(0),
+      moment2: new Float32Array(0),
+    };
+    const bytes = encodeCheckpoint(c);
+    const headerLength = bytes.readUInt32LE(8);
+    // 1.0f, -2.0f and 0.5f as the spec's little-endian float32, not the 9 before the view.
+    expect(bytes.subarray(12 + headerLength, 12 + headerLength + 12).toString('hex')).toBe(
+      '0000803f000000c00000003f',
+    );
+    const decoded = decodeCheckpoint(bytes, 'ckpt.bin');
+    bytes.fill(0); // the caller wipes the decrypted bytes: the decoded weights must not be views of them
+    expect([...decoded.params]).toEqual([1, -2, 0.5]);
+  });
+
   it('round-trips every float bit for bit, with the header', () => {
     fc.assert(
       fc.property(

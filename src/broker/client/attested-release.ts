@@ -137,6 +137,12 @@ export async function attestWorkload(
     call(`${base}/attest/nonce`, bearer, options.agent) as Promise<{ nonce: string }>,
   ]);
   if (typeof nonce !== 'string') throw fail('the broker gave no nonce');
+  if ((runtime.privateKey.asymmetricKeyType === 'rsa') !== isRsaReleaseEncryption(enc))
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `attestWorkload: the runtime key is ${runtime.privateKey.asymmetricKeyType ?? 'unknown'}, which ${enc} does not wrap for.`,
+      { details: { field: 'runtimeKey' } },
+    );
   const envelope = await collectEvidence({
     nonce: Buffer.from(nonce, 'base64url'),
     runtimeKey: runtime.publicKey,

@@ -66,6 +66,8 @@ export async function ecdhEsUnwrap(ciphertext: Uint8Array, privateKey: KeyObject
     const { plaintext } = await compactDecrypt(Buffer.from(ciphertext).toString('utf8'), privateKey, {
       keyManagementAlgorithms: ['ECDH-ES'],
       contentEncryptionAlgorithms: ['A256GCM'],
+      // No compressed payload: inflating would leave a copy of the key that is never wiped.
+      maxDecompressedLength: 0,
     });
     return Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
   } catch (cause) {

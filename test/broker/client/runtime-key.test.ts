@@ -134,6 +134,20 @@ describe('the runtime key', () => {
     expect(await takeRuntimeKey('ec').catch((e: unknown) => e)).toMatchObject({ message: 'no entropy' });
   });
 
+  it('of the wrong kind for the wrapping asked for is refused before any evidence is sent', async () => {
+    const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await expect(
+      attestWorkload({
+        vaultUrl: broker.url,
+        credential: new StaticToken(workload),
+        agent: new Agent({ ca: broker.caCertificate }),
+        clientOptions: clientOptions(broker),
+        sim: { privateKey: sim.privateKey },
+        runtimeKey: Promise.resolve(rsa),
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_USAGE_INVALID', details: { field: 'runtimeKey' } });
+  });
+
   it('that fails to be made fails the attestation with that error', async () => {
     const refused = Promise.reject(new Error('no entropy'));
     await expect(

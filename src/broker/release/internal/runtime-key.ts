@@ -49,7 +49,7 @@ function usableEc(jwk: Jwk): { key?: KeyObject; why?: string } {
   const refused = opsRefuse(jwk, ['deriveKey', 'deriveBits']);
   if (refused) return { why: refused };
   const crv = typeof jwk.crv === 'string' ? jwk.crv : '';
-  if (RUNTIME_EC_CURVES[crv] === undefined)
+  if (!Object.hasOwn(RUNTIME_EC_CURVES, crv))
     return {
       why: `its curve ${JSON.stringify(jwk.crv)} is not ${Object.keys(RUNTIME_EC_CURVES).join(' or ')}`,
     };
