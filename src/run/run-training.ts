@@ -142,7 +142,7 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   const wipeLoaded = () =>
     loading.then(
       (d) => {
-        for (const s of [d.train, d.validation, d.test]) s?.wipe();
+        wipeSplits(d);
       },
       () => {},
     );
@@ -337,7 +337,7 @@ async function train(
   // sealed and written, rather than after the model card (runTraining's own wipe then has nothing
   // left to do).
   trainer.wipe();
-  for (const split of [data.train, data.validation, data.test]) split?.wipe();
+  wipeSplits(data);
   const sha256 = await modelSoon;
   const card = await writeModelCard(dir, {
     config,
@@ -474,6 +474,11 @@ async function restore(
  * Final loss and accuracy per split: the last epoch's running figures for the training split
  * (evaluating it again would cost a third of an epoch), a pass over each other split.
  */
+/** Zeroes every split's plaintext (each split wipes once; later calls do nothing). */
+function wipeSplits(data: Loaded): void {
+  for (const split of [data.train, data.validation, data.test]) split?.wipe();
+}
+
 function finalMetrics(trainer: Trainer, data: Loaded, loop: LoopResult): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const [name, split] of Object.entries(data) as [string, LoadedSplit | undefined][]) {

@@ -39,6 +39,16 @@ afterAll(async () => {
 });
 
 const point = (k: crypto.KeyObject) => k.export({ format: 'jwk' }).x;
+/** Attests the sim workload to the test broker; `over` adds the runtime key or the wrapping. */
+const attest = (over: Partial<Parameters<typeof attestWorkload>[0]> = {}) =>
+  attestWorkload({
+    vaultUrl: broker.url,
+    credential: new StaticToken(workload),
+    agent: new Agent({ ca: broker.caCertificate }),
+    clientOptions: clientOptions(broker),
+    sim: { privateKey: sim.privateKey },
+    ...over,
+  });
 
 describe('the runtime key', () => {
   it('is an EC P-256 key by default, made once however often it is prepared, taken once, then made afresh', async () => {
@@ -86,12 +96,7 @@ describe('the runtime key', () => {
     });
     prepareRuntimeKey();
     const runtimeKey = takeRuntimeKey();
-    const w = await attestWorkload({
-      vaultUrl: broker.url,
-      credential: new StaticToken(workload),
-      agent: new Agent({ ca: broker.caCertificate }),
-      clientOptions: clientOptions(broker),
-      sim: { privateKey: sim.privateKey },
+    const w = await attest({
       runtimeKey,
     });
     const bound = (w.claims['x-ms-runtime'] as { keys: { x: string }[] }).keys.map((k) => k.x);
@@ -102,12 +107,7 @@ describe('the runtime key', () => {
   });
 
   it("with Key Vault's RSA wrapping asked for, is RSA-2048 and the release is wrapped with it", async () => {
-    const w = await attestWorkload({
-      vaultUrl: broker.url,
-      credential: new StaticToken(workload),
-      agent: new Agent({ ca: broker.caCertificate }),
-      clientOptions: clientOptions(broker),
-      sim: { privateKey: sim.privateKey },
+    const w = await attest({
       enc: 'RSA_AES_KEY_WRAP_256',
     });
     const [bound] = (w.claims['x-ms-runtime'] as { keys: { kty: string; n: string }[] }).keys;
@@ -137,12 +137,7 @@ describe('the runtime key', () => {
   it('of the wrong kind for the wrapping asked for is refused before any evidence is sent', async () => {
     const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     await expect(
-      attestWorkload({
-        vaultUrl: broker.url,
-        credential: new StaticToken(workload),
-        agent: new Agent({ ca: broker.caCertificate }),
-        clientOptions: clientOptions(broker),
-        sim: { privateKey: sim.privateKey },
+      attest({
         runtimeKey: Promise.resolve(rsa),
       }),
     ).rejects.toMatchObject({ code: 'ERR_USAGE_INVALID', details: { field: 'runtimeKey' } });
@@ -151,12 +146,7 @@ describe('the runtime key', () => {
   it('that fails to be made fails the attestation with that error', async () => {
     const refused = Promise.reject(new Error('no entropy'));
     await expect(
-      attestWorkload({
-        vaultUrl: broker.url,
-        credential: new StaticToken(workload),
-        agent: new Agent({ ca: broker.caCertificate }),
-        clientOptions: clientOptions(broker),
-        sim: { privateKey: sim.privateKey },
+      attest({
         runtimeKey: refused,
       }),
     ).rejects.toThrow('no entropy');
