@@ -24,11 +24,17 @@ export interface SealTarget {
  * Encodes, seals for `target.key` and writes a checkpoint or model atomically, wiping the
  * plaintext; records `run.checkpoint` (with its counter: rollback protection) or `run.model`.
  * Returns the SHA-256 of the sealed file.
+ *
+ * The weights are encoded before the first `await`: once the call returns its promise, the caller
+ * may go on changing them (training continues while the copy is sealed and written). `after`, when
+ * given, is awaited between sealing and writing, so that files and audit records keep an order (a
+ * model after the checkpoint still in flight); if it rejects, nothing is written.
  */
 export async function writeSealedCheckpoint(
   path: string,
   contents: CheckpointContents,
   target: SealTarget,
+  after?: Promise<unknown>,
 ): Promise<string> {
   const plain = encodeCheckpoint(contents);
   let sealed: Buffer;
@@ -41,6 +47,7 @@ export async function writeSealedCheckpoint(
   } finally {
     plain.fill(0);
   }
+  await after;
   await writeFileAtomic(path, sealed, { mode: 0o600, overwrite: true });
   const sha256 = createHash('sha256').update(sealed).digest('hex');
   const h = contents.header;

@@ -28,7 +28,16 @@ export interface LoadedSplit {
   readonly sealed: boolean;
   /** Overwrites the plaintext (the file's bytes, which the dataset views); later calls do nothing. */
   wipe(): void;
+  /**
+   * The same, a few MiB at a time with the event loop let in between, so that the I/O in flight
+   * (a sealed model being written) goes on meanwhile. A {@link LoadedSplit.wipe} call on the way
+   * finishes the job at once.
+   */
+  wipeSoon(): Promise<void>;
 }
+
+/** How much plaintext {@link LoadedSplit.wipeSoon} zeroes between two turns of the event loop. */
+const WIPE_STEP_BYTES = 8 * 1024 * 1024;
 
 async function exists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isFile() === true;
@@ -110,12 +119,21 @@ export async function readInput(
 export async function loadSplit(path: string, providers: ProvidersSoon): Promise<LoadedSplit> {
   const { bytes, sealed } = await readInput(path, providers);
   let wiped = false;
+  let zeroed = 0; // bytes[0, zeroed) are zeros already
   const wipe = () => {
     if (wiped) return;
     wiped = true;
-    bytes.fill(0);
+    bytes.fill(0, zeroed);
     // A tensor is a view of `bytes` (wiped above) unless the reader had to copy it.
     for (const t of [dataset.features, dataset.labels]) if (t.buffer !== bytes.buffer) t.fill(0);
+  };
+  const wipeSoon = async () => {
+    while (!wiped && bytes.length - zeroed > WIPE_STEP_BYTES) {
+      bytes.fill(0, zeroed, zeroed + WIPE_STEP_BYTES);
+      zeroed += WIPE_STEP_BYTES;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    wipe();
   };
   let dataset: Dataset = { features: new Float32Array(0), labels: new Int32Array(0), rows: 0 };
   try {
@@ -134,7 +152,7 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
       labels: labels.data as Int32Array | Float32Array,
       rows: features.shape[0] ?? 0,
     };
-    return { path, dataset, header: file.header, sha256: file.sha256, sealed, wipe };
+    return { path, dataset, header: file.header, sha256: file.sha256, sealed, wipe, wipeSoon };
   } catch (error) {
     wipe();
     throw error;

@@ -272,11 +272,16 @@ async function train(
     ...(data.train.header.classes ? { classes: data.train.header.classes } : {}),
     columns: data.train.header.columns,
   });
+  // A checkpoint is sealed, written and recorded while training goes on: the weights are copied
+  // first. One is in flight at a time; its failure ends the run at the next checkpoint, before
+  // the model is written, or on the way out.
+  let inFlight: Promise<void> = Promise.resolve();
   const checkpoint = async () => {
+    await inFlight;
     progress.counter++;
     const s = trainer.state();
     await metrics.flush();
-    await writeSealedCheckpoint(
+    inFlight = writeSealedCheckpoint(
       checkpointPath(dir, progress.counter),
       {
         header: header('checkpoint', s),
@@ -286,86 +291,95 @@ async function train(
         best: progress.bestParams,
       },
       target,
-    );
-    await pruneCheckpoints(dir, config.output.keep_checkpoints);
+    ).then(() => pruneCheckpoints(dir, config.output.keep_checkpoints));
+    inFlight.catch(() => {}); // awaited as said above
   };
-  const loop = await epochs({
-    config,
-    trainer,
-    data,
-    metrics,
-    progress,
-    checkpoint,
-    now,
-    ...(o.signal ? { signal: o.signal } : {}),
-    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-    ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
-  });
-  await metrics.flush();
-  if (loop.interrupted) {
-    await checkpoint();
-    return result(manifest, dir, trainer, loop, resumedFrom, progress, {}, undefined, undefined);
+  try {
+    const loop = await epochs({
+      config,
+      trainer,
+      data,
+      metrics,
+      progress,
+      checkpoint,
+      now,
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+    });
+    await metrics.flush();
+    if (loop.interrupted) {
+      await checkpoint();
+      await inFlight;
+      return result(manifest, dir, trainer, loop, resumedFrom, progress, {}, undefined, undefined);
+    }
+    // restore_best: the model is the epoch with the best validation loss, and is measured as such.
+    const restored =
+      progress.bestParams !== undefined &&
+      progress.bestEpoch !== undefined &&
+      progress.bestEpoch !== trainer.progress().epoch
+        ? progress.bestEpoch
+        : undefined;
+    if (restored !== undefined && progress.bestParams) network.params.set(progress.bestParams);
+    const final = finalMetrics(
+      trainer,
+      data,
+      restored !== undefined ? { interrupted: false, stoppedEarly: loop.stoppedEarly } : loop,
+    );
+    const modelPath = join(dir, RUN_FILES.model);
+    const s = trainer.state();
+    // The weights are encoded before this call returns; what follows is sealing and I/O. The model
+    // is written after the last checkpoint (its file and audit record come first).
+    const modelSoon = writeSealedCheckpoint(
+      modelPath,
+      {
+        header: header('model', s),
+        params: network.params,
+        moment1: new Float32Array(0),
+        moment2: new Float32Array(0),
+      },
+      target,
+      inFlight,
+    );
+    modelSoon.catch(() => {}); // awaited below
+    // Nothing reads the plaintext after the final metrics: it is wiped now, a piece at a time
+    // while the checkpoint and the model are sealed and written, and before this returns
+    // (runTraining's own wipe then has nothing left to do).
+    trainer.wipe();
+    const wiping = Promise.all([data.train, data.validation, data.test].map((split) => split?.wipeSoon()));
+    const sha256 = await modelSoon;
+    const card = await writeModelCard(dir, {
+      config,
+      manifest,
+      keys: o.keys,
+      inputs: o.inputs,
+      ...(o.lineage ? { lineage: o.lineage } : {}),
+      splits: { train: data.train, validation: data.validation, test: data.test },
+      metrics: final,
+      model: { path: modelPath, sha256 },
+      engine: trainer.kernels.name,
+      epochs: s.epoch,
+      steps: s.step,
+      stoppedEarly: loop.stoppedEarly,
+      restoredBestEpoch: restored,
+      now: now(),
+    });
+    await wiping;
+    return result(
+      manifest,
+      dir,
+      trainer,
+      loop,
+      resumedFrom,
+      progress,
+      final,
+      { path: modelPath, sha256 },
+      card,
+    );
+  } catch (error) {
+    await inFlight.catch(() => {}); // nothing is written after the run has ended
+    throw error;
   }
-  // restore_best: the model is the epoch with the best validation loss, and is measured as such.
-  const restored =
-    progress.bestParams !== undefined &&
-    progress.bestEpoch !== undefined &&
-    progress.bestEpoch !== trainer.progress().epoch
-      ? progress.bestEpoch
-      : undefined;
-  if (restored !== undefined && progress.bestParams) network.params.set(progress.bestParams);
-  const final = finalMetrics(
-    trainer,
-    data,
-    restored !== undefined ? { interrupted: false, stoppedEarly: loop.stoppedEarly } : loop,
-  );
-  const modelPath = join(dir, RUN_FILES.model);
-  const s = trainer.state();
-  // The weights are encoded before this call returns; what follows is sealing and I/O.
-  const modelSoon = writeSealedCheckpoint(
-    modelPath,
-    {
-      header: header('model', s),
-      params: network.params,
-      moment1: new Float32Array(0),
-      moment2: new Float32Array(0),
-    },
-    target,
-  );
-  modelSoon.catch(() => {}); // awaited below
-  // Nothing reads the plaintext after the final metrics: it is wiped now, while the model is
-  // sealed and written, rather than after the model card (runTraining's own wipe then has nothing
-  // left to do).
-  trainer.wipe();
-  wipeSplits(data);
-  const sha256 = await modelSoon;
-  const card = await writeModelCard(dir, {
-    config,
-    manifest,
-    keys: o.keys,
-    inputs: o.inputs,
-    ...(o.lineage ? { lineage: o.lineage } : {}),
-    splits: { train: data.train, validation: data.validation, test: data.test },
-    metrics: final,
-    model: { path: modelPath, sha256 },
-    engine: trainer.kernels.name,
-    epochs: s.epoch,
-    steps: s.step,
-    stoppedEarly: loop.stoppedEarly,
-    restoredBestEpoch: restored,
-    now: now(),
-  });
-  return result(
-    manifest,
-    dir,
-    trainer,
-    loop,
-    resumedFrom,
-    progress,
-    final,
-    { path: modelPath, sha256 },
-    card,
-  );
 }
 
 function backendOf(o: BackendOptions): BackendOptions {
@@ -470,14 +484,15 @@ async function restore(
   return h.counter;
 }
 
-/**
- * Final loss and accuracy per split: the last epoch's running figures for the training split
- * (evaluating it again would cost a third of an epoch), a pass over each other split.
- */
 /** Zeroes every split's plaintext (each split wipes once; later calls do nothing). */
 function wipeSplits(data: Loaded): void {
   for (const split of [data.train, data.validation, data.test]) split?.wipe();
 }
+
+/**
+ * Final loss and accuracy per split: the last epoch's running figures for the training split
+ * (evaluating it again would cost a third of an epoch), a pass over each other split.
+ */
 
 function finalMetrics(trainer: Trainer, data: Loaded, loop: LoopResult): Record<string, number | null> {
   const out: Record<string, number | null> = {};

@@ -165,6 +165,55 @@ describe('runTraining', () => {
     expect(resumed.metrics.train_loss).toBeCloseTo(whole.metrics.train_loss ?? Number.NaN, 12);
   }, 60_000);
 
+  it('seals checkpoints while training goes on: a failed one ends the run before the model is written', async () => {
+    // Every epoch is checkpointed; the first checkpoint's audit record fails (a full disk, say).
+    const records: string[] = [];
+    const failing = {
+      record: async (event: Parameters<AuditLog['record']>[0]) => {
+        records.push(event.action);
+        if (event.action === 'run.checkpoint') throw new Error('the audit disk is full');
+        await audit.record(event);
+      },
+    };
+    let epochsSeen = 0;
+    await expect(
+      train(
+        'failing-checkpoint',
+        { checkpoint_every_epochs: 1 },
+        { audit: { sink: failing, actor: 'test' }, onEpoch: () => epochsSeen++ },
+      ),
+    ).rejects.toThrow('the audit disk is full');
+    // Training went on into epoch 2 while the first checkpoint was written; the failure ended the
+    // run at the second, and nothing was sealed or recorded after it.
+    expect(epochsSeen).toBe(2);
+    expect(records.filter((a) => a === 'run.checkpoint')).toHaveLength(1);
+    expect(records).not.toContain('run.model');
+    await expect(stat(join(dir, 'runs', 'failing-checkpoint', 'model.sealed'))).rejects.toThrow();
+    expect(await listCheckpoints(join(dir, 'runs', 'failing-checkpoint'))).toHaveLength(1);
+
+    // A run that succeeds records its checkpoints before its model, in order.
+    const ordered: string[] = [];
+    const recording = {
+      record: async (event: Parameters<AuditLog['record']>[0]) => {
+        ordered.push(`${event.action}:${String(event.details?.counter ?? '')}`);
+        await audit.record(event);
+      },
+    };
+    const ok = await train(
+      'recorded',
+      { checkpoint_every_epochs: 1 },
+      { audit: { sink: recording, actor: 'test' } },
+    );
+    expect(ok.checkpoints).toBe(3);
+    expect(ordered.filter((a) => a.startsWith('run.checkpoint') || a.startsWith('run.model'))).toEqual([
+      'run.checkpoint:1',
+      'run.checkpoint:2',
+      'run.checkpoint:3',
+      'run.model:0',
+    ]);
+    expect((await weights('recorded')).equals(await weights('whole'))).toBe(true);
+  }, 60_000);
+
   it('resumes an early-stopped run without training further', async () => {
     const c = stopping('early', { patience: 2 }, { checkpoint_every_epochs: 1 });
     const base = { keys, audit: { sink: audit, actor: 't' }, auditDir: join(dir, 'audit'), tee: 'none' };
