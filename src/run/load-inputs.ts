@@ -1,9 +1,10 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readTensorFile, type TensorFileHeader } from '../data/tensor-file.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
 import { MAGIC, unsealFileToMemory } from '../seal/index.js';
+import { readWholeFile } from '../store/index.js';
 import type { Dataset } from '../train/index.js';
 import type { RunConfig } from './run-config.js';
 
@@ -105,11 +106,7 @@ export async function readInput(
   providers: ProvidersSoon,
 ): Promise<{ bytes: Buffer; sealed: boolean }> {
   if (await isSealed(path)) return { bytes: await unsealFileToMemory(path, { providers }), sealed: true };
-  try {
-    return { bytes: await readFile(path), sealed: false };
-  } catch (error) {
-    throw fromFsError(error, 'read', path);
-  }
+  return { bytes: await readWholeFile(path), sealed: false };
 }
 
 /**

@@ -1,0 +1,65 @@
+// readWholeFile: a run's plaintext inputs, read in 16 MiB pieces side by side. The bytes are the
+// file's, whatever its size; a missing file and one that shrinks while it is read are named.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readWholeFile } from '../../src/store/index.js';
+import { rejectsWith } from '../helpers/rejects.js';
+
+// One test makes every read past the first 16 MiB find the end of the file, as when another
+// process truncates it meanwhile.
+const cut = vi.hoisted(() => ({ after: -1 }));
+vi.mock('node:fs/promises', async (original) => {
+  const real = await original<typeof import('node:fs/promises')>();
+  return {
+    ...real,
+    open: async (...args: Parameters<typeof real.open>) => {
+      const handle = await real.open(...args);
+      const read = handle.read.bind(handle) as (...a: unknown[]) => Promise<{ bytesRead: number }>;
+      (handle as unknown as { read: unknown }).read = async (...a: unknown[]) => {
+        const position = a[3] as number;
+        if (cut.after >= 0 && position >= cut.after) return { bytesRead: 0, buffer: a[0] };
+        return read(...a);
+      };
+      return handle;
+    },
+  };
+});
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sealtrain-read-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('readWholeFile', () => {
+  it('returns the bytes of files smaller than, equal to and larger than one piece', async () => {
+    for (const size of [0, 1, 16 * 1024 * 1024, 40 * 1024 * 1024 + 12_345]) {
+      const bytes = randomBytes(size);
+      const path = join(dir, `f${size}`);
+      await writeFile(path, bytes);
+      const read = await readWholeFile(path);
+      expect(read.length).toBe(size);
+      expect(read.equals(bytes)).toBe(true);
+    }
+  });
+
+  it('names a missing file, and a file that became shorter while it was read', async () => {
+    const missing = await rejectsWith(readWholeFile(join(dir, 'absent')), 'ERR_IO_NOT_FOUND');
+    expect(missing.message).toContain(join(dir, 'absent'));
+    const path = join(dir, 'shrinking');
+    await writeFile(path, randomBytes(40 * 1024 * 1024));
+    cut.after = 16 * 1024 * 1024;
+    try {
+      const error = await rejectsWith(readWholeFile(path), 'ERR_IO_CHANGED');
+      expect(error.message).toContain(path);
+    } finally {
+      cut.after = -1;
+    }
+  });
+});
