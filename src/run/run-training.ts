@@ -276,6 +276,11 @@ async function train(
   // first. One is in flight at a time; its failure ends the run at the next checkpoint, before
   // the model is written, or on the way out.
   let inFlight: Promise<void> = Promise.resolve();
+  // A failed checkpoint stops the training between steps: the interrupted path's checkpoint then
+  // rethrows its error, instead of training on until the next one is due.
+  const failed = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, failed.signal]) : failed.signal;
+  let modelSoon: Promise<string> | undefined;
   const checkpoint = async () => {
     await inFlight;
     progress.counter++;
@@ -292,7 +297,7 @@ async function train(
       },
       target,
     ).then(() => pruneCheckpoints(dir, config.output.keep_checkpoints));
-    inFlight.catch(() => {}); // awaited as said above
+    inFlight.catch(() => failed.abort()); // and awaited as said above
   };
   try {
     const loop = await epochs({
@@ -303,7 +308,7 @@ async function train(
       progress,
       checkpoint,
       now,
-      ...(o.signal ? { signal: o.signal } : {}),
+      signal,
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
       ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
     });
@@ -330,7 +335,7 @@ async function train(
     const s = trainer.state();
     // The weights are encoded before this call returns; what follows is sealing and I/O. The model
     // is written after the last checkpoint (its file and audit record come first).
-    const modelSoon = writeSealedCheckpoint(
+    modelSoon = writeSealedCheckpoint(
       modelPath,
       {
         header: header('model', s),
@@ -377,7 +382,7 @@ async function train(
       card,
     );
   } catch (error) {
-    await inFlight.catch(() => {}); // nothing is written after the run has ended
+    await Promise.allSettled([inFlight, modelSoon]); // nothing is written after the run has ended
     throw error;
   }
 }
@@ -493,7 +498,6 @@ function wipeSplits(data: Loaded): void {
  * Final loss and accuracy per split: the last epoch's running figures for the training split
  * (evaluating it again would cost a third of an epoch), a pass over each other split.
  */
-
 function finalMetrics(trainer: Trainer, data: Loaded, loop: LoopResult): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const [name, split] of Object.entries(data) as [string, LoadedSplit | undefined][]) {

@@ -1,6 +1,7 @@
 // readWholeFile: a run's plaintext inputs, read in 16 MiB pieces side by side. The bytes are the
 // file's, whatever its size; a missing file and one that shrinks while it is read are named.
 
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,14 @@ describe('readWholeFile', () => {
       expect(read.length).toBe(size);
       expect(read.equals(bytes)).toBe(true);
     }
+  });
+
+  it('reads a pipe to its end', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const bytes = randomBytes(100_000);
+    const [read] = await Promise.all([readWholeFile(fifo), writeFile(fifo, bytes)]);
+    expect(read.equals(bytes)).toBe(true);
   });
 
   it('names a missing file, and a file that became shorter while it was read', async () => {
