@@ -273,11 +273,9 @@ async function train(
     columns: data.train.header.columns,
   });
   // A checkpoint is sealed, written and recorded while training goes on: the weights are copied
-  // first. One is in flight at a time; its failure ends the run at the next checkpoint, before
-  // the model is written, or on the way out.
+  // first. One is in flight at a time. If it fails, training stops between steps (`failed`) and
+  // the interrupted path's checkpoint rethrows its error; the model and every way out wait for it.
   let inFlight: Promise<void> = Promise.resolve();
-  // A failed checkpoint stops the training between steps: the interrupted path's checkpoint then
-  // rethrows its error, instead of training on until the next one is due.
   const failed = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, failed.signal]) : failed.signal;
   let modelSoon: Promise<string> | undefined;
