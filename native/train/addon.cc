@@ -322,7 +322,6 @@ napi_value SgdStep(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// configure(isa?: 'avx512'|'avx2'|'portable'|null, threads?: n|null) → { isa, threads, avx2Available, avx512Available }
 napi_value WipeScratch(napi_env env, napi_callback_info) {
   st::wipe_scratch();
   return undefined(env);
@@ -332,6 +331,7 @@ napi_value ScratchNonZero(napi_env env, napi_callback_info) {
   return number(env, static_cast<double>(st::scratch_nonzero()));
 }
 
+// configure(isa?: 'avx512'|'avx2'|'portable'|null, threads?: n|null) → { isa, threads, avx2Available, avx512Available }
 napi_value Configure(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];

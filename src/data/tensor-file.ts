@@ -1,9 +1,9 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { canonicalJson } from '../audit/index.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
+import { readFileInto } from '../store/index.js';
 import { openRegular } from './internal/hash-file.js';
 import { checkMaxBytes } from './internal/idx-header.js';
 
@@ -430,7 +430,8 @@ export async function readTensorFileFromPath(
   const { handle, size } = await openRegular(path, 'read tensor file');
   try {
     const head = new Uint8Array(Math.min(size, PREAMBLE_BYTES + MAX_HEADER_BYTES));
-    parseHead(head.subarray(0, await readAt(handle, head, 0)), path, size);
+    await readFileInto(handle, head, path);
+    parseHead(head, path, size);
     const limit = Math.min(maxBytes, bufferConstants.MAX_LENGTH);
     if (size > limit)
       throw malformed(
@@ -440,28 +441,13 @@ export async function readTensorFileFromPath(
         'too-large',
       );
     const bytes = new Uint8Array(size);
-    return readTensorFile(bytes.subarray(0, await readAt(handle, bytes, 0)), { source: path });
+    await readFileInto(handle, bytes, path);
+    return readTensorFile(bytes, { source: path });
   } catch (error) {
     throw fromFsError(error, 'read tensor file', path);
   } finally {
     await handle.close();
   }
-}
-
-/** Reads into `target` from `position` until it is full or the file ends; returns the bytes read. */
-async function readAt(handle: FileHandle, target: Uint8Array, position: number): Promise<number> {
-  let done = 0;
-  while (done < target.length) {
-    const { bytesRead } = await handle.read(
-      target,
-      done,
-      Math.min(1 << 30, target.length - done),
-      position + done,
-    );
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
 }
 
 /** SHA-256 (hex) of a whole tensor file, checksum included: what lineage manifests record. No checks. */

@@ -72,12 +72,13 @@ function malformed(source: string, what: string): SealtrainError {
  * result is plaintext: the caller seals it and wipes it.
  */
 export function encodeCheckpoint(contents: CheckpointContents): Buffer {
-  const names = contents.best ? [...ARRAY_NAMES, 'best'] : ARRAY_NAMES;
-  const arrays = [...ARRAY_NAMES.map((n) => contents[n]), ...(contents.best ? [contents.best] : [])];
+  const named: [string, Float32Array][] = ARRAY_NAMES.map((n) => [n, contents[n]]);
+  if (contents.best) named.push(['best', contents.best]);
+  const arrays = named.map(([, a]) => a);
   const header = Buffer.from(
     JSON.stringify({
       ...contents.header,
-      arrays: arrays.map((a, i) => ({ name: names[i], length: a.length })),
+      arrays: named.map(([name, a]) => ({ name, length: a.length })),
     }),
   );
   const body = arrays.reduce((n, a) => n + a.byteLength, 0);

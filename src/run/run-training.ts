@@ -139,13 +139,7 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   providersSoon.catch(() => {});
   loading.catch(() => {});
   // Whatever happens before training starts, what was decrypted is wiped.
-  const wipeLoaded = () =>
-    loading.then(
-      (d) => {
-        wipeSplits(d);
-      },
-      () => {},
-    );
+  const wipeLoaded = () => loading.then(wipeSplits, () => {});
   let keys: KeyAccess;
   let manifest: RunManifest;
   let data: Loaded;

@@ -29,4 +29,4 @@ export { withFileLock } from './file-lock.js';
 export { fileStamp } from './file-stamp.js';
 export { type AzUri, formatAzUri, parseAzUri } from './internal/az-uri.js';
 export { LocalFolderStore } from './local-folder-store.js';
-export { readWholeFile } from './read-whole-file.js';
+export { readFileInto, readWholeFile } from './read-whole-file.js';

@@ -1,4 +1,4 @@
-import { open, readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 
 /** The size of each read {@link readWholeFile} hands to the thread pool. */
@@ -16,7 +16,7 @@ const PIECE_BYTES = 16 * 1024 * 1024;
  *   ends early.
  */
 export async function readWholeFile(path: string): Promise<Buffer> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch (error) {
@@ -26,37 +26,46 @@ export async function readWholeFile(path: string): Promise<Buffer> {
   try {
     const info = await handle.stat();
     if (!info.isFile()) return await readFile(handle);
-    const size = info.size;
     // Not from the shared pool: the caller wipes this buffer, and nothing else lives in it.
-    const buffer = Buffer.allocUnsafeSlow(size);
-    bytes = buffer;
-    const pieces: Promise<void>[] = [];
-    for (let from = 0; from < size; from += PIECE_BYTES) {
-      const end = Math.min(size, from + PIECE_BYTES);
-      pieces.push(
-        (async () => {
-          for (let done = from; done < end; ) {
-            const { bytesRead } = await handle.read(buffer, done, end - done, done);
-            if (bytesRead === 0)
-              throw new SealtrainError(
-                'ERR_IO_CHANGED',
-                `${path} became shorter while it was read (${size} bytes when opened): read it again once nothing writes to it.`,
-                { details: { path } },
-              );
-            done += bytesRead;
-          }
-        })(),
-      );
-    }
-    // Every read ends before the handle is closed, whichever fails first.
-    const settled = await Promise.allSettled(pieces);
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
-    return buffer;
+    bytes = Buffer.allocUnsafeSlow(info.size);
+    await readFileInto(handle, bytes, path);
+    return bytes;
   } catch (error) {
     bytes?.fill(0);
     throw fromFsError(error, 'read', path);
   } finally {
     await handle.close().catch(() => {}); // read-only: nothing to lose, and the read's error comes first
   }
+}
+
+/**
+ * Fills `target` with the open file's bytes from its start, in 16 MiB pieces read side by side
+ * on the thread pool (two cores copy and fault the pages in, where one read uses one). Every read
+ * has ended when this settles, whichever failed first.
+ *
+ * @throws {SealtrainError} `ERR_IO_CHANGED` naming `path` when the file ends before `target` is
+ *   full; a file-system error as it came (the caller names it).
+ */
+export async function readFileInto(handle: FileHandle, target: Uint8Array, path: string): Promise<void> {
+  const pieces: Promise<void>[] = [];
+  for (let from = 0; from < target.length; from += PIECE_BYTES) {
+    const end = Math.min(target.length, from + PIECE_BYTES);
+    pieces.push(
+      (async () => {
+        for (let done = from; done < end; ) {
+          const { bytesRead } = await handle.read(target, done, end - done, done);
+          if (bytesRead === 0)
+            throw new SealtrainError(
+              'ERR_IO_CHANGED',
+              `${path} became shorter while it was read (${target.length} bytes expected): read it again once nothing writes to it.`,
+              { details: { path } },
+            );
+          done += bytesRead;
+        }
+      })(),
+    );
+  }
+  const settled = await Promise.allSettled(pieces);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -27,12 +27,14 @@ import {
   predictRows,
   RUN_FILES,
   type RunConfig,
+  type RunInputs,
   type RunManifest,
   resolveInputs,
   runExec,
   runTraining,
   SIMULATION_WARNING,
   type StepProgress,
+  type TrustedLineage,
 } from '../../../run/index.js';
 import { EXIT_INTERRUPTED } from '../../exit-codes.js';
 import type { Output } from '../output.js';
@@ -74,6 +76,12 @@ function trainingBar(out: Output) {
 function attestSoon(config: RunConfig, opensOutputs: boolean): void {
   if (config.security.attestation || (opensOutputs && config.security.key.startsWith('azurekv:')))
     prepareRuntimeKey();
+}
+
+/** `data.lineage_key`'s signed manifest, verified before any key is released; none without one. */
+async function trustedLineage(config: RunConfig, inputs: RunInputs): Promise<TrustedLineage | undefined> {
+  const key = config.data.lineage_key;
+  return key === undefined ? undefined : openTrustedLineage(inputs, key);
 }
 
 function teeOf(keys: KeyAccess): string {
@@ -241,10 +249,7 @@ async function trainMonitored(
   // The inputs are read from disk while the release is under way.
   const newest = flags.resume ? (await listCheckpoints(config.output.dir))[0]?.path : undefined;
   // Data its owner did not sign is refused before any key is released.
-  const lineage =
-    config.data.lineage_key !== undefined
-      ? await openTrustedLineage(inputs, config.data.lineage_key)
-      : undefined;
+  const lineage = await trustedLineage(config, inputs);
   const keysSoon = keysFor(session, out, config, newest ? [...sealedInputs, newest] : sealedInputs);
   keysSoon.then(
     (k) =>
@@ -347,10 +352,7 @@ export async function execWithConfig(
   );
   // Inputs its owner did not sign are refused before any key is released; each is checked again,
   // decrypted, before the command can read it.
-  const lineage =
-    config.data.lineage_key !== undefined
-      ? await openTrustedLineage(inputs, config.data.lineage_key)
-      : undefined;
+  const lineage = await trustedLineage(config, inputs);
   const keys = await keysFor(session, out, config, files);
   try {
     const r = await runExec({
@@ -415,10 +417,7 @@ export async function evaluateWithConfig(
   const inputs = await resolveInputs(config);
   const file = inputs[split];
   if (!file) throw new SealtrainError('ERR_IO_NOT_FOUND', `The run config names no ${split} split.`);
-  const lineage =
-    config.data.lineage_key !== undefined
-      ? await openTrustedLineage(inputs, config.data.lineage_key)
-      : undefined;
+  const lineage = await trustedLineage(config, inputs);
   const { keys, model, path } = await modelAndKeys(session, out, config, o.model, [file]);
   try {
     const data = await loadSplit(file, keys.providers);
