@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fromFsError, SealtrainError } from '../errors/index.js';
@@ -14,9 +14,10 @@ export interface AtomicWriteOptions {
 
 /**
  * Temp files not yet moved into place (with their open descriptor, if any), removed on
- * SIGINT/SIGTERM by {@link removePendingTempFiles}; `'dir'` marks a temp folder.
+ * SIGINT/SIGTERM by {@link removePendingTempFiles}; `'dir'` marks a temp folder, and
+ * `{ restore }` an old folder set aside that goes back to `restore` unless something took its place.
  */
-const pending = new Map<string, number | 'dir' | undefined>();
+const pending = new Map<string, number | 'dir' | { readonly restore: string } | undefined>();
 
 /**
  * Removes every temp file an {@link AtomicFile} has not yet committed. The CLI calls this from
@@ -24,6 +25,13 @@ const pending = new Map<string, number | 'dir' | undefined>();
  */
 export function removePendingTempFiles(): void {
   for (const [path, fd] of pending) {
+    if (typeof fd === 'object') {
+      try {
+        if (existsSync(fd.restore)) rmSync(path, { recursive: true, force: true });
+        else renameSync(path, fd.restore);
+      } catch {}
+      continue;
+    }
     if (fd === 'dir') {
       try {
         rmSync(path, { recursive: true, force: true });
@@ -64,6 +72,18 @@ export function registerTempDir(path: string): () => void {
 }
 
 /**
+ * Registers `old`, a folder just moved aside from `target` so a new one can take its place. On a
+ * signal it goes back to `target` if nothing is there yet, and is removed otherwise. Returns the
+ * function that takes it off again.
+ */
+export function registerSetAside(old: string, target: string): () => void {
+  pending.set(old, { restore: target });
+  return () => {
+    pending.delete(old);
+  };
+}
+
+/**
  * A file that appears at its path complete or not at all. Data goes to a temp file in the same
  * folder; {@link AtomicFile.commit} fsyncs it, moves it into place and fsyncs the folder, so a crash
  * or `kill -9` at any instant leaves either the old file or the new one, never a mix.
@@ -87,10 +107,13 @@ export class AtomicFile {
     const overwrite = options.overwrite ?? false;
     if (!overwrite) await assertAbsent(path);
     const tempPath = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+    // Registered before it exists: a signal while the open is under way removes it too.
+    pending.set(tempPath, undefined);
     let handle: FileHandle;
     try {
       handle = await open(tempPath, 'wx', options.mode ?? 0o600);
     } catch (error) {
+      pending.delete(tempPath);
       throw fromFsError(error, 'write', path);
     }
     pending.set(tempPath, handle.fd);
@@ -117,13 +140,16 @@ export class AtomicFile {
     try {
       await this.handle.sync();
       await this.handle.close();
-      pending.delete(this.tempPath);
+      // Still removed on a signal until it is gone from its temp name: after a link the target
+      // is whole, and before the rename or link there is only the old target to keep.
+      pending.set(this.tempPath, undefined);
       if (this.#overwrite) {
         await rename(this.tempPath, this.path);
       } else {
         await link(this.tempPath, this.path);
         await unlink(this.tempPath);
       }
+      pending.delete(this.tempPath);
       this.#done = true;
       await syncDir(dirname(this.path));
     } catch (error) {

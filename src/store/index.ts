@@ -17,6 +17,7 @@ export type { AtomicWriteOptions } from './atomic-file.js';
 export {
   AtomicFile,
   assertAbsent,
+  registerSetAside,
   registerTempDir,
   registerTempFile,
   removePendingTempFiles,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fromFsError, SealtrainError } from '../../errors/index.js';
-import { registerTempDir, syncDir } from '../../store/index.js';
+import { registerSetAside, registerTempDir, syncDir } from '../../store/index.js';
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -55,17 +55,26 @@ export async function writeOutputDir<T>(
     throw fromFsError(e, 'create the folder', parent);
   });
   const tmp = join(parent, `.${basename(target)}.partial-${randomBytes(6).toString('hex')}`);
-  await mkdir(tmp, { mode: 0o700 });
   const unregister = registerTempDir(tmp);
   try {
+    await mkdir(tmp, { mode: 0o700 });
     const result = await fill(tmp);
     await syncDir(tmp);
     await assertReplaceable(out, overwrite);
     if (await exists(target)) {
       const old = join(parent, `.${basename(target)}.old-${randomBytes(6).toString('hex')}`);
-      await rename(target, old);
-      await rename(tmp, target);
-      await rm(old, { recursive: true, force: true });
+      // A signal between the two renames puts the old folder back.
+      const kept = registerSetAside(old, target);
+      try {
+        await rename(target, old);
+        await rename(tmp, target).catch(async (e: unknown) => {
+          await rename(old, target).catch(() => {});
+          throw e;
+        });
+        await rm(old, { recursive: true, force: true });
+      } finally {
+        kept();
+      }
     } else {
       await rename(tmp, target);
     }
