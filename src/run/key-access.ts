@@ -21,6 +21,11 @@ export interface BrokerAccess {
    * Keys are released only from the vault configured here, never from one an input names.
    */
   readonly url?: string;
+  /**
+   * Attest to this Microsoft Azure Attestation provider instead of the broker (`security.maa`), as
+   * Azure Key Vault needs; `ca` is the provider's TLS CA (PEM) when it is not publicly trusted.
+   */
+  readonly maa?: { readonly url: string; readonly ca?: string };
 }
 
 /** Options for {@link openKeyAccess}. */
@@ -145,7 +150,8 @@ async function recordRelease(
 export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   // The ephemeral key of the attestation takes longest of anything here: it is made on the thread
   // pool while the inputs are inspected and the broker is reached.
-  let runtimeKey = o.attestation || o.releaseOutputKey ? takeRuntimeKey() : undefined;
+  const maa = o.broker?.maa;
+  let runtimeKey = o.attestation || o.releaseOutputKey ? takeRuntimeKey(maa ? 'rsa' : 'ec') : undefined;
   runtimeKey?.catch(() => {}); // awaited by the attestation, if one happens
   const targets = await inputTargets(o.inputs, o.attestation);
   const outputAzure = o.outputKey.startsWith('azurekv:') ? parseAzureKvUri(o.outputKey) : undefined;
@@ -160,6 +166,7 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   const vaultUrl = trustedVault(o, targets);
   // One TLS connection for the nonce, the evidence, the public key and the releases; closed below.
   const agent = new Agent({ keepAlive: true, ...(o.broker.ca ? { ca: o.broker.ca } : {}) });
+  const maaAgent = maa ? new Agent({ keepAlive: true, ...(maa.ca ? { ca: maa.ca } : {}) }) : undefined;
   const clientOptions = {
     agent,
     // The challenge names vault.azure.net, not the broker's address: only for a broker we trust by CA.
@@ -184,7 +191,7 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   const host = new URL(vaultUrl).host;
   try {
     if (targets.length > 0 || o.releaseOutputKey) {
-      runtimeKey ??= takeRuntimeKey();
+      runtimeKey ??= takeRuntimeKey(maa ? 'rsa' : 'ec');
       workload = await attestWorkload({
         vaultUrl,
         credential: o.broker.credential,
@@ -192,6 +199,8 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
         clientOptions,
         client: clientSoon,
         runtimeKey,
+        ...(maa ? { maa: { url: maa.url, agent: maaAgent as Agent } } : {}),
+        ...(o.broker.ca ? { vaultCa: o.broker.ca } : {}),
         ...(o.sim ? { sim: o.sim } : {}),
         ...(o.collect ? { collect: o.collect } : {}),
       });
@@ -231,6 +240,7 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
     throw error;
   } finally {
     agent.destroy();
+    maaAgent?.destroy();
   }
   return {
     providers: [provider, ...local],

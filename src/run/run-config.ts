@@ -19,26 +19,46 @@ const keyUri = z
   .regex(/^(azurekv|local|pkcs11):/, 'a key URI: azurekv://<vault>/keys/<name>, local:<name> or pkcs11:…');
 
 /** The `security` section: where keys come from and what the outputs are sealed to. */
-const securitySchema = z.strictObject({
-  /** The model owner's key: checkpoints, the model and exec-mode outputs are sealed to it. */
-  key: keyUri,
-  /** Input keys only through attested release (Secure Key Release); false allows local keys (development). */
-  attestation: z.boolean().default(true),
-  /** `auto` detects SEV-SNP or an Azure CVM; `sim` is the simulated TEE: INSECURE, development only. */
-  tee: z.enum(['auto', 'sim']).default('auto'),
-  /** How to reach the broker: its CA and a workload token file. Omitted: Entra ID (managed identity). */
-  broker: z
-    .strictObject({
-      /** The vault or broker keys are released from when `key` is not an `azurekv:` key. */
-      url: z
-        .string()
-        .regex(/^https:\/\/[^/]+\/?$/, 'an https:// URL with no path')
-        .optional(),
-      ca: path.optional(),
-      token_file: path.optional(),
-    })
-    .optional(),
-});
+const securitySchema = z
+  .strictObject({
+    /** The model owner's key: checkpoints, the model and exec-mode outputs are sealed to it. */
+    key: keyUri,
+    /** Input keys only through attested release (Secure Key Release); false allows local keys (development). */
+    attestation: z.boolean().default(true),
+    /** `auto` detects SEV-SNP or an Azure CVM; `sim` is the simulated TEE: INSECURE, development only. */
+    tee: z.enum(['auto', 'sim']).default('auto'),
+    /** How to reach the broker: its CA and a workload token file. Omitted: Entra ID (managed identity). */
+    broker: z
+      .strictObject({
+        /** The vault or broker keys are released from when `key` is not an `azurekv:` key. */
+        url: z
+          .string()
+          .regex(/^https:\/\/[^/]+\/?$/, 'an https:// URL with no path')
+          .optional(),
+        ca: path.optional(),
+        token_file: path.optional(),
+      })
+      .optional(),
+    /**
+     * Attest to Microsoft Azure Attestation (the provider's URL) instead of the broker, as Azure Key
+     * Vault's Secure Key Release needs. `ca`: the provider's TLS CA, for a stand-in; omitted for Azure.
+     */
+    maa: z
+      .strictObject({
+        url: z.string().regex(/^https:\/\/[^/]+\/?$/, 'an https:// URL with no path'),
+        ca: path.optional(),
+      })
+      .optional(),
+  })
+  .check((ctx) => {
+    if (ctx.value.maa !== undefined && ctx.value.tee === 'sim')
+      ctx.issues.push({
+        code: 'custom',
+        path: ['maa'],
+        message: 'MAA never accepts simulated evidence: remove maa, or set tee to auto',
+        input: ctx.value,
+      });
+  });
 
 const dataSchema = z
   .strictObject({
@@ -162,6 +182,10 @@ export function parseRunConfig(
     ...(c.security.broker.ca !== undefined ? { ca: at(c.security.broker.ca) } : {}),
     ...(c.security.broker.token_file !== undefined ? { token_file: at(c.security.broker.token_file) } : {}),
   };
+  const maa = c.security.maa && {
+    url: c.security.maa.url,
+    ...(c.security.maa.ca !== undefined ? { ca: at(c.security.maa.ca) } : {}),
+  };
   return {
     source,
     sha256: sha256(value),
@@ -174,7 +198,7 @@ export function parseRunConfig(
       minDelta: early_stopping.min_delta,
       restoreBest: early_stopping.restore_best,
     },
-    security: { ...c.security, ...(broker ? { broker } : {}) },
+    security: { ...c.security, ...(broker ? { broker } : {}), ...(maa ? { maa } : {}) },
     data: data as z.output<typeof dataSchema>,
     output: { ...c.output, dir: at(c.output.dir) ?? c.output.dir },
   };

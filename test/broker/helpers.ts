@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import {
   type RunningBroker,
   startBroker,
 } from '../../src/broker/index.js';
+import { AzureKeyVaultProvider } from '../../src/kms/index.js';
+import { sealBuffer } from '../../src/seal/index.js';
 
 /** The broker passphrase the tests use. */
 export const PASSPHRASE = 'marmalade-lantern-quartz-41';
@@ -65,6 +67,28 @@ export async function brokerWithPrincipals(
   } finally {
     store.close();
   }
+}
+
+/** Seals bytes into `dir/name` for one of `broker`'s keys, as its owner (`ownerToken`). */
+export function sealerFor(
+  broker: RunningBroker,
+  ownerToken: string,
+  dir: string,
+): (bytes: Buffer, key: string, name: string) => Promise<string> {
+  const vault = new AzureKeyVaultProvider({
+    vaultUrl: broker.url,
+    credential: new StaticToken(ownerToken),
+    clientOptions: clientOptions(broker),
+  });
+  const host = new URL(broker.url).host;
+  return async (bytes, key, name) => {
+    const path = join(dir, name);
+    await writeFile(
+      path,
+      await sealBuffer(bytes, { recipients: [`azurekv://${host}/keys/${key}`], providers: [vault] }),
+    );
+    return path;
+  };
 }
 
 export function keyClient(broker: RunningBroker, token: string): KeyClient {

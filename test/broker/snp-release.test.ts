@@ -8,54 +8,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportDataFor } from '../../src/attest/index.js';
 import type { RunningBroker } from '../../src/broker/index.js';
 import { unwrapReleasedKey } from '../../src/broker/release/index.js';
-import { signSnpReport, snpTestPki } from '../attest/gen/snp/pki.mjs';
+import { signSnpReport, type snpTestPki } from '../attest/gen/snp/pki.mjs';
+import { MILAN_TCB, milanPki, milanReport } from '../helpers/snp-milan.js';
 import { brokerWithPrincipals, keyClient, raw, sdkFailure, tempDir } from './helpers.js';
 
-const TCB = { bootloader: 3, tee: 0, snp: 8, microcode: 115 };
+const TCB = MILAN_TCB;
 const CHIP_ID = createHash('sha512').update('snp-release chip').digest('hex');
 const MEASUREMENT = createHash('sha384').update('snp-release launch').digest('hex');
 const OTHER_MEASUREMENT = createHash('sha384').update('another image').digest('hex');
-const DAY = 86_400_000;
 
 let pki: ReturnType<typeof snpTestPki>;
 let broker: RunningBroker;
 let owner: string;
 let workload: string;
 let cleanup: () => Promise<void>;
-
-/** Milan TCB_VERSION: BOOT_LOADER at byte 0, TEE at 1, SNP at 6, MICROCODE at 7 (ABI spec 56860). */
-function milanTcb(): bigint {
-  const b = Buffer.alloc(8);
-  b[0] = TCB.bootloader;
-  b[1] = TCB.tee;
-  b[6] = TCB.snp;
-  b[7] = TCB.microcode;
-  return b.readBigUInt64LE(0);
-}
-
-/** An unsigned version-3 Milan report (layout from the ABI spec, as the vector generator writes it). */
-function milanReport(reportData: Buffer, measurement: string, guestPolicy = 0x30000n): Buffer {
-  const b = Buffer.alloc(0x4a0);
-  const tcb = milanTcb();
-  b.writeUInt32LE(3, 0); // VERSION
-  b.writeUInt32LE(1, 0x04); // GUEST_SVN
-  b.writeBigUInt64LE(guestPolicy, 0x08); // POLICY; default SMT allowed, reserved bit 17, debug and migration off
-  b.writeUInt32LE(1, 0x34); // SIGNATURE_ALGO: ECDSA P-384 with SHA-384
-  b.writeBigUInt64LE(tcb, 0x38); // CURRENT_TCB
-  b.writeBigUInt64LE(0x3n, 0x40); // PLATFORM_INFO
-  b.writeUInt32LE(0, 0x48); // KEY_INFO: signed by the VCEK
-  reportData.copy(b, 0x50);
-  b.write(measurement, 0x90, 'hex');
-  b.fill(0xff, 0x160, 0x180); // REPORT_ID_MA: no migration agent
-  b.writeBigUInt64LE(tcb, 0x180); // REPORTED_TCB
-  b.set([0x19, 0x01, 0x01], 0x188); // CPUID family, model, stepping: Milan
-  b.write(CHIP_ID, 0x1a0, 'hex');
-  b.writeBigUInt64LE(tcb, 0x1e0); // COMMITTED_TCB
-  b.set([24, 55, 1], 0x1e8); // current build, minor, major
-  b.set([24, 55, 1], 0x1ec); // committed build, minor, major
-  b.writeBigUInt64LE(tcb, 0x1f0); // LAUNCH_TCB
-  return b;
-}
 
 /** A fresh nonce for the workload, as bytes and as the base64url text the broker issued. */
 async function nonce(token = workload): Promise<{ text: string; bytes: Buffer }> {
@@ -72,7 +38,12 @@ async function envelope(
 ): Promise<string> {
   const n = await nonce();
   const data = reportDataFor(n.bytes, runtime);
-  const report = milanReport(data, options.measurement ?? MEASUREMENT, options.guestPolicy);
+  const report = milanReport(data, {
+    measurement: options.measurement ?? MEASUREMENT,
+    chipId: CHIP_ID,
+    tcb: TCB,
+    ...(options.guestPolicy !== undefined ? { guestPolicy: options.guestPolicy } : {}),
+  });
   (options.signReport ?? pki.sign)(report);
   return JSON.stringify({
     'sealtrain-evidence': 1,
@@ -99,13 +70,7 @@ function releasePolicy(measurement: string): Uint8Array {
 }
 
 beforeAll(async () => {
-  const now = Date.now();
-  pki = snpTestPki({
-    product: 'Milan',
-    tcb: TCB,
-    hwid: CHIP_ID,
-    validity: { notBefore: new Date(now - DAY), notAfter: new Date(now + 365 * DAY) },
-  });
+  pki = milanPki(CHIP_ID);
   const temp = await tempDir();
   cleanup = temp.cleanup;
   ({ broker, owner, workload } = await brokerWithPrincipals(temp.dir, {

@@ -3,16 +3,15 @@
 // a refused release is reported as such even when the output key is missing too.
 
 import { createPublicKey } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSimKey } from '../../src/attest/index.js';
 import type { AuditEvent } from '../../src/audit/index.js';
 import type { RunningBroker } from '../../src/broker/index.js';
-import { AzureKeyVaultProvider } from '../../src/kms/index.js';
 import { type KeyAccessOptions, openKeyAccess } from '../../src/run/index.js';
 import { sealBuffer, unsealBuffer } from '../../src/seal/index.js';
-import { brokerWithPrincipals, clientOptions, keyClient, StaticToken, tempDir } from '../broker/helpers.js';
+import { brokerWithPrincipals, keyClient, StaticToken, sealerFor, tempDir } from '../broker/helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 let broker: RunningBroker;
@@ -58,19 +57,8 @@ beforeAll(async () => {
     exportable: true,
     releasePolicy: policy(broker.url, [{ claim: 'x-ms-sim-launchmeasurement', equals: 'ab'.repeat(48) }]),
   });
-  const vault = new AzureKeyVaultProvider({
-    vaultUrl: broker.url,
-    credential: new StaticToken(started.owner),
-    clientOptions: clientOptions(broker),
-  });
-  const sealFor = async (key: string, name: string) => {
-    const path = join(t.dir, name);
-    await writeFile(
-      path,
-      await sealBuffer(secret, { recipients: [`azurekv://${host}/keys/${key}`], providers: [vault] }),
-    );
-    return path;
-  };
+  const seal = sealerFor(broker, started.owner, t.dir);
+  const sealFor = (key: string, name: string) => seal(secret, key, name);
   input = await sealFor('data-key', 'input.sealed');
   strictInput = await sealFor('strict-key', 'strict.sealed');
 });

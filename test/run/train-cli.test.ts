@@ -133,6 +133,25 @@ describe('sealtrain train on the simulated TEE', () => {
     );
   }, 60_000);
 
+  it('with security.maa, needs an SEV-SNP guest: exit 83 naming configfs-tsm, no run folder; a missing MAA CA is named', async () => {
+    const maa = { url: 'https://127.0.0.1:9', ca: f.caFile };
+    const config = await writeRunConfig(f, 'maa', { data: f.prepared.wdbc, security: { tee: 'auto', maa } });
+    const r = await run(['train', '--config', config, '--json']);
+    expect(r.code, r.stderr).toBe(83);
+    expect(JSON.parse(String(r.stdout)).error).toMatchObject({ code: 'ERR_ATTEST_NO_TEE' });
+    expect(`${r.stderr}${r.stdout}`).toMatch(/MAA attestation needs an SEV-SNP guest with configfs-tsm/);
+    await expect(stat(join(f.dir, 'runs', 'maa'))).rejects.toThrow(/ENOENT/);
+    const noCa = await writeRunConfig(f, 'maa-no-ca', {
+      data: f.prepared.wdbc,
+      security: { tee: 'auto', maa: { ...maa, ca: join(f.dir, 'no-such-ca.pem') } },
+    });
+    const missing = await run(['train', '--config', noCa]);
+    expect(missing.code).toBe(10);
+    expect(missing.stderr).toMatch(
+      /MAA CA certificate \(security\.maa\.ca\).*no-such-ca\.pem|no-such-ca\.pem.*MAA CA/,
+    );
+  }, 60_000);
+
   it('refuses a wrong workload token, a truncated or tampered model, and a config that is not JSON', async () => {
     const badToken = join(f.dir, 'wrong.token');
     await writeFile(badToken, 'stb_this-token-was-never-issued', { mode: 0o600 });

@@ -1,12 +1,26 @@
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { type Agent, request } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { TokenCredential } from '@azure/core-auth';
 import type { KeyClient, KeyClientOptions } from '@azure/keyvault-keys';
 import { decodeJwt } from 'jose';
 import { collectEvidence } from '../../attest/collect/collect-evidence.js';
+import { collectSnpReport, type SnpCollected } from '../../attest/collect/collect-snp.js';
+import { detectTee } from '../../attest/collect/detect.js';
+import { verifyMaaToken } from '../../attest/maa/index.js';
+import {
+  MAA_API_VERSION,
+  maaCertChain,
+  maaRuntimeData,
+  maaSevSnpVmBody,
+} from '../../attest/maa/sev-snp-vm-request.js';
 import { isSealtrainError, SealtrainError } from '../../errors/index.js';
 import { ECDH_ES_RELEASE } from '../release/ecdh-es-wrap.js';
-import { isRsaReleaseEncryption, type ReleaseEncryption } from '../release/release-encryption.js';
+import {
+  DEFAULT_RELEASE_ENCRYPTION,
+  isRsaReleaseEncryption,
+  type ReleaseEncryption,
+} from '../release/release-encryption.js';
 import { type ReleasedKey, unwrapReleasedKey } from '../release/unwrap-released-key.js';
 import { type RuntimeKey, takeRuntimeKey } from './runtime-key.js';
 
@@ -26,13 +40,22 @@ export interface AttestedReleaseOptions {
   /** Use the simulated TEE with this key (development only; the broker must allow it). */
   readonly sim?: Parameters<typeof collectEvidence>[0]['sim'];
   /** Device root, configfs-tsm folder and TPM transport for collection (tests, unusual machines). */
-  readonly collect?: Pick<Parameters<typeof collectEvidence>[0], 'root' | 'tsmDir' | 'tcti' | 'thim'>;
+  readonly collect?: CollectOverrides;
+  /**
+   * Attest to Microsoft Azure Attestation (MAA) instead of the vault's own endpoints, as Azure Key
+   * Vault needs: the SEV-SNP report goes to `{url}/attest/SevSnpVm`, the token MAA signs is checked
+   * here (issuer `url`, its keys from `{url}/certs`, this runtime key in `x-ms-runtime`) and sent
+   * with each release. The runtime key is RSA-2048 and `enc` defaults to `CKM_RSA_AES_KEY_WRAP`.
+   */
+  readonly maa?: { readonly url: string; readonly agent?: Agent };
   /**
    * How released keys are wrapped (`enc` in each release request): default `ECDH_ES_A256GCM`, for
    * an EC P-256 runtime key, which the sealtrain broker answers; an RSA wrapping
    * (`CKM_RSA_AES_KEY_WRAP`, …) makes the runtime key RSA-2048, as Key Vault needs.
    */
   readonly enc?: ReleaseEncryption;
+  /** The vault's CA (PEM), besides the system's roots, for the `x5c` chain of its answers (MAA mode). */
+  readonly vaultCa?: string;
   /**
    * The ephemeral key the evidence binds, already on its way (see `prepareRuntimeKey`), of the
    * kind `enc` needs; default {@link takeRuntimeKey}. Used for this one attestation only.
@@ -46,13 +69,33 @@ export interface AttestedReleaseOptions {
   readonly client?: KeyClient | Promise<KeyClient>;
 }
 
+/** Collection overrides: device paths, and for tests a stand-in for the AMD secure processor. */
+export type CollectOverrides = Pick<
+  Parameters<typeof collectEvidence>[0],
+  'root' | 'tsmDir' | 'tcti' | 'thim'
+> & {
+  /**
+   * Makes the SEV-SNP report over the given 64 bytes instead of configfs-tsm (MAA mode only). For
+   * tests: no machine here has the hardware, so a test PKI signs in its place.
+   */
+  readonly snpReport?: (reportData: Buffer) => Promise<SnpCollected>;
+};
+
 function fail(what: string, cause?: unknown): SealtrainError {
   if (isSealtrainError(cause)) return cause;
   return new SealtrainError('ERR_BROKER_REQUEST', `Attested release failed: ${what}.`, { cause });
 }
 
-/** One JSON request to the broker's attestation endpoints with the principal's bearer token. */
-async function call(url: string, token: string, agent: Agent | undefined, body?: unknown): Promise<unknown> {
+/**
+ * One JSON request: to the broker's attestation endpoints with the principal's bearer token, or
+ * to MAA (no token).
+ */
+async function call(
+  url: string,
+  token: string | undefined,
+  agent: Agent | undefined,
+  body?: unknown,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -60,7 +103,7 @@ async function call(url: string, token: string, agent: Agent | undefined, body?:
         method: body === undefined ? 'GET' : 'POST',
         ...(agent ? { agent } : {}),
         headers: {
-          authorization: `Bearer ${token}`,
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
           ...(body ? { 'content-type': 'application/json' } : {}),
         },
       },
@@ -124,9 +167,10 @@ export async function attestWorkload(
   const base = options.vaultUrl.replace(/\/$/, '');
   // The ephemeral key is made on the thread pool (the slowest step by far) while the token, the
   // nonce and the broker's signing keys are fetched.
-  const enc = options.enc ?? ECDH_ES_RELEASE;
+  const enc = options.enc ?? (options.maa ? DEFAULT_RELEASE_ENCRYPTION : ECDH_ES_RELEASE);
   const runtimeKey = options.runtimeKey ?? takeRuntimeKey(isRsaReleaseEncryption(enc) ? 'rsa' : 'ec');
   runtimeKey.catch(() => {}); // awaited below, after the token: observed meanwhile
+  if (options.maa) return attestWithMaa(options, options.maa, base, enc, runtimeKey);
   const scope = 'https://vault.azure.net/.default';
   const bearer = (await options.credential.getToken(scope))?.token;
   if (!bearer) throw new SealtrainError('ERR_BROKER_AUTH', 'The credential gave no token for the broker.');
@@ -162,8 +206,153 @@ export async function attestWorkload(
     token,
     claims: decodeJwt(token),
     release: (keyName, version) =>
-      releaseOne(client, { base, token, jwks, privateKey: runtime.privateKey, enc, keyName, version }),
+      releaseOne(client, {
+        base,
+        token,
+        jwks: async () => jwks,
+        privateKey: runtime.privateKey,
+        enc,
+        keyName,
+        version,
+      }),
   };
+}
+
+/**
+ * {@link attestWorkload} against Azure Key Vault: evidence to MAA, MAA's token checked here, then
+ * releases from the vault with that token. Vault answers are verified by their `x5c` chain (Key
+ * Vault signs with a certificate), or by the vault's `/certs` keys when it sends none (a
+ * sealtrain broker acting as the vault).
+ */
+async function attestWithMaa(
+  options: Omit<AttestedReleaseOptions, 'keyName' | 'version'>,
+  maa: NonNullable<AttestedReleaseOptions['maa']>,
+  base: string,
+  enc: ReleaseEncryption,
+  runtimeKey: Promise<RuntimeKey>,
+): Promise<AttestedWorkload> {
+  if (options.sim)
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      'MAA never accepts simulated evidence: security.tee "sim" cannot be used with security.maa. Attest sim runs to a sealtrain broker started with --allow-simulated.',
+      { details: { field: 'security.maa' } },
+    );
+  if (!isRsaReleaseEncryption(enc))
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `Key Vault wraps released keys with RSA; ${enc} is sealtrain's own.`,
+      { details: { field: 'enc' } },
+    );
+  const maaBase = maa.url.replace(/\/$/, '');
+  const clientSoon = Promise.resolve(
+    options.client ??
+      import('@azure/keyvault-keys').then(
+        ({ KeyClient }) => new KeyClient(base, options.credential, options.clientOptions),
+      ),
+  );
+  clientSoon.catch(() => {}); // awaited after the attestation
+  const runtime = await runtimeKey;
+  if (runtime.privateKey.asymmetricKeyType !== 'rsa')
+    throw new SealtrainError('ERR_USAGE_INVALID', 'attestWorkload: MAA mode needs an RSA runtime key.', {
+      details: { field: 'runtimeKey' },
+    });
+  const data = maaRuntimeData(runtime.publicKey, randomBytes(32));
+  const snp = options.collect?.snpReport
+    ? await options.collect.snpReport(data.reportData)
+    : await collectSnpForMaa(data.reportData, options.collect);
+  const body = maaSevSnpVmBody(snp.report, maaCertChain(snp.report, snp.certificates), data.json);
+  const attestUrl = `${maaBase}/attest/SevSnpVm?api-version=${MAA_API_VERSION}`;
+  const answer = (await call(attestUrl, undefined, maa.agent, body).catch((error: unknown) => {
+    const status = isSealtrainError(error)
+      ? (error.details as { status?: number } | undefined)?.status
+      : undefined;
+    if (status !== undefined && status >= 400 && status < 500)
+      throw new SealtrainError(
+        'ERR_ATTEST_REJECTED',
+        `MAA (${maaBase}) rejected the evidence: ${(error as Error).message}`,
+        { cause: error, details: { url: maaBase, status } },
+      );
+    throw error;
+  })) as { token?: unknown } | undefined;
+  const token = answer?.token;
+  if (typeof token !== 'string') throw fail(`MAA (${maaBase}) gave no token`);
+  const claims = await checkMaaToken(token, maaBase, maa.agent, data.json);
+  const client = await clientSoon;
+  const x5cRoots = [...rootCertificates, ...(options.vaultCa ? [options.vaultCa] : [])];
+  let jwks: Promise<unknown> | undefined;
+  const vaultJwks = () => {
+    jwks ??= options.credential.getToken('https://vault.azure.net/.default').then((t) => {
+      if (!t?.token)
+        throw new SealtrainError('ERR_BROKER_AUTH', 'The credential gave no token for the vault.');
+      return call(`${base}/certs`, t.token, options.agent);
+    });
+    return jwks;
+  };
+  return {
+    token,
+    claims,
+    release: (keyName, version) =>
+      releaseOne(client, {
+        base,
+        token,
+        x5cRoots,
+        jwks: vaultJwks,
+        privateKey: runtime.privateKey,
+        enc,
+        keyName,
+        version,
+      }),
+  };
+}
+
+/**
+ * Checks the token MAA answered before it goes anywhere: signed by a key at `{maa}/certs`, issued
+ * by that MAA, in date, and holding this workload's runtime key in `x-ms-runtime` (the key the
+ * vault will wrap for). A failure is `ERR_ATTEST_REJECTED` naming the checks.
+ */
+async function checkMaaToken(
+  token: string,
+  maaBase: string,
+  agent: Agent | undefined,
+  runtimeJson: Buffer,
+): Promise<Record<string, unknown>> {
+  const result = await verifyMaaToken(token, {
+    issuers: [maaBase],
+    fetchJwks: (url) => call(url, undefined, agent),
+  });
+  const failed = result.checks.filter((c) => !c.ok).map((c) => `${c.id}: ${c.message}`);
+  const sent = (JSON.parse(runtimeJson.toString('utf8')) as { keys: { n: string }[] }).keys[0]?.n;
+  const runtime = result.claims['x-ms-runtime'] as { keys?: { n?: unknown }[] } | undefined;
+  if (!Array.isArray(runtime?.keys) || !runtime.keys.some((k) => k?.n === sent))
+    failed.push("maa.runtime-key: the token's x-ms-runtime.keys does not hold this workload's runtime key.");
+  if (failed.length > 0)
+    throw new SealtrainError(
+      'ERR_ATTEST_REJECTED',
+      `The token from MAA (${maaBase}) does not verify: ${failed.join(' ')}`,
+      { details: { url: maaBase, failures: failed.map((f) => f.split(':')[0] ?? f) } },
+    );
+  return result.claims as Record<string, unknown>;
+}
+
+/** The SEV-SNP report for MAA from configfs-tsm: only a guest that sees the SEV-SNP device itself. */
+async function collectSnpForMaa(
+  reportData: Buffer,
+  collect: CollectOverrides | undefined,
+): Promise<SnpCollected> {
+  const detection = await detectTee(collect?.root ? { root: collect.root } : {});
+  if (detection.platform === 'azure-cvm')
+    throw new SealtrainError(
+      'ERR_ATTEST_UNSUPPORTED',
+      "This is an Azure confidential VM: its SEV-SNP report sits behind the vTPM, and MAA then releases to a key held in the vTPM (MAA's AzureGuest protocol), which sealtrain does not speak yet. Use a sealtrain broker as the key service (docs/azure.md), or run where the guest sees the SEV-SNP device (configfs-tsm).",
+      { details: { platform: 'azure-cvm' } },
+    );
+  if (detection.platform !== 'sevsnp' || !detection.supported)
+    throw new SealtrainError(
+      detection.platform === 'none' ? 'ERR_ATTEST_NO_TEE' : 'ERR_ATTEST_UNSUPPORTED',
+      `MAA attestation needs an SEV-SNP guest with configfs-tsm: ${detection.summary}`,
+      { details: { platform: detection.platform } },
+    );
+  return collectSnpReport(reportData, collect?.tsmDir ? { tsmDir: collect.tsmDir } : {});
 }
 
 /** {@link attestWorkload} then one release: what `sealtrain keys release` does. */
@@ -174,7 +363,10 @@ export async function releaseWithAttestation(options: AttestedReleaseOptions): P
 interface ReleaseTarget {
   readonly base: string;
   readonly token: string;
-  readonly jwks: unknown;
+  /** The vault's signing keys, for answers without `x5c`; fetched when first needed. */
+  readonly jwks: () => Promise<unknown>;
+  /** Roots an answer's `x5c` chain may lead to; without them `x5c` is not accepted. */
+  readonly x5cRoots?: readonly string[];
   readonly privateKey: KeyObject;
   readonly enc: ReleaseEncryption;
   readonly keyName: string;
@@ -202,7 +394,11 @@ async function releaseOne(client: KeyClient, t: ReleaseTarget): Promise<Released
       { cause: error, details: { key: t.keyName, ...(status ? { status } : {}) } },
     );
   }
-  const released = await unwrapReleasedKey(value, t.privateKey, { brokerJwks: t.jwks, nonce: releaseNonce });
+  const released = await unwrapReleasedKey(value, t.privateKey, {
+    brokerJwks: t.jwks,
+    ...(t.x5cRoots ? { x5cRoots: t.x5cRoots } : {}),
+    nonce: releaseNonce,
+  });
   const path = new URL(released.kid, t.base).pathname.split('/');
   const wrongVersion = t.version !== undefined && path[3] !== t.version;
   if (path[1] !== 'keys' || path[2] !== t.keyName || wrongVersion) {

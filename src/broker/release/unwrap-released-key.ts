@@ -1,4 +1,5 @@
 import {
+  createHash,
   createPrivateKey,
   createPublicKey,
   type JsonWebKey,
@@ -18,8 +19,19 @@ export const MAX_RELEASE_BYTES = 256 * 1024;
 
 /** Options for {@link unwrapReleasedKey}. */
 export interface UnwrapReleasedKeyOptions {
-  /** The broker's signing keys (its JWKS); the answer must verify with the one its `kid` names. */
+  /**
+   * The broker's signing keys (its JWKS), or a function that fetches them: an answer without `x5c`
+   * must verify with the key its `kid` names.
+   */
   readonly brokerJwks: unknown;
+  /**
+   * Trusted root certificates (PEM) for answers that carry an `x5c` chain, as Key Vault's do: the
+   * chain must be in date, each certificate signed by the next, and end at one of these roots.
+   * Without it, an answer with `x5c` is still verified by `kid` in `brokerJwks`.
+   */
+  readonly x5cRoots?: readonly string[];
+  /** The clock for the `x5c` certificates' validity; default now. */
+  readonly now?: Date;
   /** When given, `request.nonce` in the answer must equal it. */
   readonly nonce?: string;
 }
@@ -70,8 +82,60 @@ function signingKey(kid: unknown, jwks: unknown): KeyObject {
   }
 }
 
+/** The most certificates accepted in an answer's `x5c`. */
+const MAX_X5C = 8;
+
+function certificate(der: unknown, field: string): X509Certificate {
+  try {
+    if (typeof der !== 'string' || !/^[A-Za-z0-9+/=]+$/.test(der)) throw new Error('not base64');
+    return new X509Certificate(Buffer.from(der, 'base64'));
+  } catch {
+    throw failed(field, 'is not a base64 DER certificate');
+  }
+}
+
+/**
+ * The signing key of an answer that carries `x5c`: every certificate in date, each signed by the
+ * next (and those after the first marked CA), the last one a trusted root or signed by one, and
+ * `x5t#S256`, when present, the first certificate's SHA-256 thumbprint.
+ */
+function x5cKey(header: Record<string, unknown>, roots: readonly string[], now: Date): KeyObject {
+  const x5c = header.x5c;
+  if (!Array.isArray(x5c) || x5c.length === 0 || x5c.length > MAX_X5C)
+    throw failed('the JWS header x5c', `is not a list of 1 to ${MAX_X5C} certificates`);
+  const chain = x5c.map((der, i) => certificate(der, `the JWS header x5c[${i}]`));
+  chain.forEach((cert, i) => {
+    if (now < new Date(cert.validFrom) || now > new Date(cert.validTo))
+      throw failed(`the JWS header x5c[${i}]`, `is not valid now (${cert.validFrom} to ${cert.validTo})`);
+    if (i > 0 && !cert.ca) throw failed(`the JWS header x5c[${i}]`, 'is not a CA certificate');
+    const next = chain[i + 1];
+    if (next && !(cert.checkIssued(next) && cert.verify(next.publicKey)))
+      throw failed(`the JWS header x5c[${i}]`, `is not signed by x5c[${i + 1}]`);
+  });
+  const last = chain[chain.length - 1] as X509Certificate;
+  const trusted = roots.some((pem) => {
+    try {
+      const root = new X509Certificate(pem);
+      return (
+        root.fingerprint256 === last.fingerprint256 || (last.checkIssued(root) && last.verify(root.publicKey))
+      );
+    } catch {
+      return false;
+    }
+  });
+  if (!trusted) throw failed('the JWS header x5c', 'does not lead to a trusted root');
+  const leaf = chain[0] as X509Certificate;
+  const thumb = header['x5t#S256'];
+  if (thumb !== undefined && thumb !== createHash('sha256').update(leaf.raw).digest('base64url'))
+    throw failed('the JWS header x5t#S256', 'is not the thumbprint of x5c[0]');
+  return leaf.publicKey;
+}
+
 /** Verifies the broker's RS256 signature and returns the payload. */
-function verifiedPayload(jws: string, jwks: unknown): Record<string, unknown> {
+async function verifiedPayload(
+  jws: string,
+  options: UnwrapReleasedKeyOptions,
+): Promise<Record<string, unknown>> {
   if (typeof jws !== 'string' || jws.length > MAX_RELEASE_BYTES)
     throw failed('the answer', `is not a string of at most ${MAX_RELEASE_BYTES} bytes`);
   const parts = jws.split('.');
@@ -80,9 +144,15 @@ function verifiedPayload(jws: string, jwks: unknown): Record<string, unknown> {
   const header = json(h, 'the JWS header');
   if (header.alg !== 'RS256')
     throw failed('the JWS header alg', `is ${JSON.stringify(header.alg)}, not RS256`);
-  const key = signingKey(header.kid, jwks);
+  const key =
+    header.x5c !== undefined && options.x5cRoots
+      ? x5cKey(header, options.x5cRoots, options.now ?? new Date())
+      : signingKey(
+          header.kid,
+          typeof options.brokerJwks === 'function' ? await options.brokerJwks() : options.brokerJwks,
+        );
   if (!verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')))
-    throw failed('the JWS signature', "does not verify with the broker's key");
+    throw failed('the JWS signature', "does not verify with the vault's key");
   return json(p, 'the JWS payload');
 }
 
@@ -131,7 +201,7 @@ export async function unwrapReleasedKey(
         details: { field: 'runtimePrivateKey' },
       },
     );
-  const payload = verifiedPayload(jws, options.brokerJwks);
+  const payload = await verifiedPayload(jws, options);
   if (options.nonce !== undefined) {
     const request = isRecord(payload.request) ? payload.request : {};
     if (request.nonce !== options.nonce) throw failed('request.nonce', 'is not the nonce this client sent');

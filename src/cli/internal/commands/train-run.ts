@@ -75,7 +75,7 @@ function trainingBar(out: Output) {
  */
 function attestSoon(config: RunConfig, opensOutputs: boolean): void {
   if (config.security.attestation || (opensOutputs && config.security.key.startsWith('azurekv:')))
-    prepareRuntimeKey();
+    prepareRuntimeKey(config.security.maa ? 'rsa' : 'ec');
 }
 
 /** `data.lineage_key`'s signed manifest, verified before any key is released; none without one. */

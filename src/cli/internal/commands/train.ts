@@ -35,8 +35,9 @@ export async function loadRunConfig(path: string | undefined): Promise<RunConfig
   }
   // A config that attests (the default) starts the attestation's ephemeral key now: making it is
   // the slowest step of the release, and loading the run module takes about as long.
-  if ((value as { security?: { attestation?: unknown } } | null)?.security?.attestation !== false)
-    (await import('../../../broker/client/runtime-key.js')).prepareRuntimeKey();
+  const security = (value as { security?: { attestation?: unknown; maa?: unknown } } | null)?.security;
+  if (security?.attestation !== false)
+    (await import('../../../broker/client/runtime-key.js')).prepareRuntimeKey(security?.maa ? 'rsa' : 'ec');
   return (await runModule()).parseRunConfig(value, path);
 }
 
@@ -51,7 +52,11 @@ async function brokerAccess(session: Session, config: RunConfig) {
   const caWhat = session.opts.brokerCa !== undefined ? '--broker-ca' : 'security.broker.ca';
   const ca = caFile !== undefined ? await readSmall(caFile, `broker CA certificate (${caWhat})`) : undefined;
   const tokenFile = session.opts.brokerTokenFile ?? b?.token_file;
-  const where = { ...(ca ? { ca } : {}), ...(b?.url ? { url: b.url } : {}) };
+  const m = config.security.maa;
+  const maaCa =
+    m?.ca !== undefined ? await readSmall(m.ca, 'MAA CA certificate (security.maa.ca)') : undefined;
+  const maa = m && { url: m.url, ...(maaCa ? { ca: maaCa } : {}) };
+  const where = { ...(ca ? { ca } : {}), ...(b?.url ? { url: b.url } : {}), ...(maa ? { maa } : {}) };
   if (tokenFile !== undefined) {
     const what =
       session.opts.brokerTokenFile !== undefined ? '--broker-token-file' : 'security.broker.token_file';

@@ -1,0 +1,181 @@
+// A run against Azure Key Vault's Secure Key Release, as far as it can exist here: the workload
+// attests to an MAA stand-in over TLS (test/helpers/maa-standin.ts; Azure cannot run here) with an
+// SEV-SNP report signed by a test AMD PKI (no machine here has the hardware), checks MAA's token,
+// and releases from a sealtrain broker acting as the vault, which trusts that MAA as an issuer and
+// evaluates each key's release policy on MAA's claims. Bad paths: a policy for another image, a
+// report not signed by the VCEK, a token from a forger, simulated evidence.
+
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../src/audit/index.js';
+import type { RunningBroker } from '../../src/broker/index.js';
+import { type KeyAccessOptions, openKeyAccess, parseRunConfig } from '../../src/run/index.js';
+import { unsealBuffer } from '../../src/seal/index.js';
+import { signSnpReport, type snpTestPki } from '../attest/gen/snp/pki.mjs';
+import { brokerWithPrincipals, keyClient, StaticToken, sealerFor, tempDir } from '../broker/helpers.js';
+import { type MaaStandIn, startMaaStandIn } from '../helpers/maa-standin.js';
+import { MILAN_TCB, milanPki, milanReport } from '../helpers/snp-milan.js';
+
+const TCB = MILAN_TCB;
+const CHIP_ID = createHash('sha512').update('maa-release chip').digest('hex');
+const MEASUREMENT = createHash('sha384').update('maa-release image').digest('hex');
+const OTHER = createHash('sha384').update('another image').digest('hex');
+const secret = Buffer.from('rows that only an attested SEV-SNP guest may read');
+
+const cleanups: Array<() => Promise<void>> = [];
+let pki: ReturnType<typeof snpTestPki>;
+let maa: MaaStandIn;
+let forger: MaaStandIn;
+let broker: RunningBroker;
+let workload: string;
+let host: string;
+let input: string;
+let otherInput: string;
+
+function policy(authority: string, measurement: string) {
+  const allOf = [
+    { claim: 'x-ms-attestation-type', equals: 'sevsnpvm' },
+    { claim: 'x-ms-sevsnpvm-launchmeasurement', equals: measurement },
+    { claim: 'x-ms-sevsnpvm-is-debuggable', equals: false },
+  ];
+  return { encodedPolicy: Buffer.from(JSON.stringify({ version: '1.0.0', anyOf: [{ authority, allOf }] })) };
+}
+
+/** The stand-in for the AMD secure processor: a report over the asked-for bytes, test-PKI signed. */
+function hardware(sign: (report: Buffer) => Buffer = pki.sign) {
+  return async (reportData: Buffer) => {
+    const report = milanReport(reportData, { measurement: MEASUREMENT, chipId: CHIP_ID, tcb: TCB });
+    sign(report);
+    return { report, certificates: { vcek: pki.vcek, ask: pki.roots.ask ?? '', ark: pki.roots.ark } };
+  };
+}
+
+beforeAll(async () => {
+  pki = milanPki(CHIP_ID);
+  maa = await startMaaStandIn({ roots: pki.roots });
+  cleanups.push(() => maa.close());
+  // Serves the real stand-in's keys at its own /certs but signs with another key.
+  forger = await startMaaStandIn({
+    roots: pki.roots,
+    signWith: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+  });
+  cleanups.push(() => forger.close());
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  const started = await brokerWithPrincipals(t.dir, {
+    trustedIssuers: { [maa.url]: maa.jwks, [forger.url]: forger.jwks },
+  });
+  ({ broker, workload } = started);
+  cleanups.push(() => broker.close());
+  host = new URL(broker.url).host;
+  const owners = keyClient(broker, started.owner);
+  for (const [name, m] of [
+    ['data-key', MEASUREMENT],
+    ['other-image-key', OTHER],
+  ] as const)
+    await owners.createKey(name, 'RSA', {
+      keySize: 2048,
+      exportable: true,
+      releasePolicy: policy(maa.url, m),
+    });
+  await owners.createKey('model-key', 'RSA', { keySize: 2048 });
+  const seal = sealerFor(broker, started.owner, t.dir);
+  const sealFor = (key: string, name: string) => seal(secret, key, name);
+  input = await sealFor('data-key', 'input.sealed');
+  otherInput = await sealFor('other-image-key', 'other.sealed');
+});
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+function options(
+  inputs: string[],
+  events: AuditEvent[],
+  o: { maaUrl?: string; sign?: (b: Buffer) => Buffer } = {},
+): KeyAccessOptions {
+  const authority = o.maaUrl === forger?.url ? forger : maa;
+  return {
+    inputs,
+    outputKey: `azurekv://${host}/keys/model-key`,
+    attestation: true,
+    broker: {
+      credential: new StaticToken(workload),
+      ca: broker.caCertificate,
+      maa: { url: o.maaUrl ?? maa.url, ca: authority.ca },
+    },
+    collect: { snpReport: hardware(o.sign) },
+    audit: { sink: { record: async (e) => void events.push(e) }, actor: 'test' },
+  };
+}
+
+describe('attested release through MAA', () => {
+  it("releases the input key on MAA's token and opens the input in memory", async () => {
+    const events: AuditEvent[] = [];
+    const before = maa.issued();
+    const access = await openKeyAccess(options([input], events));
+    try {
+      expect(maa.issued()).toBe(before + 1);
+      expect(access.attestation).toMatchObject({ type: 'sevsnpvm', simulated: false, issuer: maa.url });
+      expect(access.attestation?.claims['x-ms-sevsnpvm-launchmeasurement']).toBe(MEASUREMENT);
+      expect(access.released.map((r) => r.uri)).toEqual([`azurekv://${host}/keys/data-key`]);
+      const opened = await unsealBuffer(await readFile(input), { providers: access.providers });
+      expect(opened.equals(secret)).toBe(true);
+      expect(events.map((e) => [e.action, e.outcome])).toEqual([['run.release', 'ok']]);
+    } finally {
+      access.close();
+    }
+  });
+
+  it("is denied by the vault when the key's policy pins another image, and audited", async () => {
+    const events: AuditEvent[] = [];
+    const e = await openKeyAccess(options([otherInput], events)).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_RELEASE_DENIED' });
+    expect(String((e as Error).message)).toContain('x-ms-sevsnpvm-launchmeasurement');
+    expect(events.map((x) => [x.action, x.outcome, x.code])).toEqual([
+      ['run.release', 'error', 'ERR_RELEASE_DENIED'],
+    ]);
+  });
+
+  it('stops at MAA when the report is not signed by the VCEK: no token, no release', async () => {
+    const events: AuditEvent[] = [];
+    const stranger = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey;
+    const before = maa.issued();
+    const e = await openKeyAccess(
+      options([input], events, { sign: (b) => signSnpReport(b, stranger) }),
+    ).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_ATTEST_REJECTED' });
+    expect(String((e as Error).message)).toContain('snp.signature');
+    expect(String((e as Error).message)).toContain(maa.url);
+    expect(maa.issued()).toBe(before);
+    expect(events).toEqual([]);
+  });
+
+  it('refuses a token that does not verify with the keys at its issuer, before any release', async () => {
+    const events: AuditEvent[] = [];
+    const e = await openKeyAccess(options([input], events, { maaUrl: forger.url })).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_ATTEST_REJECTED' });
+    expect(String((e as Error).message)).toContain('maa.signature');
+    expect(events).toEqual([]);
+  });
+
+  it('refuses simulated evidence with MAA, in the config and in the library', async () => {
+    const config = {
+      model: { architecture: 'mlp', input_size: 30, hidden_size: 16, output_size: 2 },
+      training: { batch_size: 32, learning_rate: 0.001, epochs: 3 },
+      security: { key: 'local:k', tee: 'sim', maa: { url: maa.url } },
+      data: { dir: 'prepared' },
+      output: { dir: 'runs/a' },
+    };
+    expect(() => parseRunConfig(config, 'train.json')).toThrow(
+      /security\.maa.*MAA never accepts simulated evidence/,
+    );
+    const events: AuditEvent[] = [];
+    const sim = generateKeyPairSync('ed25519').privateKey;
+    const e = await openKeyAccess({ ...options([input], events), sim: { privateKey: sim } }).catch(
+      (x: unknown) => x,
+    );
+    expect(e).toMatchObject({ code: 'ERR_USAGE_INVALID' });
+    expect(String((e as Error).message)).toContain('MAA never accepts simulated evidence');
+  });
+});
