@@ -1,4 +1,4 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { createBrokerMetrics } from './http/metrics.js';
 import { DEFAULT_MAX_BODY_BYTES } from './http/request-body.js';
 import { KeyService } from './keys/key-service.js';
 import { BrokerStore } from './state/broker-store.js';
-import { ensureTls } from './tls/tls-files.js';
+import { type BrokerTls, ensureTls } from './tls/tls-files.js';
 
 /** Options for {@link startBroker}. */
 export interface BrokerOptions {
@@ -96,6 +96,7 @@ async function requestSetup(
   audit: AuditLog,
   url: string,
   options: BrokerOptions,
+  tls: Pick<BrokerTls, 'signingChain'>,
 ): Promise<HandlerSetup> {
   const now = options.now ?? (() => new Date());
   const der = Buffer.from((await store.read()).signingKey, 'base64');
@@ -116,7 +117,8 @@ async function requestSetup(
     release: {
       issuers: [url, ...Object.keys(options.trustedIssuers ?? {})],
       jwks: { ...options.trustedIssuers, [url]: issuer.jwks() },
-      signer: { privateKey: signingKey, kid },
+      // Signed answers carry the signing key's certificate from the broker's CA, as Key Vault's do.
+      signer: { privateKey: signingKey, kid, x5c: tls.signingChain(createPublicKey(signingKey)) },
     },
     now,
   };
@@ -159,7 +161,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const server = createServer({ cert: tls.certChainPem, key: tls.keyPem, minVersion: 'TLSv1.2' });
     const port = await listen(server, host, options.port ?? 0);
     const url = `https://${urlHost(host)}:${port}`;
-    const setup = await requestSetup(store, audit, url, options);
+    const setup = await requestSetup(store, audit, url, options, tls);
     server.on('request', (req, res) => {
       handleRequest(req, res, setup).catch(() => res.destroy());
     });

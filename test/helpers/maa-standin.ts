@@ -26,10 +26,14 @@ export interface MaaStandIn {
 
 const b64 = (text: unknown): Buffer => Buffer.from(String(text), 'base64url');
 
-/** Starts the stand-in on 127.0.0.1; `signWith` replaces its token signing key (a forger). */
+/**
+ * Starts the stand-in on 127.0.0.1. `signWith` replaces its token signing key (a forger whose
+ * `/certs` still serves the stand-in's own key); `tamper` edits the claims before signing.
+ */
 export async function startMaaStandIn(options: {
   roots: SnpRootSet;
   signWith?: KeyObject;
+  tamper?: (claims: Record<string, unknown>) => Record<string, unknown>;
 }): Promise<MaaStandIn> {
   const caKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ca = { commonName: 'MAA stand-in CA', ...caKeys };
@@ -76,17 +80,18 @@ export async function startMaaStandIn(options: {
       return refuse('REPORT_DATA does not hold the SHA-256 of the runtime data');
     issued++;
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({
+    const claims = {
       ...verified.claims,
       'x-ms-attestation-type': 'sevsnpvm',
       'x-ms-runtime': runtimeClaims,
       'x-ms-ver': '1.0',
-    })
+      iss: url,
+      iat: now,
+      nbf: now,
+      exp: now + 8 * 3600,
+    };
+    const token = await new SignJWT(options.tamper ? options.tamper(claims) : claims)
       .setProtectedHeader({ alg: 'RS256', jku: `${url}/certs`, kid, typ: 'JWT' })
-      .setIssuer(url)
-      .setIssuedAt(now)
-      .setNotBefore(now)
-      .setExpirationTime(now + 8 * 3600)
       .sign(options.signWith ?? signing.privateKey);
     return { status: 200, json: { token } };
   }

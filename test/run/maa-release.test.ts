@@ -3,7 +3,8 @@
 // SEV-SNP report signed by a test AMD PKI (no machine here has the hardware), checks MAA's token,
 // and releases from a sealtrain broker acting as the vault, which trusts that MAA as an issuer and
 // evaluates each key's release policy on MAA's claims. Bad paths: a policy for another image, a
-// report not signed by the VCEK, a token from a forger, simulated evidence.
+// report not signed by the VCEK, a forged token, one from another issuer, one for another runtime
+// key, simulated evidence. The vault's answers carry an x5c chain, checked as Key Vault's are.
 
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -27,6 +28,8 @@ const cleanups: Array<() => Promise<void>> = [];
 let pki: ReturnType<typeof snpTestPki>;
 let maa: MaaStandIn;
 let forger: MaaStandIn;
+let swapper: MaaStandIn;
+let elsewhere: MaaStandIn;
 let broker: RunningBroker;
 let workload: string;
 let host: string;
@@ -55,16 +58,35 @@ beforeAll(async () => {
   pki = milanPki(CHIP_ID);
   maa = await startMaaStandIn({ roots: pki.roots });
   cleanups.push(() => maa.close());
-  // Serves the real stand-in's keys at its own /certs but signs with another key.
+  // Signs with a key its own /certs does not serve.
   forger = await startMaaStandIn({
     roots: pki.roots,
     signWith: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
   });
   cleanups.push(() => forger.close());
+  // Signs properly, but puts another runtime key in x-ms-runtime (the vault would wrap for it).
+  const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+  swapper = await startMaaStandIn({
+    roots: pki.roots,
+    tamper: (c) => ({
+      ...c,
+      'x-ms-runtime': {
+        ...(c['x-ms-runtime'] as object),
+        keys: [{ ...stranger, kid: 'runtime', key_ops: ['encrypt'] }],
+      },
+    }),
+  });
+  cleanups.push(() => swapper.close());
+  // Signs properly, but names another issuer than the one the workload asked.
+  elsewhere = await startMaaStandIn({
+    roots: pki.roots,
+    tamper: (c) => ({ ...c, iss: 'https://elsewhere.attest.example' }),
+  });
+  cleanups.push(() => elsewhere.close());
   const t = await tempDir();
   cleanups.push(t.cleanup);
   const started = await brokerWithPrincipals(t.dir, {
-    trustedIssuers: { [maa.url]: maa.jwks, [forger.url]: forger.jwks },
+    trustedIssuers: Object.fromEntries([maa, forger, swapper, elsewhere].map((m) => [m.url, m.jwks])),
   });
   ({ broker, workload } = started);
   cleanups.push(() => broker.close());
@@ -92,9 +114,9 @@ afterAll(async () => {
 function options(
   inputs: string[],
   events: AuditEvent[],
-  o: { maaUrl?: string; sign?: (b: Buffer) => Buffer } = {},
+  o: { authority?: MaaStandIn; sign?: (b: Buffer) => Buffer } = {},
 ): KeyAccessOptions {
-  const authority = o.maaUrl === forger?.url ? forger : maa;
+  const authority = o.authority ?? maa;
   return {
     inputs,
     outputKey: `azurekv://${host}/keys/model-key`,
@@ -102,7 +124,7 @@ function options(
     broker: {
       credential: new StaticToken(workload),
       ca: broker.caCertificate,
-      maa: { url: o.maaUrl ?? maa.url, ca: authority.ca },
+      maa: { url: authority.url, ca: authority.ca },
     },
     collect: { snpReport: hardware(o.sign) },
     audit: { sink: { record: async (e) => void events.push(e) }, actor: 'test' },
@@ -151,12 +173,18 @@ describe('attested release through MAA', () => {
     expect(events).toEqual([]);
   });
 
-  it('refuses a token that does not verify with the keys at its issuer, before any release', async () => {
-    const events: AuditEvent[] = [];
-    const e = await openKeyAccess(options([input], events, { maaUrl: forger.url })).catch((x: unknown) => x);
-    expect(e).toMatchObject({ code: 'ERR_ATTEST_REJECTED' });
-    expect(String((e as Error).message)).toContain('maa.signature');
-    expect(events).toEqual([]);
+  it('refuses a token that is forged, names another issuer, or holds another runtime key, before any release', async () => {
+    for (const [authority, check] of [
+      [forger, 'maa.signature'],
+      [elsewhere, 'maa.iss'],
+      [swapper, 'maa.runtime'],
+    ] as const) {
+      const events: AuditEvent[] = [];
+      const e = await openKeyAccess(options([input], events, { authority })).catch((x: unknown) => x);
+      expect(e, check).toMatchObject({ code: 'ERR_ATTEST_REJECTED' });
+      expect(String((e as Error).message)).toContain(`${check}:`);
+      expect(events).toEqual([]);
+    }
   });
 
   it('refuses simulated evidence with MAA, in the config and in the library', async () => {

@@ -1,6 +1,7 @@
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { type Agent, request } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { isDeepStrictEqual } from 'node:util';
 import type { TokenCredential } from '@azure/core-auth';
 import type { KeyClient, KeyClientOptions } from '@azure/keyvault-keys';
 import { decodeJwt } from 'jose';
@@ -86,6 +87,12 @@ function fail(what: string, cause?: unknown): SealtrainError {
   return new SealtrainError('ERR_BROKER_REQUEST', `Attested release failed: ${what}.`, { cause });
 }
 
+/** The largest answer read from the broker or MAA. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/** How long a request to the broker or MAA may go without an answer. */
+const CALL_TIMEOUT_MS = 30_000;
+
 /**
  * One JSON request: to the broker's attestation endpoints with the principal's bearer token, or
  * to MAA (no token).
@@ -109,7 +116,12 @@ async function call(
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`the answer is over ${MAX_ANSWER_BYTES} bytes`));
+          else chunks.push(c);
+        });
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let json: unknown;
@@ -139,6 +151,7 @@ async function call(
         });
       },
     );
+    req.setTimeout(CALL_TIMEOUT_MS, () => req.destroy(new Error(`no answer in ${CALL_TIMEOUT_MS / 1000} s`)));
     req.on('error', (e) => reject(fail(`cannot reach ${url} (${e.message})`, e)));
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
@@ -209,7 +222,7 @@ export async function attestWorkload(
       releaseOne(client, {
         base,
         token,
-        jwks: async () => jwks,
+        verify: { jwks },
         privateKey: runtime.privateKey,
         enc,
         keyName,
@@ -220,9 +233,9 @@ export async function attestWorkload(
 
 /**
  * {@link attestWorkload} against Azure Key Vault: evidence to MAA, MAA's token checked here, then
- * releases from the vault with that token. Vault answers are verified by their `x5c` chain (Key
- * Vault signs with a certificate), or by the vault's `/certs` keys when it sends none (a
- * sealtrain broker acting as the vault).
+ * releases from the vault with that token. Vault answers must carry an `x5c` chain (Key Vault
+ * signs with a certificate; so does the sealtrain broker) to a root the system trusts or the
+ * vault's CA, its first certificate issued for the vault's name.
  */
 async function attestWithMaa(
   options: Omit<AttestedReleaseOptions, 'keyName' | 'version'>,
@@ -263,30 +276,27 @@ async function attestWithMaa(
   const body = maaSevSnpVmBody(snp.report, maaCertChain(snp.report, snp.certificates), data.json);
   const attestUrl = `${maaBase}/attest/SevSnpVm?api-version=${MAA_API_VERSION}`;
   const answer = (await call(attestUrl, undefined, maa.agent, body).catch((error: unknown) => {
+    // MAA answers 400 for evidence it refuses; anything else (a wrong URL, throttling, an outage)
+    // is a failed request, not a verdict.
     const status = isSealtrainError(error)
       ? (error.details as { status?: number } | undefined)?.status
       : undefined;
-    if (status !== undefined && status >= 400 && status < 500)
-      throw new SealtrainError(
-        'ERR_ATTEST_REJECTED',
-        `MAA (${maaBase}) rejected the evidence: ${(error as Error).message}`,
-        { cause: error, details: { url: maaBase, status } },
-      );
-    throw error;
+    throw new SealtrainError(
+      status === 400 ? 'ERR_ATTEST_REJECTED' : 'ERR_BROKER_REQUEST',
+      status === 400
+        ? `MAA (${maaBase}) rejected the evidence: ${(error as Error).message}`
+        : `The request to MAA (${maaBase}) failed: ${(error as Error).message}`,
+      { cause: error, details: { url: maaBase, ...(status ? { status } : {}) } },
+    );
   })) as { token?: unknown } | undefined;
   const token = answer?.token;
   if (typeof token !== 'string') throw fail(`MAA (${maaBase}) gave no token`);
   const claims = await checkMaaToken(token, maaBase, maa.agent, data.json);
   const client = await clientSoon;
-  const x5cRoots = [...rootCertificates, ...(options.vaultCa ? [options.vaultCa] : [])];
-  let jwks: Promise<unknown> | undefined;
-  const vaultJwks = () => {
-    jwks ??= options.credential.getToken('https://vault.azure.net/.default').then((t) => {
-      if (!t?.token)
-        throw new SealtrainError('ERR_BROKER_AUTH', 'The credential gave no token for the vault.');
-      return call(`${base}/certs`, t.token, options.agent);
-    });
-    return jwks;
+  // Key Vault signs its answers with a certificate: an answer without its chain is refused.
+  const x5c = {
+    roots: [...rootCertificates, ...(options.vaultCa ? [options.vaultCa] : [])],
+    host: new URL(base).hostname,
   };
   return {
     token,
@@ -295,8 +305,7 @@ async function attestWithMaa(
       releaseOne(client, {
         base,
         token,
-        x5cRoots,
-        jwks: vaultJwks,
+        verify: { x5c },
         privateKey: runtime.privateKey,
         enc,
         keyName,
@@ -321,10 +330,12 @@ async function checkMaaToken(
     fetchJwks: (url) => call(url, undefined, agent),
   });
   const failed = result.checks.filter((c) => !c.ok).map((c) => `${c.id}: ${c.message}`);
-  const sent = (JSON.parse(runtimeJson.toString('utf8')) as { keys: { n: string }[] }).keys[0]?.n;
-  const runtime = result.claims['x-ms-runtime'] as { keys?: { n?: unknown }[] } | undefined;
-  if (!Array.isArray(runtime?.keys) || !runtime.keys.some((k) => k?.n === sent))
-    failed.push("maa.runtime-key: the token's x-ms-runtime.keys does not hold this workload's runtime key.");
+  // MAA copies JSON runtime data into x-ms-runtime: it must be exactly what was sent (this key,
+  // this nonce), or the vault would wrap for a key that is not this process's.
+  if (!isDeepStrictEqual(result.claims['x-ms-runtime'], JSON.parse(runtimeJson.toString('utf8'))))
+    failed.push(
+      "maa.runtime: the token's x-ms-runtime is not the runtime data sent (this workload's key and nonce).",
+    );
   if (failed.length > 0)
     throw new SealtrainError(
       'ERR_ATTEST_REJECTED',
@@ -363,10 +374,8 @@ export async function releaseWithAttestation(options: AttestedReleaseOptions): P
 interface ReleaseTarget {
   readonly base: string;
   readonly token: string;
-  /** The vault's signing keys, for answers without `x5c`; fetched when first needed. */
-  readonly jwks: () => Promise<unknown>;
-  /** Roots an answer's `x5c` chain may lead to; without them `x5c` is not accepted. */
-  readonly x5cRoots?: readonly string[];
+  /** How answers are verified: the broker's signing keys, or an `x5c` chain (Key Vault). */
+  readonly verify: { readonly jwks: unknown } | { readonly x5c: { roots: readonly string[]; host: string } };
   readonly privateKey: KeyObject;
   readonly enc: ReleaseEncryption;
   readonly keyName: string;
@@ -395,8 +404,7 @@ async function releaseOne(client: KeyClient, t: ReleaseTarget): Promise<Released
     );
   }
   const released = await unwrapReleasedKey(value, t.privateKey, {
-    brokerJwks: t.jwks,
-    ...(t.x5cRoots ? { x5cRoots: t.x5cRoots } : {}),
+    ...('x5c' in t.verify ? { brokerJwks: undefined, x5c: t.verify.x5c } : { brokerJwks: t.verify.jwks }),
     nonce: releaseNonce,
   });
   const path = new URL(released.kid, t.base).pathname.split('/');

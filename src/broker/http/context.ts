@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { VerifyEvidenceOptions } from '../../attest/index.js';
 import type { NonceStore, TokenIssuer } from '../attestation/index.js';
 import type { KeyService } from '../keys/key-service.js';
+import type { ReleaseSigner } from '../release/index.js';
 import type { BrokerStore } from '../state/broker-store.js';
 import type { StoredPrincipal } from '../state/state-model.js';
 import type { BrokerMetrics } from './metrics.js';
@@ -10,7 +11,7 @@ import type { BrokerMetrics } from './metrics.js';
 export interface ReleaseSetup {
   readonly issuers: readonly string[];
   readonly jwks: Readonly<Record<string, unknown>>;
-  readonly signer: { readonly privateKey: KeyObject; readonly kid: string };
+  readonly signer: ReleaseSigner;
 }
 
 /** What handlers use: the state, the key operations and the attestation and release set-up. */

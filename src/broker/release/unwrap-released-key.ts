@@ -7,6 +7,8 @@ import {
   verify,
   X509Certificate,
 } from 'node:crypto';
+import { isIP } from 'node:net';
+import { certificateFromX5c } from '../../attest/maa/internal/signing-key.js';
 import { parseJwks } from '../../attest/maa/jwks.js';
 import { SealtrainError } from '../../errors/index.js';
 import { ecdhEsUnwrap, isRuntimeEcKey } from './ecdh-es-wrap.js';
@@ -25,11 +27,12 @@ export interface UnwrapReleasedKeyOptions {
    */
   readonly brokerJwks: unknown;
   /**
-   * Trusted root certificates (PEM) for answers that carry an `x5c` chain, as Key Vault's do: the
-   * chain must be in date, each certificate signed by the next, and end at one of these roots.
-   * Without it, an answer with `x5c` is still verified by `kid` in `brokerJwks`.
+   * Require an `x5c` chain, as Key Vault signs: its first certificate must be an RSA key of 2048
+   * bits or more, not a CA, issued for `host` (the vault's name or address); each certificate must
+   * be in date and signed by the next, which must be a CA; and the last must be, or be signed by,
+   * one of `roots` (PEM CA certificates, in date). `brokerJwks` is then not used.
    */
-  readonly x5cRoots?: readonly string[];
+  readonly x5c?: { readonly roots: readonly string[]; readonly host: string };
   /** The clock for the `x5c` certificates' validity; default now. */
   readonly now?: Date;
   /** When given, `request.nonce` in the answer must equal it. */
@@ -85,37 +88,55 @@ function signingKey(kid: unknown, jwks: unknown): KeyObject {
 /** The most certificates accepted in an answer's `x5c`. */
 const MAX_X5C = 8;
 
-function certificate(der: unknown, field: string): X509Certificate {
-  try {
-    if (typeof der !== 'string' || !/^[A-Za-z0-9+/=]+$/.test(der)) throw new Error('not base64');
-    return new X509Certificate(Buffer.from(der, 'base64'));
-  } catch {
-    throw failed(field, 'is not a base64 DER certificate');
-  }
+const inDate = (cert: X509Certificate, now: Date) =>
+  new Date(cert.validFrom) <= now && now <= new Date(cert.validTo);
+
+function issuedFor(cert: X509Certificate, host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return isIP(bare) ? cert.checkIP(bare) !== undefined : cert.checkHost(bare) !== undefined;
 }
 
 /**
- * The signing key of an answer that carries `x5c`: every certificate in date, each signed by the
- * next (and those after the first marked CA), the last one a trusted root or signed by one, and
- * `x5t#S256`, when present, the first certificate's SHA-256 thumbprint.
+ * The signing key of an answer by its `x5c` chain (see {@link UnwrapReleasedKeyOptions.x5c}), and
+ * `x5t#S256`, when present, must be the first certificate's SHA-256 thumbprint.
  */
-function x5cKey(header: Record<string, unknown>, roots: readonly string[], now: Date): KeyObject {
+function x5cKey(
+  header: Record<string, unknown>,
+  trust: NonNullable<UnwrapReleasedKeyOptions['x5c']>,
+  now: Date,
+): KeyObject {
   const x5c = header.x5c;
   if (!Array.isArray(x5c) || x5c.length === 0 || x5c.length > MAX_X5C)
     throw failed('the JWS header x5c', `is not a list of 1 to ${MAX_X5C} certificates`);
-  const chain = x5c.map((der, i) => certificate(der, `the JWS header x5c[${i}]`));
+  const chain = x5c.map((entry, i) => {
+    try {
+      if (typeof entry !== 'string') throw new Error('not a string');
+      return certificateFromX5c(entry);
+    } catch {
+      throw failed(`the JWS header x5c[${i}]`, 'is not a base64 DER certificate');
+    }
+  });
   chain.forEach((cert, i) => {
-    if (now < new Date(cert.validFrom) || now > new Date(cert.validTo))
+    if (!inDate(cert, now))
       throw failed(`the JWS header x5c[${i}]`, `is not valid now (${cert.validFrom} to ${cert.validTo})`);
     if (i > 0 && !cert.ca) throw failed(`the JWS header x5c[${i}]`, 'is not a CA certificate');
+  });
+  chain.forEach((cert, i) => {
     const next = chain[i + 1];
     if (next && !(cert.checkIssued(next) && cert.verify(next.publicKey)))
       throw failed(`the JWS header x5c[${i}]`, `is not signed by x5c[${i + 1}]`);
   });
+  const leaf = chain[0] as X509Certificate;
+  const bits = leaf.publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (leaf.publicKey.asymmetricKeyType !== 'rsa' || bits < 2048)
+    throw failed('the JWS header x5c[0]', 'does not hold an RSA key of 2048 bits or more, as RS256 needs');
+  if (leaf.ca) throw failed('the JWS header x5c[0]', 'is a CA certificate, not a signing certificate');
+  if (!issuedFor(leaf, trust.host)) throw failed('the JWS header x5c[0]', `is not issued for ${trust.host}`);
   const last = chain[chain.length - 1] as X509Certificate;
-  const trusted = roots.some((pem) => {
+  const trusted = trust.roots.some((pem) => {
     try {
       const root = new X509Certificate(pem);
+      if (!root.ca || !inDate(root, now)) return false;
       return (
         root.fingerprint256 === last.fingerprint256 || (last.checkIssued(root) && last.verify(root.publicKey))
       );
@@ -124,7 +145,6 @@ function x5cKey(header: Record<string, unknown>, roots: readonly string[], now: 
     }
   });
   if (!trusted) throw failed('the JWS header x5c', 'does not lead to a trusted root');
-  const leaf = chain[0] as X509Certificate;
   const thumb = header['x5t#S256'];
   if (thumb !== undefined && thumb !== createHash('sha256').update(leaf.raw).digest('base64url'))
     throw failed('the JWS header x5t#S256', 'is not the thumbprint of x5c[0]');
@@ -144,13 +164,12 @@ async function verifiedPayload(
   const header = json(h, 'the JWS header');
   if (header.alg !== 'RS256')
     throw failed('the JWS header alg', `is ${JSON.stringify(header.alg)}, not RS256`);
-  const key =
-    header.x5c !== undefined && options.x5cRoots
-      ? x5cKey(header, options.x5cRoots, options.now ?? new Date())
-      : signingKey(
-          header.kid,
-          typeof options.brokerJwks === 'function' ? await options.brokerJwks() : options.brokerJwks,
-        );
+  const key = options.x5c
+    ? x5cKey(header, options.x5c, options.now ?? new Date())
+    : signingKey(
+        header.kid,
+        typeof options.brokerJwks === 'function' ? await options.brokerJwks() : options.brokerJwks,
+      );
   if (!verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')))
     throw failed('the JWS signature', "does not verify with the vault's key");
   return json(p, 'the JWS payload');

@@ -1,4 +1,10 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  X509Certificate,
+} from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromFsError, hasSystemCode, SealtrainError } from '../../errors/index.js';
@@ -15,6 +21,11 @@ export interface BrokerTls {
   readonly certChainPem: string;
   /** Server private key (PKCS#8 PEM). */
   readonly keyPem: string;
+  /**
+   * A certificate from the CA for `publicKey` (the release signing key) under the server's names,
+   * as the `x5c` chain of signed answers: standard base64 DER, that certificate then the CA's.
+   */
+  signingChain(publicKey: KeyObject): string[];
 }
 
 /** Options for {@link ensureTls}. */
@@ -116,5 +127,15 @@ export async function ensureTls(dir: string, options: EnsureTlsOptions = {}): Pr
     await writeFileAtomic(join(dir, FILES.key), keyPem, { overwrite: true, mode: 0o600 });
     await writeFileAtomic(join(dir, FILES.cert), certPem, { overwrite: true, mode: 0o644 });
   }
-  return { caPem: ca.pem, caPath: join(dir, FILES.ca), certChainPem: `${certPem}${ca.pem}`, keyPem };
+  const der = (pem: string) => new X509Certificate(pem).raw.toString('base64');
+  return {
+    caPem: ca.pem,
+    caPath: join(dir, FILES.ca),
+    certChainPem: `${certPem}${ca.pem}`,
+    keyPem,
+    signingChain: (publicKey) => [
+      der(createServerCertificate({ publicKey, hosts }, ca, { now })),
+      der(ca.pem),
+    ],
+  };
 }
