@@ -63,13 +63,14 @@ export async function startMaaStandIn(options: {
       return refuse('report and runtimeData.data must be base64url JSON');
     }
     const report = b64(inner.SnpReport);
-    const vcek =
-      b64(inner.VcekCertChain)
-        .toString('utf8')
-        .split(/(?<=-----END CERTIFICATE-----)/)[0] ?? '';
+    // VCEK, ASK, ARK: the ASK and ARK sent must be the pinned ones.
+    const [vcek = '', ask = '', ark = ''] = b64(inner.VcekCertChain)
+      .toString('utf8')
+      .split(/(?<=-----END CERTIFICATE-----)\n?/);
     let verified: Awaited<ReturnType<typeof verifySnpReport>>;
     try {
-      verified = await verifySnpReport(report, { roots: { Milan: options.roots }, certificates: { vcek } });
+      const certificates = { vcek, ask, ark };
+      verified = await verifySnpReport(report, { roots: { Milan: options.roots }, certificates });
     } catch (error) {
       return refuse(`the SNP report cannot be read: ${(error as Error).message}`);
     }

@@ -30,6 +30,7 @@ let maa: MaaStandIn;
 let forger: MaaStandIn;
 let swapper: MaaStandIn;
 let elsewhere: MaaStandIn;
+let failing: MaaStandIn;
 let broker: RunningBroker;
 let workload: string;
 let host: string;
@@ -83,6 +84,14 @@ beforeAll(async () => {
     tamper: (c) => ({ ...c, iss: 'https://elsewhere.attest.example' }),
   });
   cleanups.push(() => elsewhere.close());
+  // Answers 500, as during an outage.
+  failing = await startMaaStandIn({
+    roots: pki.roots,
+    tamper: () => {
+      throw new Error('the service is down');
+    },
+  });
+  cleanups.push(() => failing.close());
   const t = await tempDir();
   cleanups.push(t.cleanup);
   const started = await brokerWithPrincipals(t.dir, {
@@ -185,6 +194,16 @@ describe('attested release through MAA', () => {
       expect(String((e as Error).message)).toContain(`${check}:`);
       expect(events).toEqual([]);
     }
+  });
+
+  it('tells a failed request to MAA from a rejection', async () => {
+    const events: AuditEvent[] = [];
+    const e = await openKeyAccess(options([input], events, { authority: failing })).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_BROKER_REQUEST', details: { url: failing.url, status: 500 } });
+    expect(String((e as Error).message)).toMatch(
+      /^The request to MAA \(https:\/\/127\.0\.0\.1:\d+\) failed: .*answered 500/,
+    );
+    expect(events).toEqual([]);
   });
 
   it('refuses simulated evidence with MAA, in the config and in the library', async () => {
