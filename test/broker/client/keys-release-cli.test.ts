@@ -4,7 +4,7 @@ import { createPublicKey } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOrCreateSimKey } from '../../../src/attest/index.js';
+import { detectTee, loadOrCreateSimKey } from '../../../src/attest/index.js';
 import type { RunningBroker } from '../../../src/broker/index.js';
 import { cli } from '../../helpers/cli.js';
 import { brokerWithPrincipals, keyClient, tempDir } from '../helpers.js';
@@ -58,5 +58,33 @@ describe('sealtrain keys release', () => {
     expect(noTee.code).toBe(83);
     const missing = await cli([...base, '--token-file', join(dir, 'nope.token'), '--sim']);
     expect(missing.code).toBe(10);
+  });
+
+  it('with --maa: refuses sim evidence, names a missing MAA CA, and needs an SEV-SNP guest', async () => {
+    const uri = `azurekv://${new URL(broker.url).host}/keys/data-key`;
+    const base = ['keys', 'release', uri, '--ca', join(dir, 'ca.pem'), '--home', join(dir, 'home')];
+    const token = ['--token-file', join(dir, 'trainer.token')];
+    const withSim = await cli([...base, ...token, '--maa', 'https://127.0.0.1:9', '--sim']);
+    expect(withSim.code).toBe(2);
+    expect(withSim.stderr).toMatch(/MAA never accepts simulated evidence/);
+    const noCa = await cli([
+      ...base,
+      ...token,
+      '--maa',
+      'https://127.0.0.1:9',
+      '--maa-ca',
+      join(dir, 'no-ca.pem'),
+    ]);
+    expect(noCa.code).toBe(10);
+    expect(noCa.stderr).toMatch(/MAA CA certificate.*no-ca\.pem|no-ca\.pem.*MAA CA certificate/);
+    const r = await cli([...base, ...token, '--maa', 'https://127.0.0.1:9', '--json']);
+    const platform = (await detectTee()).platform;
+    const wanted =
+      platform === 'none'
+        ? 'ERR_ATTEST_NO_TEE'
+        : platform === 'sevsnp'
+          ? 'ERR_BROKER_REQUEST'
+          : 'ERR_ATTEST_UNSUPPORTED';
+    expect(r.json?.error, r.stderr).toMatchObject({ code: wanted });
   });
 });

@@ -14,6 +14,8 @@ interface ReleaseCliOptions {
   tokenFile?: string;
   ca?: string;
   sim?: boolean;
+  maa?: string;
+  maaCa?: string;
 }
 
 const readSmall = (path: string, what: string) =>
@@ -36,10 +38,17 @@ export function keysReleaseCommand(keys: Command, run: Run): void {
     )
     .option('--ca <pem>', "the broker's CA certificate (printed by `sealtrain broker` on start)")
     .option('--sim', 'use the simulated TEE (INSECURE; the broker must run with --allow-simulated)')
+    .option(
+      '--maa <url>',
+      'attest to this Microsoft Azure Attestation provider (an SEV-SNP guest), as Azure Key Vault needs',
+    )
+    .option('--maa-ca <pem>', "the MAA provider's CA certificate, when it is not publicly trusted")
     .addHelpText(
       'after',
-      '\nExample:\n  sealtrain keys release azurekv://127.0.0.1:8443/keys/data-key --token-file trainer.token \\\n' +
-        '    --ca state/broker/tls/ca.pem --sim',
+      '\nExamples:\n  sealtrain keys release azurekv://127.0.0.1:8443/keys/data-key --token-file trainer.token \\\n' +
+        '    --ca state/broker/tls/ca.pem --sim\n' +
+        '  sealtrain keys release azurekv://myvault.vault.azure.net/keys/data-key --token-file kv.token \\\n' +
+        '    --maa https://sharedeus2.eus2.attest.azure.net',
     )
     .action(
       run(async (session, out, uri = '') => {
@@ -48,6 +57,8 @@ export function keysReleaseCommand(keys: Command, run: Run): void {
         const token = (await readSmall(o.tokenFile ?? '', 'token file')).trim();
         const ca = o.ca ? await readSmall(o.ca, 'CA certificate') : undefined;
         const agent = new Agent(ca ? { ca } : {});
+        const maaCa = o.maaCa ? await readSmall(o.maaCa, 'MAA CA certificate') : undefined;
+        const maa = o.maa ? { url: o.maa, agent: new Agent(maaCa ? { ca: maaCa } : {}) } : undefined;
         const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 60_000 }) };
         const sim = o.sim ? { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } : undefined;
         if (sim) out.note('WARNING: sim evidence is simulated and proves nothing about hardware.');
@@ -60,10 +71,15 @@ export function keysReleaseCommand(keys: Command, run: Run): void {
           agent,
           clientOptions: {
             agent,
-            disableChallengeResourceVerification: true,
+            // The challenge names vault.azure.net, not a broker's address: only for a vault trusted by --ca.
+            disableChallengeResourceVerification: ca !== undefined,
             retryOptions: { maxRetries: 0 },
           },
           ...(sim ? { sim } : {}),
+          ...(maa ? { maa, ...(ca ? { vaultCa: ca } : {}) } : {}),
+        }).finally(() => {
+          agent.destroy();
+          maa?.agent.destroy();
         });
         const bits =
           released.kty === 'oct'
