@@ -10,7 +10,7 @@ import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
-import { type SnpRootSet, verifySnpReport } from '../../src/attest/index.js';
+import { detectTee, type SnpRootSet, verifySnpReport } from '../../src/attest/index.js';
 import { createCaCertificate, createServerCertificate } from '../../src/broker/tls/certificates.js';
 
 export interface MaaStandIn {
@@ -138,4 +138,20 @@ export async function startMaaStandIn(options: {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The error code MAA mode ends with on this machine when MAA is unreachable (`https://127.0.0.1:9`):
+ * no TEE → `ERR_ATTEST_NO_TEE`; an SEV-SNP guest collects, then fails to reach MAA; an Azure CVM or
+ * a TDX guest is refused as unsupported. A CI runner or a laptop has no TEE.
+ */
+export async function maaUnreachableErrorHere(): Promise<{ platform: string; code: string }> {
+  const { platform } = await detectTee();
+  const code =
+    platform === 'none'
+      ? 'ERR_ATTEST_NO_TEE'
+      : platform === 'sevsnp'
+        ? 'ERR_BROKER_REQUEST'
+        : 'ERR_ATTEST_UNSUPPORTED';
+  return { platform, code };
 }

@@ -6,12 +6,12 @@ import { cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectTee } from '../../src/attest/index.js';
 import { attestWorkload } from '../../src/broker/client/attested-release.js';
 import { encodeCheckpoint, openSealedModel, readMetrics, readSealedCheckpoint } from '../../src/run/index.js';
 import { sealBuffer } from '../../src/seal/index.js';
 import { StaticToken } from '../broker/helpers.js';
 import { type CliResult, cli } from '../helpers/cli.js';
+import { maaUnreachableErrorHere } from '../helpers/maa-standin.js';
 import { CANARY, type RunFixture, releaseModelKey, startRunFixture, writeRunConfig } from './run-fixture.js';
 
 let f: RunFixture;
@@ -138,14 +138,7 @@ describe('sealtrain train on the simulated TEE', () => {
     const maa = { url: 'https://127.0.0.1:9', ca: f.caFile };
     const config = await writeRunConfig(f, 'maa', { data: f.prepared.wdbc, security: { tee: 'auto', maa } });
     const r = await run(['train', '--config', config, '--json']);
-    // What this machine is decides the answer; a CI runner or laptop has no TEE.
-    const platform = (await detectTee()).platform;
-    const wanted =
-      platform === 'none'
-        ? 'ERR_ATTEST_NO_TEE'
-        : platform === 'sevsnp'
-          ? 'ERR_BROKER_REQUEST'
-          : 'ERR_ATTEST_UNSUPPORTED';
+    const { platform, code: wanted } = await maaUnreachableErrorHere();
     expect(JSON.parse(String(r.stdout)).error, r.stderr).toMatchObject({ code: wanted });
     if (platform === 'none') {
       expect(r.code).toBe(83);

@@ -4,9 +4,10 @@ import { createPublicKey } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectTee, loadOrCreateSimKey } from '../../../src/attest/index.js';
+import { loadOrCreateSimKey } from '../../../src/attest/index.js';
 import type { RunningBroker } from '../../../src/broker/index.js';
 import { cli } from '../../helpers/cli.js';
+import { maaUnreachableErrorHere } from '../../helpers/maa-standin.js';
 import { brokerWithPrincipals, keyClient, tempDir } from '../helpers.js';
 
 let broker: RunningBroker;
@@ -78,13 +79,7 @@ describe('sealtrain keys release', () => {
     expect(noCa.code).toBe(10);
     expect(noCa.stderr).toMatch(/MAA CA certificate.*no-ca\.pem|no-ca\.pem.*MAA CA certificate/);
     const r = await cli([...base, ...token, '--maa', 'https://127.0.0.1:9', '--json']);
-    const platform = (await detectTee()).platform;
-    const wanted =
-      platform === 'none'
-        ? 'ERR_ATTEST_NO_TEE'
-        : platform === 'sevsnp'
-          ? 'ERR_BROKER_REQUEST'
-          : 'ERR_ATTEST_UNSUPPORTED';
+    const { platform, code: wanted } = await maaUnreachableErrorHere();
     expect(r.json?.error, r.stderr).toMatchObject({ code: wanted });
   });
 });
