@@ -21,6 +21,8 @@ export interface MaaStandIn {
   readonly jwks: { keys: Record<string, unknown>[] };
   /** How many attestations it answered with a token. */
   readonly issued: () => number;
+  /** From now on, answer every attestation with this status and JSON (`undefined`: attest again). */
+  answerWith(answer: { status: number; json: unknown } | undefined): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function startMaaStandIn(options: {
   const jwks = { keys: [{ ...signing.publicKey.export({ format: 'jwk' }), kid, use: 'sig' }] };
   let url = '';
   let issued = 0;
+  let fixed: { status: number; json: unknown } | undefined;
 
   async function attest(body: Record<string, unknown>): Promise<{ status: number; json: unknown }> {
     const refuse = (message: string) => ({
@@ -112,6 +115,7 @@ export async function startMaaStandIn(options: {
         const query = new URL(req.url ?? '/', url).searchParams.get('api-version');
         if (req.method !== 'POST' || path !== '/attest/SevSnpVm' || query !== '2022-08-01')
           return send(404, { error: { code: 'NotFound', message: `${req.method} ${req.url}` } });
+        if (fixed) return send(fixed.status, fixed.json);
         let body: Record<string, unknown>;
         try {
           body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -132,6 +136,9 @@ export async function startMaaStandIn(options: {
     ca: caPem,
     jwks,
     issued: () => issued,
+    answerWith: (answer) => {
+      fixed = answer;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

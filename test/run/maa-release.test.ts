@@ -28,7 +28,7 @@ const cleanups: Array<() => Promise<void>> = [];
 let pki: ReturnType<typeof snpTestPki>;
 let maa: MaaStandIn;
 let forger: MaaStandIn;
-let swapper: MaaStandIn;
+let swappers: MaaStandIn[];
 let elsewhere: MaaStandIn;
 let failing: MaaStandIn;
 let broker: RunningBroker;
@@ -65,37 +65,38 @@ beforeAll(async () => {
     signWith: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
   });
   cleanups.push(() => forger.close());
-  // Signs properly, but puts another runtime key in x-ms-runtime (the vault would wrap for it).
+  // Signs properly, but its x-ms-runtime is not what was sent: another key in place of ours, one
+  // after ours (the vault might wrap for either), or another nonce.
   const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
-  swapper = await startMaaStandIn({
-    roots: pki.roots,
-    tamper: (c) => ({
-      ...c,
-      'x-ms-runtime': {
-        ...(c['x-ms-runtime'] as object),
-        keys: [{ ...stranger, kid: 'runtime', key_ops: ['encrypt'] }],
-      },
-    }),
-  });
-  cleanups.push(() => swapper.close());
+  const strangerKey = { ...stranger, kid: 'runtime', key_ops: ['encrypt'] };
+  const runtimeOf = (c: Record<string, unknown>) =>
+    c['x-ms-runtime'] as { keys: object[]; 'client-payload': object };
+  swappers = [];
+  for (const edit of [
+    (r: ReturnType<typeof runtimeOf>) => ({ ...r, keys: [strangerKey] }),
+    (r: ReturnType<typeof runtimeOf>) => ({ ...r, keys: [...r.keys, strangerKey] }),
+    (r: ReturnType<typeof runtimeOf>) => ({ ...r, 'client-payload': { nonce: 'AAAA' } }),
+  ]) {
+    const m = await startMaaStandIn({
+      roots: pki.roots,
+      tamper: (c) => ({ ...c, 'x-ms-runtime': edit(runtimeOf(c)) }),
+    });
+    cleanups.push(() => m.close());
+    swappers.push(m);
+  }
   // Signs properly, but names another issuer than the one the workload asked.
   elsewhere = await startMaaStandIn({
     roots: pki.roots,
     tamper: (c) => ({ ...c, iss: 'https://elsewhere.attest.example' }),
   });
   cleanups.push(() => elsewhere.close());
-  // Answers 500, as during an outage.
-  failing = await startMaaStandIn({
-    roots: pki.roots,
-    tamper: () => {
-      throw new Error('the service is down');
-    },
-  });
+  // Answers what a test sets (an outage, throttling, a huge body).
+  failing = await startMaaStandIn({ roots: pki.roots });
   cleanups.push(() => failing.close());
   const t = await tempDir();
   cleanups.push(t.cleanup);
   const started = await brokerWithPrincipals(t.dir, {
-    trustedIssuers: Object.fromEntries([maa, forger, swapper, elsewhere].map((m) => [m.url, m.jwks])),
+    trustedIssuers: Object.fromEntries([maa, forger, ...swappers, elsewhere].map((m) => [m.url, m.jwks])),
   });
   ({ broker, workload } = started);
   cleanups.push(() => broker.close());
@@ -186,7 +187,7 @@ describe('attested release through MAA', () => {
     for (const [authority, check] of [
       [forger, 'maa.signature'],
       [elsewhere, 'maa.iss'],
-      [swapper, 'maa.runtime'],
+      ...swappers.map((m) => [m, 'maa.runtime'] as const),
     ] as const) {
       const events: AuditEvent[] = [];
       const e = await openKeyAccess(options([input], events, { authority })).catch((x: unknown) => x);
@@ -196,14 +197,34 @@ describe('attested release through MAA', () => {
     }
   });
 
-  it('tells a failed request to MAA from a rejection', async () => {
-    const events: AuditEvent[] = [];
-    const e = await openKeyAccess(options([input], events, { authority: failing })).catch((x: unknown) => x);
-    expect(e).toMatchObject({ code: 'ERR_BROKER_REQUEST', details: { url: failing.url, status: 500 } });
-    expect(String((e as Error).message)).toMatch(
-      /^The request to MAA \(https:\/\/127\.0\.0\.1:\d+\) failed: .*answered 500/,
+  it('tells a failed request to MAA (a wrong URL, throttling, an outage, a huge answer) from a rejection', async () => {
+    const huge = { token: 'x'.repeat(2 * 1024 * 1024) };
+    for (const [status, json, why] of [
+      [404, { error: { code: 'NotFound' } }, /answered 404/],
+      [429, { error: { code: 'TooManyRequests' } }, /answered 429/],
+      [500, { error: { code: 'InternalError' } }, /answered 500/],
+      [200, huge, /over 1048576 bytes/],
+    ] as const) {
+      failing.answerWith({ status, json });
+      const events: AuditEvent[] = [];
+      const e = await openKeyAccess(options([input], events, { authority: failing })).catch(
+        (x: unknown) => x,
+      );
+      expect(e, String(status)).toMatchObject({ code: 'ERR_BROKER_REQUEST', details: { url: failing.url } });
+      expect(String((e as Error).message)).toMatch(
+        /^The request to MAA \(https:\/\/127\.0\.0\.1:\d+\) failed: /,
+      );
+      expect(String((e as Error).message)).toMatch(why);
+      expect(events).toEqual([]);
+    }
+    failing.answerWith({ status: 400, json: { error: { code: 'InvalidParameter', message: 'bad report' } } });
+    const rejected = await openKeyAccess(options([input], [], { authority: failing })).catch(
+      (x: unknown) => x,
     );
-    expect(events).toEqual([]);
+    expect(rejected).toMatchObject({
+      code: 'ERR_ATTEST_REJECTED',
+      details: { url: failing.url, status: 400 },
+    });
   });
 
   it('refuses simulated evidence with MAA, in the config and in the library', async () => {

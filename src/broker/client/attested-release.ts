@@ -87,6 +87,11 @@ function fail(what: string, cause?: unknown): SealtrainError {
   return new SealtrainError('ERR_BROKER_REQUEST', `Attested release failed: ${what}.`, { cause });
 }
 
+/** Each certificate of a PEM file (a CA file may hold several). */
+function pemCertificates(pem: string): string[] {
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
 /** The largest answer read from the broker or MAA. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
@@ -109,6 +114,8 @@ async function call(
       {
         method: body === undefined ? 'GET' : 'POST',
         ...(agent ? { agent } : {}),
+        // A deadline for the whole exchange, not only between bytes.
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
         headers: {
           ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
           ...(body ? { 'content-type': 'application/json' } : {}),
@@ -151,7 +158,6 @@ async function call(
         });
       },
     );
-    req.setTimeout(CALL_TIMEOUT_MS, () => req.destroy(new Error(`no answer in ${CALL_TIMEOUT_MS / 1000} s`)));
     req.on('error', (e) => reject(fail(`cannot reach ${url} (${e.message})`, e)));
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
@@ -294,8 +300,10 @@ async function attestWithMaa(
   const claims = await checkMaaToken(token, maaBase, maa.agent, data.json);
   const client = await clientSoon;
   // Key Vault signs its answers with a certificate: an answer without its chain is refused.
+  // The roots the vault's TLS is trusted by: its CA when given (every certificate of the file),
+  // else the system's.
   const x5c = {
-    roots: [...rootCertificates, ...(options.vaultCa ? [options.vaultCa] : [])],
+    roots: options.vaultCa ? pemCertificates(options.vaultCa) : [...rootCertificates],
     host: new URL(base).hostname,
   };
   return {
@@ -388,7 +396,12 @@ async function releaseOne(client: KeyClient, t: ReleaseTarget): Promise<Released
   try {
     const version = t.version ? { version: t.version } : {};
     value = (
-      await client.releaseKey(t.keyName, t.token, { nonce: releaseNonce, algorithm: t.enc, ...version })
+      await client.releaseKey(t.keyName, t.token, {
+        nonce: releaseNonce,
+        algorithm: t.enc,
+        abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+        ...version,
+      })
     ).value;
   } catch (error) {
     const status = (error as { statusCode?: number }).statusCode;
@@ -407,9 +420,12 @@ async function releaseOne(client: KeyClient, t: ReleaseTarget): Promise<Released
     ...('x5c' in t.verify ? { brokerJwks: undefined, x5c: t.verify.x5c } : { brokerJwks: t.verify.jwks }),
     nonce: releaseNonce,
   });
-  const path = new URL(released.kid, t.base).pathname.split('/');
+  const kid = new URL(released.kid, t.base);
+  const path = kid.pathname.split('/');
   const wrongVersion = t.version !== undefined && path[3] !== t.version;
-  if (path[1] !== 'keys' || path[2] !== t.keyName || wrongVersion) {
+  // Key Vault names its keys by their full URL: with MAA, the key must be this vault's.
+  const wrongVault = 'x5c' in t.verify && kid.origin !== new URL(t.base).origin;
+  if (path[1] !== 'keys' || path[2] !== t.keyName || wrongVersion || wrongVault) {
     if (released.kty === 'oct') released.material.fill(0);
     throw new SealtrainError(
       'ERR_KMS_UNWRAP_FAILED',

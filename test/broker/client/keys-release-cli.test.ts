@@ -81,5 +81,8 @@ describe('sealtrain keys release', () => {
     const r = await cli([...base, ...token, '--maa', 'https://127.0.0.1:9', '--json']);
     const { platform, code: wanted } = await maaUnreachableErrorHere();
     expect(r.json?.error, r.stderr).toMatchObject({ code: wanted });
+    // The MAA path, not the broker's, said so.
+    if (platform === 'none')
+      expect(r.stderr).toMatch(/MAA attestation needs an SEV-SNP guest with configfs-tsm/);
   });
 });

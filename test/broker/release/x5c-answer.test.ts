@@ -58,9 +58,12 @@ describe('a release answer verified by x5c', () => {
     await refused(await answer(undefined), /the JWS header x5c is not a list of 1 to 8 certificates/);
   });
 
-  it('refuses a chain that leads to no trusted root', async () => {
+  it('refuses a chain that leads to no trusted root, or to a "root" that is not a CA', async () => {
     await refused(await answer(chain), /the JWS header x5c does not lead to a trusted root/, {
       x5c: { roots: [ca('someone else').pem], host: HOST },
+    });
+    await refused(await answer([der(leaf)]), /the JWS header x5c does not lead to a trusted root/, {
+      x5c: { roots: [leaf], host: HOST },
     });
   });
 

@@ -56,12 +56,13 @@ export function keysReleaseCommand(keys: Command, run: Run): void {
         const { vaultUrl, name, version } = parseAzureKvUri(uri);
         const token = (await readSmall(o.tokenFile ?? '', 'token file')).trim();
         const ca = o.ca ? await readSmall(o.ca, 'CA certificate') : undefined;
-        const agent = new Agent(ca ? { ca } : {});
         const maaCa = o.maaCa ? await readSmall(o.maaCa, 'MAA CA certificate') : undefined;
-        const maa = o.maa ? { url: o.maa, agent: new Agent(maaCa ? { ca: maaCa } : {}) } : undefined;
         const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 60_000 }) };
         const sim = o.sim ? { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } : undefined;
         if (sim) out.note('WARNING: sim evidence is simulated and proves nothing about hardware.');
+        // Made once every file is read: destroyed below whatever happens.
+        const agent = new Agent(ca ? { ca } : {});
+        const maa = o.maa ? { url: o.maa, agent: new Agent(maaCa ? { ca: maaCa } : {}) } : undefined;
         const { releaseWithAttestation } = await import('../../../broker/client/attested-release.js');
         const released = await releaseWithAttestation({
           vaultUrl,
