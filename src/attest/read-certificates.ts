@@ -4,14 +4,17 @@ import { join } from 'node:path';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { SnpCertificates } from './evidence.js';
 
+/** Each PEM certificate block in `text`, in order (a CA file or a chain may hold several). */
+export function pemBlocks(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
 /** Splits PEM text into certificates, or reads one DER certificate. */
 function certificatesIn(bytes: Buffer, path: string): X509Certificate[] {
   const text = bytes.toString('latin1');
   try {
     if (text.includes('-----BEGIN CERTIFICATE-----'))
-      return (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
-        (pem) => new X509Certificate(pem),
-      );
+      return pemBlocks(text).map((pem) => new X509Certificate(pem));
     return [new X509Certificate(bytes)];
   } catch (cause) {
     throw new SealtrainError('ERR_ATTEST_MALFORMED', `${path} is not an X.509 certificate (PEM or DER).`, {

@@ -3,7 +3,7 @@ import { Agent } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import type { KeyClient } from '@azure/keyvault-keys';
 import type { AuditSink } from '../audit/index.js';
-import { type AttestedWorkload, attestWorkload } from '../broker/client/attested-release.js';
+import { type AttestedWorkload, attestWorkload, keyClientFor } from '../broker/client/attested-release.js';
 import { takeRuntimeKey } from '../broker/client/runtime-key.js';
 import { isSealtrainError, SealtrainError } from '../errors/index.js';
 import { type KeyProvider, parseAzureKvUri, ReleasedKeyProvider } from '../kms/index.js';
@@ -150,8 +150,9 @@ async function recordRelease(
 export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   // The ephemeral key of the attestation takes longest of anything here: it is made on the thread
   // pool while the inputs are inspected and the broker is reached.
-  const maa = o.broker?.maa;
-  let runtimeKey = o.attestation || o.releaseOutputKey ? takeRuntimeKey(maa ? 'rsa' : 'ec') : undefined;
+  // Key Vault (through MAA) wraps for RSA; the broker answers sealtrain's EC wrapping.
+  const kind = o.broker?.maa ? 'rsa' : 'ec';
+  let runtimeKey = o.attestation || o.releaseOutputKey ? takeRuntimeKey(kind) : undefined;
   runtimeKey?.catch(() => {}); // awaited by the attestation, if one happens
   const targets = await inputTargets(o.inputs, o.attestation);
   const outputAzure = o.outputKey.startsWith('azurekv:') ? parseAzureKvUri(o.outputKey) : undefined;
@@ -166,7 +167,10 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   const vaultUrl = trustedVault(o, targets);
   // One TLS connection for the nonce, the evidence, the public key and the releases; closed below.
   const agent = new Agent({ keepAlive: true, ...(o.broker.ca ? { ca: o.broker.ca } : {}) });
-  const maaAgent = maa ? new Agent({ keepAlive: true, ...(maa.ca ? { ca: maa.ca } : {}) }) : undefined;
+  const maa = o.broker.maa && {
+    url: o.broker.maa.url,
+    agent: new Agent({ keepAlive: true, ...(o.broker.maa.ca ? { ca: o.broker.maa.ca } : {}) }),
+  };
   const clientOptions = {
     agent,
     // The challenge names vault.azure.net, not the broker's address: only for a broker we trust by CA.
@@ -175,10 +179,7 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   };
   // One client for the output key's public part and the releases: one challenge round trip. The
   // SDK loads while the attestation's first round trips (plain HTTPS) are in flight.
-  const credential = o.broker.credential;
-  const clientSoon = import('@azure/keyvault-keys').then(
-    ({ KeyClient }) => new KeyClient(vaultUrl, credential, clientOptions),
-  );
+  const clientSoon = keyClientFor(vaultUrl, o.broker.credential, clientOptions);
   clientSoon.catch(() => {}); // awaited below
   // The output key's public part needs no attestation: it is read while the TEE proves itself.
   const publicSoon = outputAzure
@@ -191,7 +192,7 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   const host = new URL(vaultUrl).host;
   try {
     if (targets.length > 0 || o.releaseOutputKey) {
-      runtimeKey ??= takeRuntimeKey(maa ? 'rsa' : 'ec');
+      runtimeKey ??= takeRuntimeKey(kind);
       workload = await attestWorkload({
         vaultUrl,
         credential: o.broker.credential,
@@ -199,7 +200,7 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
         clientOptions,
         client: clientSoon,
         runtimeKey,
-        ...(maa ? { maa: { url: maa.url, agent: maaAgent as Agent } } : {}),
+        ...(maa ? { maa } : {}),
         ...(o.broker.ca ? { vaultCa: o.broker.ca } : {}),
         ...(o.sim ? { sim: o.sim } : {}),
         ...(o.collect ? { collect: o.collect } : {}),
@@ -240,7 +241,7 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
     throw error;
   } finally {
     agent.destroy();
-    maaAgent?.destroy();
+    maa?.agent.destroy();
   }
   return {
     providers: [provider, ...local],

@@ -18,6 +18,9 @@ const keyUri = z
   .string()
   .regex(/^(azurekv|local|pkcs11):/, 'a key URI: azurekv://<vault>/keys/<name>, local:<name> or pkcs11:…');
 
+/** A service's address: an https:// URL with no path (the broker or vault, an MAA provider). */
+const httpsOrigin = z.string().regex(/^https:\/\/[^/]+\/?$/, 'an https:// URL with no path');
+
 /** The `security` section: where keys come from and what the outputs are sealed to. */
 const securitySchema = z
   .strictObject({
@@ -31,10 +34,7 @@ const securitySchema = z
     broker: z
       .strictObject({
         /** The vault or broker keys are released from when `key` is not an `azurekv:` key. */
-        url: z
-          .string()
-          .regex(/^https:\/\/[^/]+\/?$/, 'an https:// URL with no path')
-          .optional(),
+        url: httpsOrigin.optional(),
         ca: path.optional(),
         token_file: path.optional(),
       })
@@ -45,7 +45,7 @@ const securitySchema = z
      */
     maa: z
       .strictObject({
-        url: z.string().regex(/^https:\/\/[^/]+\/?$/, 'an https:// URL with no path'),
+        url: httpsOrigin,
         ca: path.optional(),
       })
       .optional(),

@@ -17,7 +17,8 @@ export interface AtomicWriteOptions {
  * SIGINT/SIGTERM by {@link removePendingTempFiles}; `'dir'` marks a temp folder, and
  * `{ restore }` an old folder set aside that goes back to `restore` unless something took its place.
  */
-const pending = new Map<string, number | 'dir' | { readonly restore: string } | undefined>();
+type Pending = number | 'dir' | { readonly restore: string } | undefined;
+const pending = new Map<string, Pending>();
 
 /**
  * Removes every temp file an {@link AtomicFile} has not yet committed. The CLI calls this from
@@ -54,7 +55,12 @@ export function removePendingTempFiles(): void {
  * again: call it once the file was renamed into place or deleted.
  */
 export function registerTempFile(path: string): () => void {
-  pending.set(path, undefined);
+  return register(path, undefined);
+}
+
+/** Puts `path` on the list with what to do on a signal; returns the function that takes it off. */
+function register(path: string, what: Pending): () => void {
+  pending.set(path, what);
   return () => {
     pending.delete(path);
   };
@@ -65,10 +71,7 @@ export function registerTempFile(path: string): () => void {
  * function that takes it off again.
  */
 export function registerTempDir(path: string): () => void {
-  pending.set(path, 'dir');
-  return () => {
-    pending.delete(path);
-  };
+  return register(path, 'dir');
 }
 
 /**
@@ -77,10 +80,7 @@ export function registerTempDir(path: string): () => void {
  * function that takes it off again.
  */
 export function registerSetAside(old: string, target: string): () => void {
-  pending.set(old, { restore: target });
-  return () => {
-    pending.delete(old);
-  };
+  return register(old, { restore: target });
 }
 
 /**

@@ -30,6 +30,7 @@ let maa: MaaStandIn;
 let forger: MaaStandIn;
 let swappers: MaaStandIn[];
 let elsewhere: MaaStandIn;
+let expired: MaaStandIn;
 let failing: MaaStandIn;
 let broker: RunningBroker;
 let workload: string;
@@ -89,6 +90,17 @@ beforeAll(async () => {
     roots: pki.roots,
     tamper: (c) => ({ ...c, iss: 'https://elsewhere.attest.example' }),
   });
+  // Signs properly, but a token that expired an hour ago (a replayed one, or a wrong clock).
+  expired = await startMaaStandIn({
+    roots: pki.roots,
+    tamper: (c) => ({
+      ...c,
+      iat: (c.iat as number) - 9 * 3600,
+      nbf: (c.nbf as number) - 9 * 3600,
+      exp: (c.iat as number) - 3600,
+    }),
+  });
+  cleanups.push(() => expired.close());
   cleanups.push(() => elsewhere.close());
   // Answers what a test sets (an outage, throttling, a huge body).
   failing = await startMaaStandIn({ roots: pki.roots });
@@ -187,6 +199,7 @@ describe('attested release through MAA', () => {
     for (const [authority, check] of [
       [forger, 'maa.signature'],
       [elsewhere, 'maa.iss'],
+      [expired, 'maa.exp'],
       ...swappers.map((m) => [m, 'maa.runtime'] as const),
     ] as const) {
       const events: AuditEvent[] = [];
@@ -215,6 +228,21 @@ describe('attested release through MAA', () => {
         /^The request to MAA \(https:\/\/127\.0\.0\.1:\d+\) failed: /,
       );
       expect(String((e as Error).message)).toMatch(why);
+      expect(events).toEqual([]);
+    }
+    // A 200 without a token, or with one that is not a JWT: nothing is released.
+    for (const [json, code] of [
+      [{}, 'ERR_BROKER_REQUEST'],
+      ['garbage', 'ERR_BROKER_REQUEST'],
+      [{ token: 'not-a-jwt' }, 'ERR_ATTEST_MALFORMED'],
+      [{ token: 'a.b.c' }, 'ERR_ATTEST_MALFORMED'],
+    ] as const) {
+      failing.answerWith({ status: 200, json });
+      const events: AuditEvent[] = [];
+      const e = await openKeyAccess(options([input], events, { authority: failing })).catch(
+        (x: unknown) => x,
+      );
+      expect(e, JSON.stringify(json)).toMatchObject({ code });
       expect(events).toEqual([]);
     }
     failing.answerWith({ status: 400, json: { error: { code: 'InvalidParameter', message: 'bad report' } } });

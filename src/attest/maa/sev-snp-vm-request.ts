@@ -1,7 +1,8 @@
-import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { SealtrainError } from '../../errors/index.js';
 import type { SnpCertificates } from '../evidence.js';
 import { AMD_ROOTS } from '../snp/amd-roots.js';
+import { givenCertificate } from '../snp/internal/certs.js';
 import { parseSnpReport } from '../snp/report.js';
 
 /** The MAA REST API version sealtrain speaks (`POST /attest/SevSnpVm?api-version=…`). */
@@ -47,20 +48,8 @@ export function maaRuntimeData(runtimeKey: KeyObject, nonce: Uint8Array): MaaRun
   return { json, reportData };
 }
 
-function pem(value: string | Uint8Array, name: string): string {
-  try {
-    return new X509Certificate(value).toString().trim();
-  } catch (cause) {
-    throw new SealtrainError(
-      'ERR_ATTEST_MALFORMED',
-      `The ${name} certificate that came with the report is not X.509.`,
-      {
-        cause,
-        details: { field: `certificates.${name}` },
-      },
-    );
-  }
-}
+const pem = (value: string | Uint8Array, name: string): string =>
+  givenCertificate(value, `certificates.${name}`).toString().trim();
 
 /**
  * The chain MAA wants beside the report, as PEM: the VCEK (or VLEK) the host supplied, then the

@@ -1,4 +1,4 @@
-import { type KeyObject, randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import { type Agent, request } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
@@ -15,6 +15,7 @@ import {
   maaRuntimeData,
   maaSevSnpVmBody,
 } from '../../attest/maa/sev-snp-vm-request.js';
+import { pemBlocks } from '../../attest/read-certificates.js';
 import { isSealtrainError, SealtrainError } from '../../errors/index.js';
 import { ECDH_ES_RELEASE } from '../release/ecdh-es-wrap.js';
 import {
@@ -22,7 +23,11 @@ import {
   isRsaReleaseEncryption,
   type ReleaseEncryption,
 } from '../release/release-encryption.js';
-import { type ReleasedKey, unwrapReleasedKey } from '../release/unwrap-released-key.js';
+import {
+  type ReleasedKey,
+  type UnwrapReleasedKeyOptions,
+  unwrapReleasedKey,
+} from '../release/unwrap-released-key.js';
 import { type RuntimeKey, takeRuntimeKey } from './runtime-key.js';
 
 /** Options for {@link releaseWithAttestation}. */
@@ -87,9 +92,28 @@ function fail(what: string, cause?: unknown): SealtrainError {
   return new SealtrainError('ERR_BROKER_REQUEST', `Attested release failed: ${what}.`, { cause });
 }
 
-/** Each certificate of a PEM file (a CA file may hold several). */
-function pemCertificates(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+/**
+ * The SDK client for a vault (a broker or Key Vault), loaded on demand: the SDK takes a while to
+ * load, so callers start this early and await it late.
+ */
+export function keyClientFor(
+  vaultUrl: string,
+  credential: TokenCredential,
+  clientOptions: KeyClientOptions | undefined,
+): Promise<KeyClient> {
+  return import('@azure/keyvault-keys').then(
+    ({ KeyClient }) => new KeyClient(vaultUrl, credential, clientOptions),
+  );
+}
+
+/** Refuses a runtime key of another kind than `enc` wraps for (RSA for Key Vault's, EC for sealtrain's). */
+function checkRuntimeFits(runtime: RuntimeKey, enc: ReleaseEncryption): void {
+  if ((runtime.privateKey.asymmetricKeyType === 'rsa') !== isRsaReleaseEncryption(enc))
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      `attestWorkload: the runtime key is ${runtime.privateKey.asymmetricKeyType ?? 'unknown'}, which ${enc} does not wrap for.`,
+      { details: { field: 'runtimeKey' } },
+    );
 }
 
 /** The largest answer read from the broker or MAA. */
@@ -200,12 +224,7 @@ export async function attestWorkload(
     call(`${base}/attest/nonce`, bearer, options.agent) as Promise<{ nonce: string }>,
   ]);
   if (typeof nonce !== 'string') throw fail('the broker gave no nonce');
-  if ((runtime.privateKey.asymmetricKeyType === 'rsa') !== isRsaReleaseEncryption(enc))
-    throw new SealtrainError(
-      'ERR_USAGE_INVALID',
-      `attestWorkload: the runtime key is ${runtime.privateKey.asymmetricKeyType ?? 'unknown'}, which ${enc} does not wrap for.`,
-      { details: { field: 'runtimeKey' } },
-    );
+  checkRuntimeFits(runtime, enc);
   const envelope = await collectEvidence({
     nonce: Buffer.from(nonce, 'base64url'),
     runtimeKey: runtime.publicKey,
@@ -217,10 +236,7 @@ export async function attestWorkload(
   };
   if (typeof token !== 'string') throw fail('the broker gave no attestation token');
   const jwks = await jwksSoon;
-  const client = await (options.client ??
-    import('@azure/keyvault-keys').then(
-      ({ KeyClient }) => new KeyClient(base, options.credential, options.clientOptions),
-    ));
+  const client = await (options.client ?? keyClientFor(base, options.credential, options.clientOptions));
   return {
     token,
     claims: decodeJwt(token),
@@ -264,17 +280,11 @@ async function attestWithMaa(
     );
   const maaBase = maa.url.replace(/\/$/, '');
   const clientSoon = Promise.resolve(
-    options.client ??
-      import('@azure/keyvault-keys').then(
-        ({ KeyClient }) => new KeyClient(base, options.credential, options.clientOptions),
-      ),
+    options.client ?? keyClientFor(base, options.credential, options.clientOptions),
   );
   clientSoon.catch(() => {}); // awaited after the attestation
   const runtime = await runtimeKey;
-  if (runtime.privateKey.asymmetricKeyType !== 'rsa')
-    throw new SealtrainError('ERR_USAGE_INVALID', 'attestWorkload: MAA mode needs an RSA runtime key.', {
-      details: { field: 'runtimeKey' },
-    });
+  checkRuntimeFits(runtime, enc);
   const data = maaRuntimeData(runtime.publicKey, randomBytes(32));
   const snp = options.collect?.snpReport
     ? await options.collect.snpReport(data.reportData)
@@ -299,11 +309,13 @@ async function attestWithMaa(
   if (typeof token !== 'string') throw fail(`MAA (${maaBase}) gave no token`);
   const claims = await checkMaaToken(token, maaBase, maa.agent, data.json);
   const client = await clientSoon;
-  // Key Vault signs its answers with a certificate: an answer without its chain is refused.
-  // The roots the vault's TLS is trusted by: its CA when given (every certificate of the file),
-  // else the system's.
+  // Key Vault signs its answers with a certificate: an answer without its chain is refused. The
+  // roots are those the vault's TLS is trusted by (its CA file when given, else the system's),
+  // parsed once for every release.
   const x5c = {
-    roots: options.vaultCa ? pemCertificates(options.vaultCa) : [...rootCertificates],
+    roots: (options.vaultCa ? pemBlocks(options.vaultCa) : rootCertificates).map(
+      (pem) => new X509Certificate(pem),
+    ),
     host: new URL(base).hostname,
   };
   return {
@@ -337,18 +349,20 @@ async function checkMaaToken(
     issuers: [maaBase],
     fetchJwks: (url) => call(url, undefined, agent),
   });
-  const failed = result.checks.filter((c) => !c.ok).map((c) => `${c.id}: ${c.message}`);
+  const failed = result.checks.filter((c) => !c.ok);
   // MAA copies JSON runtime data into x-ms-runtime: it must be exactly what was sent (this key,
   // this nonce), or the vault would wrap for a key that is not this process's.
   if (!isDeepStrictEqual(result.claims['x-ms-runtime'], JSON.parse(runtimeJson.toString('utf8'))))
-    failed.push(
-      "maa.runtime: the token's x-ms-runtime is not the runtime data sent (this workload's key and nonce).",
-    );
+    failed.push({
+      id: 'maa.runtime',
+      ok: false,
+      message: "The token's x-ms-runtime is not the runtime data sent (this workload's key and nonce).",
+    });
   if (failed.length > 0)
     throw new SealtrainError(
       'ERR_ATTEST_REJECTED',
-      `The token from MAA (${maaBase}) does not verify: ${failed.join(' ')}`,
-      { details: { url: maaBase, failures: failed.map((f) => f.split(':')[0] ?? f) } },
+      `The token from MAA (${maaBase}) does not verify: ${failed.map((c) => `${c.id}: ${c.message}`).join(' ')}`,
+      { details: { url: maaBase, failures: failed.map((c) => c.id) } },
     );
   return result.claims as Record<string, unknown>;
 }
@@ -383,7 +397,9 @@ interface ReleaseTarget {
   readonly base: string;
   readonly token: string;
   /** How answers are verified: the broker's signing keys, or an `x5c` chain (Key Vault). */
-  readonly verify: { readonly jwks: unknown } | { readonly x5c: { roots: readonly string[]; host: string } };
+  readonly verify:
+    | { readonly jwks: unknown }
+    | { readonly x5c: NonNullable<UnwrapReleasedKeyOptions['x5c']> };
   readonly privateKey: KeyObject;
   readonly enc: ReleaseEncryption;
   readonly keyName: string;

@@ -21,18 +21,16 @@ export const MAX_RELEASE_BYTES = 256 * 1024;
 
 /** Options for {@link unwrapReleasedKey}. */
 export interface UnwrapReleasedKeyOptions {
-  /**
-   * The broker's signing keys (its JWKS), or a function that fetches them: an answer without `x5c`
-   * must verify with the key its `kid` names.
-   */
+  /** The broker's signing keys (its JWKS); the answer must verify with the one its `kid` names. */
   readonly brokerJwks: unknown;
   /**
    * Require an `x5c` chain, as Key Vault signs: its first certificate must be an RSA key of 2048
    * bits or more, not a CA, issued for `host` (the vault's name or address); each certificate must
    * be in date and signed by the next, which must be a CA; and the last must be, or be signed by,
-   * one of `roots` (PEM CA certificates, in date). `brokerJwks` is then not used.
+   * one of `roots` (CA certificates, PEM or parsed once by a caller that verifies many answers, in
+   * date). `brokerJwks` is then not used.
    */
-  readonly x5c?: { readonly roots: readonly string[]; readonly host: string };
+  readonly x5c?: { readonly roots: readonly (string | X509Certificate)[]; readonly host: string };
   /** The clock for the `x5c` certificates' validity; default now. */
   readonly now?: Date;
   /** When given, `request.nonce` in the answer must equal it. */
@@ -133,9 +131,9 @@ function x5cKey(
   if (leaf.ca) throw failed('the JWS header x5c[0]', 'is a CA certificate, not a signing certificate');
   if (!issuedFor(leaf, trust.host)) throw failed('the JWS header x5c[0]', `is not issued for ${trust.host}`);
   const last = chain[chain.length - 1] as X509Certificate;
-  const trusted = trust.roots.some((pem) => {
+  const trusted = trust.roots.some((given) => {
     try {
-      const root = new X509Certificate(pem);
+      const root = typeof given === 'string' ? new X509Certificate(given) : given;
       if (!root.ca || !inDate(root, now)) return false;
       return (
         root.fingerprint256 === last.fingerprint256 || (last.checkIssued(root) && last.verify(root.publicKey))
@@ -152,10 +150,7 @@ function x5cKey(
 }
 
 /** Verifies the broker's RS256 signature and returns the payload. */
-async function verifiedPayload(
-  jws: string,
-  options: UnwrapReleasedKeyOptions,
-): Promise<Record<string, unknown>> {
+function verifiedPayload(jws: string, options: UnwrapReleasedKeyOptions): Record<string, unknown> {
   if (typeof jws !== 'string' || jws.length > MAX_RELEASE_BYTES)
     throw failed('the answer', `is not a string of at most ${MAX_RELEASE_BYTES} bytes`);
   const parts = jws.split('.');
@@ -166,10 +161,7 @@ async function verifiedPayload(
     throw failed('the JWS header alg', `is ${JSON.stringify(header.alg)}, not RS256`);
   const key = options.x5c
     ? x5cKey(header, options.x5c, options.now ?? new Date())
-    : signingKey(
-        header.kid,
-        typeof options.brokerJwks === 'function' ? await options.brokerJwks() : options.brokerJwks,
-      );
+    : signingKey(header.kid, options.brokerJwks);
   if (!verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')))
     throw failed('the JWS signature', "does not verify with the vault's key");
   return json(p, 'the JWS payload');
@@ -220,7 +212,7 @@ export async function unwrapReleasedKey(
         details: { field: 'runtimePrivateKey' },
       },
     );
-  const payload = await verifiedPayload(jws, options);
+  const payload = verifiedPayload(jws, options);
   if (options.nonce !== undefined) {
     const request = isRecord(payload.request) ? payload.request : {};
     if (request.nonce !== options.nonce) throw failed('request.nonce', 'is not the nonce this client sent');
