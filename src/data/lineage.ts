@@ -6,8 +6,8 @@ import { auditPaths, canonicalJson, keyIdOf, loadOrCreateSigningKey, readPublicK
 // The audit key's files have no public API yet; lineage signs with that key (see the spec).
 import { fromFsError, hasSystemCode, SealtrainError } from '../errors/index.js';
 import { packageFile } from '../internal/package-root.js';
-import { type AtomicWriteOptions, withFileLock, writeFileAtomic } from '../store/index.js';
-import { hashFile, READ_NONBLOCK } from './internal/hash-file.js';
+import { type AtomicWriteOptions, READ_NONBLOCK, withFileLock, writeFileAtomic } from '../store/index.js';
+import { hashFile } from './internal/hash-file.js';
 import type { JsonValue } from './tensor-file.js';
 
 /** The manifest version this module writes and reads (`docs/spec/lineage-manifest-v1.md`). */

@@ -3,8 +3,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { fromFsError, hasSystemCode } from '../errors/index.js';
+import { openRegular } from '../store/index.js';
 import { decodeIdx, type IdxArray, type IdxOptions, idxArray } from './decode-idx.js';
-import { openRegular } from './internal/hash-file.js';
 import {
   checkIdxLength,
   checkMaxBytes,

@@ -3,8 +3,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../audit/index.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
-import { readFileInto } from '../store/index.js';
-import { openRegular } from './internal/hash-file.js';
+import { openRegular, readFileInto } from '../store/index.js';
 import { checkMaxBytes } from './internal/idx-header.js';
 
 /** The first 8 bytes of every tensor file: `\x89STTENS\n` (`docs/spec/tensor-file-v1.md`). */

@@ -4,7 +4,7 @@ import { readTensorFile, type TensorFileHeader } from '../data/tensor-file.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
 import { MAGIC, unsealFileToMemory } from '../seal/index.js';
-import { readWholeFile } from '../store/index.js';
+import { openRegular, readWholeFile } from '../store/index.js';
 import type { Dataset } from '../train/index.js';
 import type { RunConfig } from './run-config.js';
 
@@ -77,16 +77,19 @@ async function optional(key: string, path: string | undefined): Promise<Record<s
   return path === undefined ? {} : { [key]: path };
 }
 
-/** Whether a file starts with the sealed-file magic. */
+/**
+ * Whether a file starts with the sealed-file magic. Only a regular file is an input: a named pipe,
+ * a device or a folder is refused at once (a pipe without a writer would otherwise hang the run,
+ * and the bytes peeked here would be gone from one with a writer).
+ */
 export async function isSealed(path: string): Promise<boolean> {
-  const { open } = await import('node:fs/promises');
-  const handle = await open(path, 'r').catch((e: unknown) => {
-    throw fromFsError(e, 'open', path);
-  });
+  const { handle } = await openRegular(path, 'read');
   try {
     const head = Buffer.alloc(MAGIC.length);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     return bytesRead === MAGIC.length && head.equals(Buffer.from(MAGIC));
+  } catch (error) {
+    throw fromFsError(error, 'read', path);
   } finally {
     await handle.close();
   }

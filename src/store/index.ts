@@ -30,4 +30,5 @@ export { withFileLock } from './file-lock.js';
 export { fileStamp } from './file-stamp.js';
 export { type AzUri, formatAzUri, parseAzUri } from './internal/az-uri.js';
 export { LocalFolderStore } from './local-folder-store.js';
+export { openRegular, READ_NONBLOCK } from './open-regular.js';
 export { readFileInto, readWholeFile } from './read-whole-file.js';

@@ -9,7 +9,7 @@ import {
 } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { fromFsError, hasSystemCode, isSealtrainError, type SealtrainError } from '../../errors/index.js';
-import { openRegular } from '../internal/hash-file.js';
+import { openRegular } from '../../store/index.js';
 import type { RawRecord, RawValue, RecordSource } from '../records.js';
 import { type ByteCounter, type InputName, readHead, sourceError } from './source-input.js';
 

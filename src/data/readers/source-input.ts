@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { type ErrorDetails, fromFsError, SealtrainError } from '../../errors/index.js';
-import { openRegular } from '../internal/hash-file.js';
+import { openRegular } from '../../store/index.js';
 
 /** How many bytes at the start of a file are read to tell its format and encoding. */
 const HEAD_BYTES = 4096;
