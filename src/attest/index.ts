@@ -14,7 +14,13 @@ export * from './azure-cvm/index.js';
 export { reportDataFor, runtimeBinding } from './binding.js';
 export { type Check, CheckList } from './check.js';
 export { CLAIM, type Claims, type ClaimValue, claimAt, type EvidenceKind } from './claims.js';
-export { AZURE_THIM_URL, type FetchAzureVcekOptions, fetchAzureVcek } from './collect/azure-thim.js';
+export {
+  AZURE_THIM_URL,
+  type AzureVcekChain,
+  type FetchAzureVcekOptions,
+  fetchAzureVcek,
+  fetchAzureVcekChain,
+} from './collect/azure-thim.js';
 export { encodeCertTable, parseCertTable } from './collect/cert-table.js';
 export { type CollectEvidenceOptions, collectEvidence } from './collect/collect-evidence.js';
 export { type CollectSnpOptions, collectSnpReport, snpFromTsm } from './collect/collect-snp.js';

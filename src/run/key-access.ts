@@ -240,6 +240,8 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
     provider.close();
     throw error;
   } finally {
+    // On an Azure confidential VM this flushes the vTPM encryption key the releases were wrapped to.
+    await workload?.close();
     agent.destroy();
     maa?.agent.destroy();
   }

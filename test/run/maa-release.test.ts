@@ -14,8 +14,8 @@ import type { RunningBroker } from '../../src/broker/index.js';
 import { type KeyAccessOptions, openKeyAccess, parseRunConfig } from '../../src/run/index.js';
 import { unsealBuffer } from '../../src/seal/index.js';
 import { signSnpReport, type snpTestPki } from '../attest/gen/snp/pki.mjs';
-import { brokerWithPrincipals, keyClient, StaticToken, sealerFor, tempDir } from '../broker/helpers.js';
-import { type MaaStandIn, startMaaStandIn } from '../helpers/maa-standin.js';
+import { StaticToken, tempDir } from '../broker/helpers.js';
+import { type MaaStandIn, startMaaStandIn, vaultTrusting } from '../helpers/maa-standin.js';
 import { MILAN_TCB, milanPki, milanReport } from '../helpers/snp-milan.js';
 
 const TCB = MILAN_TCB;
@@ -44,7 +44,7 @@ function policy(authority: string, measurement: string) {
     { claim: 'x-ms-sevsnpvm-launchmeasurement', equals: measurement },
     { claim: 'x-ms-sevsnpvm-is-debuggable', equals: false },
   ];
-  return { encodedPolicy: Buffer.from(JSON.stringify({ version: '1.0.0', anyOf: [{ authority, allOf }] })) };
+  return { version: '1.0.0', anyOf: [{ authority, allOf }] };
 }
 
 /** The stand-in for the AMD secure processor: a report over the asked-for bytes, test-PKI signed. */
@@ -107,27 +107,14 @@ beforeAll(async () => {
   cleanups.push(() => failing.close());
   const t = await tempDir();
   cleanups.push(t.cleanup);
-  const started = await brokerWithPrincipals(t.dir, {
-    trustedIssuers: Object.fromEntries([maa, forger, ...swappers, elsewhere].map((m) => [m.url, m.jwks])),
-  });
-  ({ broker, workload } = started);
+  const vault = await vaultTrusting(
+    t.dir,
+    [maa, forger, ...swappers, elsewhere],
+    { data: policy(maa.url, MEASUREMENT), other: policy(maa.url, OTHER) },
+    secret,
+  );
+  ({ broker, workload, host, input, otherInput } = vault);
   cleanups.push(() => broker.close());
-  host = new URL(broker.url).host;
-  const owners = keyClient(broker, started.owner);
-  for (const [name, m] of [
-    ['data-key', MEASUREMENT],
-    ['other-image-key', OTHER],
-  ] as const)
-    await owners.createKey(name, 'RSA', {
-      keySize: 2048,
-      exportable: true,
-      releasePolicy: policy(maa.url, m),
-    });
-  await owners.createKey('model-key', 'RSA', { keySize: 2048 });
-  const seal = sealerFor(broker, started.owner, t.dir);
-  const sealFor = (key: string, name: string) => seal(secret, key, name);
-  input = await sealFor('data-key', 'input.sealed');
-  otherInput = await sealFor('other-image-key', 'other.sealed');
 });
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();

@@ -15,7 +15,8 @@ export const VTPM_REPORT_DATA_INDEX = 0x01400002;
 /** The persistent handle of the vTPM attestation key. */
 export const VTPM_AK_HANDLE = 0x81000003;
 
-const PCR_LIST = `sha256:${Array.from({ length: 24 }, (_, i) => i).join(',')}`;
+/** Every PCR of the SHA-256 bank: what sealtrain's own vTPM evidence quotes. */
+const ALL_PCRS = Array.from({ length: 24 }, (_, i) => i);
 const QUOTE_ATTEMPTS = 3;
 
 /** Options for {@link collectAzureCvmEvidence}. */
@@ -41,7 +42,7 @@ export interface CollectAzureCvmOptions {
 const b64url = (bytes: Uint8Array) =>
   Buffer.from(bytes).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 
-const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+export const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
 
 async function writeReportData(
   run: ToolRunner,
@@ -70,51 +71,55 @@ async function writeReportData(
   await sleep(settleMs);
 }
 
-interface RawQuote {
+/** A quote as tpm2_quote writes it: the TPMS_ATTEST, the signature, the quoted PCR values. */
+export interface RawQuote {
   readonly message: Buffer;
   readonly signature: Buffer;
   readonly pcrs: Buffer[];
 }
 
-async function quoteOnce(run: ToolRunner, dir: string, nonce: Uint8Array): Promise<RawQuote> {
+/** What to quote: SHA-256 PCRs `pcrs`, `nonce` as qualifying data, the signature's form. */
+export interface QuoteRequest {
+  readonly pcrs: readonly number[];
+  readonly nonce?: Uint8Array;
+  /** `tss`: a TPMT_SIGNATURE; `plain`: the bare RSA signature. */
+  readonly format: 'tss' | 'plain';
+}
+
+/** The `tpm2_*` PCR list for SHA-256 PCRs `pcrs`. */
+export const pcrList = (pcrs: readonly number[]) => `sha256:${pcrs.join(',')}`;
+
+async function quoteOnce(run: ToolRunner, dir: string, q: QuoteRequest): Promise<RawQuote> {
   const [msg, sig, pcr] = ['quote.msg', 'quote.sig', 'quote.pcrs'].map((f) => join(dir, f)) as [
     string,
     string,
     string,
   ];
-  const args = [
-    '-c',
-    hex(VTPM_AK_HANDLE),
-    '-l',
-    PCR_LIST,
-    '-g',
-    'sha256',
-    '-q',
-    Buffer.from(nonce).toString('hex'),
-  ];
+  const args = ['-c', hex(VTPM_AK_HANDLE), '-l', pcrList(q.pcrs), '-g', 'sha256'];
+  if (q.nonce !== undefined) args.push('-q', Buffer.from(q.nonce).toString('hex'));
   await runTpm2(
     run,
     'tpm2_quote',
-    [...args, '-m', msg, '-s', sig, '-f', 'tss', '-o', pcr, '-F', 'values'],
+    [...args, '-m', msg, '-s', sig, '-f', q.format, '-o', pcr, '-F', 'values'],
     'quote PCRs',
   );
   const values = await readFile(pcr);
-  if (values.length !== 24 * 32)
+  if (values.length !== q.pcrs.length * 32)
     throw new SealtrainError(
       'ERR_ATTEST_COLLECT_FAILED',
-      `Cannot read PCRs on ${run.tcti}: tpm2_quote wrote ${values.length} bytes of PCR values, not ${24 * 32}.`,
+      `Cannot read PCRs on ${run.tcti}: tpm2_quote wrote ${values.length} bytes of PCR values, not ${q.pcrs.length * 32}.`,
       { details: { device: run.tcti, command: 'tpm2_quote' } },
     );
-  const pcrs = Array.from({ length: 24 }, (_, i) => values.subarray(i * 32, i * 32 + 32));
+  const pcrs = q.pcrs.map((_, i) => values.subarray(i * 32, i * 32 + 32));
   return { message: await readFile(msg), signature: await readFile(sig), pcrs };
 }
 
 /** Quotes, retrying when a PCR was extended between the quote and the read of its value. */
-async function quote(run: ToolRunner, dir: string, nonce: Uint8Array): Promise<RawQuote> {
+export async function quote(run: ToolRunner, dir: string, q: QuoteRequest): Promise<RawQuote> {
   for (let attempt = 1; ; attempt++) {
-    const q = await quoteOnce(run, dir, nonce);
-    const digest = createHash('sha256').update(Buffer.concat(q.pcrs)).digest();
-    if (digest.equals(parseTpmsAttest(q.message).pcrDigest) || attempt >= QUOTE_ATTEMPTS) return q;
+    const got = await quoteOnce(run, dir, q);
+    const digest = createHash('sha256').update(Buffer.concat(got.pcrs)).digest();
+    if (digest.equals(parseTpmsAttest(got.message).pcrDigest) || attempt >= QUOTE_ATTEMPTS) return got;
   }
 }
 
@@ -142,7 +147,7 @@ async function readEvidence(
     ['-C', 'o', '-o', hclFile, index],
     `read the HCL report from NV index ${index}`,
   );
-  const q = await quote(run, dir, nonce);
+  const q = await quote(run, dir, { pcrs: ALL_PCRS, nonce, format: 'tss' });
   const akFile = join(dir, 'ak.pem');
   await runTpm2(
     run,

@@ -11,6 +11,17 @@
  * @module
  */
 export {
+  AZURE_GUEST_API_VERSION,
+  AZURE_GUEST_PCRS,
+  type AzureGuestOptions,
+  type AzureGuestRequest,
+  openAzureGuestToken,
+  prepareAzureGuest,
+  TPM_ENCRYPTION_KID,
+  VTPM_AK_CERT_INDEX,
+  type VtpmEncryptionKey,
+} from './azure-guest.js';
+export {
   type CollectAzureCvmOptions,
   collectAzureCvmEvidence,
   VTPM_AK_HANDLE,
@@ -45,11 +56,13 @@ export {
   parseTpmsAttest,
   TPM_ALG,
   TPM_GENERATED_VALUE,
+  TPM_ST_ATTEST_CERTIFY,
   TPM_ST_ATTEST_QUOTE,
   type TpmClockInfo,
   type TpmSignature,
   type TpmsAttest,
 } from './tpm-attest.js';
+export { parseTpmRsaPublic, TPMA_OBJECT, type TpmRsaPublic } from './tpm-public.js';
 export { validateAzureCvmPcrs } from './validate-pcrs.js';
 export {
   type AzureCvmVerifyOptions,

@@ -6,6 +6,9 @@ export const TPM_GENERATED_VALUE = 0xff544347;
 /** `TPM_ST_ATTEST_QUOTE` (TPM 2.0 Part 2, `TPM_ST`): the attestation type of a TPM2_Quote. */
 export const TPM_ST_ATTEST_QUOTE = 0x8018;
 
+/** `TPM_ST_ATTEST_CERTIFY` (TPM 2.0 Part 2, `TPM_ST`): the attestation type of a TPM2_Certify. */
+export const TPM_ST_ATTEST_CERTIFY = 0x8017;
+
 /** TPM algorithm ids sealtrain reads (TPM 2.0 Part 2, `TPM_ALG_ID`). */
 export const TPM_ALG = {
   sha1: 0x0004,
@@ -45,7 +48,10 @@ export interface TpmClockInfo {
   readonly safe: boolean;
 }
 
-/** A parsed `TPMS_ATTEST` whose `attested` member is a `TPMS_QUOTE_INFO` (when `type` is a quote). */
+/**
+ * A parsed `TPMS_ATTEST` whose `attested` member is a `TPMS_QUOTE_INFO` (when `type` is a quote)
+ * or a `TPMS_CERTIFY_INFO` (when it is a certification).
+ */
 export interface TpmsAttest {
   readonly magic: number;
   readonly type: number;
@@ -57,6 +63,8 @@ export interface TpmsAttest {
   readonly pcrSelect: readonly PcrBankSelection[];
   /** The quote's digest of the selected PCR values; empty when `type` is not a quote. */
   readonly pcrDigest: Buffer;
+  /** The certified object's Name; empty when `type` is not a certification. */
+  readonly certifiedName: Buffer;
 }
 
 function pcrSelection(r: ByteReader): PcrBankSelection[] {
@@ -77,8 +85,9 @@ function pcrSelection(r: ByteReader): PcrBankSelection[] {
 }
 
 /**
- * Parses a `TPMS_ATTEST` (TPM 2.0 Part 2) as TPM2_Quote marshals it: big-endian, sizes first. Only the
- * quote's `attested` member is read; another type keeps an empty selection and digest. Truncated
+ * Parses a `TPMS_ATTEST` (TPM 2.0 Part 2) as TPM2_Quote and TPM2_Certify marshal it: big-endian,
+ * sizes first. A quote's and a certification's `attested` member is read; another type keeps an
+ * empty selection, digest and name. Truncated
  * or oversized fields and trailing bytes are `ERR_ATTEST_MALFORMED` naming the field.
  */
 export function parseTpmsAttest(bytes: Uint8Array): TpmsAttest {
@@ -94,22 +103,19 @@ export function parseTpmsAttest(bytes: Uint8Array): TpmsAttest {
     safe: r.u8('clockInfo.safe') !== 0,
   };
   const firmwareVersion = r.u64be('firmwareVersion');
-  if (type !== TPM_ST_ATTEST_QUOTE) {
-    return {
-      magic,
-      type,
-      qualifiedSigner,
-      extraData,
-      clockInfo,
-      firmwareVersion,
-      pcrSelect: [],
-      pcrDigest: Buffer.alloc(0),
-    };
+  const head = { magic, type, qualifiedSigner, extraData, clockInfo, firmwareVersion };
+  const none = { pcrSelect: [], pcrDigest: Buffer.alloc(0), certifiedName: Buffer.alloc(0) };
+  if (type === TPM_ST_ATTEST_CERTIFY) {
+    const certifiedName = r.tpm2b('attested.name', MAX_NAME_BYTES);
+    r.tpm2b('attested.qualifiedName', MAX_NAME_BYTES);
+    r.end();
+    return { ...head, ...none, certifiedName };
   }
+  if (type !== TPM_ST_ATTEST_QUOTE) return { ...head, ...none };
   const pcrSelect = pcrSelection(r);
   const pcrDigest = r.tpm2b('pcrDigest', 64);
   r.end();
-  return { magic, type, qualifiedSigner, extraData, clockInfo, firmwareVersion, pcrSelect, pcrDigest };
+  return { ...head, ...none, pcrSelect, pcrDigest };
 }
 
 /** A quote signature: the scheme, its hash, and the raw RSA signature bytes. */

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { SealtrainError } from '../../errors/index.js';
+import { pemBlocks } from '../read-certificates.js';
 
 /** Azure's instance metadata endpoint for AMD collateral (VCEK and chain) on a confidential VM. */
 export const AZURE_THIM_URL = 'http://169.254.169.254/metadata/THIM/amd/certification';
@@ -12,12 +13,26 @@ export interface FetchAzureVcekOptions {
   readonly timeoutMs?: number;
 }
 
+/** What THIM answers: the VCEK (DER) and the certificates it names as its chain (DER; ASK, ARK). */
+export interface AzureVcekChain {
+  readonly vcek: Buffer;
+  readonly chain: readonly Buffer[];
+}
+
 /**
  * Asks Azure's instance metadata service (THIM) for the VM's VCEK, as Azure documents for
  * confidential VMs (`Metadata: true`; JSON with `vcekCert` as PEM). The certificate is untrusted
  * input: verification still chains it to the pinned AMD root.
  */
 export async function fetchAzureVcek(options: FetchAzureVcekOptions = {}): Promise<Buffer> {
+  return (await fetchAzureVcekChain(options)).vcek;
+}
+
+/**
+ * {@link fetchAzureVcek}, with the `certificateChain` (PEM: ASK, then ARK) THIM sends beside it,
+ * for MAA, which wants the whole chain. Untrusted input, as the VCEK is.
+ */
+export async function fetchAzureVcekChain(options: FetchAzureVcekOptions = {}): Promise<AzureVcekChain> {
   const url = options.url ?? AZURE_THIM_URL;
   const fail = (why: string, cause?: unknown) =>
     new SealtrainError(
@@ -38,11 +53,16 @@ export async function fetchAzureVcek(options: FetchAzureVcekOptions = {}): Promi
     if (cause instanceof SealtrainError) throw cause;
     throw fail((cause as Error).message ?? String(cause), cause);
   }
-  const pem = (body as { vcekCert?: unknown } | null)?.vcekCert;
-  if (typeof pem !== 'string') throw fail('the answer has no vcekCert');
+  const answer = (body ?? {}) as { vcekCert?: unknown; certificateChain?: unknown };
+  if (typeof answer.vcekCert !== 'string') throw fail('the answer has no vcekCert');
   try {
-    return new X509Certificate(pem).raw;
+    const vcek = new X509Certificate(answer.vcekCert).raw;
+    const chain =
+      typeof answer.certificateChain === 'string'
+        ? pemBlocks(answer.certificateChain).map((pem) => new X509Certificate(pem).raw)
+        : [];
+    return { vcek, chain };
   } catch (cause) {
-    throw fail('vcekCert is not a certificate', cause);
+    throw fail('vcekCert or certificateChain is not a certificate', cause);
   }
 }

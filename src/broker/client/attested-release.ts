@@ -5,6 +5,13 @@ import { isDeepStrictEqual } from 'node:util';
 import type { TokenCredential } from '@azure/core-auth';
 import type { KeyClient, KeyClientOptions } from '@azure/keyvault-keys';
 import { decodeJwt } from 'jose';
+import {
+  AZURE_GUEST_API_VERSION,
+  openAzureGuestToken,
+  prepareAzureGuest,
+  TPM_ENCRYPTION_KID,
+} from '../../attest/azure-cvm/index.js';
+import { fetchAzureVcekChain } from '../../attest/collect/azure-thim.js';
 import { collectEvidence } from '../../attest/collect/collect-evidence.js';
 import { collectSnpReport, type SnpCollected } from '../../attest/collect/collect-snp.js';
 import { detectTee } from '../../attest/collect/detect.js';
@@ -23,6 +30,7 @@ import {
   isRsaReleaseEncryption,
   type ReleaseEncryption,
 } from '../release/release-encryption.js';
+import type { HeldRsaKey } from '../release/rsa-aes-key-wrap.js';
 import {
   type ReleasedKey,
   type UnwrapReleasedKeyOptions,
@@ -195,6 +203,11 @@ export interface AttestedWorkload {
   readonly claims: Readonly<Record<string, unknown>>;
   /** Releases one key (a version, or the newest) into this process. The caller wipes an `oct` key. */
   release(keyName: string, version?: string): Promise<ReleasedKey>;
+  /**
+   * Lets go of what the releases needed beyond this process's memory (on an Azure confidential VM,
+   * the vTPM encryption key): call it once the releases are done. Later releases fail.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -250,6 +263,7 @@ export async function attestWorkload(
         keyName,
         version,
       }),
+    close: async () => {},
   };
 }
 
@@ -283,32 +297,50 @@ async function attestWithMaa(
     options.client ?? keyClientFor(base, options.credential, options.clientOptions),
   );
   clientSoon.catch(() => {}); // awaited after the attestation
+  if (!options.collect?.snpReport) {
+    const detection = await detectTee(options.collect?.root ? { root: options.collect.root } : {});
+    if (detection.platform === 'azure-cvm')
+      return attestAzureGuest(options, { ...maa, base: maaBase }, base, enc, clientSoon);
+    checkSnpGuest(detection);
+  }
   const runtime = await runtimeKey;
   checkRuntimeFits(runtime, enc);
   const data = maaRuntimeData(runtime.publicKey, randomBytes(32));
   const snp = options.collect?.snpReport
     ? await options.collect.snpReport(data.reportData)
-    : await collectSnpForMaa(data.reportData, options.collect);
+    : await collectSnpReport(
+        data.reportData,
+        options.collect?.tsmDir ? { tsmDir: options.collect.tsmDir } : {},
+      );
   const body = maaSevSnpVmBody(snp.report, maaCertChain(snp.report, snp.certificates), data.json);
-  const attestUrl = `${maaBase}/attest/SevSnpVm?api-version=${MAA_API_VERSION}`;
-  const answer = (await call(attestUrl, undefined, maa.agent, body).catch((error: unknown) => {
-    // MAA answers 400 for evidence it refuses; anything else (a wrong URL, throttling, an outage)
-    // is a failed request, not a verdict.
-    const status = isSealtrainError(error)
-      ? (error.details as { status?: number } | undefined)?.status
-      : undefined;
-    throw new SealtrainError(
-      status === 400 ? 'ERR_ATTEST_REJECTED' : 'ERR_BROKER_REQUEST',
-      status === 400
-        ? `MAA (${maaBase}) rejected the evidence: ${(error as Error).message}`
-        : `The request to MAA (${maaBase}) failed: ${(error as Error).message}`,
-      { cause: error, details: { url: maaBase, ...(status ? { status } : {}) } },
-    );
-  })) as { token?: unknown } | undefined;
-  const token = answer?.token;
-  if (typeof token !== 'string') throw fail(`MAA (${maaBase}) gave no token`);
-  const claims = await checkMaaToken(token, maaBase, maa.agent, data.json);
-  const client = await clientSoon;
+  const answer = await postToMaa(`${maaBase}/attest/SevSnpVm?api-version=${MAA_API_VERSION}`, body, {
+    ...maa,
+    base: maaBase,
+  });
+  const sent = JSON.parse(data.json.toString('utf8'));
+  // MAA copies JSON runtime data into x-ms-runtime: it must be exactly what was sent (this key,
+  // this nonce), or the vault would wrap for a key that is not this process's.
+  const claims = await checkMaaToken(answer, maaBase, maa.agent, (runtime) =>
+    isDeepStrictEqual(runtime, sent)
+      ? undefined
+      : "The token's x-ms-runtime is not the runtime data sent (this workload's key and nonce).",
+  );
+  return vaultWorkload(options, base, await clientSoon, {
+    token: answer,
+    claims,
+    key: runtime.privateKey,
+    enc,
+  });
+}
+
+/** The roots and name a vault's `x5c` answers are checked against, and the workload releasing with MAA's token. */
+function vaultWorkload(
+  options: Omit<AttestedReleaseOptions, 'keyName' | 'version'>,
+  base: string,
+  client: KeyClient,
+  t: { token: string; claims: Record<string, unknown>; key: KeyObject | HeldRsaKey; enc: ReleaseEncryption },
+  close: () => Promise<void> = async () => {},
+): AttestedWorkload {
   // Key Vault signs its answers with a certificate: an answer without its chain is refused. The
   // roots are those the vault's TLS is trusted by (its CA file when given, else the system's),
   // parsed once for every release.
@@ -319,19 +351,102 @@ async function attestWithMaa(
     host: new URL(base).hostname,
   };
   return {
-    token,
-    claims,
+    token: t.token,
+    claims: t.claims,
     release: (keyName, version) =>
       releaseOne(client, {
         base,
-        token,
+        token: t.token,
         verify: { x5c },
-        privateKey: runtime.privateKey,
-        enc,
+        privateKey: t.key,
+        enc: t.enc,
         keyName,
         version,
       }),
+    close,
   };
+}
+
+/** POSTs evidence to MAA; resolves to the token it answers (not yet checked). */
+async function postToMaa(
+  url: string,
+  body: unknown,
+  maa: { readonly base: string; readonly agent?: Agent },
+): Promise<string> {
+  const answer = (await call(url, undefined, maa.agent, body).catch((error: unknown) => {
+    // MAA answers 400 for evidence it refuses; anything else (a wrong URL, throttling, an outage)
+    // is a failed request, not a verdict.
+    const status = isSealtrainError(error)
+      ? (error.details as { status?: number } | undefined)?.status
+      : undefined;
+    throw new SealtrainError(
+      status === 400 ? 'ERR_ATTEST_REJECTED' : 'ERR_BROKER_REQUEST',
+      status === 400
+        ? `MAA (${maa.base}) rejected the evidence: ${(error as Error).message}`
+        : `The request to MAA (${maa.base}) failed: ${(error as Error).message}`,
+      { cause: error, details: { url: maa.base, ...(status ? { status } : {}) } },
+    );
+  })) as { token?: unknown } | undefined;
+  const token = answer?.token;
+  if (typeof token !== 'string') throw fail(`MAA (${maa.base}) gave no token`);
+  return token;
+}
+
+/**
+ * {@link attestWithMaa} on an Azure confidential VM, where the SEV-SNP report sits behind the
+ * vTPM: MAA's AzureGuest protocol. The vTPM makes an encryption key bound to PCRs 0–7 and
+ * certified by its attestation key; MAA answers with its token encrypted to that key, and Key
+ * Vault wraps each released key to it, so every unwrap happens in the vTPM. The nonce goes in
+ * the client payload. The token is checked as on the SevSnpVm path, and must name this key (and
+ * no other) as `TpmEphemeralEncryptionKey` and carry this nonce.
+ */
+async function attestAzureGuest(
+  options: Omit<AttestedReleaseOptions, 'keyName' | 'version'>,
+  maa: { readonly url: string; readonly base: string; readonly agent?: Agent },
+  base: string,
+  enc: ReleaseEncryption,
+  clientSoon: Promise<KeyClient>,
+): Promise<AttestedWorkload> {
+  const collect = options.collect;
+  const thim = await fetchAzureVcekChain(collect?.thim === false ? {} : (collect?.thim ?? {}));
+  const certificates = {
+    vcek: thim.vcek,
+    ...(thim.chain[0] ? { ask: thim.chain[0] } : {}),
+    ...(thim.chain[1] ? { ark: thim.chain[1] } : {}),
+  };
+  const nonce = randomBytes(32).toString('base64url');
+  const request = await prepareAzureGuest({
+    clientPayload: { nonce },
+    certificates,
+    ...(collect?.tcti ? { tcti: collect.tcti } : {}),
+    ...(collect?.root ? { root: collect.root } : {}),
+  });
+  try {
+    const sealed = await postToMaa(
+      `${maa.base}/attest/AzureGuest?api-version=${AZURE_GUEST_API_VERSION}`,
+      request.body,
+      maa,
+    );
+    const token = await openAzureGuestToken(sealed, request.key);
+    const ours = request.key.publicKey.export({ format: 'jwk' });
+    const claims = await checkMaaToken(token, maa.base, maa.agent, (runtime) => {
+      const r = (runtime ?? {}) as { keys?: unknown; 'client-payload'?: { nonce?: unknown } };
+      const expected = Buffer.from(nonce).toString('base64');
+      if (r['client-payload']?.nonce !== expected)
+        return "The token's x-ms-runtime.client-payload.nonce is not the nonce sent.";
+      const keys = Array.isArray(r.keys) ? (r.keys as Record<string, unknown>[]) : [];
+      const named = keys.filter((k) => k?.kid === TPM_ENCRYPTION_KID);
+      if (named.length !== 1 || named[0]?.n !== ours.n || named[0]?.e !== ours.e)
+        return `The token's x-ms-runtime.keys does not name this vTPM's encryption key, once, as ${TPM_ENCRYPTION_KID}.`;
+      return undefined;
+    });
+    return vaultWorkload(options, base, await clientSoon, { token, claims, key: request.key, enc }, () =>
+      request.key.close(),
+    );
+  } catch (error) {
+    await request.key.close();
+    throw error;
+  }
 }
 
 /**
@@ -343,21 +458,15 @@ async function checkMaaToken(
   token: string,
   maaBase: string,
   agent: Agent | undefined,
-  runtimeJson: Buffer,
+  checkRuntime: (runtime: unknown) => string | undefined,
 ): Promise<Record<string, unknown>> {
   const result = await verifyMaaToken(token, {
     issuers: [maaBase],
     fetchJwks: (url) => call(url, undefined, agent),
   });
   const failed = result.checks.filter((c) => !c.ok);
-  // MAA copies JSON runtime data into x-ms-runtime: it must be exactly what was sent (this key,
-  // this nonce), or the vault would wrap for a key that is not this process's.
-  if (!isDeepStrictEqual(result.claims['x-ms-runtime'], JSON.parse(runtimeJson.toString('utf8'))))
-    failed.push({
-      id: 'maa.runtime',
-      ok: false,
-      message: "The token's x-ms-runtime is not the runtime data sent (this workload's key and nonce).",
-    });
+  const runtimeFailure = checkRuntime(result.claims['x-ms-runtime']);
+  if (runtimeFailure) failed.push({ id: 'maa.runtime', ok: false, message: runtimeFailure });
   if (failed.length > 0)
     throw new SealtrainError(
       'ERR_ATTEST_REJECTED',
@@ -367,30 +476,24 @@ async function checkMaaToken(
   return result.claims as Record<string, unknown>;
 }
 
-/** The SEV-SNP report for MAA from configfs-tsm: only a guest that sees the SEV-SNP device itself. */
-async function collectSnpForMaa(
-  reportData: Buffer,
-  collect: CollectOverrides | undefined,
-): Promise<SnpCollected> {
-  const detection = await detectTee(collect?.root ? { root: collect.root } : {});
-  if (detection.platform === 'azure-cvm')
-    throw new SealtrainError(
-      'ERR_ATTEST_UNSUPPORTED',
-      "This is an Azure confidential VM: its SEV-SNP report sits behind the vTPM, and MAA then releases to a key held in the vTPM (MAA's AzureGuest protocol), which sealtrain does not speak yet. Use a sealtrain broker as the key service (docs/azure.md), or run where the guest sees the SEV-SNP device (configfs-tsm).",
-      { details: { platform: 'azure-cvm' } },
-    );
+/** Refuses a machine whose SEV-SNP report MAA cannot get from configfs-tsm. */
+function checkSnpGuest(detection: Awaited<ReturnType<typeof detectTee>>): void {
   if (detection.platform !== 'sevsnp' || !detection.supported)
     throw new SealtrainError(
       detection.platform === 'none' ? 'ERR_ATTEST_NO_TEE' : 'ERR_ATTEST_UNSUPPORTED',
-      `MAA attestation needs an SEV-SNP guest with configfs-tsm: ${detection.summary}`,
+      `MAA attestation needs an SEV-SNP guest with configfs-tsm or an Azure confidential VM with its vTPM: ${detection.summary}`,
       { details: { platform: detection.platform } },
     );
-  return collectSnpReport(reportData, collect?.tsmDir ? { tsmDir: collect.tsmDir } : {});
 }
 
 /** {@link attestWorkload} then one release: what `sealtrain keys release` does. */
 export async function releaseWithAttestation(options: AttestedReleaseOptions): Promise<ReleasedKey> {
-  return (await attestWorkload(options)).release(options.keyName, options.version);
+  const workload = await attestWorkload(options);
+  try {
+    return await workload.release(options.keyName, options.version);
+  } finally {
+    await workload.close();
+  }
 }
 
 interface ReleaseTarget {
@@ -400,7 +503,7 @@ interface ReleaseTarget {
   readonly verify:
     | { readonly jwks: unknown }
     | { readonly x5c: NonNullable<UnwrapReleasedKeyOptions['x5c']> };
-  readonly privateKey: KeyObject;
+  readonly privateKey: KeyObject | HeldRsaKey;
   readonly enc: ReleaseEncryption;
   readonly keyName: string;
   readonly version: string | undefined;

@@ -54,7 +54,7 @@ export {
   type ReleaseKeyResult,
   releaseKey,
 } from './release-key.js';
-export { rsaAesKeyUnwrap, rsaAesKeyWrap } from './rsa-aes-key-wrap.js';
+export { type HeldRsaKey, rsaAesKeyUnwrap, rsaAesKeyUnwrapHeld, rsaAesKeyWrap } from './rsa-aes-key-wrap.js';
 export {
   MAX_RELEASE_BYTES,
   type ReleasedKey,

@@ -67,6 +67,45 @@ export function rsaAesKeyWrap(
   }
 }
 
+/** The hash each RSA wrapping's OAEP step uses (its MGF1 too). */
+export function oaepHashOf(enc: RsaReleaseEncryption): 'sha1' | 'sha256' | 'sha384' {
+  return OAEP_HASH[enc] as 'sha1' | 'sha256' | 'sha384';
+}
+
+/**
+ * An RSA private key held elsewhere, the vTPM's ephemeral encryption key on an Azure confidential
+ * VM: its public part, and RSA-OAEP decryption (no label) done where the key is.
+ */
+export interface HeldRsaKey {
+  readonly publicKey: KeyObject;
+  oaepDecrypt(block: Buffer, hash: 'sha1' | 'sha256' | 'sha384'): Promise<Buffer>;
+}
+
+/** The OAEP block and the RFC 5649 wrapping of a CKM_RSA_AES_KEY_WRAP ciphertext, for a key of `key`'s size. */
+function splitWrapped(ciphertext: Uint8Array, key: KeyObject): { block: Buffer; wrapped: Buffer } {
+  const split = rsaBytes(key);
+  const bytes = Buffer.from(ciphertext);
+  if (split === 0 || bytes.length < split + 16 || (bytes.length - split) % 8 !== 0)
+    throw unwrapFailed(`the ciphertext is ${bytes.length} bytes, which does not fit an RSA-${split * 8} key`);
+  return { block: bytes.subarray(0, split), wrapped: bytes.subarray(split) };
+}
+
+/** The second step, under the AES key the first step gave (wiped here). */
+function kwpOpen(aesKey: Buffer, wrapped: Buffer): Buffer {
+  try {
+    if (aesKey.length !== 32) throw new Error('not an AES-256 key');
+    const kwp = createDecipheriv('id-aes256-wrap-pad', aesKey, KWP_AIV);
+    const parts = [kwp.update(wrapped), kwp.final()];
+    const out = Buffer.concat(parts);
+    for (const part of parts) part.fill(0);
+    return out;
+  } catch (cause) {
+    throw unwrapFailure(cause);
+  } finally {
+    aesKey.fill(0);
+  }
+}
+
 /**
  * Reverses {@link rsaAesKeyWrap} with the RSA private key: the first modulus-size bytes are the
  * OAEP-wrapped AES key, the rest the RFC 5649 wrapping. Throws `ERR_KMS_UNWRAP_FAILED` (generic, as
@@ -78,25 +117,31 @@ export function rsaAesKeyUnwrap(
   options: { enc?: RsaReleaseEncryption } = {},
 ): Buffer {
   const enc = options.enc ?? DEFAULT_RELEASE_ENCRYPTION;
-  const split = rsaBytes(privateKey);
-  const bytes = Buffer.from(ciphertext);
-  if (split === 0 || bytes.length < split + 16 || (bytes.length - split) % 8 !== 0)
-    throw unwrapFailed(`the ciphertext is ${bytes.length} bytes, which does not fit an RSA-${split * 8} key`);
-  let aesKey: Buffer | undefined;
+  const { block, wrapped } = splitWrapped(ciphertext, privateKey);
+  let aesKey: Buffer;
   try {
     aesKey = privateDecrypt(
       { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: OAEP_HASH[enc] },
-      bytes.subarray(0, split),
+      block,
     );
-    if (aesKey.length !== 32) throw new Error('not an AES-256 key');
-    const kwp = createDecipheriv('id-aes256-wrap-pad', aesKey, KWP_AIV);
-    const parts = [kwp.update(bytes.subarray(split)), kwp.final()];
-    const out = Buffer.concat(parts);
-    for (const part of parts) part.fill(0);
-    return out;
   } catch (cause) {
     throw unwrapFailure(cause);
-  } finally {
-    aesKey?.fill(0);
   }
+  return kwpOpen(aesKey, wrapped);
+}
+
+/** {@link rsaAesKeyUnwrap} with a key held elsewhere (the vTPM), which does the OAEP step. */
+export async function rsaAesKeyUnwrapHeld(
+  ciphertext: Uint8Array,
+  key: HeldRsaKey,
+  options: { enc?: RsaReleaseEncryption } = {},
+): Promise<Buffer> {
+  const { block, wrapped } = splitWrapped(ciphertext, key.publicKey);
+  let aesKey: Buffer;
+  try {
+    aesKey = await key.oaepDecrypt(block, oaepHashOf(options.enc ?? DEFAULT_RELEASE_ENCRYPTION));
+  } catch (cause) {
+    throw unwrapFailure(cause);
+  }
+  return kwpOpen(aesKey, wrapped);
 }

@@ -3,7 +3,7 @@ import {
   createPrivateKey,
   createPublicKey,
   type JsonWebKey,
-  type KeyObject,
+  KeyObject,
   verify,
   X509Certificate,
 } from 'node:crypto';
@@ -13,8 +13,13 @@ import { parseJwks } from '../../attest/maa/jwks.js';
 import { SealtrainError } from '../../errors/index.js';
 import { ecdhEsUnwrap, isRuntimeEcKey } from './ecdh-es-wrap.js';
 import { KEY_HSM_SCHEMA_VERSION } from './internal/payload.js';
-import { isReleaseEncryption, isRsaReleaseEncryption, type ReleaseEncryption } from './release-encryption.js';
-import { rsaAesKeyUnwrap } from './rsa-aes-key-wrap.js';
+import {
+  isReleaseEncryption,
+  isRsaReleaseEncryption,
+  type ReleaseEncryption,
+  type RsaReleaseEncryption,
+} from './release-encryption.js';
+import { type HeldRsaKey, rsaAesKeyUnwrap, rsaAesKeyUnwrapHeld } from './rsa-aes-key-wrap.js';
 
 /** The largest release answer read, in bytes. */
 export const MAX_RELEASE_BYTES = 256 * 1024;
@@ -200,14 +205,19 @@ function keyHsmOf(payload: Record<string, unknown>) {
  */
 export async function unwrapReleasedKey(
   jws: string,
-  runtimePrivateKey: KeyObject,
+  runtimePrivateKey: KeyObject | HeldRsaKey,
   options: UnwrapReleasedKeyOptions,
 ): Promise<ReleasedKey> {
-  const rsa = runtimePrivateKey?.asymmetricKeyType === 'rsa';
-  if (runtimePrivateKey?.type !== 'private' || !(rsa || isRuntimeEcKey(runtimePrivateKey)))
+  const held = !(runtimePrivateKey instanceof KeyObject);
+  const rsa = held || runtimePrivateKey?.asymmetricKeyType === 'rsa';
+  if (
+    held
+      ? runtimePrivateKey.publicKey?.asymmetricKeyType !== 'rsa'
+      : runtimePrivateKey?.type !== 'private' || !(rsa || isRuntimeEcKey(runtimePrivateKey))
+  )
     throw new SealtrainError(
       'ERR_USAGE_INVALID',
-      'unwrapReleasedKey: runtimePrivateKey is not a private RSA, P-256 or P-384 key.',
+      'unwrapReleasedKey: runtimePrivateKey is not a private RSA, P-256 or P-384 key, or an RSA key the vTPM holds.',
       {
         details: { field: 'runtimePrivateKey' },
       },
@@ -220,9 +230,11 @@ export async function unwrapReleasedKey(
   const { kid, kty, enc, ciphertext } = keyHsmOf(payload);
   if (isRsaReleaseEncryption(enc) !== rsa)
     throw failed('key_hsm.header.enc', `is ${enc}, which does not wrap for this runtime key's type`);
-  const bytes = isRsaReleaseEncryption(enc)
-    ? rsaAesKeyUnwrap(ciphertext, runtimePrivateKey, { enc })
-    : await ecdhEsUnwrap(ciphertext, runtimePrivateKey);
+  const bytes = held
+    ? await rsaAesKeyUnwrapHeld(ciphertext, runtimePrivateKey, { enc: enc as RsaReleaseEncryption })
+    : isRsaReleaseEncryption(enc)
+      ? rsaAesKeyUnwrap(ciphertext, runtimePrivateKey, { enc })
+      : await ecdhEsUnwrap(ciphertext, runtimePrivateKey);
   if (kty === 'oct') return { kid, kty, enc, material: bytes };
   try {
     return { kid, kty, enc, material: createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' }) };

@@ -1,12 +1,7 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createPublicKey, randomBytes } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   collectAzureCvmEvidence,
@@ -15,77 +10,16 @@ import {
   verifyAzureCvmEvidence,
 } from '../../../src/attest/azure-cvm/index.js';
 import { isSealtrainError } from '../../../src/errors/index.js';
-import { freePort, listening } from '../../helpers/net.mjs';
-import { FIXTURE, hclBytes } from './fixture.js';
+import { portPair, type Swtpm, startSwtpm } from '../../helpers/swtpm.js';
+import { FIXTURE, hclBytes, hclWith } from './fixture.js';
 
-const run = promisify(execFile);
-
-/** Every command this test drives, and the Debian package that ships it. */
-const NEEDED: [string, string][] = [
-  ['swtpm', 'swtpm'],
-  ['tpm2_startup', 'tpm2-tools'],
-  ['tpm2_createprimary', 'tpm2-tools'],
-  ['tpm2_evictcontrol', 'tpm2-tools'],
-  ['tpm2_nvdefine', 'tpm2-tools'],
-  ['tpm2_nvwrite', 'tpm2-tools'],
-  ['tpm2_pcrextend', 'tpm2-tools'],
-];
-
-function requireTools(): void {
-  const onPath = (cmd: string) =>
-    (process.env.PATH ?? '').split(delimiter).some((dir) => {
-      try {
-        accessSync(join(dir, cmd), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  const missing = NEEDED.filter(([cmd]) => !onPath(cmd));
-  if (missing.length > 0)
-    throw new Error(
-      `The vTPM test needs ${missing.map(([c]) => c).join(', ')}: apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(' ')}`,
-    );
-}
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A server port whose successor (swtpm's control port) is free too. */
-async function portPair(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (port < 65535 && (await portFree(port + 1))) return port;
-  }
-}
-
-let swtpm: ChildProcess | undefined;
+let swtpm: Swtpm;
 let stateDir = '';
 let tcti = '';
-const tpm = (tool: string, ...args: string[]) => run(tool, [`--tcti=${tcti}`, ...args]);
-
-/** An HCL report whose variable data is `runtime`, around the fixture's SNP report. */
-function hclWith(runtime: unknown): Buffer {
-  const head = hclBytes().subarray(0, 32 + 1184 + 20);
-  const variable = Buffer.from(JSON.stringify(runtime));
-  const out = Buffer.concat([head, variable]);
-  out.writeUInt32LE(out.length, 8);
-  out.writeUInt32LE(20 + variable.length, 32 + 1184);
-  out.writeUInt32LE(variable.length, 32 + 1184 + 16);
-  return out;
-}
+const tpm = (tool: string, ...args: string[]) => swtpm.tpm(tool, ...args);
 
 async function writeHcl(bytes: Buffer): Promise<void> {
-  await tpm('tpm2_nvundefine', '-C', 'o', '0x01400001').catch(() => undefined);
-  await tpm('tpm2_nvdefine', '-C', 'o', '-s', String(bytes.length), '0x01400001');
-  const file = join(stateDir, 'hcl.bin');
-  await writeFile(file, bytes);
-  await tpm('tpm2_nvwrite', '-C', 'o', '-i', file, '0x01400001');
+  await swtpm.writeNv('0x01400001', bytes);
 }
 
 const fixtureRuntime = JSON.parse(
@@ -95,57 +29,12 @@ const fixtureRuntime = JSON.parse(
 ) as { keys: { kid: string }[] };
 
 beforeAll(async () => {
-  requireTools();
-  stateDir = await mkdtemp(join(tmpdir(), 'sealtrain-swtpm-'));
-  for (let attempt = 0; attempt < 5 && tcti === ''; attempt++) {
-    const port = await portPair();
-    const child = spawn(
-      'swtpm',
-      [
-        'socket',
-        '--tpm2',
-        '--tpmstate',
-        `dir=${stateDir}`,
-        '--server',
-        `type=tcp,port=${port},bindaddr=127.0.0.1`,
-        '--ctrl',
-        `type=tcp,port=${port + 1},bindaddr=127.0.0.1`,
-        '--flags',
-        'not-need-init',
-      ],
-      { stdio: 'ignore' },
-    );
-    swtpm = child;
-    for (let i = 0; i < 200 && child.exitCode === null; i++) {
-      if (await listening(port)) {
-        tcti = `swtpm:host=127.0.0.1,port=${port}`;
-        break;
-      }
-      await sleep(25);
-    }
-    if (tcti === '') child.kill();
-  }
-  if (tcti === '') throw new Error('swtpm did not start');
-  await tpm('tpm2_startup', '-c');
-  const ak = join(stateDir, 'ak.ctx');
-  await tpm(
-    'tpm2_createprimary',
-    '-C',
-    'o',
-    '-G',
-    'rsa2048:rsassa-sha256:null',
-    '-a',
-    'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign',
-    '-c',
-    ak,
-  );
-  await tpm('tpm2_evictcontrol', '-C', 'o', '-c', ak, '0x81000003');
-  await tpm('tpm2_pcrextend', `7:sha256=${'ab'.repeat(32)}`);
+  swtpm = await startSwtpm();
+  ({ tcti, stateDir } = swtpm);
 }, 60_000);
 
 afterAll(async () => {
-  swtpm?.kill();
-  if (stateDir !== '') await rm(stateDir, { recursive: true, force: true });
+  await swtpm?.stop();
 });
 
 const failed = (evidence: unknown, nonce: Uint8Array) =>

@@ -53,3 +53,18 @@ export function errorOf(fn: () => unknown): { code: string; field: string; messa
   }
   return { code: 'no error', field: '', message: '' };
 }
+
+/**
+ * An HCL report whose variable data is `runtime` (JSON), around the fixture's SNP report or
+ * `snpReport` (1184 bytes) in its place.
+ */
+export function hclWith(runtime: unknown, snpReport?: Buffer): Buffer {
+  const head = Buffer.from(hclBytes().subarray(0, 32 + 1184 + 20));
+  snpReport?.copy(head, 32);
+  const variable = Buffer.from(typeof runtime === 'string' ? runtime : JSON.stringify(runtime));
+  const out = Buffer.concat([head, variable]);
+  out.writeUInt32LE(out.length, 8);
+  out.writeUInt32LE(20 + variable.length, 32 + 1184);
+  out.writeUInt32LE(variable.length, 32 + 1184 + 16);
+  return out;
+}

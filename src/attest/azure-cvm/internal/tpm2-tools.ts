@@ -19,28 +19,35 @@ function tail(text: string): string {
 }
 
 /**
- * Runs one tpm2-tools command with an argument array (no shell), pointing it at the TCTI. A
- * failure is `ERR_ATTEST_COLLECT_FAILED` naming the device, the command and the tool's own output.
+ * Runs one tpm2-tools command with an argument array (no shell), pointing it at the TCTI, and
+ * resolves to its standard output, as bytes (a decryption's plaintext comes back this way, through
+ * a pipe, never a file: the caller wipes it). A failure is `ERR_ATTEST_COLLECT_FAILED` naming the
+ * device, the command and the tool's own output.
  */
 export function runTpm2(
   runner: ToolRunner,
   tool: string,
   args: readonly string[],
   what: string,
-): Promise<string> {
+): Promise<Buffer> {
   const file = runner.toolDir === undefined ? tool : `${runner.toolDir}/${tool}`;
   return new Promise((resolve, reject) => {
     execFile(
       file,
       [`--tcti=${runner.tcti}`, ...args],
-      { timeout: runner.timeoutMs, maxBuffer: 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } },
+      {
+        timeout: runner.timeoutMs,
+        maxBuffer: 1024 * 1024,
+        encoding: 'buffer',
+        env: { ...process.env, LC_ALL: 'C' },
+      },
       (error, stdout, stderr) => {
         if (error === null) {
           resolve(stdout);
           return;
         }
         const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-        const output = tail(`${stderr}\n${stdout}`) || error.message;
+        const output = tail(`${stderr.toString('utf8')}\n${stdout.toString('utf8')}`) || error.message;
         const message = missing
           ? `Cannot ${what} on ${runner.tcti}: ${tool} is not installed (Debian package tpm2-tools).`
           : `Cannot ${what} on ${runner.tcti}: ${tool} failed: ${output}`;

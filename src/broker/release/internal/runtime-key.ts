@@ -1,9 +1,10 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { TPM_ENCRYPTION_KID } from '../../../attest/azure-cvm/index.js';
 import { type CheckList, CLAIM, type Claims, claimAt } from '../../../attest/index.js';
 import { RUNTIME_EC_CURVES } from '../ecdh-es-wrap.js';
 
 /** The kid Azure gives the vTPM's ephemeral encryption key in `x-ms-runtime.keys`. */
-export const AZURE_RUNTIME_KID = 'TpmEphemeralEncryptionKey';
+export const AZURE_RUNTIME_KID = TPM_ENCRYPTION_KID;
 
 /** The smallest RSA runtime key the broker wraps to, in bits. */
 export const MIN_RUNTIME_KEY_BITS = 2048;

@@ -320,6 +320,8 @@ async function refusedRelease(
     if (isSealtrainError(error, 'ERR_RELEASE_DENIED'))
       return `production-key was refused to the SIMULATED TEE (${error.code}); the broker's audit log records why`;
     throw error;
+  } finally {
+    await workload.close();
   }
   expectDemo(false, 'refused release');
   return '';
