@@ -30,6 +30,7 @@ import {
   parseTpmRsaPublic,
   parseTpmsAttest,
   TPM_ENCRYPTION_KID,
+  TPM_GENERATED_VALUE,
   TPM_ST_ATTEST_CERTIFY,
   TPM_ST_ATTEST_QUOTE,
   TPMA_OBJECT,
@@ -162,6 +163,7 @@ export async function startMaaStandIn(options: {
     if (!verify('sha256', quoteBytes, ak, std(tpm.PcrSignature)))
       return 'PcrSignature does not verify with AikPub';
     const q = parseTpmsAttest(quoteBytes);
+    if (q.magic !== TPM_GENERATED_VALUE) return 'PcrQuote was not made by a TPM (magic)';
     const set = tpm.PcrSet as number[];
     const pcrs = tpm.PCRs as { Index: number; Digest: string }[];
     const digest = createHash('sha256')
@@ -179,6 +181,7 @@ export async function startMaaStandIn(options: {
     if (!verify('sha256', certify, ak, std(tpm.EncKeyCertifyInfoSignature)))
       return 'EncKeyCertifyInfoSignature does not verify with AikPub';
     const c = parseTpmsAttest(certify);
+    if (c.magic !== TPM_GENERATED_VALUE) return 'EncKeyCertifyInfo was not made by a TPM (magic)';
     if (c.type !== TPM_ST_ATTEST_CERTIFY || !c.certifiedName.equals(enc.name))
       return 'EncKeyCertifyInfo does not certify EncKeyPub';
     const a = enc.attributes;

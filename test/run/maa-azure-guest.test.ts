@@ -44,7 +44,7 @@ let pki: ReturnType<typeof snpTestPki>;
 let swtpm: Swtpm;
 let maa: MaaStandIn;
 let misdirected: MaaStandIn;
-let swapper: MaaStandIn;
+let swappers: MaaStandIn[];
 let broker: RunningBroker;
 let workload: string;
 let host: string;
@@ -109,20 +109,25 @@ beforeAll(async () => {
     wrapTo: generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey,
   });
   cleanups.push(() => misdirected.close());
-  // Signs properly, but names another key as the vTPM's encryption key.
+  // Sign properly, but x-ms-runtime names another key in place of the vTPM's, another key beside
+  // it, or another nonce.
   const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
-  swapper = await startMaaStandIn({
-    roots: pki.roots,
-    akCa: akCaPem,
-    tamper: (c) => ({
-      ...c,
-      'x-ms-runtime': {
-        ...(c['x-ms-runtime'] as object),
-        keys: [{ kid: 'TpmEphemeralEncryptionKey', key_ops: ['encrypt'], ...stranger }],
-      },
-    }),
-  });
-  cleanups.push(() => swapper.close());
+  const strangerKey = { kid: 'TpmEphemeralEncryptionKey', key_ops: ['encrypt'], ...stranger };
+  type Runtime = { keys: object[]; 'client-payload': object };
+  swappers = [];
+  for (const edit of [
+    (r: Runtime) => ({ ...r, keys: [strangerKey] }),
+    (r: Runtime) => ({ ...r, keys: [...r.keys, { ...strangerKey, kid: 'other' }] }),
+    (r: Runtime) => ({ ...r, 'client-payload': { nonce: Buffer.from('another nonce').toString('base64') } }),
+  ]) {
+    const m = await startMaaStandIn({
+      roots: pki.roots,
+      akCa: akCaPem,
+      tamper: (c) => ({ ...c, 'x-ms-runtime': edit(c['x-ms-runtime'] as Runtime) }),
+    });
+    cleanups.push(() => m.close());
+    swappers.push(m);
+  }
   thimUrl = await startThim();
   const t = await tempDir();
   cleanups.push(t.cleanup);
@@ -136,7 +141,7 @@ beforeAll(async () => {
   await writeFile(join(root, 'etc/os-release'), 'NAME="Ubuntu"\nVERSION_ID="24.04"\n');
   const vault = await vaultTrusting(
     t.dir,
-    [maa, misdirected, swapper],
+    [maa, misdirected, ...swappers],
     { data: policy(maa.url, MEASUREMENT), other: policy(maa.url, OTHER) },
     secret,
   );
@@ -194,17 +199,22 @@ describe('attested release on an Azure confidential VM (MAA AzureGuest, vTPM-hel
     ]);
   }, 60_000);
 
-  it('cannot open an answer wrapped to another key, nor use a token naming another key: nothing released', async () => {
-    for (const [authority, code, words] of [
-      [misdirected, 'ERR_ATTEST_REJECTED', 'EncryptedInnerKey'],
-      [swapper, 'ERR_ATTEST_REJECTED', 'maa.runtime'],
+  it('cannot open an answer wrapped to another key, nor use a token for another key or nonce: nothing released', async () => {
+    const folders = await vtpmFolders();
+    for (const [authority, words] of [
+      [misdirected, 'EncryptedInnerKey'],
+      [swappers[0], 'maa.runtime'],
+      [swappers[1], 'maa.runtime'],
+      [swappers[2], 'client-payload.nonce'],
     ] as const) {
       const events: AuditEvent[] = [];
       const e = await openKeyAccess(options([input], events, authority)).catch((x: unknown) => x);
-      expect(e).toMatchObject({ code });
+      expect(e).toMatchObject({ code: 'ERR_ATTEST_REJECTED' });
       expect(String((e as Error).message)).toContain(words);
       expect(events).toEqual([]);
     }
+    // The vTPM key's working folder is removed on these error paths too.
+    expect(await vtpmFolders()).toEqual(folders);
   }, 60_000);
 
   it('stops at MAA when the AK certificate is not from the trusted CA', async () => {

@@ -1,4 +1,4 @@
-import { createDecipheriv, type KeyObject } from 'node:crypto';
+import { createDecipheriv, type KeyObject, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,13 +107,14 @@ class VtpmSession {
     return join(this.dir, name);
   }
 
-  tool(tool: string, args: readonly string[], what: string): Promise<Buffer> {
-    return runTpm2(this.run, tool, args, what);
+  tool(tool: string, args: readonly string[], what: string, input?: Buffer): Promise<Buffer> {
+    return runTpm2(this.run, tool, args, what, input);
   }
 
   /**
-   * Flushes this connection's transient objects and sessions: a TPM without a resource manager
-   * (a socket) keeps them otherwise, and holds only three.
+   * Flushes transient objects and sessions: a TPM reached without a resource manager (a socket,
+   * `/dev/tpm0`) keeps what each tool leaves loaded, and holds only a few of each; behind
+   * `/dev/tpmrm0` only this connection's are touched.
    */
   async flush(): Promise<void> {
     for (const [flag, what] of [
@@ -145,22 +146,19 @@ class VtpmSession {
   }
 }
 
-/** Decrypts `block` inside the TPM with the encryption key, under a PCR policy session. */
+/**
+ * Decrypts `block` inside the TPM with the encryption key. The PCR policy is satisfied within the
+ * one tool run (`-p pcr:…`): a policy session would not outlive its process behind a resource
+ * manager such as `/dev/tpmrm0`.
+ */
 async function tpmDecrypt(s: VtpmSession, block: Buffer, scheme: string, n: number): Promise<Buffer> {
   const input = s.file(`block-${n}.bin`);
-  const session = s.file('session.ctx');
   await writeFile(input, block, { mode: 0o600 });
   try {
-    await s.tool('tpm2_startauthsession', ['--policy-session', '-S', session], 'start a policy session');
-    await s.tool(
-      'tpm2_policypcr',
-      ['-S', session, '-l', pcrList(AZURE_GUEST_PCRS)],
-      'bind the session to PCRs 0-7',
-    );
     return await s.tool(
       'tpm2_rsadecrypt',
-      ['-c', s.file('enc.ctx'), '-p', `session:${session}`, '-s', scheme, input],
-      'decrypt with the vTPM encryption key (a PCR changed since it was made, if the policy check failed)',
+      ['-c', s.file('enc.ctx'), '-p', `pcr:${pcrList(AZURE_GUEST_PCRS)}`, '-s', scheme, input],
+      'decrypt with the vTPM encryption key',
     );
   } finally {
     await s.flush().catch(() => {});
@@ -168,19 +166,39 @@ async function tpmDecrypt(s: VtpmSession, block: Buffer, scheme: string, n: numb
   }
 }
 
-/** Makes the encryption key, certifies it with the AK, and reads what MAA needs about it. */
-async function makeEncryptionKey(s: VtpmSession) {
+/**
+ * Makes the encryption key from random unique data (a key of its own, which no one can make again
+ * once its context is gone), bound by policy to the PCR values `pcrs` just quoted, certifies it
+ * with the AK, and reads what MAA needs about it.
+ */
+async function makeEncryptionKey(s: VtpmSession, pcrs: readonly Buffer[]) {
   const policy = s.file('policy.dat');
+  const values = s.file('pcrs.bin');
   const ctx = s.file('enc.ctx');
+  await writeFile(values, Buffer.concat(pcrs), { mode: 0o600 });
   await s.tool(
     'tpm2_createpolicy',
-    ['--policy-pcr', '-l', pcrList(AZURE_GUEST_PCRS), '-L', policy],
+    ['--policy-pcr', '-l', pcrList(AZURE_GUEST_PCRS), '-f', values, '-L', policy],
     'make the PCR policy for the encryption key',
   );
   await s.tool(
     'tpm2_createprimary',
-    ['-C', 'n', '-G', 'rsa2048:null:null', '-a', ENCRYPTION_KEY_ATTRIBUTES, '-L', policy, '-c', ctx],
+    [
+      '-C',
+      'n',
+      '-G',
+      'rsa2048:null:null',
+      '-a',
+      ENCRYPTION_KEY_ATTRIBUTES,
+      '-L',
+      policy,
+      '-u',
+      '-',
+      '-c',
+      ctx,
+    ],
     'make the ephemeral encryption key',
+    randomBytes(32),
   );
   await s.flush();
   await s.tool('tpm2_readpublic', ['-c', ctx, '-o', s.file('enc.pub')], 'read the encryption key');
@@ -238,7 +256,7 @@ export async function prepareAzureGuest(options: AzureGuestOptions): Promise<Azu
     );
     const q = await quote(run, dir, { pcrs: AZURE_GUEST_PCRS, format: 'plain' });
     await s.flush();
-    const enc = await makeEncryptionKey(s);
+    const enc = await makeEncryptionKey(s, q.pcrs);
     const publicKey = parseTpmRsaPublic(enc.pub, 'EncKeyPub').publicKey;
     const os = await osInfo(root);
     const tcgLog = await readFile(join(root, TCG_LOG)).catch(() => Buffer.alloc(0));
@@ -288,7 +306,7 @@ export async function prepareAzureGuest(options: AzureGuestOptions): Promise<Azu
     };
     return { body: { AttestationInfo: b64url(Buffer.from(JSON.stringify(info))) }, key };
   } catch (error) {
-    await s.close();
+    await s.close().catch(() => {}); // the collection's error comes first
     throw error;
   }
 }
@@ -313,6 +331,8 @@ export async function openAzureGuestToken(token: string, key: VtpmEncryptionKey)
   } catch (cause) {
     throw malformedAnswer('token', 'is not base64url JSON', cause);
   }
+  if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope))
+    throw malformedAnswer('token', 'is not a JSON object');
   const field = (value: unknown, name: string) => {
     if (typeof value !== 'string' || value === '') throw malformedAnswer(name, 'is missing');
     return Buffer.from(value, 'base64');
@@ -324,10 +344,14 @@ export async function openAzureGuestToken(token: string, key: VtpmEncryptionKey)
   const tag = field(envelope.AuthenticationData, 'AuthenticationData');
   if (tag.length !== 16)
     throw malformedAnswer('AuthenticationData', `is ${tag.length} bytes, not a 16-byte tag`);
+  if (iv.length !== 12)
+    throw malformedAnswer('EncryptionParams.Iv', `is ${iv.length} bytes, not a 12-byte nonce`);
   const transportKey = await key.rsaesDecrypt(wrapped).catch((cause: unknown) => {
+    // A key already closed is the caller's error; anything else the vTPM says is named.
+    if (cause instanceof SealtrainError && cause.code === 'ERR_USAGE_INVALID') throw cause;
     throw new SealtrainError(
       'ERR_ATTEST_REJECTED',
-      "MAA's answer is not wrapped to this VM's vTPM encryption key (EncryptedInnerKey does not open).",
+      `MAA's answer does not open with this VM's vTPM encryption key (EncryptedInnerKey): ${(cause as Error).message}`,
       { cause, details: { field: 'EncryptedInnerKey' } },
     );
   });

@@ -5,6 +5,8 @@ import { TPM_ALG, tpmHashName } from './tpm-attest.js';
 /** `TPM_ALG_RSA`, `TPM_ALG_NULL` (TPM 2.0 Part 2, `TPM_ALG_ID`). */
 const ALG_RSA = 0x0001;
 const ALG_NULL = 0x0010;
+/** `TPM_ALG_RSAES`: the one RSA scheme whose details are empty (the others name a hash). */
+const ALG_RSAES = 0x0015;
 
 /** `TPMA_OBJECT` bits (TPM 2.0 Part 2) sealtrain reads. */
 export const TPMA_OBJECT = {
@@ -56,7 +58,7 @@ export function parseTpmRsaPublic(bytes: Uint8Array, field = 'TPM2B_PUBLIC'): Tp
     r.u16be('parameters.symmetric.mode');
   }
   const scheme = r.u16be('parameters.scheme.scheme');
-  if (scheme !== ALG_NULL) r.u16be('parameters.scheme.details.hashAlg');
+  if (scheme !== ALG_NULL && scheme !== ALG_RSAES) r.u16be('parameters.scheme.details.hashAlg');
   const keyBits = r.u16be('parameters.keyBits');
   const exponent = r.u32be('parameters.exponent') || 65537;
   const modulus = r.tpm2b('unique', 512);

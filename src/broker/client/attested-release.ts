@@ -408,7 +408,13 @@ async function attestAzureGuest(
   clientSoon: Promise<KeyClient>,
 ): Promise<AttestedWorkload> {
   const collect = options.collect;
-  const thim = await fetchAzureVcekChain(collect?.thim === false ? {} : (collect?.thim ?? {}));
+  if (collect?.thim === false)
+    throw new SealtrainError(
+      'ERR_USAGE_INVALID',
+      "MAA needs the VM's VCEK, which an Azure confidential VM gets from THIM: it cannot be turned off with MAA.",
+      { details: { field: 'thim' } },
+    );
+  const thim = await fetchAzureVcekChain(collect?.thim ?? {});
   const certificates = {
     vcek: thim.vcek,
     ...(thim.chain[0] ? { ask: thim.chain[0] } : {}),
@@ -434,17 +440,18 @@ async function attestAzureGuest(
       const expected = Buffer.from(nonce).toString('base64');
       if (r['client-payload']?.nonce !== expected)
         return "The token's x-ms-runtime.client-payload.nonce is not the nonce sent.";
+      // Exactly this key, nothing beside it: the vault must have no other key to wrap for.
       const keys = Array.isArray(r.keys) ? (r.keys as Record<string, unknown>[]) : [];
-      const named = keys.filter((k) => k?.kid === TPM_ENCRYPTION_KID);
-      if (named.length !== 1 || named[0]?.n !== ours.n || named[0]?.e !== ours.e)
-        return `The token's x-ms-runtime.keys does not name this vTPM's encryption key, once, as ${TPM_ENCRYPTION_KID}.`;
+      const [only] = keys;
+      if (keys.length !== 1 || only?.kid !== TPM_ENCRYPTION_KID || only.n !== ours.n || only.e !== ours.e)
+        return `The token's x-ms-runtime.keys is not this vTPM's encryption key alone, as ${TPM_ENCRYPTION_KID}.`;
       return undefined;
     });
     return vaultWorkload(options, base, await clientSoon, { token, claims, key: request.key, enc }, () =>
       request.key.close(),
     );
   } catch (error) {
-    await request.key.close();
+    await request.key.close().catch(() => {}); // the attestation's error comes first
     throw error;
   }
 }

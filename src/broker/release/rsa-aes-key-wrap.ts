@@ -141,6 +141,8 @@ export async function rsaAesKeyUnwrapHeld(
   try {
     aesKey = await key.oaepDecrypt(block, oaepHashOf(options.enc ?? DEFAULT_RELEASE_ENCRYPTION));
   } catch (cause) {
+    // What the vTPM said (a PCR changed, the key is gone, the device failed) is named as it is.
+    if (cause instanceof SealtrainError) throw cause;
     throw unwrapFailure(cause);
   }
   return kwpOpen(aesKey, wrapped);

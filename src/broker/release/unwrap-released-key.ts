@@ -208,7 +208,10 @@ export async function unwrapReleasedKey(
   runtimePrivateKey: KeyObject | HeldRsaKey,
   options: UnwrapReleasedKeyOptions,
 ): Promise<ReleasedKey> {
-  const held = !(runtimePrivateKey instanceof KeyObject);
+  const held =
+    typeof runtimePrivateKey === 'object' &&
+    runtimePrivateKey !== null &&
+    !(runtimePrivateKey instanceof KeyObject);
   const rsa = held || runtimePrivateKey?.asymmetricKeyType === 'rsa';
   if (
     held

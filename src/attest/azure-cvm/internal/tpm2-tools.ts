@@ -22,17 +22,18 @@ function tail(text: string): string {
  * Runs one tpm2-tools command with an argument array (no shell), pointing it at the TCTI, and
  * resolves to its standard output, as bytes (a decryption's plaintext comes back this way, through
  * a pipe, never a file: the caller wipes it). A failure is `ERR_ATTEST_COLLECT_FAILED` naming the
- * device, the command and the tool's own output.
+ * device, the command and the tool's own output. `input`, when given, is the tool's standard input.
  */
 export function runTpm2(
   runner: ToolRunner,
   tool: string,
   args: readonly string[],
   what: string,
+  input?: Buffer,
 ): Promise<Buffer> {
   const file = runner.toolDir === undefined ? tool : `${runner.toolDir}/${tool}`;
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       file,
       [`--tcti=${runner.tcti}`, ...args],
       {
@@ -59,5 +60,7 @@ export function runTpm2(
         );
       },
     );
+    child.stdin?.on('error', () => {}); // a tool that exits early: its own failure is reported
+    child.stdin?.end(input);
   });
 }
