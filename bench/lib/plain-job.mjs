@@ -8,8 +8,9 @@ import { pathToFileURL } from 'node:url';
 // Only what the job needs, as a script of its own would import it: the engine, the file reader
 // `sealtrain` uses for plaintext inputs (16 MiB pieces side by side: fs.readFile would make this
 // anchor about 70 ms slower, and the overhead look smaller), the tensor-file reader (which
-// verifies every checksum, as `sealtrain` does) and the checkpoint encoder.
-import { readTensorFile } from '../../dist/data/tensor-file.js';
+// verifies every checksum, as `sealtrain` does, hashing each piece as it arrives, as `sealtrain`
+// does) and the checkpoint encoder.
+import { readTensorFile, TensorFileHasher } from '../../dist/data/tensor-file.js';
 import { encodeCheckpoint } from '../../dist/run/checkpoint-file.js';
 import { readWholeFile, writeFileAtomic } from '../../dist/store/index.js';
 import { Network, parseModelConfig, parseTrainingConfig, Trainer } from '../../dist/train/index.js';
@@ -20,7 +21,13 @@ export async function plainJob({ data, out, model, training, trainOnly = false }
   const spec = parseModelConfig(model);
   const trainingSpec = parseTrainingConfig(training);
   const path = join(data, 'train.tensor');
-  const file = readTensorFile(await readWholeFile(path), { source: path });
+  let hashed;
+  const watch = (buffer) => {
+    hashed = new TensorFileHasher(buffer);
+    return (end) => hashed.advance(end);
+  };
+  const bytes = await readWholeFile(path, { watch });
+  const file = readTensorFile(bytes, { source: path, hashed });
   const features = file.tensors.get('features');
   const dataset = {
     features: features.data,

@@ -126,6 +126,7 @@ export {
   type TensorEntry,
   type TensorFile,
   type TensorFileDescription,
+  TensorFileHasher,
   type TensorFileHeader,
   type TensorFileSummary,
   TensorFileWriter,

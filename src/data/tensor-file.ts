@@ -130,6 +130,94 @@ export interface TensorFileWriterOptions {
 export interface ReadTensorFileOptions {
   /** Names the file in messages; default `in memory`. */
   readonly source?: string;
+  /**
+   * The digests a {@link TensorFileHasher} took of these very bytes while they arrived: used in
+   * place of hashing them again (each is still compared with the trailer and the checksum).
+   */
+  readonly hashed?: TensorFileHasher;
+}
+
+/**
+ * Hashes a tensor file while it arrives, front to back, into the buffer that will hold it whole:
+ * each {@link TensorFileHasher.advance} hashes the bytes that became final since the last, so
+ * that hashing (on this thread) overlaps the reading or decryption still under way (on the
+ * thread pool). {@link readTensorFile} then checks these digests instead of hashing the file
+ * again. It never throws: a header it cannot read leaves the hashing to `readTensorFile`, which
+ * reports the problem.
+ */
+export class TensorFileHasher {
+  readonly bytes: Uint8Array;
+  readonly #file = createHash('sha256');
+  #checked: Buffer | undefined;
+  /** Bytes [0, #fed) were hashed into #file. */
+  #fed = 0;
+  #tensorsFed = 0;
+  /** Per tensor: its range and hash; `null` once the header turned out unreadable. */
+  #tensors: { start: number; end: number; hash: Hash }[] | null | undefined;
+
+  /** `bytes`: the buffer the file arrives in, at its final size. */
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+
+  /** Bytes [0, `end`) are final: hashes what is new. */
+  advance(end: number): void {
+    const n = this.bytes.length;
+    const to = Math.min(end, n);
+    if (to <= this.#fed) return;
+    this.#readHeader(to);
+    if (this.#tensors) {
+      const from = Math.max(this.#tensorsFed, this.#fed);
+      for (const t of this.#tensors) {
+        const a = Math.max(from, t.start);
+        const b = Math.min(to, t.end);
+        if (a < b) t.hash.update(this.bytes.subarray(a, b));
+      }
+      this.#tensorsFed = to;
+    }
+    // The checksum covers everything before its own 32 bytes; the file's digest covers it all.
+    const split = n - CHECKSUM_BYTES;
+    if (this.#fed < split) {
+      this.#file.update(this.bytes.subarray(this.#fed, Math.min(to, split)));
+      if (to >= split) this.#checked = this.#file.copy().digest();
+    }
+    if (to > split) this.#file.update(this.bytes.subarray(Math.max(this.#fed, split), to));
+    this.#fed = to;
+  }
+
+  #readHeader(to: number): void {
+    if (this.#tensors !== undefined || to < PREAMBLE_BYTES) return;
+    const headerEnd = PREAMBLE_BYTES + u32(this.bytes, 12);
+    if (to < headerEnd) return;
+    try {
+      const header = parseHead(this.bytes.subarray(0, headerEnd), 'in memory', this.bytes.length);
+      this.#tensors = header.tensors.map((t) => ({
+        start: t.offset,
+        end: t.offset + t.byteLength,
+        hash: createHash('sha256'),
+      }));
+      this.#tensorsFed = headerEnd;
+    } catch {
+      this.#tensors = null;
+    }
+  }
+
+  #done: { checked: Buffer; file: string; tensors: string[] } | undefined;
+
+  /** The digests once every byte of `bytes` (this hasher's own buffer) was hashed, else undefined. */
+  digests(bytes: Uint8Array): { checked: Buffer; file: string; tensors: string[] } | undefined {
+    const same =
+      bytes.buffer === this.bytes.buffer &&
+      bytes.byteOffset === this.bytes.byteOffset &&
+      bytes.length === this.bytes.length;
+    if (!same || this.#fed !== this.bytes.length || !this.#tensors || !this.#checked) return undefined;
+    this.#done ??= {
+      checked: this.#checked,
+      file: this.#file.digest('hex'),
+      tensors: this.#tensors.map((t) => t.hash.digest('hex')),
+    };
+    return this.#done;
+  }
 }
 
 /** Options for {@link readTensorFileFromPath}. */
@@ -318,8 +406,13 @@ function checkPadding(
   }
 }
 
-/** Checks the trailer and every hash; returns the whole-file digest. */
-function checkHashes(bytes: Uint8Array, header: TensorFileHeader, source: string): string {
+/** Checks the trailer and every hash (taken here, or as `hashed` took them); returns the whole-file digest. */
+function checkHashes(
+  bytes: Uint8Array,
+  header: TensorFileHeader,
+  source: string,
+  hashed?: TensorFileHasher,
+): string {
   const fail = (problem: string, reason: string) => malformed('read', source, problem, reason);
   const start = dataEnd(header);
   const length = u32(bytes, start);
@@ -349,14 +442,24 @@ function checkHashes(bytes: Uint8Array, header: TensorFileHeader, source: string
   const names = header.tensors.map((t) => t.name);
   if (trailer === undefined || trailer.tensors.map((t) => t.name).join('/') !== names.join('/'))
     throw fail(`the trailer is not canonical JSON listing the tensors ${names.join(', ')}`, 'bad-trailer');
+  const taken = hashed?.digests(bytes);
   const damaged = header.tensors
     .filter((t, i) => {
-      const digest = createHash('sha256').update(bytes.subarray(t.offset, t.offset + t.byteLength));
-      return digest.digest('hex') !== trailer.tensors[i]?.sha256;
+      const digest =
+        taken?.tensors[i] ??
+        createHash('sha256')
+          .update(bytes.subarray(t.offset, t.offset + t.byteLength))
+          .digest('hex');
+      return digest !== trailer.tensors[i]?.sha256;
     })
     .map((t) => t.name);
   if (damaged.length > 0)
     throw fail(`the SHA-256 of tensor ${damaged.join(', ')} does not match`, 'tensor-checksum');
+  if (taken) {
+    if (hex(taken.checked) !== hex(bytes.subarray(end)))
+      throw fail('the file checksum does not match', 'checksum');
+    return taken.file;
+  }
   const hash = createHash('sha256').update(bytes.subarray(0, end));
   if (hex(hash.copy().digest()) !== hex(bytes.subarray(end)))
     throw fail('the file checksum does not match', 'checksum');
@@ -407,7 +510,7 @@ export function readTensorFile(bytes: Uint8Array, options: ReadTensorFileOptions
   const header = parseHead(bytes, source, bytes.length);
   const headerLength = u32(bytes, 12);
   checkPadding(bytes, header, headerLength, source);
-  const sha256 = checkHashes(bytes, header, source);
+  const sha256 = checkHashes(bytes, header, source, options.hashed);
   const tensors = new Map<string, Tensor>();
   for (const t of header.tensors)
     tensors.set(t.name, { name: t.name, dtype: t.dtype, shape: t.shape, data: tensorData(bytes, t) });

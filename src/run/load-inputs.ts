@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readTensorFile, type TensorFileHeader } from '../data/tensor-file.js';
+import { readTensorFile, TensorFileHasher, type TensorFileHeader } from '../data/tensor-file.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
 import { MAGIC, unsealFileToMemory } from '../seal/index.js';
-import { openRegular, readWholeFile } from '../store/index.js';
+import { openRegular, type ProgressWatch, readWholeFile } from '../store/index.js';
 import type { Dataset } from '../train/index.js';
 import type { RunConfig } from './run-config.js';
 
@@ -107,9 +107,12 @@ export type ProvidersSoon = readonly KeyProvider[] | PromiseLike<readonly KeyPro
 export async function readInput(
   path: string,
   providers: ProvidersSoon,
+  watch?: ProgressWatch,
 ): Promise<{ bytes: Buffer; sealed: boolean }> {
-  if (await isSealed(path)) return { bytes: await unsealFileToMemory(path, { providers }), sealed: true };
-  return { bytes: await readWholeFile(path), sealed: false };
+  const w = watch ? { watch } : {};
+  if (await isSealed(path))
+    return { bytes: await unsealFileToMemory(path, { providers, ...w }), sealed: true };
+  return { bytes: await readWholeFile(path, w), sealed: false };
 }
 
 /**
@@ -117,7 +120,15 @@ export async function readInput(
  * `labels` int32 (classes) or float32 (targets), checked by the tensor-file reader.
  */
 export async function loadSplit(path: string, providers: ProvidersSoon): Promise<LoadedSplit> {
-  const { bytes, sealed } = await readInput(path, providers);
+  // The file is hashed as its bytes become final (read, or decrypted and authenticated), while
+  // the rest is still being read or decrypted on the thread pool: not in a second pass.
+  let hasher: TensorFileHasher | undefined;
+  const watch: ProgressWatch = (buffer) => {
+    const h = new TensorFileHasher(buffer);
+    hasher = h;
+    return (end) => h.advance(end);
+  };
+  const { bytes, sealed } = await readInput(path, providers, watch);
   let wiped = false;
   let zeroed = 0; // bytes[0, zeroed) are zeros already
   const wipe = () => {
@@ -137,7 +148,7 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
   };
   let dataset: Dataset = { features: new Float32Array(0), labels: new Int32Array(0), rows: 0 };
   try {
-    const file = readTensorFile(bytes, { source: path });
+    const file = readTensorFile(bytes, { source: path, ...(hasher ? { hashed: hasher } : {}) });
     const features = file.tensors.get('features');
     const labels = file.tensors.get('labels');
     if (features?.dtype !== 'float32' || !labels || (labels.dtype !== 'int32' && labels.dtype !== 'float32'))

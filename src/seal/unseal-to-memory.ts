@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { fromFsError } from '../errors/index.js';
 import type { KeyProvider } from '../kms/index.js';
+import { type ProgressWatch, prefixOfPieces } from '../store/index.js';
 import { blockChunks } from './internal/body-digest.js';
 import { batchDepth, engineOptions } from './internal/context.js';
 import { classifyFailure, truncated } from './internal/engine.js';
@@ -31,6 +32,12 @@ export interface UnsealToMemoryOptions {
   readonly name?: string;
   /** Batches decrypted at once (default 4): 1 uses one core. */
   readonly concurrency?: number;
+  /**
+   * Told of the plaintext's buffer once its size is known, it returns what to call each time the
+   * plaintext [0, `end`) is final (authenticated): e.g. to hash it while later batches decrypt.
+   * If the file then fails to open, the buffer is zeroed and the error thrown all the same.
+   */
+  readonly watch?: ProgressWatch;
 }
 
 /** A promise with its settle functions, observed so that an unawaited rejection is harmless. */
@@ -130,6 +137,8 @@ async function openShifted(
   const opts = engineOptions(opened.payloadKey, cs, o.name, { concurrency: o.concurrency });
   const bodyLength = buf.length - offset;
   const done = Array.from({ length: batches }, deferred);
+  const total = layout.plaintextLength;
+  const batchOpen = prefixOfPieces(per * cs, total, o.watch?.(buf.subarray(0, total)));
   await forEachBatch(batches, opts.depth, async (i) => {
     try {
       await reader.batch(i);
@@ -148,6 +157,7 @@ async function openShifted(
       const failed = await opts.cipher.openAsync(opts.key, sealed, plain, cs, i * per, last);
       if (failed >= 0) throw await classifyFailure(opts, sealed, failed, chunks, i * per, last);
       done[i]?.resolve();
+      batchOpen(i);
     } catch (error) {
       done[i]?.reject(error); // a later batch waiting for this one stops too
       throw error;
@@ -158,6 +168,7 @@ async function openShifted(
 interface Settings {
   readonly name: string;
   readonly concurrency: number | undefined;
+  readonly watch: ProgressWatch | undefined;
 }
 
 /**
@@ -220,6 +231,7 @@ export async function unsealFileToMemory(path: string, options: UnsealToMemoryOp
     await openShifted(body.bytes, body.reader, opened, body.layout, {
       name,
       concurrency: options.concurrency,
+      watch: options.watch,
     });
     return body.bytes.subarray(0, body.layout.plaintextLength);
   } catch (error) {

@@ -15,7 +15,10 @@ const PIECE_BYTES = 16 * 1024 * 1024;
  *   `ERR_IO_FAILED` for a file too large for one buffer, …), or `ERR_IO_CHANGED` when the file
  *   ends early.
  */
-export async function readWholeFile(path: string): Promise<Buffer> {
+export async function readWholeFile(
+  path: string,
+  options: { readonly watch?: ProgressWatch } = {},
+): Promise<Buffer> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
@@ -28,7 +31,7 @@ export async function readWholeFile(path: string): Promise<Buffer> {
     if (!info.isFile()) return await readFile(handle);
     // Not from the shared pool: the caller wipes this buffer, and nothing else lives in it.
     bytes = Buffer.allocUnsafeSlow(info.size);
-    await readFileInto(handle, bytes, path);
+    await readFileInto(handle, bytes, path, options.watch?.(bytes));
     return bytes;
   } catch (error) {
     bytes?.fill(0);
@@ -39,16 +42,50 @@ export async function readWholeFile(path: string): Promise<Buffer> {
 }
 
 /**
+ * Told of a buffer being filled front to back (`watch(buffer)`), it returns what to call each
+ * time the bytes [0, `end`) have become final: e.g. to hash them while the rest is on its way.
+ */
+export type ProgressWatch = (buffer: Buffer) => (end: number) => void;
+
+/**
+ * For work done in pieces of `size` bytes that finish in any order: the returned function marks
+ * piece `i` done and, when that grows the run of done pieces from the start, calls `advance` with
+ * where the run now ends (at most `total`).
+ */
+export function prefixOfPieces(
+  size: number,
+  total: number,
+  advance: ((end: number) => void) | undefined,
+): (i: number) => void {
+  const done: boolean[] = [];
+  let prefix = 0; // pieces [0, prefix) are done
+  return (i) => {
+    done[i] = true;
+    if (i !== prefix) return;
+    while (done[prefix]) prefix++;
+    advance?.(Math.min(total, prefix * size));
+  };
+}
+
+/**
  * Fills `target` with the open file's bytes from its start, in 16 MiB pieces read side by side
  * on the thread pool (two cores copy and fault the pages in, where one read uses one). Every read
- * has ended when this settles, whichever failed first.
+ * has ended when this settles, whichever failed first. `advance`, when given, is called with the
+ * end of the longest filled prefix each time it grows.
  *
  * @throws {SealtrainError} `ERR_IO_CHANGED` naming `path` when the file ends before `target` is
  *   full; a file-system error as it came (the caller names it).
  */
-export async function readFileInto(handle: FileHandle, target: Uint8Array, path: string): Promise<void> {
+export async function readFileInto(
+  handle: FileHandle,
+  target: Uint8Array,
+  path: string,
+  advance?: (end: number) => void,
+): Promise<void> {
   const pieces: Promise<void>[] = [];
+  const pieceDone = prefixOfPieces(PIECE_BYTES, target.length, advance);
   for (let from = 0; from < target.length; from += PIECE_BYTES) {
+    const i = from / PIECE_BYTES;
     const end = Math.min(target.length, from + PIECE_BYTES);
     pieces.push(
       (async () => {
@@ -62,6 +99,7 @@ export async function readFileInto(handle: FileHandle, target: Uint8Array, path:
             );
           done += bytesRead;
         }
+        pieceDone(i);
       })(),
     );
   }

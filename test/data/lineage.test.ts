@@ -19,9 +19,10 @@ import {
   verifyManifest,
   writeLineageManifest,
 } from '../../src/data/lineage.js';
-import { TensorFileWriter, tensorFileDigest } from '../../src/data/tensor-file.js';
+import { tensorFileDigest } from '../../src/data/tensor-file.js';
 import { isSealtrainError, type SealtrainError } from '../../src/errors/index.js';
 import { rejectsWith } from '../helpers/rejects.js';
+import { tensorFileBytes } from '../helpers/tensor-bytes.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
@@ -33,26 +34,7 @@ let unsigned: UnsignedLineageManifest;
 
 /** A tensor file's bytes, written through the writer. */
 async function tensorBytes(): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const writer = new TensorFileWriter(
-    {
-      split: 'train',
-      columns: ['x'],
-      labelColumn: 'y',
-      classes: ['a', 'b'],
-      tensors: [
-        { name: 'features', dtype: 'float32', shape: [2, 1] },
-        { name: 'labels', dtype: 'int32', shape: [2] },
-      ],
-    },
-    async (c) => {
-      chunks.push(c);
-    },
-  );
-  await writer.writeRows('features', Float32Array.of(0.5, 1.5));
-  await writer.writeRows('labels', Int32Array.of(0, 1));
-  await writer.finish();
-  return new Uint8Array(Buffer.concat(chunks));
+  return new Uint8Array((await tensorFileBytes(2)).bytes);
 }
 
 beforeEach(async () => {

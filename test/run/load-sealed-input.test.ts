@@ -18,6 +18,7 @@ import { LocalKeyring } from '../../src/kms/index.js';
 import { loadSplit, readInput } from '../../src/run/index.js';
 import { sealBuffer, unsealFileToMemory } from '../../src/seal/index.js';
 import { bodyOffset, DEFAULT_SLOT_SIZE } from '../../src/seal/internal/layout.js';
+import { tensorFileBytes } from '../helpers/tensor-bytes.js';
 
 // The first batch can be held back, so that later batches finish first.
 const hold = vi.hoisted(() => ({ firstBatchMs: 0 }));
@@ -114,6 +115,54 @@ afterEach(() => {
 });
 
 describe('unsealFileToMemory', () => {
+  it('tells a watcher of each authenticated prefix, in order, even when later batches finish first', async () => {
+    const path = await file('watched.sealed', sealed);
+    const watched = async (concurrency: number) => {
+      const seen: { end: number; ok: boolean }[] = [];
+      let view: Buffer | undefined;
+      const out = await unsealFileToMemory(path, {
+        providers: [ring],
+        concurrency,
+        watch: (buffer) => {
+          view = buffer;
+          return (end) => seen.push({ end, ok: buffer.subarray(0, end).equals(plaintext.subarray(0, end)) });
+        },
+      });
+      expect(view?.buffer).toBe(out.buffer);
+      expect(view?.length).toBe(plaintext.length);
+      expect(seen.every((x) => x.ok)).toBe(true);
+      expect(seen.at(-1)?.end).toBe(plaintext.length);
+      return seen.map((x) => x.end);
+    };
+    // One batch at a time: a prefix per batch, growing.
+    const one = await watched(1);
+    expect(one.length).toBeGreaterThan(2);
+    expect(one).toEqual([...one].sort((a, b) => a - b));
+    // The first batch held back: the later ones finish first, and nothing is told until it is in.
+    hold.firstBatchMs = 150;
+    try {
+      expect(await watched(4)).toEqual([plaintext.length]);
+    } finally {
+      hold.firstBatchMs = 0;
+    }
+  });
+
+  it('hashes a split while it decrypts: loadSplit gives the digest of the whole plaintext', async () => {
+    const { bytes: tensor, sha256 } = await tensorFileBytes(300_000);
+    const path = await file(
+      'split.tensor.sealed',
+      await sealBuffer(tensor, { recipients: ['local:owner'], providers: [ring], chunkSize: CHUNK }),
+    );
+    const split = await loadSplit(path, [ring]);
+    try {
+      expect(split.sealed).toBe(true);
+      expect(split.sha256).toBe(sha256);
+      expect(split.dataset.rows).toBe(300_000);
+    } finally {
+      split.wipe();
+    }
+  });
+
   it('returns the plaintext when the keys arrive after the file was read ahead', async () => {
     const path = await file('ok.sealed', sealed);
     let out: Buffer = Buffer.alloc(0);

@@ -1,0 +1,108 @@
+// A tensor file hashed while it arrives (TensorFileHasher) verifies exactly as one hashed whole:
+// the same digest, in whatever steps the bytes become final; a damaged tensor, a wrong checksum
+// or a malformed header are still caught and named; digests taken of another buffer, or of part
+// of this one, are not used. Through a run's loader, sealed and plain inputs are hashed this way.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  readTensorFile,
+  type TensorFileDescription,
+  TensorFileHasher,
+  TensorFileWriter,
+  tensorFileDigest,
+} from '../../src/data/tensor-file.js';
+import { isSealtrainError } from '../../src/errors/index.js';
+
+const description: TensorFileDescription = {
+  split: 'train',
+  columns: ['a', 'b', 'c', 'd'],
+  labelColumn: 'y',
+  classes: ['no', 'yes'],
+  tensors: [
+    { name: 'features', dtype: 'float32', shape: [500, 4] },
+    { name: 'labels', dtype: 'int32', shape: [500] },
+  ],
+};
+
+async function file(): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  const writer = new TensorFileWriter(description, async (c) => {
+    chunks.push(c);
+  });
+  await writer.writeRows(
+    'features',
+    Float32Array.from({ length: 2000 }, (_, i) => i / 7),
+  );
+  await writer.writeRows(
+    'labels',
+    Int32Array.from({ length: 500 }, (_, i) => i % 2),
+  );
+  await writer.finish();
+  return Buffer.concat(chunks);
+}
+
+/** Hashes `bytes` through a hasher advanced to each of `ends` (sorted), then to the end. */
+function hashedIn(bytes: Buffer, ends: number[]): TensorFileHasher {
+  const h = new TensorFileHasher(bytes);
+  for (const end of [...ends].sort((a, b) => a - b)) h.advance(end);
+  h.advance(bytes.length);
+  return h;
+}
+
+const reason = (run: () => unknown) => {
+  try {
+    run();
+  } catch (e) {
+    if (isSealtrainError(e)) return (e.details as { reason?: string }).reason;
+    throw e;
+  }
+  return 'none';
+};
+
+describe('TensorFileHasher', () => {
+  it('gives the digest of the whole file, however the bytes arrive', async () => {
+    const bytes = await file();
+    const whole = tensorFileDigest(bytes);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: bytes.length }), { maxLength: 12 }),
+        async (ends) => {
+          const hashed = hashedIn(bytes, ends);
+          expect(hashed.digests(bytes)?.file).toBe(whole);
+          expect(readTensorFile(bytes, { hashed }).sha256).toBe(whole);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('still names a damaged tensor and a wrong checksum', async () => {
+    const good = await file();
+    const damaged = Buffer.from(good);
+    const at = readTensorFile(good).header.tensors[1]?.offset ?? 0;
+    damaged[at + 3] = (damaged[at + 3] ?? 0) ^ 1;
+    expect(reason(() => readTensorFile(damaged, { hashed: hashedIn(damaged, [100, 5000]) }))).toBe(
+      'tensor-checksum',
+    );
+    const checksum = Buffer.from(good);
+    checksum[checksum.length - 1] = (checksum[checksum.length - 1] ?? 0) ^ 1;
+    expect(reason(() => readTensorFile(checksum, { hashed: hashedIn(checksum, [64]) }))).toBe('checksum');
+    const header = Buffer.from(good);
+    header[20] = 0x20; // inside the header JSON: no longer canonical
+    expect(reason(() => readTensorFile(header, { hashed: hashedIn(header, [10, 30]) }))).toBe('bad-header');
+  });
+
+  it('is ignored for another buffer, or before every byte was hashed', async () => {
+    const bytes = await file();
+    const other = Buffer.from(bytes);
+    const at = readTensorFile(bytes).header.tensors[0]?.offset ?? 0;
+    other[at] = (other[at] ?? 0) ^ 1;
+    // Digests of the intact copy must not vouch for the damaged one.
+    expect(reason(() => readTensorFile(other, { hashed: hashedIn(bytes, []) }))).toBe('tensor-checksum');
+    const partial = new TensorFileHasher(bytes);
+    partial.advance(bytes.length - 1);
+    expect(partial.digests(bytes)).toBeUndefined();
+    expect(readTensorFile(bytes, { hashed: partial }).sha256).toBe(tensorFileDigest(bytes));
+  });
+});
