@@ -1,20 +1,12 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { AuditSink } from '../../../audit/index.js';
-import { verifyAuditLog } from '../../../audit/index.js';
 import { prepareRuntimeKey } from '../../../broker/client/runtime-key.js';
 import { SealtrainError } from '../../../errors/index.js';
-import {
-  AlertEngine,
-  type AlertRecord,
-  type AlertRules,
-  type LiveAlerts,
-  loadAlertRules,
-  MONITOR_FILES,
-  RunMonitor,
-  type StopRequest,
-  WebhookSender,
-} from '../../../monitor/index.js';
+// The monitor's modules themselves, not its index: a run without --alerts does not load the alert
+// rules' YAML parser, the alert engine, charts or the report.
+import { RunMonitor } from '../../../monitor/run-monitor.js';
+import { MONITOR_FILES } from '../../../monitor/run-record.js';
 import {
   checkAgainstLineage,
   checkRecordedModel,
@@ -39,6 +31,7 @@ import {
 import { EXIT_INTERRUPTED } from '../../exit-codes.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
+import type { LiveRunAlerts } from './live-run-alerts.js';
 import { keysFor } from './train.js';
 
 /** A training progress bar on a terminal (nothing with --json or without a TTY). */
@@ -140,12 +133,16 @@ export async function trainWithConfig(
 ): Promise<number | undefined> {
   const { metricsPort, alerts, ...runFlags } = flags;
   // A bad rules file, a missing webhook secret or a port in use fail before any key is released.
-  const rules = alerts === undefined ? undefined : await loadAlertRules(alerts);
+  const alerting = alerts === undefined ? undefined : await import('./live-run-alerts.js');
+  const rules = alerting && alerts !== undefined ? await alerting.loadAlertRules(alerts) : undefined;
   const audit = await session.auditContext();
   // Alert lines go to stderr even with --json: they are for people, and stdout stays one object.
-  const live = rules
-    ? new LiveRunAlerts(rules, audit, session.auditDir, (line) => process.stderr.write(`${line}\n`))
-    : undefined;
+  const live =
+    rules && alerting
+      ? new alerting.LiveRunAlerts(rules, audit, session.auditDir, (line) =>
+          process.stderr.write(`${line}\n`),
+        )
+      : undefined;
   const monitor = new RunMonitor({
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     ...(live ? { alerts: (dir: string, manifest: RunManifest) => live.start(dir, manifest) } : {}),
@@ -158,76 +155,6 @@ export async function trainWithConfig(
     return await trainMonitored(session, out, config, runFlags, monitor, live, audit);
   } finally {
     await monitor.close();
-  }
-}
-
-/**
- * The run's alert rules, live: an engine made once the run folder exists (it writes
- * `alerts.jsonl` there), fed every metric, resource sample and audit event of the run, with the
- * home's audit log verified at the start; a `stop` action aborts the run between steps.
- */
-class LiveRunAlerts {
-  readonly stop = new AbortController();
-  stopped: StopRequest | undefined;
-  #engine: AlertEngine | undefined;
-
-  constructor(
-    readonly rules: AlertRules,
-    readonly audit: { readonly sink: AuditSink; readonly actor: string },
-    readonly auditDir: string,
-    readonly log: (line: string) => void,
-    /** When the command started: `run_longer_than_minutes` counts from here. */
-    readonly startedAt: Date = new Date(),
-  ) {}
-
-  /** The audit sink the run records through: each stored event is shown to the rules too. */
-  get sink(): AuditSink {
-    return {
-      record: async (event) => {
-        await this.audit.sink.record(event);
-        this.#engine?.observeAudit({ ...event, time: new Date().toISOString() });
-      },
-    };
-  }
-
-  /** The alerts that fired so far. */
-  fired(): AlertRecord[] {
-    return this.#engine?.fired() ?? [];
-  }
-
-  async start(dir: string, manifest: RunManifest): Promise<LiveAlerts> {
-    const engine = new AlertEngine(this.rules, {
-      actor: this.audit.actor,
-      sink: this.audit.sink,
-      alertsPath: join(dir, MONITOR_FILES.alerts),
-      ...(this.rules.webhooks.length > 0 ? { webhooks: new WebhookSender(this.rules.webhooks) } : {}),
-      log: this.log,
-      runId: manifest.run_id,
-      startedAt: this.startedAt,
-    });
-    engine.onStop((s) => {
-      this.stopped ??= s;
-      this.stop.abort();
-    });
-    this.#engine = engine;
-    try {
-      engine.observeAuditVerification(await verifyAuditLog(this.auditDir), this.auditDir);
-    } catch (error) {
-      await engine.close().catch(() => {});
-      throw error;
-    }
-    return {
-      observeMetric: (m) => engine.observeMetric(m),
-      observeResources: (r) => engine.observeResources(r),
-      tick: (now) => engine.tick(now),
-      close: async () => {
-        const summary = await engine.close();
-        if (summary && summary.undelivered > 0)
-          this.log(
-            `Warning: ${summary.undelivered} webhook delivery(ies) did not go through before the run ended.`,
-          );
-      },
-    };
   }
 }
 
