@@ -162,6 +162,7 @@ export class TensorFileHasher {
 
   /** Bytes [0, `end`) are final: hashes what is new. */
   advance(end: number): void {
+    if (this.#disposed || this.#done) return;
     const n = this.bytes.length;
     const to = Math.min(end, n);
     if (to <= this.#fed) return;
@@ -203,6 +204,19 @@ export class TensorFileHasher {
   }
 
   #done: { checked: Buffer; file: string; tensors: string[] } | undefined;
+  #disposed = false;
+
+  /**
+   * Finalizes every hash not yet finalized, so that no hash state keeps the last bytes it was fed
+   * (up to a block of plaintext each) after a failed read; later calls and digests are none.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#done) return;
+    this.#file.digest();
+    for (const t of this.#tensors ?? []) t.hash.digest();
+  }
 
   /** The digests once every byte of `bytes` (this hasher's own buffer) was hashed, else undefined. */
   digests(bytes: Uint8Array): { checked: Buffer; file: string; tensors: string[] } | undefined {
@@ -210,7 +224,8 @@ export class TensorFileHasher {
       bytes.buffer === this.bytes.buffer &&
       bytes.byteOffset === this.bytes.byteOffset &&
       bytes.length === this.bytes.length;
-    if (!same || this.#fed !== this.bytes.length || !this.#tensors || !this.#checked) return undefined;
+    if (this.#disposed || !same || this.#fed !== this.bytes.length || !this.#tensors || !this.#checked)
+      return undefined;
     this.#done ??= {
       checked: this.#checked,
       file: this.#file.digest('hex'),

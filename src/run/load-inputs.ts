@@ -128,7 +128,10 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
     hasher = h;
     return (end) => h.advance(end);
   };
-  const { bytes, sealed } = await readInput(path, providers, watch);
+  const { bytes, sealed } = await readInput(path, providers, watch).catch((error: unknown) => {
+    hasher?.dispose();
+    throw error;
+  });
   let wiped = false;
   let zeroed = 0; // bytes[0, zeroed) are zeros already
   const wipe = () => {
@@ -167,5 +170,7 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
   } catch (error) {
     wipe();
     throw error;
+  } finally {
+    hasher?.dispose();
   }
 }

@@ -105,4 +105,18 @@ describe('TensorFileHasher', () => {
     expect(partial.digests(bytes)).toBeUndefined();
     expect(readTensorFile(bytes, { hashed: partial }).sha256).toBe(tensorFileDigest(bytes));
   });
+
+  it('lets go of its hash state when disposed (a failed read): no digests after, twice is fine', async () => {
+    const bytes = await file();
+    const h = new TensorFileHasher(bytes);
+    h.advance(1000);
+    h.dispose();
+    h.dispose();
+    h.advance(bytes.length);
+    expect(h.digests(bytes)).toBeUndefined();
+    const done = hashedIn(bytes, []);
+    expect(readTensorFile(bytes, { hashed: done }).sha256).toBe(tensorFileDigest(bytes));
+    done.dispose();
+    expect(done.digests(bytes)).toBeUndefined();
+  });
 });
