@@ -90,7 +90,7 @@ async function osInfo(root: string): Promise<{ name: string; major: number; mino
   return { name: field('NAME') || 'Linux', major, minor };
 }
 
-/** Runs the TPM steps in order: one folder, one decryption at a time (they share a session file). */
+/** Runs the TPM steps in order: one folder, one decryption at a time (each flushes what the TPM holds after it). */
 class VtpmSession {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
