@@ -3,7 +3,12 @@ import { Agent } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import type { KeyClient } from '@azure/keyvault-keys';
 import type { AuditSink } from '../audit/index.js';
-import { type AttestedWorkload, attestWorkload, keyClientFor } from '../broker/client/attested-release.js';
+import {
+  type AttestedWorkload,
+  attestWorkload,
+  keyClientFor,
+  keyInVtpm,
+} from '../broker/client/attested-release.js';
 import { takeRuntimeKey } from '../broker/client/runtime-key.js';
 import { isSealtrainError, SealtrainError } from '../errors/index.js';
 import { type KeyProvider, parseAzureKvUri, ReleasedKeyProvider } from '../kms/index.js';
@@ -152,7 +157,9 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   // pool while the inputs are inspected and the broker is reached.
   // Key Vault (through MAA) wraps for RSA; the broker answers sealtrain's EC wrapping.
   const kind = o.broker?.maa ? 'rsa' : 'ec';
-  let runtimeKey = o.attestation || o.releaseOutputKey ? takeRuntimeKey(kind) : undefined;
+  // On an Azure CVM, MAA's path makes its key in the vTPM: no software key is made for nothing.
+  const inVtpm = o.broker?.maa !== undefined && (await keyInVtpm(o.collect));
+  let runtimeKey = (o.attestation || o.releaseOutputKey) && !inVtpm ? takeRuntimeKey(kind) : undefined;
   runtimeKey?.catch(() => {}); // awaited by the attestation, if one happens
   const targets = await inputTargets(o.inputs, o.attestation);
   const outputAzure = o.outputKey.startsWith('azurekv:') ? parseAzureKvUri(o.outputKey) : undefined;
@@ -192,14 +199,14 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   const host = new URL(vaultUrl).host;
   try {
     if (targets.length > 0 || o.releaseOutputKey) {
-      runtimeKey ??= takeRuntimeKey(kind);
+      if (!inVtpm) runtimeKey ??= takeRuntimeKey(kind);
       workload = await attestWorkload({
         vaultUrl,
         credential: o.broker.credential,
         agent,
         clientOptions,
         client: clientSoon,
-        runtimeKey,
+        ...(runtimeKey ? { runtimeKey } : {}),
         ...(maa ? { maa } : {}),
         ...(o.broker.ca ? { vaultCa: o.broker.ca } : {}),
         ...(o.sim ? { sim: o.sim } : {}),

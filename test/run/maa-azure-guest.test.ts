@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareAzureGuest } from '../../src/attest/azure-cvm/index.js';
 import type { AuditEvent } from '../../src/audit/index.js';
+import { keyInVtpm } from '../../src/broker/client/attested-release.js';
 import type { RunningBroker } from '../../src/broker/index.js';
 import { createCaCertificate, createServerCertificate } from '../../src/broker/tls/certificates.js';
 import { type KeyAccessOptions, openKeyAccess } from '../../src/run/index.js';
@@ -188,6 +189,15 @@ describe('attested release on an Azure confidential VM (MAA AzureGuest, vTPM-hel
       access.close();
     }
   }, 60_000);
+
+  it('makes no software runtime key where the vTPM holds it', async () => {
+    expect(await keyInVtpm({ root, tcti: swtpm.tcti })).toBe(true);
+    // A test standing in for the SEV-SNP hardware, or a machine with no vTPM: a software key.
+    expect(
+      await keyInVtpm({ root, snpReport: async () => ({ report: Buffer.alloc(0), certificates: {} }) }),
+    ).toBe(false);
+    expect(await keyInVtpm({ root: join(root, 'etc') })).toBe(false);
+  });
 
   it("is denied by the vault when the key's policy pins another image, and audited", async () => {
     const events: AuditEvent[] = [];

@@ -14,7 +14,7 @@ import {
 import { fetchAzureVcekChain } from '../../attest/collect/azure-thim.js';
 import { collectEvidence } from '../../attest/collect/collect-evidence.js';
 import { collectSnpReport, type SnpCollected } from '../../attest/collect/collect-snp.js';
-import { detectTee } from '../../attest/collect/detect.js';
+import { detectTee, type TeeDetection } from '../../attest/collect/detect.js';
 import { verifyMaaToken } from '../../attest/maa/index.js';
 import {
   MAA_API_VERSION,
@@ -224,9 +224,13 @@ export async function attestWorkload(
   // The ephemeral key is made on the thread pool (the slowest step by far) while the token, the
   // nonce and the broker's signing keys are fetched.
   const enc = options.enc ?? (options.maa ? DEFAULT_RELEASE_ENCRYPTION : ECDH_ES_RELEASE);
+  // With MAA the key is made only once the machine is known: an Azure CVM's is made in its vTPM.
+  if (options.maa) {
+    options.runtimeKey?.catch(() => {}); // awaited on the SevSnpVm path
+    return attestWithMaa(options, options.maa, base, enc, options.runtimeKey);
+  }
   const runtimeKey = options.runtimeKey ?? takeRuntimeKey(isRsaReleaseEncryption(enc) ? 'rsa' : 'ec');
   runtimeKey.catch(() => {}); // awaited below, after the token: observed meanwhile
-  if (options.maa) return attestWithMaa(options, options.maa, base, enc, runtimeKey);
   const scope = 'https://vault.azure.net/.default';
   const bearer = (await options.credential.getToken(scope))?.token;
   if (!bearer) throw new SealtrainError('ERR_BROKER_AUTH', 'The credential gave no token for the broker.');
@@ -278,7 +282,7 @@ async function attestWithMaa(
   maa: NonNullable<AttestedReleaseOptions['maa']>,
   base: string,
   enc: ReleaseEncryption,
-  runtimeKey: Promise<RuntimeKey>,
+  runtimeKey: Promise<RuntimeKey> | undefined,
 ): Promise<AttestedWorkload> {
   if (options.sim)
     throw new SealtrainError(
@@ -297,13 +301,11 @@ async function attestWithMaa(
     options.client ?? keyClientFor(base, options.credential, options.clientOptions),
   );
   clientSoon.catch(() => {}); // awaited after the attestation
-  if (!options.collect?.snpReport) {
-    const detection = await detectTee(options.collect?.root ? { root: options.collect.root } : {});
-    if (detection.platform === 'azure-cvm')
-      return attestAzureGuest(options, { ...maa, base: maaBase }, base, enc, clientSoon);
-    checkSnpGuest(detection);
-  }
-  const runtime = await runtimeKey;
+  const detection = await maaMachine(options.collect);
+  if (detection?.platform === 'azure-cvm')
+    return attestAzureGuest(options, { ...maa, base: maaBase }, base, enc, clientSoon);
+  if (detection) checkSnpGuest(detection);
+  const runtime = await (runtimeKey ?? takeRuntimeKey('rsa'));
   checkRuntimeFits(runtime, enc);
   const data = maaRuntimeData(runtime.publicKey, randomBytes(32));
   const snp = options.collect?.snpReport
@@ -483,8 +485,22 @@ async function checkMaaToken(
   return result.claims as Record<string, unknown>;
 }
 
+/** The machine MAA evidence comes from; none when a test stands in for the SEV-SNP hardware. */
+function maaMachine(collect: CollectOverrides | undefined): Promise<TeeDetection | undefined> {
+  if (collect?.snpReport) return Promise.resolve(undefined);
+  return detectTee(collect?.root ? { root: collect.root } : {});
+}
+
+/**
+ * Whether an attestation through MAA holds its key in the vTPM (an Azure confidential VM, MAA's
+ * AzureGuest path) rather than in this process: then no software runtime key is needed.
+ */
+export async function keyInVtpm(collect?: CollectOverrides): Promise<boolean> {
+  return (await maaMachine(collect))?.platform === 'azure-cvm';
+}
+
 /** Refuses a machine whose SEV-SNP report MAA cannot get from configfs-tsm. */
-function checkSnpGuest(detection: Awaited<ReturnType<typeof detectTee>>): void {
+function checkSnpGuest(detection: TeeDetection): void {
   if (detection.platform !== 'sevsnp' || !detection.supported)
     throw new SealtrainError(
       detection.platform === 'none' ? 'ERR_ATTEST_NO_TEE' : 'ERR_ATTEST_UNSUPPORTED',

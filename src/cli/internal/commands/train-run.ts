@@ -67,8 +67,10 @@ function trainingBar(out: Output) {
  * step of the release then runs while the config, the inputs and the broker are being reached.
  */
 function attestSoon(config: RunConfig, opensOutputs: boolean): void {
+  // With MAA, reading the config started the key when this machine needs one (not in a vTPM).
+  if (config.security.maa) return;
   if (config.security.attestation || (opensOutputs && config.security.key.startsWith('azurekv:')))
-    prepareRuntimeKey(config.security.maa ? 'rsa' : 'ec');
+    prepareRuntimeKey('ec');
 }
 
 /** `data.lineage_key`'s signed manifest, verified before any key is released; none without one. */

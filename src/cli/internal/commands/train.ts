@@ -36,8 +36,13 @@ export async function loadRunConfig(path: string | undefined): Promise<RunConfig
   // A config that attests (the default) starts the attestation's ephemeral key now: making it is
   // the slowest step of the release, and loading the run module takes about as long.
   const security = (value as { security?: { attestation?: unknown; maa?: unknown } } | null)?.security;
-  if (security?.attestation !== false)
-    (await import('../../../broker/client/runtime-key.js')).prepareRuntimeKey(security?.maa ? 'rsa' : 'ec');
+  // Through MAA on an Azure CVM the key is made in the vTPM instead.
+  if (security?.attestation !== false) {
+    const { prepareRuntimeKey } = await import('../../../broker/client/runtime-key.js');
+    if (!security?.maa) prepareRuntimeKey('ec');
+    else if (!(await (await import('../../../broker/client/attested-release.js')).keyInVtpm()))
+      prepareRuntimeKey('rsa');
+  }
   return (await runModule()).parseRunConfig(value, path);
 }
 
