@@ -7,11 +7,14 @@ export const READ_NONBLOCK = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 /**
  * Opens `path` for reading, refusing anything but a regular file (a directory, a device, a named
- * pipe) without waiting on it. Errors name the file and say what could not be done (`action`).
+ * pipe) without waiting on it. Errors name the file and say what could not be done (`action`);
+ * with `folder: 'usage'` a folder is the caller's mistake (`ERR_USAGE_INVALID`), as for a command
+ * that names one file.
  */
 export async function openRegular(
   path: string,
   action: string,
+  options: { readonly folder?: 'usage' } = {},
 ): Promise<{ handle: FileHandle; size: number }> {
   let handle: FileHandle;
   try {
@@ -21,6 +24,10 @@ export async function openRegular(
   }
   try {
     const info = await handle.stat();
+    if (info.isDirectory() && options.folder === 'usage')
+      throw new SealtrainError('ERR_USAGE_INVALID', `Cannot ${action} ${path}: it is a folder, not a file.`, {
+        details: { path },
+      });
     if (!info.isFile()) {
       throw new SealtrainError('ERR_IO_FAILED', `Cannot ${action} ${path}: it is not a regular file.`, {
         details: { path },

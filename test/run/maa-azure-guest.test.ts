@@ -227,6 +227,23 @@ describe('attested release on an Azure confidential VM (MAA AzureGuest, vTPM-hel
     expect(await vtpmFolders()).toEqual(folders);
   }, 60_000);
 
+  it('names a vTPM without its AK certificate, asks MAA nothing and leaves no working folder', async () => {
+    const saved = join(swtpm.stateDir, 'ak-cert.kept');
+    await swtpm.tpm('tpm2_nvread', '-C', 'o', '-o', saved, '0x01c101d0');
+    await swtpm.tpm('tpm2_nvundefine', '-C', 'o', '0x01c101d0');
+    const folders = await vtpmFolders();
+    const before = maa.issued();
+    try {
+      const e = await openKeyAccess(options([input], [])).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'ERR_ATTEST_COLLECT_FAILED' });
+      expect(String((e as Error).message)).toContain('0x01c101d0');
+      expect(maa.issued()).toBe(before);
+      expect(await vtpmFolders()).toEqual(folders);
+    } finally {
+      await swtpm.writeNv('0x01c101d0', await readFile(saved));
+    }
+  }, 60_000);
+
   it('stops at MAA when the AK certificate is not from the trusted CA', async () => {
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const saved = join(swtpm.stateDir, 'ak-cert.saved');

@@ -67,8 +67,11 @@ export interface AzureGuestOptions {
   readonly root?: string;
   /** `ClientPayload`: string values MAA copies to `x-ms-runtime.client-payload`, base64-encoded. */
   readonly clientPayload: Readonly<Record<string, string>>;
-  /** The VCEK, and the ASK and ARK when THIM sent them (the pinned AMD ones complete the chain). */
-  readonly certificates: SnpCertificates;
+  /**
+   * The VCEK, and the ASK and ARK when THIM sent them (the pinned AMD ones complete the chain); may
+   * be on its way while the vTPM works.
+   */
+  readonly certificates: SnpCertificates | Promise<SnpCertificates>;
 }
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
@@ -237,21 +240,13 @@ export async function prepareAzureGuest(options: AzureGuestOptions): Promise<Azu
   const s = new VtpmSession(run, dir);
   try {
     const root = options.root ?? '/';
-    const index = (n: number) => hex(n);
-    await s.tool(
-      'tpm2_nvread',
-      ['-C', 'o', '-o', s.file('hcl.bin'), index(VTPM_HCL_REPORT_INDEX)],
-      `read the HCL report from NV index ${index(VTPM_HCL_REPORT_INDEX)}`,
-    );
-    const hcl = parseHclReport(await readFile(s.file('hcl.bin')));
-    await s.tool(
-      'tpm2_nvread',
-      ['-C', 'o', '-o', s.file('ak.crt'), index(VTPM_AK_CERT_INDEX)],
-      `read the attestation key's certificate from NV index ${index(VTPM_AK_CERT_INDEX)}`,
-    );
+    const nvRead = (index: number, what: string) =>
+      s.tool('tpm2_nvread', ['-C', 'o', hex(index)], `read ${what} from NV index ${hex(index)}`);
+    const hcl = parseHclReport(await nvRead(VTPM_HCL_REPORT_INDEX, 'the HCL report'));
+    const akCert = await nvRead(VTPM_AK_CERT_INDEX, "the attestation key's certificate");
     await s.tool(
       'tpm2_readpublic',
-      ['-c', index(VTPM_AK_HANDLE), '-o', s.file('ak.pub')],
+      ['-c', hex(VTPM_AK_HANDLE), '-o', s.file('ak.pub')],
       'read the attestation key',
     );
     const q = await quote(run, dir, { pcrs: AZURE_GUEST_PCRS, format: 'plain' });
@@ -259,6 +254,7 @@ export async function prepareAzureGuest(options: AzureGuestOptions): Promise<Azu
     const enc = await makeEncryptionKey(s, q.pcrs);
     const publicKey = parseTpmRsaPublic(enc.pub, 'EncKeyPub').publicKey;
     const os = await osInfo(root);
+    const certificates = await options.certificates;
     const tcgLog = await readFile(join(root, TCG_LOG)).catch(() => Buffer.alloc(0));
     const info = {
       AttestationProtocolVersion: '2.0',
@@ -272,7 +268,7 @@ export async function prepareAzureGuest(options: AzureGuestOptions): Promise<Azu
         Object.entries(options.clientPayload).map(([k, v]) => [k, b64(Buffer.from(v))]),
       ),
       TpmInfo: {
-        AikCert: b64(await readFile(s.file('ak.crt'))),
+        AikCert: b64(akCert),
         AikPub: b64(await readFile(s.file('ak.pub'))),
         PcrQuote: b64(q.message),
         PcrSignature: b64(q.signature),
@@ -289,7 +285,7 @@ export async function prepareAzureGuest(options: AzureGuestOptions): Promise<Azu
             Buffer.from(
               JSON.stringify({
                 SnpReport: b64url(hcl.snpReport),
-                VcekCertChain: b64(Buffer.from(maaCertChain(hcl.snpReport, options.certificates))),
+                VcekCertChain: b64(Buffer.from(maaCertChain(hcl.snpReport, certificates))),
               }),
             ),
           ),

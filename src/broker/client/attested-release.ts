@@ -416,12 +416,13 @@ async function attestAzureGuest(
       "MAA needs the VM's VCEK, which an Azure confidential VM gets from THIM: it cannot be turned off with MAA.",
       { details: { field: 'thim' } },
     );
-  const thim = await fetchAzureVcekChain(collect?.thim ?? {});
-  const certificates = {
+  // THIM answers while the vTPM works.
+  const certificates = fetchAzureVcekChain(collect?.thim ?? {}).then((thim) => ({
     vcek: thim.vcek,
     ...(thim.chain[0] ? { ask: thim.chain[0] } : {}),
     ...(thim.chain[1] ? { ark: thim.chain[1] } : {}),
-  };
+  }));
+  certificates.catch(() => {}); // awaited by prepareAzureGuest
   const nonce = randomBytes(32).toString('base64url');
   const request = await prepareAzureGuest({
     clientPayload: { nonce },
@@ -485,10 +486,20 @@ async function checkMaaToken(
   return result.claims as Record<string, unknown>;
 }
 
+/** Each file-system root's detection: a run asks up to three times (CLI, key access, attestation). */
+const detections = new Map<string, Promise<TeeDetection>>();
+
 /** The machine MAA evidence comes from; none when a test stands in for the SEV-SNP hardware. */
 function maaMachine(collect: CollectOverrides | undefined): Promise<TeeDetection | undefined> {
   if (collect?.snpReport) return Promise.resolve(undefined);
-  return detectTee(collect?.root ? { root: collect.root } : {});
+  const root = collect?.root ?? '/';
+  let found = detections.get(root);
+  if (!found) {
+    found = detectTee(collect?.root ? { root: collect.root } : {});
+    detections.set(root, found);
+    found.catch(() => detections.delete(root));
+  }
+  return found;
 }
 
 /**

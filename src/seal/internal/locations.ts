@@ -1,6 +1,6 @@
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { fromFsError, SealtrainError } from '../../errors/index.js';
-import { AtomicFile, BlobStore, type BlobStoreOptions, READ_NONBLOCK } from '../../store/index.js';
+import { AtomicFile, BlobStore, type BlobStoreOptions, openRegular } from '../../store/index.js';
 import type { ByteSource } from './io.js';
 
 /**
@@ -38,29 +38,8 @@ function endsEarly(name: string): SealtrainError {
  * Opens a local file for reading, refusing folders, and anything else that is not a regular file
  * (a named pipe, a device) without waiting on it.
  */
-export async function openLocalFile(path: string): Promise<{ handle: FileHandle; size: number }> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, READ_NONBLOCK);
-  } catch (error) {
-    throw fromFsError(error, 'read', path);
-  }
-  const info = await handle.stat();
-  if (!info.isFile()) {
-    await handle.close();
-    if (info.isDirectory())
-      throw new SealtrainError('ERR_USAGE_INVALID', `Cannot read ${path}: it is a folder, not a file.`, {
-        details: { path },
-      });
-    throw new SealtrainError(
-      'ERR_IO_FAILED',
-      `Cannot read ${path}: it is not a regular file (a named pipe or a device).`,
-      {
-        details: { path },
-      },
-    );
-  }
-  return { handle, size: info.size };
+export function openLocalFile(path: string): Promise<{ handle: FileHandle; size: number }> {
+  return openRegular(path, 'read', { folder: 'usage' });
 }
 
 /** A local file as a {@link RandomAccessSource}. */
