@@ -361,3 +361,29 @@ export async function vaultTrusting(
     otherInput: await seal(secret, 'other-image-key', 'other.sealed'),
   };
 }
+
+/**
+ * Stand-ins that sign properly but whose `x-ms-runtime` is not what the workload sent: another
+ * key (named `kid`) in place of its own, another key beside its own, or another nonce.
+ */
+export async function startRuntimeSwappers(
+  options: Omit<Parameters<typeof startMaaStandIn>[0], 'tamper'>,
+  kid: string,
+): Promise<MaaStandIn[]> {
+  const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+  const strangerKey = { ...stranger, kid, key_ops: ['encrypt'] };
+  type Runtime = { keys: object[]; 'client-payload': object };
+  const edits = [
+    (r: Runtime) => ({ ...r, keys: [strangerKey] }),
+    (r: Runtime) => ({ ...r, keys: [...r.keys, strangerKey] }),
+    (r: Runtime) => ({ ...r, 'client-payload': { nonce: Buffer.from('another nonce').toString('base64') } }),
+  ];
+  return Promise.all(
+    edits.map((edit) =>
+      startMaaStandIn({
+        ...options,
+        tamper: (c) => ({ ...c, 'x-ms-runtime': edit(c['x-ms-runtime'] as Runtime) }),
+      }),
+    ),
+  );
+}

@@ -31,7 +31,12 @@ import { unsealBuffer } from '../../src/seal/index.js';
 import { hclWith } from '../attest/azure-cvm/fixture.js';
 import type { snpTestPki } from '../attest/gen/snp/pki.mjs';
 import { StaticToken, tempDir } from '../broker/helpers.js';
-import { type MaaStandIn, startMaaStandIn, vaultTrusting } from '../helpers/maa-standin.js';
+import {
+  type MaaStandIn,
+  startMaaStandIn,
+  startRuntimeSwappers,
+  vaultTrusting,
+} from '../helpers/maa-standin.js';
 import { MILAN_TCB, milanPki, milanReport } from '../helpers/snp-milan.js';
 import { type Swtpm, startSwtpm } from '../helpers/swtpm.js';
 
@@ -112,23 +117,8 @@ beforeAll(async () => {
   cleanups.push(() => misdirected.close());
   // Sign properly, but x-ms-runtime names another key in place of the vTPM's, another key beside
   // it, or another nonce.
-  const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
-  const strangerKey = { kid: 'TpmEphemeralEncryptionKey', key_ops: ['encrypt'], ...stranger };
-  type Runtime = { keys: object[]; 'client-payload': object };
-  swappers = [];
-  for (const edit of [
-    (r: Runtime) => ({ ...r, keys: [strangerKey] }),
-    (r: Runtime) => ({ ...r, keys: [...r.keys, { ...strangerKey, kid: 'other' }] }),
-    (r: Runtime) => ({ ...r, 'client-payload': { nonce: Buffer.from('another nonce').toString('base64') } }),
-  ]) {
-    const m = await startMaaStandIn({
-      roots: pki.roots,
-      akCa: akCaPem,
-      tamper: (c) => ({ ...c, 'x-ms-runtime': edit(c['x-ms-runtime'] as Runtime) }),
-    });
-    cleanups.push(() => m.close());
-    swappers.push(m);
-  }
+  swappers = await startRuntimeSwappers({ roots: pki.roots, akCa: akCaPem }, 'TpmEphemeralEncryptionKey');
+  for (const m of swappers) cleanups.push(() => m.close());
   thimUrl = await startThim();
   const t = await tempDir();
   cleanups.push(t.cleanup);

@@ -15,7 +15,12 @@ import { type KeyAccessOptions, openKeyAccess, parseRunConfig } from '../../src/
 import { unsealBuffer } from '../../src/seal/index.js';
 import { signSnpReport, type snpTestPki } from '../attest/gen/snp/pki.mjs';
 import { StaticToken, tempDir } from '../broker/helpers.js';
-import { type MaaStandIn, startMaaStandIn, vaultTrusting } from '../helpers/maa-standin.js';
+import {
+  type MaaStandIn,
+  startMaaStandIn,
+  startRuntimeSwappers,
+  vaultTrusting,
+} from '../helpers/maa-standin.js';
 import { MILAN_TCB, milanPki, milanReport } from '../helpers/snp-milan.js';
 
 const TCB = MILAN_TCB;
@@ -68,23 +73,8 @@ beforeAll(async () => {
   cleanups.push(() => forger.close());
   // Signs properly, but its x-ms-runtime is not what was sent: another key in place of ours, one
   // after ours (the vault might wrap for either), or another nonce.
-  const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
-  const strangerKey = { ...stranger, kid: 'runtime', key_ops: ['encrypt'] };
-  const runtimeOf = (c: Record<string, unknown>) =>
-    c['x-ms-runtime'] as { keys: object[]; 'client-payload': object };
-  swappers = [];
-  for (const edit of [
-    (r: ReturnType<typeof runtimeOf>) => ({ ...r, keys: [strangerKey] }),
-    (r: ReturnType<typeof runtimeOf>) => ({ ...r, keys: [...r.keys, strangerKey] }),
-    (r: ReturnType<typeof runtimeOf>) => ({ ...r, 'client-payload': { nonce: 'AAAA' } }),
-  ]) {
-    const m = await startMaaStandIn({
-      roots: pki.roots,
-      tamper: (c) => ({ ...c, 'x-ms-runtime': edit(runtimeOf(c)) }),
-    });
-    cleanups.push(() => m.close());
-    swappers.push(m);
-  }
+  swappers = await startRuntimeSwappers({ roots: pki.roots }, 'runtime');
+  for (const m of swappers) cleanups.push(() => m.close());
   // Signs properly, but names another issuer than the one the workload asked.
   elsewhere = await startMaaStandIn({
     roots: pki.roots,
