@@ -154,18 +154,17 @@ class VtpmSession {
  * one tool run (`-p pcr:…`): a policy session would not outlive its process behind a resource
  * manager such as `/dev/tpmrm0`.
  */
-async function tpmDecrypt(s: VtpmSession, block: Buffer, scheme: string, n: number): Promise<Buffer> {
-  const input = s.file(`block-${n}.bin`);
-  await writeFile(input, block, { mode: 0o600 });
+async function tpmDecrypt(s: VtpmSession, block: Buffer, scheme: string): Promise<Buffer> {
   try {
+    // The ciphertext goes in on standard input, the plaintext comes out on standard output.
     return await s.tool(
       'tpm2_rsadecrypt',
-      ['-c', s.file('enc.ctx'), '-p', `pcr:${pcrList(AZURE_GUEST_PCRS)}`, '-s', scheme, input],
+      ['-c', s.file('enc.ctx'), '-p', `pcr:${pcrList(AZURE_GUEST_PCRS)}`, '-s', scheme],
       'decrypt with the vTPM encryption key',
+      block,
     );
   } finally {
     await s.flush().catch(() => {});
-    await rm(input, { force: true });
   }
 }
 
@@ -293,11 +292,10 @@ export async function prepareAzureGuest(options: AzureGuestOptions): Promise<Azu
         },
       },
     };
-    let n = 0;
     const key: VtpmEncryptionKey = {
       publicKey,
-      oaepDecrypt: (block, hash) => s.serial(() => tpmDecrypt(s, block, `oaep-${hash}`, n++)),
-      rsaesDecrypt: (block) => s.serial(() => tpmDecrypt(s, block, 'rsaes', n++)),
+      oaepDecrypt: (block, hash) => s.serial(() => tpmDecrypt(s, block, `oaep-${hash}`)),
+      rsaesDecrypt: (block) => s.serial(() => tpmDecrypt(s, block, 'rsaes')),
       close: () => s.close(),
     };
     return { body: { AttestationInfo: b64url(Buffer.from(JSON.stringify(info))) }, key };
