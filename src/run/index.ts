@@ -34,7 +34,13 @@ export {
   openTrustedLineage,
   type TrustedLineage,
 } from './input-lineage.js';
-export { type BrokerAccess, type KeyAccess, type KeyAccessOptions, openKeyAccess } from './key-access.js';
+export {
+  type BrokerAccess,
+  type KeyAccess,
+  type KeyAccessOptions,
+  type KeyAccessSoon,
+  openKeyAccess,
+} from './key-access.js';
 export {
   isSealed,
   type LoadedSplit,

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { Agent } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
-import type { KeyClient } from '@azure/keyvault-keys';
+import type { KeyClient, KeyClientOptions } from '@azure/keyvault-keys';
 import type { AuditSink } from '../audit/index.js';
 import {
   type AttestedWorkload,
@@ -9,7 +9,7 @@ import {
   keyClientFor,
   keyInVtpm,
 } from '../broker/client/attested-release.js';
-import { takeRuntimeKey } from '../broker/client/runtime-key.js';
+import { type RuntimeKey, takeRuntimeKey } from '../broker/client/runtime-key.js';
 import { isSealtrainError, SealtrainError } from '../errors/index.js';
 import { type KeyProvider, parseAzureKvUri, ReleasedKeyProvider } from '../kms/index.js';
 import { inspectFile } from '../seal/index.js';
@@ -106,8 +106,9 @@ async function inputTargets(inputs: readonly string[], attestation: boolean): Pr
 
 /**
  * The one vault this run trusts: `security.key`'s when it is an `azurekv:` key, else
- * `security.broker.url`. An input that names another vault is refused before any token is sent
- * anywhere: whoever can write the disk must not choose where the workload's credential goes.
+ * `security.broker.url`. An input that names another vault is refused before any key is asked
+ * for, and no token or evidence ever goes to it: whoever can write the disk must not choose where
+ * the workload's credential goes.
  */
 function trustedVault(o: KeyAccessOptions, targets: readonly AzureTarget[]): string {
   const configured = o.outputKey.startsWith('azurekv:')
@@ -147,12 +148,112 @@ async function recordRelease(
 }
 
 /**
+ * {@link openKeyAccess}'s answer: the keys once all are there, and, sooner, the providers that open
+ * the inputs.
+ */
+export interface KeyAccessSoon extends Promise<KeyAccess> {
+  /**
+   * Resolves once every input key is released, before the output key's public part is read: a
+   * run decrypts its inputs meanwhile. Its providers are the final ones; the output key's public
+   * part is added to them later. The promise it extends carries any error, this one's too.
+   */
+  readonly inputProviders: Promise<readonly KeyProvider[]>;
+}
+
+/**
  * Gets the keys a run needs: reads each sealed input's recipients, proves this TEE to the broker
  * once (evidence bound to a fresh nonce and an ephemeral key), releases every `azurekv:` key
  * version named (and the output key when asked), and loads the output key's public part to wrap
  * for. Key material stays in this process. Each release, allowed or refused, is audited.
  */
-export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
+export function openKeyAccess(o: KeyAccessOptions): KeyAccessSoon {
+  let inputsReady: (providers: readonly KeyProvider[]) => void = () => {};
+  let inputsFailed: (error: unknown) => void = () => {};
+  const inputProviders = new Promise<readonly KeyProvider[]>((resolve, reject) => {
+    inputsReady = resolve;
+    inputsFailed = reject;
+  });
+  inputProviders.catch(() => {}); // the whole answer carries the error to whoever awaits it
+  const all = openAll(o, inputsReady);
+  all.then((k) => inputsReady(k.providers), inputsFailed);
+  return Object.assign(all, { inputProviders });
+}
+
+/** What reaches the vault: its TLS agents, the SDK client, the output key's public part. */
+interface VaultConnection {
+  readonly vaultUrl: string;
+  readonly agent: Agent;
+  readonly maa: { readonly url: string; readonly agent: Agent } | undefined;
+  readonly clientOptions: KeyClientOptions;
+  readonly clientSoon: Promise<KeyClient>;
+  readonly publicSoon: Promise<{ version: string; publicKey: KeyObject }> | undefined;
+  close(): void;
+}
+
+function connect(
+  broker: BrokerAccess,
+  vaultUrl: string,
+  outputAzure: { readonly name: string } | undefined,
+): VaultConnection {
+  // One TLS connection for the nonce, the evidence, the public key and the releases; closed below.
+  const agent = new Agent({ keepAlive: true, ...(broker.ca ? { ca: broker.ca } : {}) });
+  const maa = broker.maa && {
+    url: broker.maa.url,
+    agent: new Agent({ keepAlive: true, ...(broker.maa.ca ? { ca: broker.maa.ca } : {}) }),
+  };
+  const clientOptions = {
+    agent,
+    // The challenge names vault.azure.net, not the broker's address: only for a broker we trust by CA.
+    disableChallengeResourceVerification: broker.ca !== undefined,
+    retryOptions: { maxRetries: 2 },
+  };
+  // One client for the output key's public part and the releases: one challenge round trip. The
+  // SDK loads while the attestation's first round trips (plain HTTPS) are in flight.
+  const clientSoon = keyClientFor(vaultUrl, broker.credential, clientOptions);
+  clientSoon.catch(() => {}); // awaited below
+  // The output key's public part needs no attestation: it is read while the TEE proves itself.
+  const publicSoon = outputAzure
+    ? clientSoon.then((client) => loadPublicKey(client, vaultUrl, outputAzure.name))
+    : undefined;
+  publicSoon?.catch(() => {}); // awaited after the releases, whose errors come first
+  return {
+    vaultUrl,
+    agent,
+    maa,
+    clientOptions,
+    clientSoon,
+    publicSoon,
+    close: () => {
+      agent.destroy();
+      maa?.agent.destroy();
+    },
+  };
+}
+
+function attest(
+  o: KeyAccessOptions,
+  c: VaultConnection,
+  runtimeKey: Promise<RuntimeKey> | undefined,
+): Promise<AttestedWorkload> {
+  const broker = o.broker as BrokerAccess;
+  return attestWorkload({
+    vaultUrl: c.vaultUrl,
+    credential: broker.credential,
+    agent: c.agent,
+    clientOptions: c.clientOptions,
+    client: c.clientSoon,
+    ...(runtimeKey ? { runtimeKey } : {}),
+    ...(c.maa ? { maa: c.maa } : {}),
+    ...(broker.ca ? { vaultCa: broker.ca } : {}),
+    ...(o.sim ? { sim: o.sim } : {}),
+    ...(o.collect ? { collect: o.collect } : {}),
+  });
+}
+
+async function openAll(
+  o: KeyAccessOptions,
+  inputsReady: (providers: readonly KeyProvider[]) => void,
+): Promise<KeyAccess> {
   // The ephemeral key of the attestation takes longest of anything here: it is made on the thread
   // pool while the inputs are inspected and the broker is reached.
   // Key Vault (through MAA) wraps for RSA; the broker answers sealtrain's EC wrapping.
@@ -161,57 +262,57 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   const inVtpm = o.broker?.maa !== undefined && (await keyInVtpm(o.collect));
   let runtimeKey = (o.attestation || o.releaseOutputKey) && !inVtpm ? takeRuntimeKey(kind) : undefined;
   runtimeKey?.catch(() => {}); // awaited by the attestation, if one happens
-  const targets = await inputTargets(o.inputs, o.attestation);
   const outputAzure = o.outputKey.startsWith('azurekv:') ? parseAzureKvUri(o.outputKey) : undefined;
+  const configured = outputAzure?.vaultUrl ?? o.broker?.url;
+  // When the run will attest whatever its inputs name (an attested run with inputs, or a release of
+  // the output key), it starts at once, to the vault the config names, while the inputs' recipients
+  // are read; those are checked against that vault before any key is asked for.
+  let early: { connection: VaultConnection; workload: Promise<AttestedWorkload> } | undefined;
+  if (
+    o.broker &&
+    configured !== undefined &&
+    ((o.attestation && o.inputs.length > 0) || (o.releaseOutputKey && outputAzure))
+  ) {
+    const connection = connect(o.broker, new URL(configured).origin, outputAzure);
+    const workload = attest(o, connection, runtimeKey);
+    workload.catch(() => {}); // awaited below, after the inputs' checks
+    early = { connection, workload };
+  }
+  let targets: AzureTarget[];
+  let vaultUrl: string | undefined;
+  try {
+    targets = await inputTargets(o.inputs, o.attestation);
+    if (targets.length > 0 || outputAzure) {
+      if (!o.broker)
+        throw new SealtrainError(
+          'ERR_USAGE_INVALID',
+          'azurekv: keys need security.broker (or Entra ID in Azure).',
+        );
+      vaultUrl = trustedVault(o, targets);
+    }
+  } catch (error) {
+    if (early) {
+      await early.workload.then(
+        (w) => w.close(),
+        () => {},
+      );
+      early.connection.close();
+    }
+    throw error;
+  }
   const local = o.localProviders ?? [];
-  if (targets.length === 0 && !outputAzure)
+  if (vaultUrl === undefined || !o.broker)
     return { providers: local, attestation: undefined, released: [], close: () => {} };
-  if (!o.broker)
-    throw new SealtrainError(
-      'ERR_USAGE_INVALID',
-      'azurekv: keys need security.broker (or Entra ID in Azure).',
-    );
-  const vaultUrl = trustedVault(o, targets);
-  // One TLS connection for the nonce, the evidence, the public key and the releases; closed below.
-  const agent = new Agent({ keepAlive: true, ...(o.broker.ca ? { ca: o.broker.ca } : {}) });
-  const maa = o.broker.maa && {
-    url: o.broker.maa.url,
-    agent: new Agent({ keepAlive: true, ...(o.broker.maa.ca ? { ca: o.broker.maa.ca } : {}) }),
-  };
-  const clientOptions = {
-    agent,
-    // The challenge names vault.azure.net, not the broker's address: only for a broker we trust by CA.
-    disableChallengeResourceVerification: o.broker.ca !== undefined,
-    retryOptions: { maxRetries: 2 },
-  };
-  // One client for the output key's public part and the releases: one challenge round trip. The
-  // SDK loads while the attestation's first round trips (plain HTTPS) are in flight.
-  const clientSoon = keyClientFor(vaultUrl, o.broker.credential, clientOptions);
-  clientSoon.catch(() => {}); // awaited below
-  // The output key's public part needs no attestation: it is read while the TEE proves itself.
-  const publicSoon = outputAzure
-    ? clientSoon.then((client) => loadPublicKey(client, vaultUrl, outputAzure.name))
-    : undefined;
-  publicSoon?.catch(() => {}); // awaited after the releases, whose errors come first
+  const c = early?.connection ?? connect(o.broker, vaultUrl, outputAzure);
   const provider = new ReleasedKeyProvider();
   const released: { uri: string; version: string }[] = [];
   let workload: AttestedWorkload | undefined;
   const host = new URL(vaultUrl).host;
   try {
-    if (targets.length > 0 || o.releaseOutputKey) {
+    if (early) workload = await early.workload;
+    else if (targets.length > 0 || o.releaseOutputKey) {
       if (!inVtpm) runtimeKey ??= takeRuntimeKey(kind);
-      workload = await attestWorkload({
-        vaultUrl,
-        credential: o.broker.credential,
-        agent,
-        clientOptions,
-        client: clientSoon,
-        ...(runtimeKey ? { runtimeKey } : {}),
-        ...(maa ? { maa } : {}),
-        ...(o.broker.ca ? { vaultCa: o.broker.ca } : {}),
-        ...(o.sim ? { sim: o.sim } : {}),
-        ...(o.collect ? { collect: o.collect } : {}),
-      });
+      workload = await attest(o, c, runtimeKey);
     }
     const wanted = [...targets];
     if (outputAzure && o.releaseOutputKey)
@@ -239,8 +340,10 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
         throw error;
       }
     }
-    if (outputAzure && publicSoon) {
-      const { version, publicKey } = await publicSoon;
+    // The inputs can be opened now; the output key's public part is needed only for the outputs.
+    inputsReady([provider, ...local]);
+    if (outputAzure && c.publicSoon) {
+      const { version, publicKey } = await c.publicSoon;
       provider.addPublic(`azurekv://${host}/keys/${outputAzure.name}`, version, publicKey);
     }
   } catch (error) {
@@ -249,8 +352,7 @@ export async function openKeyAccess(o: KeyAccessOptions): Promise<KeyAccess> {
   } finally {
     // On an Azure confidential VM this flushes the vTPM encryption key the releases were wrapped to.
     await workload?.close();
-    agent.destroy();
-    maa?.agent.destroy();
+    c.close();
   }
   return {
     providers: [provider, ...local],

@@ -13,7 +13,7 @@ import {
   type StepProgress,
 } from './epoch-loop.js';
 import { checkAgainstLineage, type TrustedLineage } from './input-lineage.js';
-import type { KeyAccess } from './key-access.js';
+import type { KeyAccess, KeyAccessSoon } from './key-access.js';
 import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
 import { MetricsLog, type RunMetric } from './metrics-log.js';
 import { type ModelCard, writeModelCard } from './model-card.js';
@@ -33,9 +33,10 @@ import {
 export interface TrainRunOptions extends BackendOptions {
   /**
    * Released and local keys (see `openKeyAccess`), or their promise: the inputs are read from disk
-   * while the release is under way, and nothing is created before it succeeds.
+   * while the release is under way, decrypted once their keys are there (a {@link KeyAccessSoon}'s
+   * `inputProviders`), and nothing is created before every key is.
    */
-  readonly keys: KeyAccess | Promise<KeyAccess>;
+  readonly keys: KeyAccess | Promise<KeyAccess> | KeyAccessSoon;
   readonly inputs: RunInputs;
   /** The data owner's signed lineage (`data.lineage_key`): every split must match it before training. */
   readonly lineage?: TrustedLineage;
@@ -131,7 +132,10 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
       `${config.source} sets data.lineage_key: pass the lineage openTrustedLineage verified, so that the data is checked against it.`,
     );
   const keysSoon = Promise.resolve(o.keys);
-  const providersSoon = keysSoon.then((k) => k.providers);
+  // Decryption starts once the input keys are there (openKeyAccess's `inputProviders`), not after
+  // the output key's public part too.
+  const early = (o.keys as Partial<KeyAccessSoon>).inputProviders;
+  const providersSoon = early ?? keysSoon.then((k) => k.providers);
   const loading = loadAll(o.inputs, providersSoon);
   // None may reject unobserved while another is awaited (Node would exit on it): a refused release
   // while a large input is still being read must end as the release's own error.

@@ -1,6 +1,8 @@
 // openKeyAccess reads the output key's public part while the TEE attests: the keys it returns
 // open the input and seal for the output key, a missing output key is still reported by name, and
-// a refused release is reported as such even when the output key is missing too.
+// a refused release is reported as such even when the output key is missing too. The inputs'
+// keys are there (inputProviders) before the output key's public part; an attestation started
+// while the inputs' recipients are read still refuses an input sealed in another vault.
 
 import { createPublicKey } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -20,6 +22,7 @@ let host: string;
 let sim: Awaited<ReturnType<typeof loadOrCreateSimKey>>['privateKey'];
 let input: string;
 let strictInput: string;
+let foreignInput: string;
 const secret = Buffer.from('rows that only the attested TEE may read');
 
 function policy(authority: string, extra: object[] = []) {
@@ -61,6 +64,20 @@ beforeAll(async () => {
   const sealFor = (key: string, name: string) => seal(secret, key, name);
   input = await sealFor('data-key', 'input.sealed');
   strictInput = await sealFor('strict-key', 'strict.sealed');
+  // The same key name in a vault this run does not trust.
+  const o = await tempDir();
+  cleanups.push(o.cleanup);
+  const other = await brokerWithPrincipals(o.dir, {
+    allowSimulated: true,
+    simPublicKey: createPublicKey(sim),
+  });
+  cleanups.push(() => other.broker.close());
+  await keyClient(other.broker, other.owner).createKey('data-key', 'RSA', {
+    keySize: 2048,
+    exportable: true,
+    releasePolicy: policy(other.broker.url),
+  });
+  foreignInput = await sealerFor(other.broker, other.owner, o.dir)(secret, 'data-key', 'foreign.sealed');
 });
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -112,5 +129,50 @@ describe('openKeyAccess', () => {
     expect(events.map((x) => [x.action, x.outcome, x.code])).toEqual([
       ['run.release', 'error', 'ERR_RELEASE_DENIED'],
     ]);
+  });
+
+  it('gives the input keys first: they open the input and are the providers of the whole answer', async () => {
+    const order: string[] = [];
+    const soon = openKeyAccess(options([input], 'model-key', []));
+    soon.inputProviders.then(() => order.push('inputs'));
+    soon.then(() => order.push('all'));
+    const providers = await soon.inputProviders;
+    const opened = await unsealBuffer(await readFile(input), { providers });
+    expect(opened.equals(secret)).toBe(true);
+    const access = await soon;
+    try {
+      expect(order).toEqual(['inputs', 'all']);
+      expect(access.providers).toEqual(providers);
+    } finally {
+      access.close();
+    }
+  });
+
+  it('forgets the input keys it gave early when the output key then cannot be read', async () => {
+    const events: AuditEvent[] = [];
+    const order: string[] = [];
+    const soon = openKeyAccess(options([input], 'no-such-key', events));
+    soon.inputProviders.then(() => order.push('inputs'));
+    const e = await soon.catch((x: unknown) => {
+      order.push('failed');
+      return x;
+    });
+    expect(e).toMatchObject({ code: 'ERR_KMS_KEY_NOT_FOUND' });
+    expect(order).toEqual(['inputs', 'failed']);
+    expect(events.map((x) => [x.action, x.outcome])).toEqual([['run.release', 'ok']]);
+    const providers = await soon.inputProviders;
+    await expect(unsealBuffer(await readFile(input), { providers })).rejects.toMatchObject({
+      code: 'ERR_KMS_UNWRAP_FAILED',
+    });
+  });
+
+  it('refuses an input sealed in another vault before any key is asked for', async () => {
+    const events: AuditEvent[] = [];
+    const soon = openKeyAccess(options([input, foreignInput], 'model-key', events));
+    const e = await soon.catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_RUN_NOT_ATTESTED' });
+    expect(String((e as Error).message)).toContain(foreignInput);
+    await expect(soon.inputProviders).rejects.toBe(e);
+    expect(events).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SealtrainError } from '../../../errors/index.js';
-import type { KeyAccess, RunConfig } from '../../../run/index.js';
+import type { KeyAccessSoon, RunConfig } from '../../../run/index.js';
 import type { Output } from '../output.js';
 import { readSmallFile } from '../read-small-file.js';
 import type { Session } from '../session.js';
@@ -73,15 +73,17 @@ async function brokerAccess(session: Session, config: RunConfig) {
   return { credential: new DefaultAzureCredential(), ...where };
 }
 
-/** Opens the keys a run needs, printing the SIMULATION warning when the TEE is simulated. */
-export async function keysFor(
+/**
+ * Opens the keys a run needs, printing the SIMULATION warning when the TEE is simulated. The
+ * answer's `inputProviders` resolve once the input keys are released (see `openKeyAccess`).
+ */
+export function keysFor(
   session: Session,
   out: Output,
   config: RunConfig,
   inputs: readonly string[],
   releaseOutputKey = false,
-): Promise<KeyAccess> {
-  const { openKeyAccess } = await runModule();
+): KeyAccessSoon {
   const sim = config.security.tee === 'sim';
   if (sim)
     out.note(
@@ -89,17 +91,29 @@ export async function keysFor(
     );
   const needsBroker =
     config.security.key.startsWith('azurekv:') || config.security.attestation || releaseOutputKey;
-  const { loadOrCreateSimKey } = await import('../../../attest/sim/load-or-create-sim-key.js');
-  return openKeyAccess({
-    inputs,
-    outputKey: config.security.key,
-    releaseOutputKey,
-    attestation: config.security.attestation,
-    ...(sim ? { sim: { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } } : {}),
-    ...(needsBroker ? { broker: await brokerAccess(session, config) } : {}),
-    localProviders: await session.providers(),
-    audit: await session.auditContext(),
-  });
+  // Wrapped in an object: an async function would flatten the answer into a bare promise.
+  const started = (async () => {
+    const { openKeyAccess } = await runModule();
+    const { loadOrCreateSimKey } = await import('../../../attest/sim/load-or-create-sim-key.js');
+    return {
+      soon: openKeyAccess({
+        inputs,
+        outputKey: config.security.key,
+        releaseOutputKey,
+        attestation: config.security.attestation,
+        ...(sim ? { sim: { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } } : {}),
+        ...(needsBroker ? { broker: await brokerAccess(session, config) } : {}),
+        localProviders: await session.providers(),
+        audit: await session.auditContext(),
+      }),
+    };
+  })();
+  const inputProviders = started.then((s) => s.soon.inputProviders);
+  inputProviders.catch(() => {}); // the answer itself carries the error
+  return Object.assign(
+    started.then((s) => s.soon),
+    { inputProviders },
+  );
 }
 
 const TRAIN_HELP = `
