@@ -193,7 +193,8 @@ try {
     );
     const inputs = await resolveInputs(c);
     const releaseStart = process.hrtime.bigint();
-    // As the CLI does: the sealed input is read from disk while the release is under way.
+    // As the CLI does: the attestation starts while the inputs' headers are read, the sealed input
+    // is read from disk while the release is under way, and decrypted once its key is there.
     const access = openKeyAccess({
       inputs: [inputs.train],
       outputKey: c.security.key,
