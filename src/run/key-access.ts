@@ -250,6 +250,18 @@ function attest(
   });
 }
 
+/** Lets go of an attestation started early that the run will not use: its workload, its connection. */
+async function abandon(
+  early: { connection: VaultConnection; workload: Promise<AttestedWorkload> } | undefined,
+): Promise<void> {
+  if (!early) return;
+  await early.workload.then(
+    (w) => w.close(),
+    () => {},
+  );
+  early.connection.close();
+}
+
 async function openAll(
   o: KeyAccessOptions,
   inputsReady: (providers: readonly KeyProvider[]) => void,
@@ -291,18 +303,14 @@ async function openAll(
       vaultUrl = trustedVault(o, targets);
     }
   } catch (error) {
-    if (early) {
-      await early.workload.then(
-        (w) => w.close(),
-        () => {},
-      );
-      early.connection.close();
-    }
+    await abandon(early);
     throw error;
   }
   const local = o.localProviders ?? [];
-  if (vaultUrl === undefined || !o.broker)
+  if (vaultUrl === undefined || !o.broker) {
+    await abandon(early); // not reached when it started early (its inputs name azurekv: keys)
     return { providers: local, attestation: undefined, released: [], close: () => {} };
+  }
   const c = early?.connection ?? connect(o.broker, vaultUrl, outputAzure);
   const provider = new ReleasedKeyProvider();
   const released: { uri: string; version: string }[] = [];
