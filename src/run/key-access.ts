@@ -11,6 +11,7 @@ import {
 } from '../broker/client/attested-release.js';
 import { type RuntimeKey, takeRuntimeKey } from '../broker/client/runtime-key.js';
 import { isSealtrainError, SealtrainError } from '../errors/index.js';
+import { deferred } from '../internal/deferred.js';
 import { type KeyProvider, parseAzureKvUri, ReleasedKeyProvider } from '../kms/index.js';
 import { inspectFile } from '../seal/index.js';
 import { type AttestationSummary, summariseClaims } from './attestation-summary.js';
@@ -104,30 +105,31 @@ async function inputTargets(inputs: readonly string[], attestation: boolean): Pr
   return [...targets.values()];
 }
 
+/** The vault the config names: `security.key`'s when it is an `azurekv:` key, else `security.broker.url`. */
+function configuredVault(o: KeyAccessOptions): string | undefined {
+  const url = o.outputKey.startsWith('azurekv:') ? parseAzureKvUri(o.outputKey).vaultUrl : o.broker?.url;
+  return url === undefined ? undefined : new URL(url).origin;
+}
+
 /**
- * The one vault this run trusts: `security.key`'s when it is an `azurekv:` key, else
- * `security.broker.url`. An input that names another vault is refused before any key is asked
- * for, and no token or evidence ever goes to it: whoever can write the disk must not choose where
- * the workload's credential goes.
+ * The one vault this run trusts, {@link configuredVault}. An input that names another vault is
+ * refused before any key is asked for, and no token or evidence ever goes to it: whoever can write
+ * the disk must not choose where the workload's credential goes.
  */
-function trustedVault(o: KeyAccessOptions, targets: readonly AzureTarget[]): string {
-  const configured = o.outputKey.startsWith('azurekv:')
-    ? parseAzureKvUri(o.outputKey).vaultUrl
-    : o.broker?.url;
+function trustedVault(configured: string | undefined, targets: readonly AzureTarget[]): string {
   if (configured === undefined)
     throw new SealtrainError(
       'ERR_USAGE_INVALID',
       'Inputs sealed for azurekv: keys need the vault named in the config: security.key as an azurekv: key, or security.broker.url.',
     );
-  const trusted = new URL(configured).origin;
   for (const t of targets)
-    if (new URL(t.vaultUrl).origin !== trusted)
+    if (new URL(t.vaultUrl).origin !== configured)
       throw new SealtrainError(
         'ERR_RUN_NOT_ATTESTED',
-        `${t.input} is sealed for a key in ${new URL(t.vaultUrl).host}, but this run releases keys only from ${new URL(trusted).host} (security.key or security.broker.url).`,
+        `${t.input} is sealed for a key in ${new URL(t.vaultUrl).host}, but this run releases keys only from ${new URL(configured).host} (security.key or security.broker.url).`,
         { details: { path: t.input } },
       );
-  return trusted;
+  return configured;
 }
 
 async function recordRelease(
@@ -167,16 +169,11 @@ export interface KeyAccessSoon extends Promise<KeyAccess> {
  * for. Key material stays in this process. Each release, allowed or refused, is audited.
  */
 export function openKeyAccess(o: KeyAccessOptions): KeyAccessSoon {
-  let inputsReady: (providers: readonly KeyProvider[]) => void = () => {};
-  let inputsFailed: (error: unknown) => void = () => {};
-  const inputProviders = new Promise<readonly KeyProvider[]>((resolve, reject) => {
-    inputsReady = resolve;
-    inputsFailed = reject;
-  });
-  inputProviders.catch(() => {}); // the whole answer carries the error to whoever awaits it
-  const all = openAll(o, inputsReady);
-  all.then((k) => inputsReady(k.providers), inputsFailed);
-  return Object.assign(all, { inputProviders });
+  // Observed: the whole answer carries the error to whoever awaits it.
+  const inputs = deferred<readonly KeyProvider[]>();
+  const all = openAll(o, inputs.resolve);
+  all.then((k) => inputs.resolve(k.providers), inputs.reject);
+  return Object.assign(all, { inputProviders: inputs.promise });
 }
 
 /** What reaches the vault: its TLS agents, the SDK client, the output key's public part. */
@@ -275,7 +272,7 @@ async function openAll(
   let runtimeKey = (o.attestation || o.releaseOutputKey) && !inVtpm ? takeRuntimeKey(kind) : undefined;
   runtimeKey?.catch(() => {}); // awaited by the attestation, if one happens
   const outputAzure = o.outputKey.startsWith('azurekv:') ? parseAzureKvUri(o.outputKey) : undefined;
-  const configured = outputAzure?.vaultUrl ?? o.broker?.url;
+  const configured = configuredVault(o);
   // When the run will attest whatever its inputs name (an attested run with inputs, or a release of
   // the output key), it starts at once, to the vault the config names, while the inputs' recipients
   // are read; those are checked against that vault before any key is asked for.
@@ -285,7 +282,7 @@ async function openAll(
     configured !== undefined &&
     ((o.attestation && o.inputs.length > 0) || (o.releaseOutputKey && outputAzure))
   ) {
-    const connection = connect(o.broker, new URL(configured).origin, outputAzure);
+    const connection = connect(o.broker, configured, outputAzure);
     const workload = attest(o, connection, runtimeKey);
     workload.catch(() => {}); // awaited below, after the inputs' checks
     early = { connection, workload };
@@ -300,7 +297,7 @@ async function openAll(
           'ERR_USAGE_INVALID',
           'azurekv: keys need security.broker (or Entra ID in Azure).',
         );
-      vaultUrl = trustedVault(o, targets);
+      vaultUrl = trustedVault(configured, targets);
     }
   } catch (error) {
     await abandon(early);

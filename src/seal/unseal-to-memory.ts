@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { fromFsError } from '../errors/index.js';
+import { deferred } from '../internal/deferred.js';
 import type { KeyProvider } from '../kms/index.js';
 import { type ProgressWatch, prefixOfPieces } from '../store/index.js';
 import { blockChunks } from './internal/body-digest.js';
@@ -40,18 +41,6 @@ export interface UnsealToMemoryOptions {
   readonly watch?: ProgressWatch;
 }
 
-/** A promise with its settle functions, observed so that an unawaited rejection is harmless. */
-function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
-  let resolve = (): void => {};
-  let reject = (_: unknown): void => {};
-  const promise = new Promise<void>((ok, fail) => {
-    resolve = ok;
-    reject = fail;
-  });
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
-
 /** The body being read into memory, one batch after another. */
 interface BodyReader {
   /** Resolves once batch `i` is in; rejects when the file cannot be read or ends early. */
@@ -67,7 +56,7 @@ function readBody(
   at: { start: number; batchBytes: number; name: string },
 ): BodyReader {
   const count = Math.max(1, Math.ceil(into.length / at.batchBytes));
-  const batches = Array.from({ length: count }, deferred);
+  const batches = Array.from({ length: count }, () => deferred());
   let stopped = false;
   const running = (async () => {
     let i = 0;
@@ -136,7 +125,7 @@ async function openShifted(
   const { chunkSize: cs, per, batchBytes, batches, offset } = layout;
   const opts = engineOptions(opened.payloadKey, cs, o.name, { concurrency: o.concurrency });
   const bodyLength = buf.length - offset;
-  const done = Array.from({ length: batches }, deferred);
+  const done = Array.from({ length: batches }, () => deferred());
   const total = layout.plaintextLength;
   const batchOpen = prefixOfPieces(per * cs, total, o.watch?.(buf.subarray(0, total)));
   await forEachBatch(batches, opts.depth, async (i) => {

@@ -175,4 +175,19 @@ describe('openKeyAccess', () => {
     await expect(soon.inputProviders).rejects.toBe(e);
     expect(events).toEqual([]);
   });
+
+  it('reports an input sealed in another vault, not the refused attestation started beside it', async () => {
+    const events: AuditEvent[] = [];
+    const badToken = { broker: { credential: new StaticToken('not-a-principal'), ca: broker.caCertificate } };
+    const both = await openKeyAccess({
+      ...options([input, foreignInput], 'model-key', events),
+      ...badToken,
+    }).catch((x: unknown) => x);
+    expect(both).toMatchObject({ code: 'ERR_RUN_NOT_ATTESTED' });
+    // With good inputs, the refused credential is the error, and nothing was released.
+    const alone = openKeyAccess({ ...options([input], 'model-key', events), ...badToken });
+    await expect(alone).rejects.toMatchObject({ code: 'ERR_BROKER_AUTH' });
+    await expect(alone.inputProviders).rejects.toMatchObject({ code: 'ERR_BROKER_AUTH' });
+    expect(events).toEqual([]);
+  });
 });
