@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { auditPaths, canonicalJson, keyIdOf, loadOrCreateSigningKey, readPublicKey } from '../audit/index.js';
 // The audit key's files have no public API yet; lineage signs with that key (see the spec).
 import { fromFsError, hasSystemCode, SealtrainError } from '../errors/index.js';
-import { packageFile } from '../internal/package-root.js';
+import { packageVersion } from '../internal/package-root.js';
 import { type AtomicWriteOptions, READ_NONBLOCK, withFileLock, writeFileAtomic } from '../store/index.js';
 import { hashFile } from './internal/hash-file.js';
 import type { JsonValue } from './tensor-file.js';
@@ -169,12 +169,7 @@ function malformed(source: string, problem: string, extra: Record<string, string
 
 /** `{name: 'sealtrain', version}` from this package's `package.json`, for {@link UnsignedLineageManifest.tool}. */
 export async function lineageTool(): Promise<UnsignedLineageManifest['tool']> {
-  const path = packageFile(import.meta.url, 'package.json');
-  const text = await readFile(path, 'utf8').catch((error: unknown) => {
-    throw fromFsError(error, 'read', path);
-  });
-  const version = (JSON.parse(text) as { version?: unknown }).version;
-  return { name: 'sealtrain', version: typeof version === 'string' ? version : '0.0.0' };
+  return { name: 'sealtrain', version: await packageVersion(import.meta.url) };
 }
 
 /**

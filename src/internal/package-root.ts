@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SealtrainError } from '../errors/index.js';
+import { fromFsError, SealtrainError } from '../errors/index.js';
 
 /**
  * The folder of the `sealtrain` package at or above `start`: its `package.json` names it. Works
@@ -32,6 +33,19 @@ export function packageFile(moduleUrl: string, relative: string): string {
     throw new SealtrainError('ERR_INTERNAL', `Cannot find the sealtrain package folder above ${here}.`);
   }
   return join(root, relative);
+}
+
+/**
+ * The `version` in the `package.json` of the package that holds the module at `moduleUrl`
+ * ('0.0.0' when it has none); the file cannot be read: the I/O error, naming it.
+ */
+export async function packageVersion(moduleUrl: string): Promise<string> {
+  const path = packageFile(moduleUrl, 'package.json');
+  const text = await readFile(path, 'utf8').catch((error: unknown) => {
+    throw fromFsError(error, 'read', path);
+  });
+  const version = (JSON.parse(text) as { version?: unknown }).version;
+  return typeof version === 'string' ? version : '0.0.0';
 }
 
 /**

@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { SealtrainError } from '../../../errors/index.js';
+import { packageFile } from '../../../internal/package-root.js';
 import type { Output } from '../output.js';
 import { Session } from '../session.js';
 
 type Run = (
   action: (session: Session, out: Output, ...args: string[]) => Promise<void>,
 ) => (...args: unknown[]) => Promise<void>;
-
-const EXAMPLE = fileURLToPath(new URL('../../../../examples/wdbc.csv', import.meta.url));
 
 /** `sealtrain demo`: the main job end to end on the shipped example, in `<home>/demo`. */
 export function demoCommand(program: Command, run: Run): void {
@@ -31,7 +29,12 @@ export function demoCommand(program: Command, run: Run): void {
         const demoSession = new Session({ ...session.opts, home: dir, actor: `demo:${session.actor}` });
         try {
           const { runDemo } = await import('./demo-flow.js');
-          const r = await runDemo(demoSession, out, EXAMPLE);
+          const r = await runDemo(
+            demoSession,
+            out,
+            // From the package root: this module runs from dist/cli/… or from the bundle.
+            packageFile(import.meta.url, 'examples/wdbc.csv'),
+          );
           out.result(
             r,
             `Demo complete. Everything is in ${dir}. SIMULATION: no hardware protection was involved.`,

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SealtrainError } from '../../../errors/index.js';
+import { packageVersion } from '../../../internal/package-root.js';
 import { writeFileAtomic } from '../../../store/index.js';
 import type { Output } from '../output.js';
 import type { Session } from '../session.js';
@@ -61,7 +62,7 @@ export function reportCommand(program: Command, run: Run): void {
         });
         const report = await monitor.buildRunReport(recorded, {
           home: session.home,
-          toolVersion: await toolVersion(),
+          toolVersion: await packageVersion(import.meta.url),
         });
         let text: string;
         if (format === 'json') text = `${JSON.stringify(report, null, 2)}\n`;
@@ -107,10 +108,4 @@ export function reportCommand(program: Command, run: Run): void {
           );
       }),
     );
-}
-
-async function toolVersion(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../../../package.json', import.meta.url), 'utf8'));
-  return String(pkg.version);
 }
