@@ -4,21 +4,19 @@
 // for every ES module it resolves and links: unbundled, `sealtrain train` loads some 600 files
 // (zod, jose and the Azure SDK are hundreds of small modules) and starts about 0.3 s later.
 // Runs after `tsc` in `npm run build`. The new bundle is written beside the old one and swapped in.
+// `bundle` also serves bench/confidential, which gives its plaintext anchor the same treatment.
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'rolldown';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const target = join(root, 'dist', 'bundle');
-const fresh = `${target}.${process.pid}.tmp`;
-const stale = `${target}.${process.pid}.old`;
 
 /**
  * Left to Node at run time: packages that load files next to their own (a native addon, a
  * WebAssembly module), and those the sources load with `createRequire` on purpose (see each).
  */
-export const EXTERNAL = [
+const EXTERNAL = [
   'pkcs11js', // build/Release/pkcs11.node
   '@resvg/resvg-js', // a native addon per platform (src/monitor/internal/chart-png.ts)
   '@cdktf/hcl2json', // main.wasm.gz beside its lib/
@@ -30,32 +28,40 @@ export const EXTERNAL = [
 const external = (id) =>
   id.startsWith('node:') || EXTERNAL.some((name) => id === name || id.startsWith(`${name}/`));
 
-try {
-  await rm(fresh, { recursive: true, force: true });
+/**
+ * Bundles the ES module `entry` (and what it imports, lazily loaded modules as chunks) into the
+ * folder `dir`, as `<name>.js`; the folder must lie inside the package, for the addons' paths.
+ * Throws on any import it cannot resolve: that would fail only when the code reaching it runs.
+ */
+export async function bundle(entry, dir, name) {
   await build({
-    input: { cli: join(root, 'dist', 'cli', 'index.js') },
+    input: { [name]: entry },
     platform: 'node',
     external,
     logLevel: 'warn',
     onLog(level, log, handle) {
-      // Any import left unresolved would fail only when that command runs: stop here instead.
       if (log.code === 'UNRESOLVED_IMPORT') handle('error', log);
       else handle(level, log);
     },
-    output: {
-      dir: fresh,
-      format: 'esm',
-      entryFileNames: '[name].js',
-      chunkFileNames: '[name]-[hash].js',
-    },
+    output: { dir, format: 'esm', entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
   });
-  await rename(target, stale).catch((error) => {
-    if (error.code !== 'ENOENT') throw error;
-  });
-  await rename(fresh, target);
-  await rm(stale, { recursive: true, force: true });
-} catch (error) {
-  await rm(fresh, { recursive: true, force: true });
-  process.stderr.write(`bundle-cli: ${error.message ?? error}\n`);
-  process.exit(1);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const target = join(root, 'dist', 'bundle');
+  const fresh = `${target}.${process.pid}.tmp`;
+  const stale = `${target}.${process.pid}.old`;
+  try {
+    await rm(fresh, { recursive: true, force: true });
+    await bundle(join(root, 'dist', 'cli', 'index.js'), fresh, 'cli');
+    await rename(target, stale).catch((error) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    await rename(fresh, target);
+    await rm(stale, { recursive: true, force: true });
+  } catch (error) {
+    await rm(fresh, { recursive: true, force: true });
+    process.stderr.write(`bundle-cli: ${error.message ?? error}\n`);
+    process.exit(1);
+  }
 }
