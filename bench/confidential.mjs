@@ -13,7 +13,8 @@
 //   deployment where the broker is Key Vault.
 // Both paths start from files on disk and end with trained weights; each figure is the median of
 // REPS alternating rounds, with the spread (min–max) beside it; the overhead is also given as the
-// median of the per-round ratios. `--json`: the last stdout line is one object with every figure.
+// median of the per-round ratios, with a 95 % bootstrap interval. `--json`: the last stdout line is
+// one object with every figure.
 import { spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -274,6 +275,27 @@ try {
   // tends to hit both, so the median of these moves less than the ratio of the medians.
   const paired = (xs, anchor = runs.plain) =>
     Number((median(xs.map((x, i) => x / anchor[i] - 1)) * 100).toFixed(1));
+  // How far that median can be trusted on a noisy machine: a 95 % bootstrap interval (the rounds
+  // resampled with replacement 10,000 times, from a fixed seed so a run can be repeated).
+  const pairedInterval = (xs, anchor = runs.plain) => {
+    const d = xs.map((x, i) => x / anchor[i] - 1);
+    let state = 0x9e3779b9;
+    const next = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 2 ** 32;
+    };
+    const medians = Array.from({ length: 10_000 }, () =>
+      median(Array.from(d, () => d[Math.floor(next() * d.length)])),
+    ).sort((p, q) => p - q);
+    return [medians[249], medians[9_749]].map((m) => Number((m * 100).toFixed(1)));
+  };
+  const interval = {
+    local: pairedInterval(runs.secure),
+    child: pairedInterval(runs.child),
+    process: pairedInterval(runs.secureProcess, runs.plainProcess),
+  };
   const processPercent = Number(
     ((figures.sealtrain_train_process_s / figures.plaintext_process_s - 1) * 100).toFixed(1),
   );
@@ -289,6 +311,9 @@ try {
     paired_overhead_separate_broker_percent: paired(runs.child),
     overhead_process_percent: processPercent,
     paired_overhead_process_percent: paired(runs.secureProcess, runs.plainProcess),
+    paired_overhead_interval_95_percent: interval.local,
+    paired_overhead_separate_broker_interval_95_percent: interval.child,
+    paired_overhead_process_interval_95_percent: interval.process,
     process_anchor:
       'node bench/lib/plain-job.mjs, bundled as sealtrain is (the plaintext job as a process of its own), same run',
     target_percent: 3,
@@ -301,13 +326,13 @@ try {
   };
   const s = figures.spread_s;
   log(
-    `\ntrain only ${figures.train_only_epoch_s} s (${s.train_only.join('–')}) | plaintext job ${figures.plaintext_epoch_s} s (${s.plaintext.join('–')}) | secure job ${figures.secure_epoch_s} s (${s.secure.join('–')}; attest + release ${figures.attest_and_release_s} s) | overhead ${result.overhead_percent} %, per round ${result.paired_overhead_percent} % (target ≤ 3 %)`,
+    `\ntrain only ${figures.train_only_epoch_s} s (${s.train_only.join('–')}) | plaintext job ${figures.plaintext_epoch_s} s (${s.plaintext.join('–')}) | secure job ${figures.secure_epoch_s} s (${s.secure.join('–')}; attest + release ${figures.attest_and_release_s} s) | overhead ${result.overhead_percent} %, per round ${result.paired_overhead_percent} % (95 % interval ${interval.local.join(' to ')} %) (target ≤ 3 %)`,
   );
   log(
-    `broker in another process: secure job ${figures.secure_separate_broker_epoch_s} s (${s.secure_separate_broker.join('–')}; attest + release ${figures.attest_and_release_separate_broker_s} s) | overhead ${result.overhead_separate_broker_percent} %, per round ${result.paired_overhead_separate_broker_percent} %`,
+    `broker in another process: secure job ${figures.secure_separate_broker_epoch_s} s (${s.secure_separate_broker.join('–')}; attest + release ${figures.attest_and_release_separate_broker_s} s) | overhead ${result.overhead_separate_broker_percent} %, per round ${result.paired_overhead_separate_broker_percent} % (95 % interval ${interval.child.join(' to ')} %)`,
   );
   log(
-    `as processes: plaintext job ${figures.plaintext_process_s} s (${s.plaintext_process.join('–')}) | sealtrain train ${figures.sealtrain_train_process_s} s (${s.sealtrain_train_process.join('–')}) | overhead ${result.overhead_process_percent} %, per round ${result.paired_overhead_process_percent} %`,
+    `as processes: plaintext job ${figures.plaintext_process_s} s (${s.plaintext_process.join('–')}) | sealtrain train ${figures.sealtrain_train_process_s} s (${s.sealtrain_train_process.join('–')}) | overhead ${result.overhead_process_percent} %, per round ${result.paired_overhead_process_percent} % (95 % interval ${interval.process.join(' to ')} %)`,
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
