@@ -1,13 +1,17 @@
 /*
  * N-API glue for chunk_gcm.c: argument checks, the sync calls, and the async calls that run
  * on the libuv threadpool. Exports sealChunks, openChunks, sealChunksAsync, openChunksAsync;
- * src/seal/internal/native-gcm.ts documents them.
+ * src/seal/internal/native-gcm.ts documents them. Also a SHA-256 stream whose updates run on the
+ * threadpool (sha256Create, sha256UpdateAsync, sha256Copy, sha256Digest), so that a second hash
+ * of the same bytes uses another core; src/internal/background-sha256.ts documents them.
  */
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "chunk_gcm.h"
 
@@ -228,12 +232,202 @@ static napi_value run_async(napi_env env, napi_callback_info info, op_kind op) {
 static napi_value seal_chunks_async(napi_env env, napi_callback_info info) { return run_async(env, info, OP_SEAL); }
 static napi_value open_chunks_async(napi_env env, napi_callback_info info) { return run_async(env, info, OP_OPEN); }
 
+
+/* ---- SHA-256 stream ---------------------------------------------------------------------- */
+
+/* Marks the externals made here, so that no other external passes for one. */
+static const napi_type_tag SHA_TAG = {0x7365616c74726169ULL, 0x5348413235360001ULL};
+
+typedef struct sha_state {
+  EVP_MD_CTX *ctx; /* NULL once digested */
+  bool busy;       /* an update is running on the threadpool */
+} sha_state;
+
+static void sha_finalize(napi_env env, void *data, void *hint) {
+  sha_state *s = data;
+  EVP_MD_CTX_free(s->ctx); /* OpenSSL cleanses it */
+  free(s);
+}
+
+static napi_value sha_error(napi_env env, const char *code, const char *message) {
+  napi_value c, m, err;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, c, m, &err);
+  return err;
+}
+
+/* Wraps ctx (taking it) in a tagged external; NULL with an exception pending on failure. */
+static napi_value sha_wrap(napi_env env, EVP_MD_CTX *ctx) {
+  napi_value ext;
+  sha_state *s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    EVP_MD_CTX_free(ctx);
+    napi_throw_error(env, "ERR_INTERNAL", "Out of memory in sealtrain_native");
+    return NULL;
+  }
+  s->ctx = ctx;
+  if (!ok(env, napi_create_external(env, s, sha_finalize, NULL, &ext))) {
+    sha_finalize(env, s, NULL);
+    return NULL;
+  }
+  if (!ok(env, napi_type_tag_object(env, ext, &SHA_TAG))) return NULL;
+  return ext;
+}
+
+/* The state behind `v`, idle and not digested; throws otherwise. */
+static sha_state *sha_idle(napi_env env, napi_value v) {
+  napi_valuetype t;
+  bool tagged = false;
+  void *p = NULL;
+  if (!ok(env, napi_typeof(env, v, &t))) return NULL;
+  if (t != napi_external || !ok(env, napi_check_object_type_tag(env, v, &SHA_TAG, &tagged)) || !tagged) {
+    type_error(env, "state", "a SHA-256 state from sha256Create");
+    return NULL;
+  }
+  if (!ok(env, napi_get_value_external(env, v, &p))) return NULL;
+  sha_state *s = p;
+  if (s->busy || s->ctx == NULL) {
+    napi_throw(env, sha_error(env, "ERR_INVALID_STATE",
+                              s->busy ? "The SHA-256 state has an update running" : "The SHA-256 state was digested"));
+    return NULL;
+  }
+  return s;
+}
+
+/* A new state: a copy of `from`, or a fresh one when it is NULL. */
+static napi_value sha_new(napi_env env, const EVP_MD_CTX *from) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (ctx == NULL ||
+      (from != NULL ? EVP_MD_CTX_copy_ex(ctx, from) : EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) != 1) {
+    EVP_MD_CTX_free(ctx);
+    napi_throw(env, sha_error(env, "ERR_INTERNAL", "SHA-256 failed in OpenSSL"));
+    return NULL;
+  }
+  return sha_wrap(env, ctx);
+}
+
+/* sha256Create(): a fresh state. */
+static napi_value sha256_create(napi_env env, napi_callback_info info) { return sha_new(env, NULL); }
+
+/* sha256Copy(state): a new state that has hashed what `state` has; `state` goes on. */
+static napi_value sha256_copy(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (!ok(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
+  sha_state *s = sha_idle(env, argv[0]); /* missing arguments are undefined */
+  return s == NULL ? NULL : sha_new(env, s->ctx);
+}
+
+/* sha256Digest(state): the 32-byte digest; the state is then spent (and cleansed). */
+static napi_value sha256_digest(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  void *data = NULL;
+  if (!ok(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
+  sha_state *s = sha_idle(env, argv[0]); /* missing arguments are undefined */
+  if (s == NULL) return NULL;
+  int rc = EVP_DigestFinal_ex(s->ctx, md, &len);
+  EVP_MD_CTX_free(s->ctx);
+  s->ctx = NULL;
+  if (rc != 1 || len != 32) {
+    napi_throw(env, sha_error(env, "ERR_INTERNAL", "SHA-256 failed in OpenSSL"));
+    return NULL;
+  }
+  if (!ok(env, napi_create_buffer_copy(env, len, md, &data, &out))) return NULL;
+  return out;
+}
+
+typedef struct sha_job {
+  sha_state *s;
+  const uint8_t *data;
+  size_t len;
+  int rc;
+  napi_ref state_ref;
+  napi_ref data_ref;
+  napi_ref cb_ref;
+  napi_async_work work;
+} sha_job;
+
+static void sha_job_free(napi_env env, sha_job *j) {
+  if (j->state_ref != NULL) napi_delete_reference(env, j->state_ref);
+  if (j->data_ref != NULL) napi_delete_reference(env, j->data_ref);
+  if (j->cb_ref != NULL) napi_delete_reference(env, j->cb_ref);
+  if (j->work != NULL) napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+/* Threadpool: no N-API calls here. */
+static void sha_job_execute(napi_env env, void *data) {
+  sha_job *j = data;
+  j->rc = j->len == 0 || EVP_DigestUpdate(j->s->ctx, j->data, j->len) == 1 ? 0 : -1;
+}
+
+static void sha_job_complete(napi_env env, napi_status status, void *data) {
+  sha_job *j = data;
+  napi_value cb, global, err;
+  j->s->busy = false;
+  bool have_cb = napi_get_reference_value(env, j->cb_ref, &cb) == napi_ok && cb != NULL;
+  if (status != napi_ok || j->rc != 0) err = sha_error(env, "ERR_INTERNAL", "SHA-256 failed in OpenSSL");
+  else napi_get_null(env, &err);
+  sha_job_free(env, j);
+  if (!have_cb) return;
+  napi_get_global(env, &global);
+  napi_call_function(env, global, cb, 1, &err, NULL);
+}
+
+/*
+ * sha256UpdateAsync(state, data, callback): hashes `data` into `state` on the threadpool, then
+ * calls back with (null) or (error). Until then the state is busy (any other call on it throws)
+ * and `data` is held: the caller must not change it.
+ */
+static napi_value sha256_update_async(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], name;
+  napi_valuetype t;
+  if (!ok(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
+  sha_state *s = sha_idle(env, argv[0]); /* missing arguments are undefined */
+  if (s == NULL) return NULL;
+  sha_job *j = calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, "ERR_INTERNAL", "Out of memory in sealtrain_native");
+    return NULL;
+  }
+  j->s = s;
+  uint8_t *bytes = NULL;
+  if (!get_bytes(env, argv[1], "data", &bytes, &j->len) || !ok(env, napi_typeof(env, argv[2], &t)) ||
+      (t != napi_function && !type_error(env, "callback", "a function"))) {
+    sha_job_free(env, j);
+    return NULL;
+  }
+  /* Set before the job is queued: the threadpool may start it at once. */
+  j->data = bytes;
+  s->busy = true;
+  if (!ok(env, napi_create_reference(env, argv[0], 1, &j->state_ref)) ||
+      !ok(env, napi_create_reference(env, argv[1], 1, &j->data_ref)) ||
+      !ok(env, napi_create_reference(env, argv[2], 1, &j->cb_ref)) ||
+      !ok(env, napi_create_string_utf8(env, "sealtrain:sha256", NAPI_AUTO_LENGTH, &name)) ||
+      !ok(env, napi_create_async_work(env, NULL, name, sha_job_execute, sha_job_complete, j, &j->work)) ||
+      !ok(env, napi_queue_async_work(env, j->work))) {
+    s->busy = false;
+    sha_job_free(env, j);
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sealChunks", NULL, seal_chunks, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openChunks", NULL, open_chunks, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sealChunksAsync", NULL, seal_chunks_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openChunksAsync", NULL, open_chunks_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256Create", NULL, sha256_create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256UpdateAsync", NULL, sha256_update_async, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256Copy", NULL, sha256_copy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256Digest", NULL, sha256_digest, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (!ok(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props))) return NULL;
   return exports;

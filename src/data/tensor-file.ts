@@ -3,6 +3,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../audit/index.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
+import { BackgroundSha256, type NativeSha256 } from '../internal/background-sha256.js';
 import { openRegular, readFileInto } from '../store/index.js';
 import { checkMaxBytes } from './internal/idx-header.js';
 
@@ -140,32 +141,49 @@ export interface ReadTensorFileOptions {
 /**
  * Hashes a tensor file while it arrives, front to back, into the buffer that will hold it whole:
  * each {@link TensorFileHasher.advance} hashes the bytes that became final since the last, so
- * that hashing (on this thread) overlaps the reading or decryption still under way (on the
- * thread pool). {@link readTensorFile} then checks these digests instead of hashing the file
- * again. It never throws: a header it cannot read leaves the hashing to `readTensorFile`, which
- * reports the problem.
+ * that hashing overlaps the reading or decryption still under way. The whole-file digest (and
+ * the checksum's) and each tensor's are streams of their own on the thread pool with the native
+ * addon ({@link BackgroundSha256}): the passes run on all cores, and this thread stays free to hand
+ * out the next pieces. Once {@link TensorFileHasher.finish} has settled, {@link readTensorFile} checks these
+ * digests instead of hashing the file again. Neither throws: a header it cannot read, or a hash
+ * that failed, leaves the hashing to `readTensorFile`, which reports any problem.
  */
 export class TensorFileHasher {
   readonly bytes: Uint8Array;
-  readonly #file = createHash('sha256');
-  #checked: Buffer | undefined;
+  readonly #file: BackgroundSha256;
+  #checked: Promise<Buffer> | undefined;
   /** Bytes [0, #fed) were hashed into #file. */
   #fed = 0;
   #tensorsFed = 0;
   /** Per tensor: its range and hash; `null` once the header turned out unreadable. */
-  #tensors: { start: number; end: number; hash: Hash }[] | null | undefined;
+  #tensors: { start: number; end: number; hash: BackgroundSha256 }[] | null | undefined;
+  readonly #native: { native?: NativeSha256 | undefined } | undefined;
 
-  /** `bytes`: the buffer the file arrives in, at its final size. */
-  constructor(bytes: Uint8Array) {
+  /** `bytes`: the buffer the file arrives in, at its final size; it must not change once fed. */
+  constructor(bytes: Uint8Array, options: { native?: NativeSha256 | undefined } = {}) {
     this.bytes = bytes;
+    this.#native = 'native' in options ? options : undefined;
+    this.#file = new BackgroundSha256(this.#native);
   }
 
   /** Bytes [0, `end`) are final: hashes what is new. */
   advance(end: number): void {
-    if (this.#disposed || this.#done) return;
+    if (this.#disposed || this.#finishing) return;
     const n = this.bytes.length;
     const to = Math.min(end, n);
     if (to <= this.#fed) return;
+    // Each digest is a stream of its own on the thread pool, started here at once (when the
+    // previous piece is done): this thread only hands out the pieces. The checksum covers
+    // everything before its own 32 bytes; the file's digest covers it all.
+    const split = n - CHECKSUM_BYTES;
+    if (this.#fed < split) {
+      this.#file.update(this.bytes.subarray(this.#fed, Math.min(to, split)));
+      if (to >= split) {
+        this.#checked = this.#file.digestSoFar();
+        this.#checked.catch(() => {}); // reported by finish(), if it is called
+      }
+    }
+    if (to > split) this.#file.update(this.bytes.subarray(Math.max(this.#fed, split), to));
     this.#readHeader(to);
     if (this.#tensors) {
       const from = Math.max(this.#tensorsFed, this.#fed);
@@ -176,13 +194,6 @@ export class TensorFileHasher {
       }
       this.#tensorsFed = to;
     }
-    // The checksum covers everything before its own 32 bytes; the file's digest covers it all.
-    const split = n - CHECKSUM_BYTES;
-    if (this.#fed < split) {
-      this.#file.update(this.bytes.subarray(this.#fed, Math.min(to, split)));
-      if (to >= split) this.#checked = this.#file.copy().digest();
-    }
-    if (to > split) this.#file.update(this.bytes.subarray(Math.max(this.#fed, split), to));
     this.#fed = to;
   }
 
@@ -195,7 +206,7 @@ export class TensorFileHasher {
       this.#tensors = header.tensors.map((t) => ({
         start: t.offset,
         end: t.offset + t.byteLength,
-        hash: createHash('sha256'),
+        hash: new BackgroundSha256(this.#native),
       }));
       this.#tensorsFed = headerEnd;
     } catch {
@@ -205,33 +216,55 @@ export class TensorFileHasher {
 
   #done: { checked: Buffer; file: string; tensors: string[] } | undefined;
   #disposed = false;
+  #finishing: Promise<void> | undefined;
+
+  /**
+   * Waits for the hashing still under way; then, if every byte of `bytes` was fed,
+   * {@link TensorFileHasher.digests} has the digests. Never rejects: a hash that failed leaves
+   * them undefined (and `readTensorFile` hashes the file itself). Feeding stops here.
+   */
+  finish(): Promise<void> {
+    this.#finishing ??= (async () => {
+      if (this.#disposed || this.#fed !== this.bytes.length || !this.#tensors || !this.#checked) {
+        this.#file.dispose();
+        for (const t of this.#tensors ?? []) t.hash.dispose();
+        return;
+      }
+      const checked = this.#checked;
+      const file = this.#file.digest();
+      const tensors = this.#tensors.map((t) => t.hash.digest());
+      try {
+        const [c, f, ts] = await Promise.all([checked, file, Promise.all(tensors)]);
+        if (!this.#disposed)
+          this.#done = { checked: c, file: f.toString('hex'), tensors: ts.map((t) => t.toString('hex')) };
+      } catch {}
+    })();
+    return this.#finishing;
+  }
 
   /**
    * Finalizes every hash not yet finalized, so that no hash state keeps the last bytes it was fed
-   * (up to a block of plaintext each) after a failed read; later calls and digests are none.
+   * (up to a block of plaintext each) after a failed read; later calls and digests are none. The
+   * background hash is cleansed once the pieces it was given are hashed.
    */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     if (this.#done) return;
-    this.#file.digest();
-    for (const t of this.#tensors ?? []) t.hash.digest();
+    this.#file.dispose();
+    for (const t of this.#tensors ?? []) t.hash.dispose();
   }
 
-  /** The digests once every byte of `bytes` (this hasher's own buffer) was hashed, else undefined. */
+  /**
+   * The digests once every byte of `bytes` (this hasher's own buffer) was hashed and
+   * {@link TensorFileHasher.finish} settled, else undefined.
+   */
   digests(bytes: Uint8Array): { checked: Buffer; file: string; tensors: string[] } | undefined {
     const same =
       bytes.buffer === this.bytes.buffer &&
       bytes.byteOffset === this.bytes.byteOffset &&
       bytes.length === this.bytes.length;
-    if (this.#disposed || !same || this.#fed !== this.bytes.length || !this.#tensors || !this.#checked)
-      return undefined;
-    this.#done ??= {
-      checked: this.#checked,
-      file: this.#file.digest('hex'),
-      tensors: this.#tensors.map((t) => t.hash.digest('hex')),
-    };
-    return this.#done;
+    return this.#disposed || !same ? undefined : this.#done;
   }
 }
 

@@ -121,7 +121,8 @@ export async function readInput(
  */
 export async function loadSplit(path: string, providers: ProvidersSoon): Promise<LoadedSplit> {
   // The file is hashed as its bytes become final (read, or decrypted and authenticated), while
-  // the rest is still being read or decrypted on the thread pool: not in a second pass.
+  // the rest is still being read or decrypted on the thread pool: not in a second pass. The
+  // whole-file digest is itself taken on the thread pool, beside the per-tensor ones here.
   let hasher: TensorFileHasher | undefined;
   const watch: ProgressWatch = (buffer) => {
     const h = new TensorFileHasher(buffer);
@@ -132,6 +133,7 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
     hasher?.dispose();
     throw error;
   });
+  await hasher?.finish(); // the whole-file digest, taken on the thread pool
   let wiped = false;
   let zeroed = 0; // bytes[0, zeroed) are zeros already
   const wipe = () => {

@@ -13,6 +13,11 @@ import {
   tensorFileDigest,
 } from '../../src/data/tensor-file.js';
 import { isSealtrainError } from '../../src/errors/index.js';
+import { type NativeSha256, tryLoadNativeSha256 } from '../../src/internal/background-sha256.js';
+
+// The whole-file digest is taken on the thread pool by the addon: a missing build fails here.
+const nativeSha256 = tryLoadNativeSha256();
+if (!nativeSha256) throw new Error('the native addon did not load: npm run build:native');
 
 const description: TensorFileDescription = {
   split: 'train',
@@ -43,10 +48,11 @@ async function file(): Promise<Buffer> {
 }
 
 /** Hashes `bytes` through a hasher advanced to each of `ends` (sorted), then to the end. */
-function hashedIn(bytes: Buffer, ends: number[]): TensorFileHasher {
-  const h = new TensorFileHasher(bytes);
+async function hashedIn(bytes: Buffer, ends: number[], native = nativeSha256): Promise<TensorFileHasher> {
+  const h = new TensorFileHasher(bytes, { native });
   for (const end of [...ends].sort((a, b) => a - b)) h.advance(end);
   h.advance(bytes.length);
+  await h.finish();
   return h;
 }
 
@@ -67,8 +73,9 @@ describe('TensorFileHasher', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 0, max: bytes.length }), { maxLength: 12 }),
-        async (ends) => {
-          const hashed = hashedIn(bytes, ends);
+        fc.boolean(),
+        async (ends, onThisThread) => {
+          const hashed = await hashedIn(bytes, ends, onThisThread ? undefined : nativeSha256);
           expect(hashed.digests(bytes)?.file).toBe(whole);
           expect(readTensorFile(bytes, { hashed }).sha256).toBe(whole);
         },
@@ -82,15 +89,16 @@ describe('TensorFileHasher', () => {
     const damaged = Buffer.from(good);
     const at = readTensorFile(good).header.tensors[1]?.offset ?? 0;
     damaged[at + 3] = (damaged[at + 3] ?? 0) ^ 1;
-    expect(reason(() => readTensorFile(damaged, { hashed: hashedIn(damaged, [100, 5000]) }))).toBe(
-      'tensor-checksum',
-    );
+    const hashedDamaged = await hashedIn(damaged, [100, 5000]);
+    expect(reason(() => readTensorFile(damaged, { hashed: hashedDamaged }))).toBe('tensor-checksum');
     const checksum = Buffer.from(good);
     checksum[checksum.length - 1] = (checksum[checksum.length - 1] ?? 0) ^ 1;
-    expect(reason(() => readTensorFile(checksum, { hashed: hashedIn(checksum, [64]) }))).toBe('checksum');
+    const hashedChecksum = await hashedIn(checksum, [64]);
+    expect(reason(() => readTensorFile(checksum, { hashed: hashedChecksum }))).toBe('checksum');
     const header = Buffer.from(good);
     header[20] = 0x20; // inside the header JSON: no longer canonical
-    expect(reason(() => readTensorFile(header, { hashed: hashedIn(header, [10, 30]) }))).toBe('bad-header');
+    const hashedHeader = await hashedIn(header, [10, 30]);
+    expect(reason(() => readTensorFile(header, { hashed: hashedHeader }))).toBe('bad-header');
   });
 
   it('is ignored for another buffer, or before every byte was hashed', async () => {
@@ -99,10 +107,18 @@ describe('TensorFileHasher', () => {
     const at = readTensorFile(bytes).header.tensors[0]?.offset ?? 0;
     other[at] = (other[at] ?? 0) ^ 1;
     // Digests of the intact copy must not vouch for the damaged one.
-    expect(reason(() => readTensorFile(other, { hashed: hashedIn(bytes, []) }))).toBe('tensor-checksum');
+    const intact = await hashedIn(bytes, []);
+    expect(reason(() => readTensorFile(other, { hashed: intact }))).toBe('tensor-checksum');
     const partial = new TensorFileHasher(bytes);
     partial.advance(bytes.length - 1);
+    await partial.finish();
     expect(partial.digests(bytes)).toBeUndefined();
+    // Fed in full but not finished: the background digest is not there yet, so none is used.
+    const unfinished = new TensorFileHasher(bytes);
+    unfinished.advance(bytes.length);
+    expect(unfinished.digests(bytes)).toBeUndefined();
+    expect(readTensorFile(bytes, { hashed: unfinished }).sha256).toBe(tensorFileDigest(bytes));
+    unfinished.dispose();
     expect(readTensorFile(bytes, { hashed: partial }).sha256).toBe(tensorFileDigest(bytes));
   });
 
@@ -113,10 +129,28 @@ describe('TensorFileHasher', () => {
     h.dispose();
     h.dispose();
     h.advance(bytes.length);
+    await h.finish();
     expect(h.digests(bytes)).toBeUndefined();
-    const done = hashedIn(bytes, []);
+    const done = await hashedIn(bytes, []);
     expect(readTensorFile(bytes, { hashed: done }).sha256).toBe(tensorFileDigest(bytes));
     done.dispose();
     expect(done.digests(bytes)).toBeUndefined();
+  });
+
+  it('falls back to hashing the file itself when the background hash fails', async () => {
+    const bytes = await file();
+    const failing: NativeSha256 = {
+      ...nativeSha256,
+      sha256UpdateAsync: (_state, _data, callback) => setImmediate(() => callback(new Error('injected'))),
+    };
+    const h = await hashedIn(bytes, [4096], failing);
+    expect(h.digests(bytes)).toBeUndefined();
+    expect(readTensorFile(bytes, { hashed: h }).sha256).toBe(tensorFileDigest(bytes));
+    // The same with a damaged tensor: still named.
+    const damaged = Buffer.from(bytes);
+    const at = readTensorFile(bytes).header.tensors[0]?.offset ?? 0;
+    damaged[at + 1] = (damaged[at + 1] ?? 0) ^ 1;
+    const hd = await hashedIn(damaged, [], failing);
+    expect(reason(() => readTensorFile(damaged, { hashed: hd }))).toBe('tensor-checksum');
   });
 });
