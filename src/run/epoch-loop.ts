@@ -51,6 +51,7 @@ export interface EpochDone {
 export interface LoopContext {
   readonly config: RunConfig;
   readonly trainer: Trainer;
+  /** The splits, each checked once (checkDataset) by runTraining. */
   readonly data: Loaded;
   readonly metrics: MetricsLog;
   readonly progress: Progress;
@@ -114,7 +115,8 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
     const signal = c.signal ? AbortSignal.any([c.signal, timer.signal]) : timer.signal;
     let r: EpochResult;
     try {
-      r = await trainer.trainEpoch(c.data.train.dataset, { checked: false, signal, onStep });
+      // Checked once when the run loaded it (runTraining), not again every epoch.
+      r = await trainer.trainEpoch(c.data.train.dataset, { checked: true, signal, onStep });
     } finally {
       await Promise.all(pending.splice(0));
     }
@@ -152,7 +154,7 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
     const accuracy = sum.has_accuracy ? sum.correct_sum / sum.samples : null;
     lastTrain = { loss, accuracy };
     c.progress.lastTrain = lastTrain;
-    const v = c.data.validation ? trainer.evaluate(c.data.validation.dataset) : undefined;
+    const v = c.data.validation ? trainer.evaluate(c.data.validation.dataset, { checked: true }) : undefined;
     await c.metrics.add({
       type: 'epoch',
       epoch: epoch + 1,

@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import type { AuditSink } from '../audit/index.js';
-import { SealtrainError } from '../errors/index.js';
-import { type BackendOptions, type Dataset, Network, Trainer, type TrainerState } from '../train/index.js';
+import { isSealtrainError, SealtrainError } from '../errors/index.js';
+import {
+  type BackendOptions,
+  checkDataset,
+  type Dataset,
+  Network,
+  Trainer,
+  type TrainerState,
+} from '../train/index.js';
 import type { CheckpointContents } from './checkpoint-file.js';
 import { pickResumePoint, writeSealedCheckpoint } from './checkpoints.js';
 import {
@@ -147,11 +154,17 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   let keys: KeyAccess;
   let manifest: RunManifest;
   let data: Loaded;
+  let network: Network;
   try {
     if (!o.resume) await assertRunFolderFree(dir, o.force === true);
     keys = await keysSoon;
+    // Made while the inputs are still being decrypted and hashed on the thread pool.
+    network = Network.create(config.model, config.training.seed);
     // The inputs load (and decrypt) before an earlier run is replaced: a bad input loses nothing.
     data = await loading;
+    // Checked once for the whole run (the data does not change between epochs), and before the
+    // run folder: a split the model cannot train on leaves an earlier run as it was.
+    for (const split of [data.train, data.validation, data.test]) if (split) checkSplit(config.model, split);
     if (o.lineage)
       checkAgainstLineage(
         o.lineage,
@@ -186,7 +199,7 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   let observed = false;
   let trainer: Trainer | undefined;
   try {
-    trainer = new Trainer(Network.create(config.model, config.training.seed), {
+    trainer = new Trainer(network, {
       training: config.training,
       ...backendOf(o),
     });
@@ -201,6 +214,18 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     } finally {
       await wipeLoaded();
     }
+  }
+}
+
+/** {@link checkDataset} on one loaded split, naming its file in the error. */
+function checkSplit(spec: RunConfig['model'], split: LoadedSplit): void {
+  try {
+    checkDataset(spec, split.dataset);
+  } catch (error) {
+    if (!isSealtrainError(error)) throw error;
+    throw new SealtrainError(error.code, `${split.path}: ${error.message}`, {
+      details: { ...error.details, path: split.path },
+    });
   }
 }
 
@@ -502,7 +527,7 @@ function finalMetrics(trainer: Trainer, data: Loaded, loop: LoopResult): Record<
       name === 'train' && loop.lastTrain
         ? loop.lastTrain
         : (({ loss, accuracy }) => ({ loss, accuracy: accuracy ?? null }))(
-            trainer.evaluate(split.dataset as Dataset),
+            trainer.evaluate(split.dataset as Dataset, { checked: true }),
           );
     out[`${name}_loss`] = m.loss;
     out[`${name}_accuracy`] = m.accuracy;

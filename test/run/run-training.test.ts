@@ -3,12 +3,13 @@
 // weights of an uninterrupted run.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/index.js';
 import { loadLineageSigningKey, prepareDataset } from '../../src/data/index.js';
+import { TensorFileWriter } from '../../src/data/tensor-file.js';
 import { LocalKeyring } from '../../src/kms/index.js';
 import {
   type KeyAccess,
@@ -367,5 +368,62 @@ describe('runTraining', () => {
       code: 'ERR_RUN_STATE',
       message: expect.stringMatching(/another model or training section/),
     });
+  }, 60_000);
+
+  it('refuses a split the model cannot train on before the run folder, naming the file, row and column', async () => {
+    // A tensor file that reads well (its checksums hold) with one feature that is not finite.
+    const bad = join(dir, 'not-finite');
+    await mkdir(bad, { recursive: true });
+    const chunks: Uint8Array[] = [];
+    const writer = new TensorFileWriter(
+      {
+        split: 'train',
+        columns: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'],
+        labelColumn: 'label',
+        classes: ['n', 'p'],
+        tensors: [
+          { name: 'features', dtype: 'float32', shape: [10, 8] },
+          { name: 'labels', dtype: 'int32', shape: [10] },
+        ],
+      },
+      async (c) => {
+        chunks.push(c);
+      },
+    );
+    const features = Float32Array.from({ length: 80 }, (_, i) => i / 80);
+    features[3 * 8 + 5] = Number.NaN;
+    await writer.writeRows('features', features);
+    await writer.writeRows(
+      'labels',
+      Int32Array.from({ length: 10 }, (_, i) => i % 2),
+    );
+    await writer.finish();
+    await writeFile(join(bad, 'train.tensor'), Buffer.concat(chunks));
+    // An earlier run in the same folder, which --force would replace.
+    const small = (data: string) =>
+      parseRunConfig(
+        {
+          model: { architecture: 'mlp', input_size: 8, hidden_size: 4, output_size: 2 },
+          training: { batch_size: 16, learning_rate: 0.01, epochs: 1, seed: 5 },
+          security: { key: 'local:owner', attestation: false },
+          data: { dir: data },
+          output: { dir: join('runs', 'replaced'), checkpoint_every_epochs: 0 },
+        },
+        join(dir, 'small.json'),
+      );
+    const base = { keys, audit: { sink: audit, actor: 't' }, auditDir: join(dir, 'audit'), tee: 'none' };
+    const good = small('prepared');
+    await runTraining(good, { ...base, inputs: await resolveInputs(good) });
+    const model = join(dir, 'runs', 'replaced', 'model.sealed');
+    const before = await readFile(model);
+    const c = small('not-finite');
+    await expect(
+      runTraining(c, { ...base, inputs: await resolveInputs(c), force: true }),
+    ).rejects.toMatchObject({
+      code: 'ERR_TRAIN_DATA_INVALID',
+      message: expect.stringMatching(/not-finite\/train\.tensor: Feature 5 of row 3 is NaN/),
+      details: { path: join(bad, 'train.tensor'), row: 3, column: 5 },
+    });
+    expect((await readFile(model)).equals(before)).toBe(true);
   }, 60_000);
 });
