@@ -13,7 +13,8 @@
 //   deployment where the broker is Key Vault.
 // Both paths start from files on disk and end with trained weights; each figure is the median of
 // REPS alternating rounds, with the spread (min–max) beside it; the overhead is also given as the
-// median of the per-round ratios, with a 95 % bootstrap interval. `--json`: the last stdout line is
+// median of the per-round ratios, with a distribution-free interval for that median (95 % or
+// more from six rounds on; its coverage is given). `--json`: the last stdout line is
 // one object with every figure.
 import { spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
@@ -227,7 +228,11 @@ try {
     return Number(process.hrtime.bigint() - started) / 1e9;
   }
 
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+  };
   const r3 = (x) => Number(x.toFixed(3));
   const spread = (xs) => [r3(Math.min(...xs)), r3(Math.max(...xs))];
   await plaintext(); // warm the page cache and the kernels once, for all
@@ -275,21 +280,25 @@ try {
   // tends to hit both, so the median of these moves less than the ratio of the medians.
   const paired = (xs, anchor = runs.plain) =>
     Number((median(xs.map((x, i) => x / anchor[i] - 1)) * 100).toFixed(1));
-  // How far that median can be trusted on a noisy machine: a 95 % bootstrap interval (the rounds
-  // resampled with replacement 10,000 times, from a fixed seed so a run can be repeated).
+  // How far that median can be trusted on a noisy machine: the distribution-free interval for a
+  // median, [d(k), d(n+1−k)] of the n sorted per-round ratios, with the largest k whose coverage
+  // 1 − 2·P(Binomial(n, ½) ≤ k − 1) is at least 95 %. Fewer than six rounds cannot reach 95 %:
+  // the interval is then all of them, and its coverage says so.
   const pairedInterval = (xs, anchor = runs.plain) => {
-    const d = xs.map((x, i) => x / anchor[i] - 1);
-    let state = 0x9e3779b9;
-    const next = () => {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      return (state >>> 0) / 2 ** 32;
+    const d = xs.map((x, i) => x / anchor[i] - 1).sort((p, q) => p - q);
+    const n = d.length;
+    const choose = (k) => {
+      let c = 1;
+      for (let i = 0; i < k; i++) c = (c * (n - i)) / (i + 1);
+      return c;
     };
-    const medians = Array.from({ length: 10_000 }, () =>
-      median(Array.from(d, () => d[Math.floor(next() * d.length)])),
-    ).sort((p, q) => p - q);
-    return [medians[249], medians[9_749]].map((m) => Number((m * 100).toFixed(1)));
+    const below = (k) =>
+      Array.from({ length: k + 1 }, (_, i) => choose(i)).reduce((a, b) => a + b, 0) / 2 ** n;
+    const coverage = (k) => 1 - 2 * below(k - 1);
+    let k = 1;
+    while (k + 1 <= Math.floor((n + 1) / 2) && coverage(k + 1) >= 0.95) k++;
+    const pct = (x) => Number((x * 100).toFixed(1));
+    return { low: pct(d[k - 1]), high: pct(d[n - k]), coverage: Number(coverage(k).toFixed(3)) };
   };
   const interval = {
     local: pairedInterval(runs.secure),
@@ -311,9 +320,9 @@ try {
     paired_overhead_separate_broker_percent: paired(runs.child),
     overhead_process_percent: processPercent,
     paired_overhead_process_percent: paired(runs.secureProcess, runs.plainProcess),
-    paired_overhead_interval_95_percent: interval.local,
-    paired_overhead_separate_broker_interval_95_percent: interval.child,
-    paired_overhead_process_interval_95_percent: interval.process,
+    paired_overhead_interval_percent: interval.local,
+    paired_overhead_separate_broker_interval_percent: interval.child,
+    paired_overhead_process_interval_percent: interval.process,
     process_anchor:
       'node bench/lib/plain-job.mjs, bundled as sealtrain is (the plaintext job as a process of its own), same run',
     target_percent: 3,
@@ -326,13 +335,13 @@ try {
   };
   const s = figures.spread_s;
   log(
-    `\ntrain only ${figures.train_only_epoch_s} s (${s.train_only.join('–')}) | plaintext job ${figures.plaintext_epoch_s} s (${s.plaintext.join('–')}) | secure job ${figures.secure_epoch_s} s (${s.secure.join('–')}; attest + release ${figures.attest_and_release_s} s) | overhead ${result.overhead_percent} %, per round ${result.paired_overhead_percent} % (95 % interval ${interval.local.join(' to ')} %) (target ≤ 3 %)`,
+    `\ntrain only ${figures.train_only_epoch_s} s (${s.train_only.join('–')}) | plaintext job ${figures.plaintext_epoch_s} s (${s.plaintext.join('–')}) | secure job ${figures.secure_epoch_s} s (${s.secure.join('–')}; attest + release ${figures.attest_and_release_s} s) | overhead ${result.overhead_percent} %, per round ${result.paired_overhead_percent} % (interval ${interval.local.low} to ${interval.local.high} %, coverage ${(interval.local.coverage * 100).toFixed(1)} %) (target ≤ 3 %)`,
   );
   log(
-    `broker in another process: secure job ${figures.secure_separate_broker_epoch_s} s (${s.secure_separate_broker.join('–')}; attest + release ${figures.attest_and_release_separate_broker_s} s) | overhead ${result.overhead_separate_broker_percent} %, per round ${result.paired_overhead_separate_broker_percent} % (95 % interval ${interval.child.join(' to ')} %)`,
+    `broker in another process: secure job ${figures.secure_separate_broker_epoch_s} s (${s.secure_separate_broker.join('–')}; attest + release ${figures.attest_and_release_separate_broker_s} s) | overhead ${result.overhead_separate_broker_percent} %, per round ${result.paired_overhead_separate_broker_percent} % (interval ${interval.child.low} to ${interval.child.high} %, coverage ${(interval.child.coverage * 100).toFixed(1)} %)`,
   );
   log(
-    `as processes: plaintext job ${figures.plaintext_process_s} s (${s.plaintext_process.join('–')}) | sealtrain train ${figures.sealtrain_train_process_s} s (${s.sealtrain_train_process.join('–')}) | overhead ${result.overhead_process_percent} %, per round ${result.paired_overhead_process_percent} % (95 % interval ${interval.process.join(' to ')} %)`,
+    `as processes: plaintext job ${figures.plaintext_process_s} s (${s.plaintext_process.join('–')}) | sealtrain train ${figures.sealtrain_train_process_s} s (${s.sealtrain_train_process.join('–')}) | overhead ${result.overhead_process_percent} %, per round ${result.paired_overhead_process_percent} % (interval ${interval.process.low} to ${interval.process.high} %, coverage ${(interval.process.coverage * 100).toFixed(1)} %)`,
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

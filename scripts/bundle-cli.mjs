@@ -5,7 +5,8 @@
 // (zod, jose and the Azure SDK are hundreds of small modules) and starts about 0.3 s later.
 // Runs after `tsc` in `npm run build`. The new bundle is written beside the old one and swapped in.
 // `bundle` also serves bench/confidential, which gives its plaintext anchor the same treatment.
-import { rename, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'rolldown';
@@ -23,6 +24,7 @@ const EXTERNAL = [
   '@azure/storage-blob', // loaded when a blob store opens (src/store/blob-store.ts)
   'protobufjs', // loaded when a model is exported to ONNX (src/train/export-onnx.ts)
   'onnxruntime-node', // tests and benchmarks only
+  'open', // its xdg-open script beside it (the Azure SDK's interactive browser sign-in)
 ];
 
 const external = (id) =>
@@ -47,12 +49,26 @@ export async function bundle(entry, dir, name) {
   });
 }
 
+/** Whether the process `pid` is still running (a build beside this one). */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const target = join(root, 'dist', 'bundle');
   const fresh = `${target}.${process.pid}.tmp`;
   const stale = `${target}.${process.pid}.old`;
   try {
-    await rm(fresh, { recursive: true, force: true });
+    // What a build that was killed left behind (never a running build's).
+    for (const name of await readdir(join(root, 'dist'))) {
+      const m = /^bundle\.(\d+)\.(tmp|old)$/.exec(name);
+      if (m && !alive(Number(m[1]))) await rm(join(root, 'dist', name), { recursive: true, force: true });
+    }
     await bundle(join(root, 'dist', 'cli', 'index.js'), fresh, 'cli');
     await rename(target, stale).catch((error) => {
       if (error.code !== 'ENOENT') throw error;
@@ -60,6 +76,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     await rename(fresh, target);
     await rm(stale, { recursive: true, force: true });
   } catch (error) {
+    // The previous bundle stays in place when the new one could not replace it.
+    if (!existsSync(target) && existsSync(stale)) await rename(stale, target).catch(() => {});
     await rm(fresh, { recursive: true, force: true });
     process.stderr.write(`bundle-cli: ${error.message ?? error}\n`);
     process.exit(1);

@@ -27,7 +27,7 @@ export async function plainJob({ data, out, model, training, trainOnly = false }
     return (end) => hashed.advance(end);
   };
   const bytes = await readWholeFile(path, { watch });
-  await hashed.finish();
+  await hashed?.finish();
   const file = readTensorFile(bytes, { source: path, hashed });
   const features = file.tensors.get('features');
   const dataset = {

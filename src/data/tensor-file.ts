@@ -220,24 +220,31 @@ export class TensorFileHasher {
 
   /**
    * Waits for the hashing still under way; then, if every byte of `bytes` was fed,
-   * {@link TensorFileHasher.digests} has the digests. Never rejects: a hash that failed leaves
-   * them undefined (and `readTensorFile` hashes the file itself). Feeding stops here.
+   * {@link TensorFileHasher.digests} has the digests. If not (or after a dispose), the pieces not
+   * yet hashed are dropped instead. Never rejects: a hash that failed leaves the digests
+   * undefined (and `readTensorFile` hashes the file itself). Feeding stops here.
    */
   finish(): Promise<void> {
     this.#finishing ??= (async () => {
-      if (this.#disposed || this.#fed !== this.bytes.length || !this.#tensors || !this.#checked) {
+      const tensors = this.#tensors;
+      const checked = this.#checked;
+      if (this.#disposed || this.#fed !== this.bytes.length || !tensors || !checked) {
         this.#file.dispose();
-        for (const t of this.#tensors ?? []) t.hash.dispose();
+        for (const t of tensors ?? []) t.hash.dispose();
         return;
       }
-      const checked = this.#checked;
-      const file = this.#file.digest();
-      const tensors = this.#tensors.map((t) => t.hash.digest());
       try {
-        const [c, f, ts] = await Promise.all([checked, file, Promise.all(tensors)]);
+        const [c, f, ts] = await Promise.all([
+          checked,
+          this.#file.digest(),
+          Promise.all(tensors.map((t) => t.hash.digest())),
+        ]);
         if (!this.#disposed)
           this.#done = { checked: c, file: f.toString('hex'), tensors: ts.map((t) => t.toString('hex')) };
-      } catch {}
+      } catch {
+        this.#file.dispose();
+        for (const t of tensors) t.hash.dispose();
+      }
     })();
     return this.#finishing;
   }

@@ -52,8 +52,12 @@ export class BackgroundSha256 {
   #ended = false;
 
   constructor(options: { native?: NativeSha256 | undefined } = { native: tryLoadNativeSha256() }) {
-    this.#native = options.native;
-    this.#state = this.#native ? this.#native.sha256Create() : createHash('sha256');
+    let state: NativeState | undefined;
+    try {
+      state = options.native?.sha256Create();
+    } catch {} // out of memory in the addon: node:crypto serves this stream
+    this.#native = state ? options.native : undefined;
+    this.#state = state ?? createHash('sha256');
   }
 
   /**
@@ -83,11 +87,14 @@ export class BackgroundSha256 {
   }
 
   /**
-   * Ends the stream without a result: its state is cleansed once the queued pieces are hashed
-   * (the pieces' buffers are held until then), so it keeps none of the bytes it was fed.
+   * Ends the stream without a result: the pieces not yet started are dropped (a digest asked for
+   * and not yet given rejects), and the state is cleansed once the piece in flight, if any, is
+   * hashed; the stream then keeps none of the bytes it was fed, and holds no buffer.
    */
   dispose(): void {
     if (this.#ended) return;
+    const dropped = new SealtrainError('ERR_INTERNAL', 'The SHA-256 stream was disposed.');
+    for (const step of this.#waiting.splice(0)) if (step.kind !== 'update') step.reject(dropped);
     this.digest().catch(() => {});
   }
 
@@ -124,10 +131,13 @@ export class BackgroundSha256 {
     }
   }
 
-  /** Every digest asked for, now or later, rejects with `error`. */
+  /** Every digest asked for, now or later, rejects with `error`; the state is cleansed. */
   #fail(error: Error): void {
     this.#failed = error;
     for (const step of this.#waiting.splice(0)) if (step.kind !== 'update') step.reject(error);
+    try {
+      (this.#native as NativeSha256).sha256Digest(this.#state as NativeState);
+    } catch {} // spent already, or the failure was OpenSSL's own
   }
 
   #open(what: string): void {

@@ -133,7 +133,6 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
     hasher?.dispose();
     throw error;
   });
-  await hasher?.finish(); // the whole-file digest, taken on the thread pool
   let wiped = false;
   let zeroed = 0; // bytes[0, zeroed) are zeros already
   const wipe = () => {
@@ -153,6 +152,7 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
   };
   let dataset: Dataset = { features: new Float32Array(0), labels: new Int32Array(0), rows: 0 };
   try {
+    await hasher?.finish(); // the digests, taken on the thread pool
     const file = readTensorFile(bytes, { source: path, ...(hasher ? { hashed: hasher } : {}) });
     const features = file.tensors.get('features');
     const labels = file.tensors.get('labels');

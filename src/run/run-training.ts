@@ -162,9 +162,6 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     network = Network.create(config.model, config.training.seed);
     // The inputs load (and decrypt) before an earlier run is replaced: a bad input loses nothing.
     data = await loading;
-    // Checked once for the whole run (the data does not change between epochs), and before the
-    // run folder: a split the model cannot train on leaves an earlier run as it was.
-    for (const split of [data.train, data.validation, data.test]) if (split) checkSplit(config.model, split);
     if (o.lineage)
       checkAgainstLineage(
         o.lineage,
@@ -172,6 +169,10 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
           .filter((x): x is LoadedSplit => x !== undefined)
           .map((x) => ({ path: x.path, sealed: x.sealed, sha256: x.sha256 })),
       );
+    // Checked once for the whole run (the data does not change between epochs), after its
+    // lineage and before the run folder: a split the model cannot train on leaves an earlier run
+    // as it was.
+    for (const split of [data.train, data.validation, data.test]) if (split) checkSplit(config.model, split);
     if (config.earlyStopping && !data.validation)
       o.warn?.(
         'training.early_stopping needs a validation split, and this run has none: it will neither stop early nor restore the best weights.',

@@ -5,7 +5,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   BackgroundSha256,
   type NativeSha256,
@@ -120,5 +120,67 @@ describe('the addon SHA-256 state', () => {
     ).toBe('ERR_INVALID_ARG_TYPE');
     // None of the refused calls touched the state.
     expect(native.sha256Digest(state).equals(sha(Buffer.alloc(0)))).toBe(true);
+  });
+});
+
+/** The addon, with every call counted (and updates optionally failed). */
+function spied(failUpdates = false) {
+  const calls = { create: 0, update: 0, digest: 0 };
+  const spy: NativeSha256 = {
+    sha256Create: () => {
+      calls.create++;
+      return native.sha256Create();
+    },
+    sha256UpdateAsync: (state, data, callback) => {
+      calls.update++;
+      if (failUpdates) native.sha256UpdateAsync(state, data, () => callback(new Error('injected')));
+      else native.sha256UpdateAsync(state, data, callback);
+    },
+    sha256Copy: (state) => native.sha256Copy(state),
+    sha256Digest: (state) => {
+      calls.digest++;
+      return native.sha256Digest(state);
+    },
+  };
+  return { spy, calls };
+}
+
+describe('BackgroundSha256 on the bad paths', () => {
+  it('disposed, drops the pieces not yet started, rejects the digest asked for, and cleanses its state', async () => {
+    const { spy, calls } = spied();
+    const h = new BackgroundSha256({ native: spy });
+    h.update(randomBytes(4 * 1024 * 1024)); // in flight
+    h.update(randomBytes(1024));
+    h.update(randomBytes(1024));
+    const soFar = h.digestSoFar();
+    h.dispose();
+    await expect(soFar).rejects.toMatchObject({ code: 'ERR_INTERNAL' });
+    // Once the piece in flight is hashed, the state is spent (cleansed), once; no other piece ran.
+    await vi.waitFor(() => expect(calls.digest).toBe(1), { timeout: 10_000 });
+    expect(calls.update).toBe(1);
+  });
+
+  it('after a failed update, rejects every digest, now and later, and cleanses its state', async () => {
+    const { spy, calls } = spied(true);
+    const h = new BackgroundSha256({ native: spy });
+    h.update(Buffer.from('first'));
+    h.update(Buffer.from('second'));
+    const soFar = h.digestSoFar();
+    await expect(soFar).rejects.toThrow('injected');
+    await expect(h.digest()).rejects.toThrow('injected');
+    expect(calls.update).toBe(1);
+    expect(calls.digest).toBe(1); // the cleansing digest, whose result nobody sees
+  });
+
+  it('falls back to node:crypto when the addon cannot make a state', async () => {
+    const broken: NativeSha256 = {
+      ...native,
+      sha256Create: () => {
+        throw new Error('out of memory');
+      },
+    };
+    const h = new BackgroundSha256({ native: broken });
+    h.update(Buffer.from('abc'));
+    expect((await h.digest()).equals(sha(Buffer.from('abc')))).toBe(true);
   });
 });
