@@ -13,7 +13,13 @@ import { pathToFileURL } from 'node:url';
 import { readTensorFile, TensorFileHasher } from '../../dist/data/tensor-file.js';
 import { encodeCheckpoint } from '../../dist/run/checkpoint-file.js';
 import { readWholeFile, writeFileAtomic } from '../../dist/store/index.js';
-import { Network, parseModelConfig, parseTrainingConfig, Trainer } from '../../dist/train/index.js';
+import {
+  checkDataset,
+  Network,
+  parseModelConfig,
+  parseTrainingConfig,
+  Trainer,
+} from '../../dist/train/index.js';
 
 /** Runs the job; resolves to its wall time in seconds. */
 export async function plainJob({ data, out, model, training, trainOnly = false }) {
@@ -26,7 +32,11 @@ export async function plainJob({ data, out, model, training, trainOnly = false }
     hashed = new TensorFileHasher(buffer);
     return (end) => hashed.advance(end);
   };
-  const bytes = await readWholeFile(path, { watch });
+  const reading = readWholeFile(path, { watch });
+  // As `sealtrain train` does: the initial weights are drawn while the file is read and hashed on
+  // the thread pool, and the data is checked once, not every epoch.
+  const network = Network.create(spec, 1);
+  const bytes = await reading;
   await hashed?.finish();
   const file = readTensorFile(bytes, { source: path, hashed });
   const features = file.tensors.get('features');
@@ -35,10 +45,12 @@ export async function plainJob({ data, out, model, training, trainOnly = false }
     labels: file.tensors.get('labels').data,
     rows: features.shape[0],
   };
-  const trainer = new Trainer(Network.create(spec, 1), { training: trainingSpec });
+  checkDataset(spec, dataset);
+  const trainer = new Trainer(network, { training: trainingSpec });
   const lines = [];
   for (let e = 0; e < trainingSpec.epochs; e++)
     await trainer.trainEpoch(dataset, {
+      checked: true,
       onStep: (st) => lines.push(JSON.stringify({ type: 'step', loss: st.loss })),
     });
   if (!trainOnly) {
