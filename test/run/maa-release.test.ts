@@ -8,8 +8,10 @@
 
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/index.js';
+import { releaseWithAttestation } from '../../src/broker/client/attested-release.js';
 import type { RunningBroker } from '../../src/broker/index.js';
 import { type KeyAccessOptions, openKeyAccess, parseRunConfig } from '../../src/run/index.js';
 import { unsealBuffer } from '../../src/seal/index.js';
@@ -251,4 +253,43 @@ describe('attested release through MAA', () => {
     expect(e).toMatchObject({ code: 'ERR_USAGE_INVALID' });
     expect(String((e as Error).message)).toContain('MAA never accepts simulated evidence');
   });
+
+  it("refuses a key the vault names under another origin than the one asked (Key Vault's kid is its URL)", async () => {
+    // The broker's certificate covers localhost and 127.0.0.1 alike, and it names its keys by the
+    // URL it was started with (127.0.0.1). Asked as localhost, it answers a properly signed
+    // release whose kid is another vault's: the key is not used.
+    const asLocalhost = broker.url.replace('127.0.0.1', 'localhost');
+    expect(asLocalhost).not.toBe(broker.url);
+    const released = await releaseWithAttestation({
+      vaultUrl: broker.url,
+      credential: new StaticToken(workload),
+      keyName: 'data-key',
+      agent: new Agent({ ca: broker.caCertificate }),
+      clientOptions: {
+        agent: new Agent({ ca: broker.caCertificate }),
+        disableChallengeResourceVerification: true,
+      },
+      maa: { url: maa.url, agent: new Agent({ ca: maa.ca }) },
+      vaultCa: broker.caCertificate,
+      collect: { snpReport: hardware() },
+    });
+    expect(released.kid.startsWith(`${broker.url}/keys/data-key/`)).toBe(true);
+    const e = await releaseWithAttestation({
+      vaultUrl: asLocalhost,
+      credential: new StaticToken(workload),
+      keyName: 'data-key',
+      agent: new Agent({ ca: broker.caCertificate }),
+      clientOptions: {
+        agent: new Agent({ ca: broker.caCertificate }),
+        disableChallengeResourceVerification: true,
+      },
+      maa: { url: maa.url, agent: new Agent({ ca: maa.ca }) },
+      vaultCa: broker.caCertificate,
+      collect: { snpReport: hardware() },
+    }).catch((x: unknown) => x);
+    expect(e).toMatchObject({
+      code: 'ERR_KMS_UNWRAP_FAILED',
+      message: expect.stringContaining(`released ${broker.url}/keys/data-key/`),
+    });
+  }, 60_000);
 });

@@ -141,13 +141,14 @@ async function call(
   body?: unknown,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    // A deadline for the whole exchange, not only between bytes.
+    const deadline = AbortSignal.timeout(CALL_TIMEOUT_MS);
     const req = request(
       url,
       {
         method: body === undefined ? 'GET' : 'POST',
         ...(agent ? { agent } : {}),
-        // A deadline for the whole exchange, not only between bytes.
-        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+        signal: deadline,
         headers: {
           ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
           ...(body ? { 'content-type': 'application/json' } : {}),
@@ -190,7 +191,13 @@ async function call(
         });
       },
     );
-    req.on('error', (e) => reject(fail(`cannot reach ${url} (${e.message})`, e)));
+    req.on('error', (e) =>
+      reject(
+        deadline.aborted
+          ? fail(`${url} gave no answer within ${CALL_TIMEOUT_MS / 1000} s`, e)
+          : fail(`cannot reach ${url} (${e.message})`, e),
+      ),
+    );
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }

@@ -1,10 +1,12 @@
 // The workload's whole release flow against a real broker over TLS: nonce, sim evidence bound to an
 // ephemeral RSA key, attestation token, KeyClient.releaseKey, unwrap in memory.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { Agent } from 'node:https';
+import { Agent, createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { releaseWithAttestation } from '../../../src/broker/client/attested-release.js';
-import type { RunningBroker } from '../../../src/broker/index.js';
+import { ensureTls, type RunningBroker } from '../../../src/broker/index.js';
 import { isSealtrainError } from '../../../src/errors/index.js';
 import { brokerWithPrincipals, clientOptions, keyClient, StaticToken, tempDir } from '../helpers.js';
 
@@ -88,4 +90,39 @@ describe('releaseWithAttestation (sim) against the broker', () => {
     expect(isSealtrainError(e, 'ERR_ATTEST_REJECTED')).toBe(true);
     expect(String((e as Error).message)).toMatch(/policy\.allow-sim/);
   });
+
+  it('gives up on a broker that takes the connection and never answers, after its 30 s deadline', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const tls = await ensureTls(join(t.dir, 'tls'));
+    const seen: string[] = [];
+    // Accepts each request and leaves it hanging: a wedged broker, or a proxy that lost its upstream.
+    const hung = createServer({ cert: tls.certChainPem, key: tls.keyPem }, (req) => {
+      seen.push(req.url ?? '');
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          hung.closeAllConnections();
+          hung.close(() => resolve());
+        }),
+    );
+    const url = `https://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+    const e = await releaseWithAttestation({
+      vaultUrl: url,
+      credential: new StaticToken(workload),
+      keyName: 'data-key',
+      agent: new Agent({ ca: tls.caPem }),
+      sim: { privateKey: sim.privateKey },
+    }).catch((x: unknown) => x);
+    expect(e).toMatchObject({
+      code: 'ERR_BROKER_REQUEST',
+      message: expect.stringMatching(
+        /https:\/\/127\.0\.0\.1:\d+\/(certs|attest\/nonce) gave no answer within 30 s/,
+      ),
+    });
+    // The requests did arrive: it is the answer that never came.
+    expect(seen).toContain('/attest/nonce');
+  }, 90_000);
 });
