@@ -260,33 +260,23 @@ describe('attested release through MAA', () => {
     // release whose kid is another vault's: the key is not used.
     const asLocalhost = broker.url.replace('127.0.0.1', 'localhost');
     expect(asLocalhost).not.toBe(broker.url);
-    const released = await releaseWithAttestation({
-      vaultUrl: broker.url,
-      credential: new StaticToken(workload),
-      keyName: 'data-key',
-      agent: new Agent({ ca: broker.caCertificate }),
-      clientOptions: {
+    const releaseFrom = (vaultUrl: string) =>
+      releaseWithAttestation({
+        vaultUrl,
+        credential: new StaticToken(workload),
+        keyName: 'data-key',
         agent: new Agent({ ca: broker.caCertificate }),
-        disableChallengeResourceVerification: true,
-      },
-      maa: { url: maa.url, agent: new Agent({ ca: maa.ca }) },
-      vaultCa: broker.caCertificate,
-      collect: { snpReport: hardware() },
-    });
+        clientOptions: {
+          agent: new Agent({ ca: broker.caCertificate }),
+          disableChallengeResourceVerification: true,
+        },
+        maa: { url: maa.url, agent: new Agent({ ca: maa.ca }) },
+        vaultCa: broker.caCertificate,
+        collect: { snpReport: hardware() },
+      });
+    const released = await releaseFrom(broker.url);
     expect(released.kid.startsWith(`${broker.url}/keys/data-key/`)).toBe(true);
-    const e = await releaseWithAttestation({
-      vaultUrl: asLocalhost,
-      credential: new StaticToken(workload),
-      keyName: 'data-key',
-      agent: new Agent({ ca: broker.caCertificate }),
-      clientOptions: {
-        agent: new Agent({ ca: broker.caCertificate }),
-        disableChallengeResourceVerification: true,
-      },
-      maa: { url: maa.url, agent: new Agent({ ca: maa.ca }) },
-      vaultCa: broker.caCertificate,
-      collect: { snpReport: hardware() },
-    }).catch((x: unknown) => x);
+    const e = await releaseFrom(asLocalhost).catch((x: unknown) => x);
     expect(e).toMatchObject({
       code: 'ERR_KMS_UNWRAP_FAILED',
       message: expect.stringContaining(`released ${broker.url}/keys/data-key/`),
