@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SealtrainError } from '../errors/index.js';
+import { packageVersion } from '../internal/package-root.js';
 import { removePendingTempFiles } from '../store/index.js';
 import { EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
 import { alertsCommand } from './internal/commands/alerts.js';
@@ -27,8 +28,6 @@ import { type GlobalOptions, Session } from './internal/session.js';
 
 export { EXIT_CODES, EXIT_INTERRUPTED, exitCodeFor } from './exit-codes.js';
 
-const VERSION = '0.1.0';
-
 function onSignal(signal: NodeJS.Signals): void {
   removePendingTempFiles();
   process.stderr.write(`sealtrain: interrupted by ${signal}; partial output removed.\n`);
@@ -42,7 +41,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   // Where a --json error goes: stderr when stdout carries data (`-o -`), as results do.
   let stdoutIsData = sendsDataToStdout(argv);
   const program = new Command('sealtrain')
-    .version(VERSION)
+    // package.json's, as the report and the lineage manifest give it.
+    .version(await packageVersion(import.meta.url))
     .description('Seal datasets, manage keys and audit every use: confidential ML training on Azure.')
     .option('--home <dir>', 'state folder (keyring, audit log); default $SEALTRAIN_HOME or ~/.sealtrain')
     .option('--json', 'print one JSON object on stdout')
