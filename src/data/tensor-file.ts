@@ -143,10 +143,11 @@ export interface ReadTensorFileOptions {
  * each {@link TensorFileHasher.advance} hashes the bytes that became final since the last, so
  * that hashing overlaps the reading or decryption still under way. The whole-file digest (and
  * the checksum's) and each tensor's are streams of their own on the thread pool with the native
- * addon ({@link BackgroundSha256}): the passes run on all cores, and this thread stays free to hand
- * out the next pieces. Once {@link TensorFileHasher.finish} has settled, {@link readTensorFile} checks these
- * digests instead of hashing the file again. Neither throws: a header it cannot read, or a hash
- * that failed, leaves the hashing to `readTensorFile`, which reports any problem.
+ * addon ({@link BackgroundSha256}): the passes run on all cores, and this thread stays free to
+ * hand out the next pieces. Once {@link TensorFileHasher.finish} has settled,
+ * {@link readTensorFile} checks these digests instead of hashing the file again. Neither throws:
+ * a header it cannot read, or a hash that failed, leaves the hashing to `readTensorFile`, which
+ * reports any problem. A caller that feeds a hasher calls `finish()` or `dispose()`.
  */
 export class TensorFileHasher {
   readonly bytes: Uint8Array;
@@ -252,7 +253,7 @@ export class TensorFileHasher {
   /**
    * Finalizes every hash not yet finalized, so that no hash state keeps the last bytes it was fed
    * (up to a block of plaintext each) after a failed read; later calls and digests are none. The
-   * background hash is cleansed once the pieces it was given are hashed.
+   * pieces not yet hashed are dropped, and each stream is cleansed once its piece in flight is.
    */
   dispose(): void {
     if (this.#disposed) return;

@@ -122,7 +122,7 @@ export async function readInput(
 export async function loadSplit(path: string, providers: ProvidersSoon): Promise<LoadedSplit> {
   // The file is hashed as its bytes become final (read, or decrypted and authenticated), while
   // the rest is still being read or decrypted on the thread pool: not in a second pass. The
-  // whole-file digest is itself taken on the thread pool, beside the per-tensor ones here.
+  // digests (whole file, checksum, each tensor) are themselves taken on the thread pool.
   let hasher: TensorFileHasher | undefined;
   const watch: ProgressWatch = (buffer) => {
     const h = new TensorFileHasher(buffer);
