@@ -553,17 +553,25 @@ interface ReleaseTarget {
 async function releaseOne(client: KeyClient, t: ReleaseTarget): Promise<ReleasedKey> {
   const releaseNonce = randomBytes(16).toString('base64url');
   let value: string;
+  // A deadline for the release with the SDK's retries, not only between bytes.
+  const deadline = AbortSignal.timeout(CALL_TIMEOUT_MS);
   try {
     const version = t.version ? { version: t.version } : {};
     value = (
       await client.releaseKey(t.keyName, t.token, {
         nonce: releaseNonce,
         algorithm: t.enc,
-        abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+        abortSignal: deadline,
         ...version,
       })
     ).value;
   } catch (error) {
+    if (deadline.aborted)
+      throw new SealtrainError(
+        'ERR_BROKER_REQUEST',
+        `The release of ${t.keyName} got no answer from ${t.base} within ${CALL_TIMEOUT_MS / 1000} s.`,
+        { cause: error, details: { key: t.keyName } },
+      );
     const status = (error as { statusCode?: number }).statusCode;
     const kvCode = (error as { code?: string }).code;
     throw new SealtrainError(

@@ -1,7 +1,7 @@
 // The workload's whole release flow against a real broker over TLS: nonce, sim evidence bound to an
 // ephemeral RSA key, attestation token, KeyClient.releaseKey, unwrap in memory.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { Agent, createServer } from 'node:https';
+import { Agent, createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,7 +91,8 @@ describe('releaseWithAttestation (sim) against the broker', () => {
     expect(String((e as Error).message)).toMatch(/policy\.allow-sim/);
   });
 
-  it('gives up on a broker that takes the connection and never answers, after its 30 s deadline', async () => {
+  // Run side by side: each waits out the whole deadline.
+  it.concurrent('gives up on a broker that takes the connection and never answers, after its 30 s deadline', async () => {
     const t = await tempDir();
     cleanups.push(t.cleanup);
     const tls = await ensureTls(join(t.dir, 'tls'));
@@ -124,5 +125,55 @@ describe('releaseWithAttestation (sim) against the broker', () => {
     });
     // The requests did arrive: it is the answer that never came.
     expect(seen).toContain('/attest/nonce');
+  }, 90_000);
+
+  // Run side by side: each waits out the whole deadline.
+  it.concurrent('gives up on a release the vault takes and never answers, after its 30 s deadline', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const tls = await ensureTls(join(t.dir, 'tls'));
+    // In front of the broker: passes the attestation through, and leaves each release hanging.
+    const toBroker = new Agent({ ca: broker.caCertificate });
+    const held: string[] = [];
+    const proxy = createServer({ cert: tls.certChainPem, key: tls.keyPem }, (req, res) => {
+      if (req.method === 'POST' && /\/release\b/.test(req.url ?? '')) {
+        held.push(req.url ?? '');
+        return;
+      }
+      const up = request(
+        `${broker.url}${req.url}`,
+        { method: req.method, headers: { ...req.headers, host: new URL(broker.url).host }, agent: toBroker },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          proxy.closeAllConnections();
+          proxy.close(() => resolve());
+        }),
+    );
+    const url = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const trust = new Agent({ ca: tls.caPem });
+    const e = await releaseWithAttestation({
+      vaultUrl: url,
+      credential: new StaticToken(workload),
+      keyName: 'data-key',
+      agent: trust,
+      clientOptions: { agent: trust, disableChallengeResourceVerification: true },
+      sim: { privateKey: sim.privateKey },
+    }).catch((x: unknown) => x);
+    expect(e).toMatchObject({
+      code: 'ERR_BROKER_REQUEST',
+      message: `The release of data-key got no answer from ${url} within 30 s.`,
+    });
+    // The attestation went through; the release reached the vault, whose answer never came.
+    expect(held.length).toBeGreaterThan(0);
   }, 90_000);
 });
