@@ -1,7 +1,7 @@
 // The workload's whole release flow against a real broker over TLS: nonce, sim evidence bound to an
 // ephemeral RSA key, attestation token, KeyClient.releaseKey, unwrap in memory.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { Agent, createServer, request } from 'node:https';
+import { Agent, createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,19 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
+
+/** Listens on loopback (closed after the file's tests); resolves to the server's URL. */
+async function serving(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
 
 describe('releaseWithAttestation (sim) against the broker', () => {
   it('releases an exportable oct key whose policy admits sim, and the bytes are the key', async () => {
@@ -101,15 +114,7 @@ describe('releaseWithAttestation (sim) against the broker', () => {
     const hung = createServer({ cert: tls.certChainPem, key: tls.keyPem }, (req) => {
       seen.push(req.url ?? '');
     });
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          hung.closeAllConnections();
-          hung.close(() => resolve());
-        }),
-    );
-    const url = `https://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+    const url = await serving(hung);
     const e = await releaseWithAttestation({
       vaultUrl: url,
       credential: new StaticToken(workload),
@@ -151,15 +156,7 @@ describe('releaseWithAttestation (sim) against the broker', () => {
       up.on('error', () => res.destroy());
       req.pipe(up);
     });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          proxy.closeAllConnections();
-          proxy.close(() => resolve());
-        }),
-    );
-    const url = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const url = await serving(proxy);
     const trust = new Agent({ ca: tls.caPem });
     const e = await releaseWithAttestation({
       vaultUrl: url,
