@@ -278,14 +278,14 @@ try {
   const percent = (x) => Number(((x / figures.plaintext_epoch_s - 1) * 100).toFixed(1));
   // Each secure run against the plaintext run of its own round: a burst of load on the machine
   // tends to hit both, so the median of these moves less than the ratio of the medians.
-  const paired = (xs, anchor = runs.plain) =>
-    Number((median(xs.map((x, i) => x / anchor[i] - 1)) * 100).toFixed(1));
+  const perRound = (xs, anchor) => xs.map((x, i) => x / anchor[i] - 1);
+  const paired = (xs, anchor = runs.plain) => Number((median(perRound(xs, anchor)) * 100).toFixed(1));
   // How far that median can be trusted on a noisy machine: the distribution-free interval for a
   // median, [d(k), d(n+1−k)] of the n sorted per-round ratios, with the largest k whose coverage
   // 1 − 2·P(Binomial(n, ½) ≤ k − 1) is at least 95 %. Fewer than six rounds cannot reach 95 %:
   // the interval is then all of them, and its coverage says so.
   const pairedInterval = (xs, anchor = runs.plain) => {
-    const d = xs.map((x, i) => x / anchor[i] - 1).sort((p, q) => p - q);
+    const d = perRound(xs, anchor).sort((p, q) => p - q);
     const n = d.length;
     const choose = (k) => {
       let c = 1;
@@ -305,6 +305,7 @@ try {
     child: pairedInterval(runs.child),
     process: pairedInterval(runs.secureProcess, runs.plainProcess),
   };
+  const intervalText = (i) => `interval ${i.low} to ${i.high} %, coverage ${(i.coverage * 100).toFixed(1)} %`;
   const processPercent = Number(
     ((figures.sealtrain_train_process_s / figures.plaintext_process_s - 1) * 100).toFixed(1),
   );
@@ -335,13 +336,13 @@ try {
   };
   const s = figures.spread_s;
   log(
-    `\ntrain only ${figures.train_only_epoch_s} s (${s.train_only.join('–')}) | plaintext job ${figures.plaintext_epoch_s} s (${s.plaintext.join('–')}) | secure job ${figures.secure_epoch_s} s (${s.secure.join('–')}; attest + release ${figures.attest_and_release_s} s) | overhead ${result.overhead_percent} %, per round ${result.paired_overhead_percent} % (interval ${interval.local.low} to ${interval.local.high} %, coverage ${(interval.local.coverage * 100).toFixed(1)} %) (target ≤ 3 %)`,
+    `\ntrain only ${figures.train_only_epoch_s} s (${s.train_only.join('–')}) | plaintext job ${figures.plaintext_epoch_s} s (${s.plaintext.join('–')}) | secure job ${figures.secure_epoch_s} s (${s.secure.join('–')}; attest + release ${figures.attest_and_release_s} s) | overhead ${result.overhead_percent} %, per round ${result.paired_overhead_percent} % (${intervalText(interval.local)}) (target ≤ 3 %)`,
   );
   log(
-    `broker in another process: secure job ${figures.secure_separate_broker_epoch_s} s (${s.secure_separate_broker.join('–')}; attest + release ${figures.attest_and_release_separate_broker_s} s) | overhead ${result.overhead_separate_broker_percent} %, per round ${result.paired_overhead_separate_broker_percent} % (interval ${interval.child.low} to ${interval.child.high} %, coverage ${(interval.child.coverage * 100).toFixed(1)} %)`,
+    `broker in another process: secure job ${figures.secure_separate_broker_epoch_s} s (${s.secure_separate_broker.join('–')}; attest + release ${figures.attest_and_release_separate_broker_s} s) | overhead ${result.overhead_separate_broker_percent} %, per round ${result.paired_overhead_separate_broker_percent} % (${intervalText(interval.child)})`,
   );
   log(
-    `as processes: plaintext job ${figures.plaintext_process_s} s (${s.plaintext_process.join('–')}) | sealtrain train ${figures.sealtrain_train_process_s} s (${s.sealtrain_train_process.join('–')}) | overhead ${result.overhead_process_percent} %, per round ${result.paired_overhead_process_percent} % (interval ${interval.process.low} to ${interval.process.high} %, coverage ${(interval.process.coverage * 100).toFixed(1)} %)`,
+    `as processes: plaintext job ${figures.plaintext_process_s} s (${s.plaintext_process.join('–')}) | sealtrain train ${figures.sealtrain_train_process_s} s (${s.sealtrain_train_process.join('–')}) | overhead ${result.overhead_process_percent} %, per round ${result.paired_overhead_process_percent} % (${intervalText(interval.process)})`,
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

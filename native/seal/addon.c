@@ -120,12 +120,43 @@ static bool parse_batch(napi_env env, op_kind op, napi_value *argv, st_batch *b)
   return true;
 }
 
-static napi_value crypto_error(napi_env env) {
-  napi_value code, msg, err;
-  napi_create_string_utf8(env, "ERR_INTERNAL", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, "AES-256-GCM failed in OpenSSL", NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, code, msg, &err);
+/* An Error with a `code`, to throw or to pass to a callback. */
+static napi_value coded_error(napi_env env, const char *code, const char *message) {
+  napi_value c, m, err;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, c, m, &err);
   return err;
+}
+
+static napi_value crypto_error(napi_env env) {
+  return coded_error(env, "ERR_INTERNAL", "AES-256-GCM failed in OpenSSL");
+}
+
+/* What an async call holds until it completes: references to its arguments, and the work. */
+typedef struct held {
+  napi_ref refs[3];
+  napi_async_work work;
+} held;
+
+static void held_release(napi_env env, held *h) {
+  for (size_t i = 0; i < 3; i++)
+    if (h->refs[i] != NULL) napi_delete_reference(env, h->refs[i]);
+  if (h->work != NULL) napi_delete_async_work(env, h->work);
+}
+
+/*
+ * Holds args[0..2] and queues the work, named `name`; false with an exception pending on failure
+ * (release what was held then). Whatever `execute` reads must be set before this is called.
+ */
+static bool held_queue(napi_env env, held *h, napi_value args[3], const char *name,
+                       napi_async_execute_callback execute, napi_async_complete_callback complete, void *data) {
+  napi_value resource;
+  for (size_t i = 0; i < 3; i++)
+    if (!ok(env, napi_create_reference(env, args[i], 1, &h->refs[i]))) return false;
+  return ok(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource)) &&
+         ok(env, napi_create_async_work(env, NULL, resource, execute, complete, data, &h->work)) &&
+         ok(env, napi_queue_async_work(env, h->work));
 }
 
 static napi_value run_sync(napi_env env, napi_callback_info info, op_kind op) {
@@ -153,23 +184,17 @@ static napi_value run_sync(napi_env env, napi_callback_info info, op_kind op) {
 static napi_value seal_chunks(napi_env env, napi_callback_info info) { return run_sync(env, info, OP_SEAL); }
 static napi_value open_chunks(napi_env env, napi_callback_info info) { return run_sync(env, info, OP_OPEN); }
 
-/* An async call: the batch, its result, and references that keep src, dst and callback alive. */
+/* An async call: the batch, its result, and what keeps src, dst and the callback alive. */
 typedef struct job {
   st_batch b;
   op_kind op;
   int rc;
   int64_t failed;
-  napi_ref src_ref;
-  napi_ref dst_ref;
-  napi_ref cb_ref;
-  napi_async_work work;
+  held h; /* refs: src, dst, callback */
 } job;
 
 static void job_free(napi_env env, job *j) {
-  if (j->src_ref != NULL) napi_delete_reference(env, j->src_ref);
-  if (j->dst_ref != NULL) napi_delete_reference(env, j->dst_ref);
-  if (j->cb_ref != NULL) napi_delete_reference(env, j->cb_ref);
-  if (j->work != NULL) napi_delete_async_work(env, j->work);
+  held_release(env, &j->h);
   st_batch_wipe(&j->b);
   free(j);
 }
@@ -186,7 +211,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
   job *j = data;
   napi_value cb, global, argv[2];
   size_t argc = j->op == OP_SEAL ? 1 : 2;
-  bool have_cb = napi_get_reference_value(env, j->cb_ref, &cb) == napi_ok && cb != NULL;
+  bool have_cb = napi_get_reference_value(env, j->h.refs[2], &cb) == napi_ok && cb != NULL;
   napi_get_null(env, &argv[0]);
   napi_get_undefined(env, &argv[1]);
   if (status != napi_ok || j->rc != 0) {
@@ -203,7 +228,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
 
 static napi_value run_async(napi_env env, napi_callback_info info, op_kind op) {
   size_t argc = 7;
-  napi_value argv[7], name;
+  napi_value argv[7];
   napi_valuetype t;
   job *j = calloc(1, sizeof *j);
   if (j == NULL) {
@@ -215,14 +240,10 @@ static napi_value run_async(napi_env env, napi_callback_info info, op_kind op) {
     job_free(env, j);
     return NULL;
   }
+  napi_value held_args[3] = {argv[1], argv[2], argv[6]};
   if (!ok(env, napi_typeof(env, argv[6], &t)) || (t != napi_function && !type_error(env, "callback", "a function")) ||
-      !ok(env, napi_create_reference(env, argv[1], 1, &j->src_ref)) ||
-      !ok(env, napi_create_reference(env, argv[2], 1, &j->dst_ref)) ||
-      !ok(env, napi_create_reference(env, argv[6], 1, &j->cb_ref)) ||
-      !ok(env, napi_create_string_utf8(env, op == OP_SEAL ? "sealtrain:sealChunks" : "sealtrain:openChunks",
-                                       NAPI_AUTO_LENGTH, &name)) ||
-      !ok(env, napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work)) ||
-      !ok(env, napi_queue_async_work(env, j->work))) {
+      !held_queue(env, &j->h, held_args, op == OP_SEAL ? "sealtrain:sealChunks" : "sealtrain:openChunks",
+                  job_execute, job_complete, j)) {
     job_free(env, j);
     return NULL;
   }
@@ -249,12 +270,8 @@ static void sha_finalize(napi_env env, void *data, void *hint) {
   free(s);
 }
 
-static napi_value sha_error(napi_env env, const char *code, const char *message) {
-  napi_value c, m, err;
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, c, m, &err);
-  return err;
+static napi_value sha_failed(napi_env env) {
+  return coded_error(env, "ERR_INTERNAL", "SHA-256 failed in OpenSSL");
 }
 
 /* Wraps ctx (taking it) in a tagged external; NULL with an exception pending on failure. */
@@ -288,7 +305,7 @@ static sha_state *sha_idle(napi_env env, napi_value v) {
   if (!ok(env, napi_get_value_external(env, v, &p))) return NULL;
   sha_state *s = p;
   if (s->busy || s->ctx == NULL) {
-    napi_throw(env, sha_error(env, "ERR_INVALID_STATE",
+    napi_throw(env, coded_error(env, "ERR_INVALID_STATE",
                               s->busy ? "The SHA-256 state has an update running" : "The SHA-256 state was digested"));
     return NULL;
   }
@@ -301,7 +318,7 @@ static napi_value sha_new(napi_env env, const EVP_MD_CTX *from) {
   if (ctx == NULL ||
       (from != NULL ? EVP_MD_CTX_copy_ex(ctx, from) : EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) != 1) {
     EVP_MD_CTX_free(ctx);
-    napi_throw(env, sha_error(env, "ERR_INTERNAL", "SHA-256 failed in OpenSSL"));
+    napi_throw(env, sha_failed(env));
     return NULL;
   }
   return sha_wrap(env, ctx);
@@ -333,7 +350,7 @@ static napi_value sha256_digest(napi_env env, napi_callback_info info) {
   EVP_MD_CTX_free(s->ctx);
   s->ctx = NULL;
   if (rc != 1 || len != 32) {
-    napi_throw(env, sha_error(env, "ERR_INTERNAL", "SHA-256 failed in OpenSSL"));
+    napi_throw(env, sha_failed(env));
     return NULL;
   }
   if (!ok(env, napi_create_buffer_copy(env, len, md, &data, &out))) return NULL;
@@ -345,17 +362,11 @@ typedef struct sha_job {
   const uint8_t *data;
   size_t len;
   int rc;
-  napi_ref state_ref;
-  napi_ref data_ref;
-  napi_ref cb_ref;
-  napi_async_work work;
+  held h; /* refs: state, data, callback */
 } sha_job;
 
 static void sha_job_free(napi_env env, sha_job *j) {
-  if (j->state_ref != NULL) napi_delete_reference(env, j->state_ref);
-  if (j->data_ref != NULL) napi_delete_reference(env, j->data_ref);
-  if (j->cb_ref != NULL) napi_delete_reference(env, j->cb_ref);
-  if (j->work != NULL) napi_delete_async_work(env, j->work);
+  held_release(env, &j->h);
   free(j);
 }
 
@@ -369,8 +380,8 @@ static void sha_job_complete(napi_env env, napi_status status, void *data) {
   sha_job *j = data;
   napi_value cb, global, err;
   j->s->busy = false;
-  bool have_cb = napi_get_reference_value(env, j->cb_ref, &cb) == napi_ok && cb != NULL;
-  if (status != napi_ok || j->rc != 0) err = sha_error(env, "ERR_INTERNAL", "SHA-256 failed in OpenSSL");
+  bool have_cb = napi_get_reference_value(env, j->h.refs[2], &cb) == napi_ok && cb != NULL;
+  if (status != napi_ok || j->rc != 0) err = sha_failed(env);
   else napi_get_null(env, &err);
   sha_job_free(env, j);
   if (!have_cb) return;
@@ -385,7 +396,7 @@ static void sha_job_complete(napi_env env, napi_status status, void *data) {
  */
 static napi_value sha256_update_async(napi_env env, napi_callback_info info) {
   size_t argc = 3;
-  napi_value argv[3], name;
+  napi_value argv[3];
   napi_valuetype t;
   if (!ok(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
   sha_state *s = sha_idle(env, argv[0]); /* missing arguments are undefined */
@@ -405,12 +416,7 @@ static napi_value sha256_update_async(napi_env env, napi_callback_info info) {
   /* Set before the job is queued: the threadpool may start it at once. */
   j->data = bytes;
   s->busy = true;
-  if (!ok(env, napi_create_reference(env, argv[0], 1, &j->state_ref)) ||
-      !ok(env, napi_create_reference(env, argv[1], 1, &j->data_ref)) ||
-      !ok(env, napi_create_reference(env, argv[2], 1, &j->cb_ref)) ||
-      !ok(env, napi_create_string_utf8(env, "sealtrain:sha256", NAPI_AUTO_LENGTH, &name)) ||
-      !ok(env, napi_create_async_work(env, NULL, name, sha_job_execute, sha_job_complete, j, &j->work)) ||
-      !ok(env, napi_queue_async_work(env, j->work))) {
+  if (!held_queue(env, &j->h, argv, "sealtrain:sha256", sha_job_execute, sha_job_complete, j)) {
     s->busy = false;
     sha_job_free(env, j);
     return NULL;

@@ -40,9 +40,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   let json = argv.includes('--json');
   // Where a --json error goes: stderr when stdout carries data (`-o -`), as results do.
   let stdoutIsData = sendsDataToStdout(argv);
+  // package.json's, as the report and the lineage manifest give it; read only when it is asked
+  // for (help lists the option, not the number), so that no other command starts with that read.
+  const version =
+    argv.includes('--version') || argv.includes('-V') ? await packageVersion(import.meta.url) : '';
   const program = new Command('sealtrain')
-    // package.json's, as the report and the lineage manifest give it.
-    .version(await packageVersion(import.meta.url))
+    .version(version)
     .description('Seal datasets, manage keys and audit every use: confidential ML training on Azure.')
     .option('--home <dir>', 'state folder (keyring, audit log); default $SEALTRAIN_HOME or ~/.sealtrain')
     .option('--json', 'print one JSON object on stdout')

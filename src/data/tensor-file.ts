@@ -3,7 +3,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../audit/index.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
-import { BackgroundSha256, type NativeSha256 } from '../internal/background-sha256.js';
+import { BackgroundSha256, type NativeSha256, tryLoadNativeSha256 } from '../internal/background-sha256.js';
 import { openRegular, readFileInto } from '../store/index.js';
 import { checkMaxBytes } from './internal/idx-header.js';
 
@@ -158,13 +158,17 @@ export class TensorFileHasher {
   #tensorsFed = 0;
   /** Per tensor: its range and hash; `null` once the header turned out unreadable. */
   #tensors: { start: number; end: number; hash: BackgroundSha256 }[] | null | undefined;
-  readonly #native: { native?: NativeSha256 | undefined } | undefined;
+  /** The addon every stream uses; undefined: `node:crypto` on this thread. */
+  readonly #native: NativeSha256 | undefined;
 
-  /** `bytes`: the buffer the file arrives in, at its final size; it must not change once fed. */
+  /**
+   * `bytes`: the buffer the file arrives in, at its final size; it must not change once fed.
+   * `native`: the addon to hash with (default: loaded when it can be).
+   */
   constructor(bytes: Uint8Array, options: { native?: NativeSha256 | undefined } = {}) {
     this.bytes = bytes;
-    this.#native = 'native' in options ? options : undefined;
-    this.#file = new BackgroundSha256(this.#native);
+    this.#native = 'native' in options ? options.native : tryLoadNativeSha256();
+    this.#file = new BackgroundSha256({ native: this.#native });
   }
 
   /** Bytes [0, `end`) are final: hashes what is new. */
@@ -207,7 +211,7 @@ export class TensorFileHasher {
       this.#tensors = header.tensors.map((t) => ({
         start: t.offset,
         end: t.offset + t.byteLength,
-        hash: new BackgroundSha256(this.#native),
+        hash: new BackgroundSha256({ native: this.#native }),
       }));
       this.#tensorsFed = headerEnd;
     } catch {
@@ -230,8 +234,7 @@ export class TensorFileHasher {
       const tensors = this.#tensors;
       const checked = this.#checked;
       if (this.#disposed || this.#fed !== this.bytes.length || !tensors || !checked) {
-        this.#file.dispose();
-        for (const t of tensors ?? []) t.hash.dispose();
+        this.#disposeStreams();
         return;
       }
       try {
@@ -243,8 +246,7 @@ export class TensorFileHasher {
         if (!this.#disposed)
           this.#done = { checked: c, file: f.toString('hex'), tensors: ts.map((t) => t.toString('hex')) };
       } catch {
-        this.#file.dispose();
-        for (const t of tensors) t.hash.dispose();
+        this.#disposeStreams();
       }
     })();
     return this.#finishing;
@@ -258,7 +260,11 @@ export class TensorFileHasher {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    if (this.#done) return;
+    if (!this.#done) this.#disposeStreams();
+  }
+
+  /** Drops what the streams have not hashed and cleanses them (a spent stream is left as it is). */
+  #disposeStreams(): void {
     this.#file.dispose();
     for (const t of this.#tensors ?? []) t.hash.dispose();
   }

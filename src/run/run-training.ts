@@ -225,6 +225,7 @@ function checkSplit(spec: RunConfig['model'], split: LoadedSplit): void {
   } catch (error) {
     if (!isSealtrainError(error)) throw error;
     throw new SealtrainError(error.code, `${split.path}: ${error.message}`, {
+      cause: error,
       details: { ...error.details, path: split.path },
     });
   }

@@ -153,4 +153,21 @@ describe('TensorFileHasher', () => {
     const hd = await hashedIn(damaged, [], failing);
     expect(reason(() => readTensorFile(damaged, { hashed: hd }))).toBe('tensor-checksum');
   });
+
+  it('gives a file cut short the verdict it gets unhashed, on both backends', async () => {
+    const bytes = await file();
+    const headerEnd = 16 + bytes.readUInt32LE(12);
+    for (const cut of [0, 10, 31, headerEnd, bytes.length - 32, bytes.length - 1]) {
+      const short = Buffer.from(bytes.subarray(0, cut));
+      const unhashed = reason(() => readTensorFile(short));
+      expect(unhashed, `cut at ${cut}`).not.toBe('none');
+      for (const native of [nativeSha256, undefined]) {
+        const hashed = await hashedIn(short, [cut >> 1], native);
+        expect(
+          reason(() => readTensorFile(short, { hashed })),
+          `cut at ${cut}`,
+        ).toBe(unhashed);
+      }
+    }
+  });
 });
