@@ -136,6 +136,13 @@ export interface ReadTensorFileOptions {
    * place of hashing them again (each is still compared with the trailer and the checksum).
    */
   readonly hashed?: TensorFileHasher;
+  /**
+   * The bytes were authenticated as a whole before they got here: opened from a sealed file, every
+   * chunk checked by AES-GCM in order, the last one as last. Each tensor's digest in the trailer is
+   * then not taken again (whoever could write a wrong one could as well write a right one over
+   * other data); the checksum still is, from the whole-file digest a run needs for its lineage.
+   */
+  readonly authenticated?: boolean;
 }
 
 /**
@@ -163,12 +170,15 @@ export class TensorFileHasher {
 
   /**
    * `bytes`: the buffer the file arrives in, at its final size; it must not change once fed.
-   * `native`: the addon to hash with (default: loaded when it can be).
+   * `native`: the addon to hash with (default: loaded when it can be). `tensors: false` takes the
+   * whole-file digest and the checksum's only, for bytes `readTensorFile` is told are
+   * `authenticated`.
    */
-  constructor(bytes: Uint8Array, options: { native?: NativeSha256 | undefined } = {}) {
+  constructor(bytes: Uint8Array, options: { native?: NativeSha256 | undefined; tensors?: boolean } = {}) {
     this.bytes = bytes;
     this.#native = 'native' in options ? options.native : tryLoadNativeSha256();
     this.#file = new BackgroundSha256({ native: this.#native });
+    if (options.tensors === false) this.#tensors = [];
   }
 
   /** Bytes [0, `end`) are final: hashes what is new. */
@@ -474,6 +484,7 @@ function checkHashes(
   header: TensorFileHeader,
   source: string,
   hashed?: TensorFileHasher,
+  authenticated = false,
 ): string {
   const fail = (problem: string, reason: string) => malformed('read', source, problem, reason);
   const start = dataEnd(header);
@@ -507,6 +518,7 @@ function checkHashes(
   const taken = hashed?.digests(bytes);
   const damaged = header.tensors
     .filter((t, i) => {
+      if (authenticated) return false;
       const digest =
         taken?.tensors[i] ??
         createHash('sha256')
@@ -560,7 +572,8 @@ function tensorData(bytes: Uint8Array, t: TensorEntry): TensorData {
 
 /**
  * Reads a tensor file held in memory and verifies all of it (magic, version, header, layout,
- * padding, length, each tensor's SHA-256 and the checksum) before returning any tensor.
+ * padding, length, each tensor's SHA-256 unless `authenticated`, and the checksum) before
+ * returning any tensor.
  *
  * @returns The header and the tensors. On a little-endian host the arrays view `bytes` where they
  *   are aligned (changing `bytes` changes them); they are copies otherwise.
@@ -572,7 +585,7 @@ export function readTensorFile(bytes: Uint8Array, options: ReadTensorFileOptions
   const header = parseHead(bytes, source, bytes.length);
   const headerLength = u32(bytes, 12);
   checkPadding(bytes, header, headerLength, source);
-  const sha256 = checkHashes(bytes, header, source, options.hashed);
+  const sha256 = checkHashes(bytes, header, source, options.hashed, options.authenticated === true);
   const tensors = new Map<string, Tensor>();
   for (const t of header.tensors)
     tensors.set(t.name, { name: t.name, dtype: t.dtype, shape: t.shape, data: tensorData(bytes, t) });

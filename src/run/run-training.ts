@@ -158,8 +158,9 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   try {
     if (!o.resume) await assertRunFolderFree(dir, o.force === true);
     keys = await keysSoon;
-    // Made while the inputs are still being decrypted and hashed on the thread pool.
-    network = Network.create(config.model, config.training.seed);
+    // Drawn while the inputs decrypt and hash on the thread pool, a slice at a time: this thread
+    // still hands out each next batch and piece meanwhile.
+    network = await Network.createSoon(config.model, config.training.seed);
     // The inputs load (and decrypt) before an earlier run is replaced: a bad input loses nothing.
     data = await loading;
     if (o.lineage)

@@ -1,8 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
-import { fromFsError } from '../errors/index.js';
+import { fromFsError, isSealtrainError } from '../errors/index.js';
 import { deferred } from '../internal/deferred.js';
 import type { KeyProvider } from '../kms/index.js';
-import { type ProgressWatch, prefixOfPieces } from '../store/index.js';
+import { type ProgressWatch, prefixOfPieces, readFileInto } from '../store/index.js';
 import { blockChunks } from './internal/body-digest.js';
 import { batchDepth, engineOptions } from './internal/context.js';
 import { classifyFailure, truncated } from './internal/engine.js';
@@ -49,7 +49,10 @@ interface BodyReader {
   stop(): Promise<void>;
 }
 
-/** Fills `into` with the file's bytes from `start` on, in order, one batch of `batchBytes` at a time. */
+/**
+ * Fills `into` with the file's bytes from `start` on, one batch of `batchBytes` per read, the
+ * batches read side by side on the thread pool (as `readWholeFile` reads a plaintext input).
+ */
 function readBody(
   handle: FileHandle,
   into: Buffer,
@@ -57,28 +60,21 @@ function readBody(
 ): BodyReader {
   const count = Math.max(1, Math.ceil(into.length / at.batchBytes));
   const batches = Array.from({ length: count }, () => deferred());
-  let stopped = false;
-  const running = (async () => {
-    let i = 0;
-    try {
-      for (; i < count && !stopped; i++) {
-        const from = i * at.batchBytes;
-        const end = Math.min(into.length, from + at.batchBytes);
-        for (let done = from; done < end; ) {
-          const { bytesRead } = await handle.read(into, done, end - done, at.start + done);
-          if (bytesRead === 0) throw truncated(at.name); // the file shrank since it was opened
-          done += bytesRead;
-        }
-        batches[i]?.resolve();
-      }
-    } catch (error) {
-      for (const b of batches.slice(i)) b.reject(fromFsError(error, 'read', at.name));
-    }
-  })();
+  const stop = new AbortController();
+  const running = readFileInto(handle, into, at.name, {
+    position: at.start,
+    pieceBytes: at.batchBytes,
+    pieceDone: (i) => batches[i]?.resolve(),
+    signal: stop.signal,
+    ended: () => truncated(at.name), // the file shrank since it was opened
+  }).catch((error: unknown) => {
+    const failure = isSealtrainError(error) ? error : fromFsError(error, 'read', at.name);
+    for (const b of batches) b.reject(failure); // a batch already in stays resolved
+  });
   return {
     batch: (i) => batches[i]?.promise ?? Promise.reject(truncated(at.name)),
     stop: () => {
-      stopped = true;
+      stop.abort();
       return running;
     },
   };

@@ -31,4 +31,10 @@ export { fileStamp } from './file-stamp.js';
 export { type AzUri, formatAzUri, parseAzUri } from './internal/az-uri.js';
 export { LocalFolderStore } from './local-folder-store.js';
 export { openRegular, READ_NONBLOCK } from './open-regular.js';
-export { type ProgressWatch, prefixOfPieces, readFileInto, readWholeFile } from './read-whole-file.js';
+export {
+  type ProgressWatch,
+  prefixOfPieces,
+  type ReadIntoOptions,
+  readFileInto,
+  readWholeFile,
+} from './read-whole-file.js';

@@ -31,7 +31,8 @@ export async function readWholeFile(
     if (!info.isFile()) return await readFile(handle);
     // Not from the shared pool: the caller wipes this buffer, and nothing else lives in it.
     bytes = Buffer.allocUnsafeSlow(info.size);
-    await readFileInto(handle, bytes, path, options.watch?.(bytes));
+    const advance = options.watch?.(bytes);
+    await readFileInto(handle, bytes, path, advance ? { advance } : {});
     return bytes;
   } catch (error) {
     bytes?.fill(0);
@@ -67,39 +68,61 @@ export function prefixOfPieces(
   };
 }
 
+/** Options for {@link readFileInto}. */
+export interface ReadIntoOptions {
+  /** Where in the file `target[0]` lies (default 0, its start). */
+  readonly position?: number;
+  /** The size of each read handed to the thread pool (default 16 MiB). */
+  readonly pieceBytes?: number;
+  /** Called with the end of the longest filled prefix each time it grows. */
+  readonly advance?: (end: number) => void;
+  /** Called once piece `i` (`target[i * pieceBytes, …)`) is filled, in any order. */
+  readonly pieceDone?: (i: number) => void;
+  /** Once aborted, no further read starts; the promise still settles only when none is running. */
+  readonly signal?: AbortSignal;
+  /** The error for a file that ends before `target` is full (default `ERR_IO_CHANGED` naming `path`). */
+  readonly ended?: () => Error;
+}
+
 /**
- * Fills `target` with the open file's bytes from its start, in 16 MiB pieces read side by side
- * on the thread pool (two cores copy and fault the pages in, where one read uses one). Every read
- * has ended when this settles, whichever failed first. `advance`, when given, is called with the
- * end of the longest filled prefix each time it grows.
+ * Fills `target` with the open file's bytes from `position` on, in pieces (16 MiB by default) read
+ * side by side on the thread pool (two cores copy and fault the pages in, where one read uses
+ * one). Every read has ended when this settles, whichever failed first.
  *
- * @throws {SealtrainError} `ERR_IO_CHANGED` naming `path` when the file ends before `target` is
- *   full; a file-system error as it came (the caller names it).
+ * @throws {SealtrainError} `ERR_IO_CHANGED` naming `path` (or `ended()`) when the file ends before
+ *   `target` is full; a file-system error as it came (the caller names it).
  */
 export async function readFileInto(
   handle: FileHandle,
   target: Uint8Array,
   path: string,
-  advance?: (end: number) => void,
+  options: ReadIntoOptions = {},
 ): Promise<void> {
+  const { position = 0, pieceBytes = PIECE_BYTES, signal } = options;
+  const ended =
+    options.ended ??
+    (() =>
+      new SealtrainError(
+        'ERR_IO_CHANGED',
+        `${path} became shorter while it was read (${target.length} bytes expected): read it again once nothing writes to it.`,
+        { details: { path } },
+      ));
+  const prefixDone = prefixOfPieces(pieceBytes, target.length, options.advance);
   const pieces: Promise<void>[] = [];
-  const pieceDone = prefixOfPieces(PIECE_BYTES, target.length, advance);
-  for (let from = 0; from < target.length; from += PIECE_BYTES) {
-    const i = from / PIECE_BYTES;
-    const end = Math.min(target.length, from + PIECE_BYTES);
+  for (let from = 0; from < target.length; from += pieceBytes) {
+    const i = from / pieceBytes;
+    const end = Math.min(target.length, from + pieceBytes);
     pieces.push(
       (async () => {
-        for (let done = from; done < end; ) {
-          const { bytesRead } = await handle.read(target, done, end - done, done);
-          if (bytesRead === 0)
-            throw new SealtrainError(
-              'ERR_IO_CHANGED',
-              `${path} became shorter while it was read (${target.length} bytes expected): read it again once nothing writes to it.`,
-              { details: { path } },
-            );
+        for (let done = from; done < end && !signal?.aborted; ) {
+          const { bytesRead } = await handle.read(target, done, end - done, position + done);
+          if (bytesRead === 0) throw ended();
           done += bytesRead;
+          if (done === end) {
+            options.pieceDone?.(i);
+            prefixDone(i);
+          }
         }
-        pieceDone(i);
       })(),
     );
   }

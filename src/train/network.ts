@@ -55,17 +55,21 @@ export class Network {
    */
   static create(spec: ModelSpec, seed = 0): Network {
     const params = new Float32Array(parameterCount(spec));
-    const rng = new Rng(seed, INIT_STREAM);
-    for (const layer of layerViews(spec, params)) {
-      const { inputSize: fanIn, outputSize: fanOut, init } = layer.spec;
-      if (init === 'he') {
-        const std = Math.sqrt(2 / fanIn);
-        for (let i = 0; i < layer.w.length; i++) layer.w[i] = rng.normal() * std;
-      } else {
-        const limit = Math.sqrt(6 / (fanIn + fanOut));
-        for (let i = 0; i < layer.w.length; i++) layer.w[i] = (2 * rng.next() - 1) * limit;
-      }
+    for (const _ of drawWeights(spec, params, seed)) {
+      // drawn in one go
     }
+    return new Network(spec, params, { share: true });
+  }
+
+  /**
+   * The same network as {@link Network.create} (the same weights, bit for bit), drawn a slice at
+   * a time with the event loop let in between: I/O waiting on this thread (an attestation's round
+   * trips, the next batch handed to the thread pool) goes on meanwhile.
+   */
+  static async createSoon(spec: ModelSpec, seed = 0): Promise<Network> {
+    const params = new Float32Array(parameterCount(spec));
+    for (const _ of drawWeights(spec, params, seed))
+      await new Promise<void>((resolve) => setImmediate(resolve));
     return new Network(spec, params, { share: true });
   }
 
@@ -79,6 +83,34 @@ export class Network {
       bias: l.b.slice(),
     }));
     return { inputSize: this.spec.inputSize, layers, output: this.spec.output };
+  }
+}
+
+/** Weights drawn between two turns of the event loop in {@link Network.createSoon} (about 2 ms). */
+const DRAW_SLICE = 1 << 15;
+
+/**
+ * Draws the initial weights into `params` (biases stay zero): He-normal (ReLU, GELU) or
+ * Glorot-uniform (others) from the seeded generator; pauses (yields) every {@link DRAW_SLICE}
+ * weights.
+ */
+function* drawWeights(spec: ModelSpec, params: Float32Array, seed: number): Generator<void, void, void> {
+  const rng = new Rng(seed, INIT_STREAM);
+  for (const layer of layerViews(spec, params)) {
+    const { inputSize: fanIn, outputSize: fanOut, init } = layer.spec;
+    const w = layer.w;
+    for (let from = 0; from < w.length; from += DRAW_SLICE) {
+      const end = Math.min(w.length, from + DRAW_SLICE);
+      if (init === 'he') {
+        const std = Math.sqrt(2 / fanIn);
+        for (let i = from; i < end; i++) w[i] = rng.normal() * std;
+      } else {
+        const limit = Math.sqrt(6 / (fanIn + fanOut));
+        for (let i = from; i < end; i++) w[i] = (2 * rng.next() - 1) * limit;
+      }
+      if (end < w.length) yield;
+    }
+    yield;
   }
 }
 

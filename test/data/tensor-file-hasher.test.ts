@@ -3,6 +3,7 @@
 // or a malformed header are still caught and named; digests taken of another buffer, or of part
 // of this one, are not used. Through a run's loader, sealed and plain inputs are hashed this way.
 
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -99,6 +100,39 @@ describe('TensorFileHasher', () => {
     header[20] = 0x20; // inside the header JSON: no longer canonical
     const hashedHeader = await hashedIn(header, [10, 30]);
     expect(reason(() => readTensorFile(header, { hashed: hashedHeader }))).toBe('bad-header');
+  });
+
+  it('for authenticated bytes (a sealed input) takes the file digest only, and the checksum still counts', async () => {
+    const good = await file();
+    const whole = tensorFileDigest(good);
+    for (const native of [nativeSha256, undefined]) {
+      const fileOnly = new TensorFileHasher(good, { native, tensors: false });
+      fileOnly.advance(4000);
+      fileOnly.advance(good.length);
+      await fileOnly.finish();
+      expect(fileOnly.digests(good)).toEqual({ checked: expect.any(Buffer), file: whole, tensors: [] });
+      expect(readTensorFile(good, { hashed: fileOnly, authenticated: true }).sha256).toBe(whole);
+    }
+    // A tensor unlike its digest in the trailer, under a checksum made over it all: what only its
+    // writer can cause, and AES-GCM had authenticated the writer's bytes.
+    const unlike = Buffer.from(good);
+    const at = readTensorFile(good).header.tensors[0]?.offset ?? 0;
+    unlike[at] = (unlike[at] ?? 0) ^ 1;
+    const end = unlike.length - 32;
+    createHash('sha256').update(unlike.subarray(0, end)).digest().copy(unlike, end);
+    expect(reason(() => readTensorFile(unlike))).toBe('tensor-checksum');
+    expect(reason(() => readTensorFile(unlike, { authenticated: true }))).toBe('none');
+    // The checksum and the structure are checked all the same.
+    const checksum = Buffer.from(good);
+    checksum[checksum.length - 1] = (checksum[checksum.length - 1] ?? 0) ^ 1;
+    const hashed = new TensorFileHasher(checksum, { native: nativeSha256, tensors: false });
+    hashed.advance(checksum.length);
+    await hashed.finish();
+    expect(reason(() => readTensorFile(checksum, { hashed, authenticated: true }))).toBe('checksum');
+    expect(reason(() => readTensorFile(checksum, { authenticated: true }))).toBe('checksum');
+    const header = Buffer.from(good);
+    header[20] = 0x20;
+    expect(reason(() => readTensorFile(header, { authenticated: true }))).toBe('bad-header');
   });
 
   it('is ignored for another buffer, or before every byte was hashed', async () => {

@@ -2,7 +2,7 @@
 // one buffer: the plaintext comes back only when every chunk authenticated, and a tampered,
 // reordered, cut or extended file, a wrong key or a refused release leaves no plaintext behind.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -365,6 +365,38 @@ describe('loading a sealed split', () => {
     expect(zeros(split.dataset.features)).toBe(split.dataset.features.length);
     expect(zeros(split.dataset.labels)).toBe(rows);
     await wiping;
+  });
+
+  it("checks a sealed split's checksum and structure; its tensors' own digests only when it is not sealed", async () => {
+    const { bytes } = await tensorFileBytes(5000);
+    const sealedAs = async (name: string, content: Buffer) =>
+      file(
+        name,
+        await sealBuffer(content, { recipients: ['local:owner'], providers: [ring], chunkSize: CHUNK }),
+      );
+    const at = readTensorFile(bytes).header.tensors[0]?.offset ?? 0;
+    // A wrong checksum (as its writer sealed it): refused, sealed or not.
+    const badChecksum = flipped(bytes, bytes.length - 1, 1);
+    for (const path of [
+      await file('sum.tensor', badChecksum),
+      await sealedAs('sum.tensor.sealed', badChecksum),
+    ])
+      await expect(loadSplit(path, [ring])).rejects.toMatchObject({
+        code: 'ERR_DATA_MALFORMED',
+        details: { reason: 'checksum' },
+      });
+    // A tensor unlike its trailer digest under a checksum over it all: only its writer can make
+    // it. Plain, it is refused; sealed, AES-GCM authenticated the writer's bytes and the file's
+    // digest (the lineage's) is what counts.
+    const unlike = flipped(bytes, at, 1);
+    const end = unlike.length - 32;
+    createHash('sha256').update(unlike.subarray(0, end)).digest().copy(unlike, end);
+    await expect(loadSplit(await file('unlike.tensor', unlike), [ring])).rejects.toMatchObject({
+      details: { reason: 'tensor-checksum' },
+    });
+    const split = await loadSplit(await sealedAs('unlike.tensor.sealed', unlike), [ring]);
+    expect(split.sha256).toBe(createHash('sha256').update(unlike).digest('hex'));
+    split.wipe();
   });
 
   it('reads an unsealed file as it is, without waiting for keys that never come', async () => {

@@ -3,11 +3,11 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { readWholeFile } from '../../src/store/index.js';
+import { readFileInto, readWholeFile } from '../../src/store/index.js';
 import { rejectsWith } from '../helpers/rejects.js';
 
 // One test makes every read past the first 16 MiB find the end of the file, as when another
@@ -69,6 +69,53 @@ describe('readWholeFile', () => {
       expect(error.message).toContain(path);
     } finally {
       cut.after = -1;
+    }
+  });
+});
+
+describe('readFileInto', () => {
+  it('fills a buffer from a position in pieces of the size asked, telling of each piece and each longer prefix', async () => {
+    const bytes = randomBytes(5 * 1024 * 1024 + 1777);
+    const path = join(dir, 'pieces');
+    await writeFile(path, bytes);
+    const handle = await open(path, 'r');
+    try {
+      const target = Buffer.alloc(bytes.length - 1000);
+      const pieces: number[] = [];
+      const prefixes: number[] = [];
+      await readFileInto(handle, target, path, {
+        position: 1000,
+        pieceBytes: 1024 * 1024,
+        pieceDone: (i) => pieces.push(i),
+        advance: (end) => prefixes.push(end),
+      });
+      expect(target.equals(bytes.subarray(1000))).toBe(true);
+      expect([...pieces].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(prefixes).toEqual([...prefixes].sort((a, b) => a - b));
+      expect(prefixes.at(-1)).toBe(target.length);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('starts no read once aborted, and reports a short file with the error asked for', async () => {
+    const path = join(dir, 'abort');
+    await writeFile(path, randomBytes(8 * 1024 * 1024));
+    const handle = await open(path, 'r');
+    try {
+      const stop = new AbortController();
+      stop.abort();
+      const target = Buffer.alloc(8 * 1024 * 1024);
+      const pieces: number[] = [];
+      await readFileInto(handle, target, path, { signal: stop.signal, pieceDone: (i) => pieces.push(i) });
+      expect(pieces).toEqual([]);
+      expect(target.every((b) => b === 0)).toBe(true);
+      const longer = Buffer.alloc(8 * 1024 * 1024 + 1);
+      const ended = new Error('cut');
+      await expect(readFileInto(handle, longer, path, { ended: () => ended })).rejects.toBe(ended);
+      await expect(readFileInto(handle, longer, path)).rejects.toMatchObject({ code: 'ERR_IO_CHANGED' });
+    } finally {
+      await handle.close();
     }
   });
 });

@@ -247,6 +247,43 @@ describe('training', () => {
     const std = Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
     expect(std).toBeCloseTo(Math.sqrt(2 / 400), 3); // He initialisation for ReLU
   });
+
+  it('draws the same weights a slice at a time (createSoon) as at once, letting the event loop turn', async () => {
+    const specs = [
+      parseModelConfig(model),
+      parseModelConfig({ architecture: 'mlp', input_size: 784, hidden_size: 512, output_size: 10 }),
+      parseModelConfig({
+        architecture: 'mlp',
+        input_size: 300,
+        output_size: 3,
+        layers: [
+          { units: 200, activation: 'tanh' },
+          { units: 50, activation: 'relu' },
+        ],
+      }),
+    ];
+    for (const spec of specs) {
+      // The draw as documented: layer by layer, He-normal for ReLU and GELU, Glorot-uniform else.
+      const rng = new Rng(7, 1);
+      const expected = Network.create(spec, 7);
+      for (const layer of expected.layers) {
+        const { inputSize, outputSize, init } = layer.spec;
+        for (let i = 0; i < layer.w.length; i++) {
+          const want =
+            init === 'he'
+              ? Math.fround(rng.normal() * Math.sqrt(2 / inputSize))
+              : Math.fround((2 * rng.next() - 1) * Math.sqrt(6 / (inputSize + outputSize)));
+          if (layer.w[i] !== want) throw new Error(`weight ${i} is ${layer.w[i]}, not ${want}`);
+        }
+        expect(layer.b.every((v) => v === 0)).toBe(true);
+      }
+      let turns = 0;
+      const ticking = setInterval(() => turns++, 0);
+      const soon = await Network.createSoon(spec, 7).finally(() => clearInterval(ticking));
+      expect(Buffer.from(soon.params.buffer).equals(Buffer.from(expected.params.buffer))).toBe(true);
+      if (expected.params.length > 100_000) expect(turns).toBeGreaterThan(0);
+    }
+  });
 });
 
 describe('bad configurations and data', () => {
