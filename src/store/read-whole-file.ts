@@ -5,6 +5,14 @@ import { fromFsError, SealtrainError } from '../errors/index.js';
 const PIECE_BYTES = 16 * 1024 * 1024;
 
 /**
+ * Reads {@link readFileInto} keeps in flight: two copy and fault the pages in on two cores, and the
+ * thread pool's other threads (four by default) stay free meanwhile for the small file operations
+ * and the hashing behind them (an attestation's key files, an audit record), which would otherwise
+ * queue behind every piece of a large input.
+ */
+const READS_IN_FLIGHT = 2;
+
+/**
  * Reads a local file into a buffer of its own, in 16 MiB pieces read side by side on the thread
  * pool: several times faster than `fs.readFile` (which reads 512 KiB at a time, one after another)
  * for the files a run loads, hundreds of MiB of tensors. A regular file is read at the size it had
@@ -86,8 +94,8 @@ export interface ReadIntoOptions {
 
 /**
  * Fills `target` with the open file's bytes from `position` on, in pieces (16 MiB by default) read
- * side by side on the thread pool (two cores copy and fault the pages in, where one read uses
- * one). Every read has ended when this settles, whichever failed first.
+ * two at a time on the thread pool ({@link READS_IN_FLIGHT}). Every read has ended when this
+ * settles, whichever failed first.
  *
  * @throws {SealtrainError} `ERR_IO_CHANGED` naming `path` (or `ended()`) when the file ends before
  *   `target` is full; a file-system error as it came (the caller names it).
@@ -108,12 +116,15 @@ export async function readFileInto(
         { details: { path } },
       ));
   const prefixDone = prefixOfPieces(pieceBytes, target.length, options.advance);
-  const pieces: Promise<void>[] = [];
-  for (let from = 0; from < target.length; from += pieceBytes) {
-    const i = from / pieceBytes;
-    const end = Math.min(target.length, from + pieceBytes);
-    pieces.push(
-      (async () => {
+  const count = Math.ceil(target.length / pieceBytes);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  // READS_IN_FLIGHT readers, each taking the next piece until none is left or one read failed.
+  const reader = async () => {
+    for (let i = next++; i < count && !failure && !signal?.aborted; i = next++) {
+      const from = i * pieceBytes;
+      const end = Math.min(target.length, from + pieceBytes);
+      try {
         for (let done = from; done < end && !signal?.aborted; ) {
           const { bytesRead } = await handle.read(target, done, end - done, position + done);
           if (bytesRead === 0) throw ended();
@@ -123,10 +134,11 @@ export async function readFileInto(
             prefixDone(i);
           }
         }
-      })(),
-    );
-  }
-  const settled = await Promise.allSettled(pieces);
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(count, READS_IN_FLIGHT) }, reader));
+  if (failure) throw failure.error;
 }

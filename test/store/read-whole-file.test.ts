@@ -98,6 +98,33 @@ describe('readFileInto', () => {
     }
   });
 
+  it('keeps two reads in flight, not one per piece: the thread pool stays free for small file operations', async () => {
+    const bytes = randomBytes(6 * 1024 * 1024);
+    const path = join(dir, 'in-flight');
+    await writeFile(path, bytes);
+    const handle = await open(path, 'r');
+    try {
+      let now = 0;
+      let most = 0;
+      const counting = {
+        read: async (...a: Parameters<typeof handle.read>) => {
+          most = Math.max(most, ++now);
+          try {
+            return await handle.read(...a);
+          } finally {
+            now--;
+          }
+        },
+      } as unknown as typeof handle;
+      const target = Buffer.alloc(bytes.length);
+      await readFileInto(counting, target, path, { pieceBytes: 1024 * 1024 });
+      expect(target.equals(bytes)).toBe(true);
+      expect(most).toBe(2);
+    } finally {
+      await handle.close();
+    }
+  });
+
   it('starts no read once aborted, and reports a short file with the error asked for', async () => {
     const path = join(dir, 'abort');
     await writeFile(path, randomBytes(8 * 1024 * 1024));
