@@ -133,7 +133,8 @@ export interface ReadTensorFileOptions {
   readonly source?: string;
   /**
    * The digests a {@link TensorFileHasher} took of these very bytes while they arrived: used in
-   * place of hashing them again (each is still compared with the trailer and the checksum).
+   * place of hashing them again (each is still compared with the trailer and the checksum; a
+   * tensor's, unless `authenticated`).
    */
   readonly hashed?: TensorFileHasher;
   /**
@@ -149,7 +150,7 @@ export interface ReadTensorFileOptions {
  * Hashes a tensor file while it arrives, front to back, into the buffer that will hold it whole:
  * each {@link TensorFileHasher.advance} hashes the bytes that became final since the last, so
  * that hashing overlaps the reading or decryption still under way. The whole-file digest (and
- * the checksum's) and each tensor's are streams of their own on the thread pool with the native
+ * the checksum's) and each tensor's (unless `tensors: false`) are streams of their own on the thread pool with the native
  * addon ({@link BackgroundSha256}): the passes run on all cores, and this thread stays free to
  * hand out the next pieces. Once {@link TensorFileHasher.finish} has settled,
  * {@link readTensorFile} checks these digests instead of hashing the file again. Neither throws:

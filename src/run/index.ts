@@ -45,6 +45,7 @@ export {
   isSealed,
   type LoadedSplit,
   loadSplit,
+  type ReadInputOptions,
   type RunInputs,
   readInput,
   resolveInputs,

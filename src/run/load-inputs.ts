@@ -117,6 +117,8 @@ export async function readInput(
   providers: ProvidersSoon,
   options: ReadInputOptions = {},
 ): Promise<{ bytes: Buffer; sealed: boolean }> {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('readInput: the third argument is an options object ({ watchFor, concurrency }).');
   const sealed = await isSealed(path);
   const w = options.watchFor ? { watch: options.watchFor(sealed) } : {};
   if (sealed)

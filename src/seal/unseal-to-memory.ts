@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import { fromFsError, isSealtrainError } from '../errors/index.js';
+import { fromFsError } from '../errors/index.js';
 import { deferred } from '../internal/deferred.js';
 import type { KeyProvider } from '../kms/index.js';
 import { type ProgressWatch, prefixOfPieces, readFileInto } from '../store/index.js';
@@ -41,17 +41,20 @@ export interface UnsealToMemoryOptions {
   readonly watch?: ProgressWatch;
 }
 
-/** The body being read into memory, one batch after another. */
+/** The body being read into memory, two batches at a time, which may come in out of order. */
 interface BodyReader {
-  /** Resolves once batch `i` is in; rejects when the file cannot be read or ends early. */
+  /**
+   * Resolves once batch `i` is in; rejects when the file cannot be read or ends early, or when the
+   * reader was stopped before it.
+   */
   batch(i: number): Promise<void>;
   /** Starts no further read; resolves once none is running. */
   stop(): Promise<void>;
 }
 
 /**
- * Fills `into` with the file's bytes from `start` on, one batch of `batchBytes` per read, the
- * batches read side by side on the thread pool (as `readWholeFile` reads a plaintext input).
+ * Fills `into` with the file's bytes from `start` on, one batch of `batchBytes` per read, two
+ * batches at a time on the thread pool (`readFileInto`, as a plaintext input is read).
  */
 function readBody(
   handle: FileHandle,
@@ -67,10 +70,19 @@ function readBody(
     pieceDone: (i) => batches[i]?.resolve(),
     signal: stop.signal,
     ended: () => truncated(at.name), // the file shrank since it was opened
-  }).catch((error: unknown) => {
-    const failure = isSealtrainError(error) ? error : fromFsError(error, 'read', at.name);
-    for (const b of batches) b.reject(failure); // a batch already in stays resolved
-  });
+  }).then(
+    () => {
+      // Every batch is in, unless stopped first: the rest then never will be (an empty body is
+      // its one batch, in).
+      for (const b of batches)
+        if (stop.signal.aborted) b.reject(stop.signal.reason);
+        else b.resolve();
+    },
+    (error: unknown) => {
+      const failure = fromFsError(error, 'read', at.name);
+      for (const b of batches) b.reject(failure); // a batch already in stays resolved
+    },
+  );
   return {
     batch: (i) => batches[i]?.promise ?? Promise.reject(truncated(at.name)),
     stop: () => {

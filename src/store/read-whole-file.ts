@@ -6,14 +6,14 @@ const PIECE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Reads {@link readFileInto} keeps in flight: two copy and fault the pages in on two cores, and the
- * thread pool's other threads (four by default) stay free meanwhile for the small file operations
- * and the hashing behind them (an attestation's key files, an audit record), which would otherwise
- * queue behind every piece of a large input.
+ * thread pool's other threads (libuv has four by default; the CLI asks for eight) are left to the
+ * small file operations that would otherwise queue behind every piece of a large input: while a
+ * sealed input is read ahead, the attestation's key files and its audit record.
  */
 const READS_IN_FLIGHT = 2;
 
 /**
- * Reads a local file into a buffer of its own, in 16 MiB pieces read side by side on the thread
+ * Reads a local file into a buffer of its own, in 16 MiB pieces read two at a time on the thread
  * pool: several times faster than `fs.readFile` (which reads 512 KiB at a time, one after another)
  * for the files a run loads, hundreds of MiB of tensors. A regular file is read at the size it had
  * when it was opened, and one that shrinks meanwhile is an error; anything else (a pipe) is read
@@ -106,7 +106,13 @@ export async function readFileInto(
   path: string,
   options: ReadIntoOptions = {},
 ): Promise<void> {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('readFileInto: the fourth argument is an options object ({ advance, … }).');
   const { position = 0, pieceBytes = PIECE_BYTES, signal } = options;
+  if (!Number.isSafeInteger(pieceBytes) || pieceBytes < 1)
+    throw new RangeError(`readFileInto: pieceBytes is ${pieceBytes}, not a positive integer.`);
+  if (!Number.isSafeInteger(position) || position < 0)
+    throw new RangeError(`readFileInto: position is ${position}, not a non-negative integer.`);
   const ended =
     options.ended ??
     (() =>

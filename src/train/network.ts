@@ -55,9 +55,8 @@ export class Network {
    */
   static create(spec: ModelSpec, seed = 0): Network {
     const params = new Float32Array(parameterCount(spec));
-    for (const _ of drawWeights(spec, params, seed)) {
-      // drawn in one go
-    }
+    const draw = drawWeights(spec, params, seed);
+    while (!draw.next().done); // in one go
     return new Network(spec, params, { share: true });
   }
 

@@ -22,6 +22,28 @@ import { tensorFileBytes } from '../helpers/tensor-bytes.js';
 
 // The first batch can be held back, so that later batches finish first.
 const hold = vi.hoisted(() => ({ firstBatchMs: 0 }));
+// One test makes every read from `at` on find the end of the file, or fail, as when the file is
+// cut or the disk fails after the file was opened.
+const broken = vi.hoisted(() => ({ at: -1, how: 'short' as 'short' | 'eio' }));
+vi.mock('node:fs/promises', async (original) => {
+  const real = await original<typeof import('node:fs/promises')>();
+  return {
+    ...real,
+    open: async (...args: Parameters<typeof real.open>) => {
+      const handle = await real.open(...args);
+      const read = handle.read.bind(handle) as (...a: unknown[]) => Promise<{ bytesRead: number }>;
+      (handle as unknown as { read: unknown }).read = async (...a: unknown[]) => {
+        const position = a[3] as number;
+        if (broken.at >= 0 && position >= broken.at) {
+          if (broken.how === 'eio') throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+          return { bytesRead: 0, buffer: a[0] };
+        }
+        return read(...a);
+      };
+      return handle;
+    },
+  };
+});
 vi.mock('../../src/seal/internal/context.js', async (original) => {
   const real = await original<typeof import('../../src/seal/internal/context.js')>();
   return {
@@ -258,6 +280,26 @@ describe('unsealFileToMemory', () => {
       expect(error, name).toMatchObject({ code });
       expect(buffers.length, name).toBe(readAhead ? 1 : 0);
       for (const b of buffers) expect(b.every((x) => x === 0)).toBe(true);
+    }
+  });
+
+  it('reports a file that ends early or fails while it is read ahead, without plaintext and without hanging', async () => {
+    const path = await file('breaks.sealed', sealed);
+    for (const how of ['short', 'eio'] as const) {
+      broken.at = BODY + 3 * 1024 * 1024; // after the first batches: some decrypt first
+      broken.how = how;
+      try {
+        const { buffers, error } = await plaintextBuffers(() =>
+          unsealFileToMemory(path, { providers: [ring] }),
+        );
+        if (how === 'short') expect(error, how).toMatchObject({ code: 'ERR_SEAL_TRUNCATED' });
+        else expect(error, how).toMatchObject({ code: 'ERR_IO_FAILED' });
+        expect(String((error as Error).message), how).toContain(path);
+        expect(buffers.length, how).toBe(1);
+        for (const b of buffers) expect(b.every((x) => x === 0)).toBe(true);
+      } finally {
+        broken.at = -1;
+      }
     }
   });
 

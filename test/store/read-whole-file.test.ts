@@ -125,6 +125,56 @@ describe('readFileInto', () => {
     }
   });
 
+  it('stopped mid-read, waits for the reads in flight and starts no other', async () => {
+    const path = join(dir, 'stop-mid-read');
+    await writeFile(path, randomBytes(8 * 1024 * 1024));
+    const handle = await open(path, 'r');
+    try {
+      let started = 0;
+      let release = (): void => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const slow = {
+        read: async (...a: Parameters<typeof handle.read>) => {
+          started++;
+          await held;
+          return handle.read(...a);
+        },
+      } as unknown as typeof handle;
+      const stop = new AbortController();
+      let settled = false;
+      const reading = readFileInto(slow, Buffer.alloc(8 * 1024 * 1024), path, {
+        pieceBytes: 1024 * 1024,
+        signal: stop.signal,
+      }).finally(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(started).toBe(2);
+      stop.abort();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(settled).toBe(false); // the two reads in flight still write into the buffer
+      release();
+      await reading;
+      expect(started).toBe(2);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('refuses a piece size or position that is not a whole number of bytes', async () => {
+    const path = join(dir, 'sizes');
+    await writeFile(path, randomBytes(10));
+    const handle = await open(path, 'r');
+    try {
+      for (const bad of [{ pieceBytes: 0 }, { pieceBytes: 1.5 }, { pieceBytes: -1 }, { position: -1 }])
+        await expect(readFileInto(handle, Buffer.alloc(10), path, bad)).rejects.toBeInstanceOf(RangeError);
+    } finally {
+      await handle.close();
+    }
+  });
+
   it('starts no read once aborted, and reports a short file with the error asked for', async () => {
     const path = join(dir, 'abort');
     await writeFile(path, randomBytes(8 * 1024 * 1024));
