@@ -13,6 +13,7 @@ import {
   readTensorFile,
   TensorFileWriter,
 } from '../../src/data/index.js';
+import { BackgroundSha256 } from '../../src/internal/background-sha256.js';
 import type { KeyProvider } from '../../src/kms/index.js';
 import { LocalKeyring } from '../../src/kms/index.js';
 import { loadSplit, readInput } from '../../src/run/index.js';
@@ -439,6 +440,28 @@ describe('loading a sealed split', () => {
     const split = await loadSplit(await sealedAs('unlike.tensor.sealed', unlike), [ring]);
     expect(split.sha256).toBe(createHash('sha256').update(unlike).digest('hex'));
     split.wipe();
+  });
+
+  it('hashes a sealed split in one SHA-256 stream (the file), a plaintext split in one per tensor more', async () => {
+    const streams = async (path: string) => {
+      const fed = new Set<BackgroundSha256>();
+      const real = BackgroundSha256.prototype.update;
+      const spy = vi.spyOn(BackgroundSha256.prototype, 'update').mockImplementation(function (
+        this: BackgroundSha256,
+        bytes: Uint8Array,
+      ) {
+        fed.add(this);
+        real.call(this, bytes);
+      });
+      try {
+        (await loadSplit(path, [ring])).wipe();
+      } finally {
+        spy.mockRestore();
+      }
+      return fed.size;
+    };
+    expect(await streams(join(sealedDir, 'train.tensor.sealed'))).toBe(1);
+    expect(await streams(join(plainDir, 'train.tensor'))).toBe(3); // the file, features, labels
   });
 
   it('reads an unsealed file as it is, without waiting for keys that never come', async () => {
