@@ -74,7 +74,7 @@ export class Session {
   readonly home: string;
   readonly actor: string;
   readonly opts: GlobalOptions;
-  #audit: AuditLog | undefined;
+  #audit: Promise<AuditLog> | undefined;
   #keyring: LocalKeyring | undefined;
   #pkcs11: Pkcs11KeyProvider | undefined;
   #vault: { host: string; provider: AzureKeyVaultProvider } | undefined;
@@ -95,13 +95,19 @@ export class Session {
     return join(this.home, 'audit');
   }
 
-  /** The audit log, created on first use. */
-  async audit(): Promise<AuditLog> {
-    if (!this.#audit) {
+  /** The audit log, created on first use: callers side by side share the one log. */
+  audit(): Promise<AuditLog> {
+    if (this.#audit) return this.#audit;
+    const opening = (async () => {
       await mkdir(this.home, { recursive: true, mode: 0o700 });
-      this.#audit = await AuditLog.open(this.auditDir);
-    }
-    return this.#audit;
+      return AuditLog.open(this.auditDir);
+    })();
+    this.#audit = opening;
+    // A failed open is not kept: a later caller tries again (and gets its own error).
+    opening.catch(() => {
+      if (this.#audit === opening) this.#audit = undefined;
+    });
+    return opening;
   }
 
   /** Audit context for seal operations. */
@@ -328,6 +334,6 @@ export class Session {
     for (const provider of this.#deferredProviders) await provider.close();
     await this.#pkcs11?.close();
     this.#keyring?.close();
-    await this.#audit?.close();
+    await (await this.#audit?.catch(() => undefined))?.close();
   }
 }

@@ -190,6 +190,8 @@ async function trainMonitored(
   );
   const bar = trainingBar(out);
   const interrupt = catchInterrupt();
+  // The run reads its inputs at once: the key files and the attestation's first requests go first.
+  await keysSoon.opened;
   try {
     const r = await runTraining(config, {
       keys: keysSoon,

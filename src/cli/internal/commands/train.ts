@@ -73,9 +73,15 @@ async function brokerAccess(session: Session, config: RunConfig) {
   return { credential: new DefaultAzureCredential(), ...where };
 }
 
+/** {@link keysFor}'s answer: the keys, soon; `opened` resolves once the attestation is under way. */
+export type KeysSoon = KeyAccessSoon & { readonly opened: Promise<void> };
+
 /**
  * Opens the keys a run needs, printing the SIMULATION warning when the TEE is simulated. The
- * answer's `inputProviders` resolve once the input keys are released (see `openKeyAccess`).
+ * answer's `inputProviders` resolve once the input keys are released (see `openKeyAccess`);
+ * `opened` once `openKeyAccess` was called with what it needs (key files read, the attestation's
+ * first requests sent): a run starts reading its large inputs then, so that these small reads do
+ * not queue behind them.
  */
 export function keysFor(
   session: Session,
@@ -83,7 +89,7 @@ export function keysFor(
   config: RunConfig,
   inputs: readonly string[],
   releaseOutputKey = false,
-): KeyAccessSoon {
+): KeysSoon {
   const sim = config.security.tee === 'sim';
   if (sim)
     out.note(
@@ -95,24 +101,35 @@ export function keysFor(
   const started = (async () => {
     const { openKeyAccess } = await runModule();
     const { loadOrCreateSimKey } = await import('../../../attest/sim/load-or-create-sim-key.js');
+    // Read side by side: each is a small file.
+    const [simKey, broker, localProviders, audit] = await Promise.all([
+      sim ? loadOrCreateSimKey(session.home) : undefined,
+      needsBroker ? brokerAccess(session, config) : undefined,
+      session.providers(),
+      session.auditContext(),
+    ]);
     return {
       soon: openKeyAccess({
         inputs,
         outputKey: config.security.key,
         releaseOutputKey,
         attestation: config.security.attestation,
-        ...(sim ? { sim: { privateKey: (await loadOrCreateSimKey(session.home)).privateKey } } : {}),
-        ...(needsBroker ? { broker: await brokerAccess(session, config) } : {}),
-        localProviders: await session.providers(),
-        audit: await session.auditContext(),
+        ...(simKey ? { sim: { privateKey: simKey.privateKey } } : {}),
+        ...(broker ? { broker } : {}),
+        localProviders,
+        audit,
       }),
     };
   })();
   const inputProviders = started.then((s) => s.soon.inputProviders);
   inputProviders.catch(() => {}); // the answer itself carries the error
+  const opened = started.then(
+    () => {},
+    () => {}, // the answer itself carries the error
+  );
   return Object.assign(
     started.then((s) => s.soon),
-    { inputProviders },
+    { inputProviders, opened },
   );
 }
 
