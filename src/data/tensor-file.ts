@@ -150,9 +150,9 @@ export interface ReadTensorFileOptions {
  * Hashes a tensor file while it arrives, front to back, into the buffer that will hold it whole:
  * each {@link TensorFileHasher.advance} hashes the bytes that became final since the last, so
  * that hashing overlaps the reading or decryption still under way. The whole-file digest (and
- * the checksum's) and each tensor's (unless `tensors: false`) are streams of their own on the thread pool with the native
- * addon ({@link BackgroundSha256}): the passes run on all cores, and this thread stays free to
- * hand out the next pieces. Once {@link TensorFileHasher.finish} has settled,
+ * the checksum's) and each tensor's (unless `tensors: false`) are streams of their own on the
+ * thread pool with the native addon ({@link BackgroundSha256}): the passes run on all cores, and
+ * this thread stays free to hand out the next pieces. Once {@link TensorFileHasher.finish} has settled,
  * {@link readTensorFile} checks these digests instead of hashing the file again. Neither throws:
  * a header it cannot read, or a hash that failed, leaves the hashing to `readTensorFile`, which
  * reports any problem. A caller that feeds a hasher calls `finish()` or `dispose()`.
