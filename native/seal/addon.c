@@ -145,6 +145,20 @@ static void held_release(napi_env env, held *h) {
   if (h->work != NULL) napi_delete_async_work(env, h->work);
 }
 
+/* The callback held as args[2], or NULL: read before the hold is released. */
+static napi_value held_callback(napi_env env, held *h) {
+  napi_value cb = NULL;
+  return napi_get_reference_value(env, h->refs[2], &cb) == napi_ok ? cb : NULL;
+}
+
+/* Calls `cb` (when there is one) with `argv`, as the async call's answer. */
+static void call_back(napi_env env, napi_value cb, size_t argc, napi_value *argv) {
+  napi_value global;
+  if (cb == NULL) return;
+  napi_get_global(env, &global);
+  napi_call_function(env, global, cb, argc, argv, NULL);
+}
+
 /*
  * Holds args[0..2] and queues the work, named `name`; false with an exception pending on failure
  * (release what was held then). Whatever `execute` reads must be set before this is called.
@@ -209,9 +223,9 @@ static void job_execute(napi_env env, void *data) {
 /* Main thread: release the buffers, then call back with (err) or (null, failedIndex). */
 static void job_complete(napi_env env, napi_status status, void *data) {
   job *j = data;
-  napi_value cb, global, argv[2];
+  napi_value argv[2];
   size_t argc = j->op == OP_SEAL ? 1 : 2;
-  bool have_cb = napi_get_reference_value(env, j->h.refs[2], &cb) == napi_ok && cb != NULL;
+  napi_value cb = held_callback(env, &j->h);
   napi_get_null(env, &argv[0]);
   napi_get_undefined(env, &argv[1]);
   if (status != napi_ok || j->rc != 0) {
@@ -221,9 +235,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
     napi_create_int64(env, j->failed, &argv[1]);
   }
   job_free(env, j);
-  if (!have_cb) return;
-  napi_get_global(env, &global);
-  napi_call_function(env, global, cb, argc, argv, NULL);
+  call_back(env, cb, argc, argv);
 }
 
 static napi_value run_async(napi_env env, napi_callback_info info, op_kind op) {
@@ -252,7 +264,6 @@ static napi_value run_async(napi_env env, napi_callback_info info, op_kind op) {
 
 static napi_value seal_chunks_async(napi_env env, napi_callback_info info) { return run_async(env, info, OP_SEAL); }
 static napi_value open_chunks_async(napi_env env, napi_callback_info info) { return run_async(env, info, OP_OPEN); }
-
 
 /* ---- SHA-256 stream ---------------------------------------------------------------------- */
 
@@ -378,15 +389,13 @@ static void sha_job_execute(napi_env env, void *data) {
 
 static void sha_job_complete(napi_env env, napi_status status, void *data) {
   sha_job *j = data;
-  napi_value cb, global, err;
+  napi_value err;
   j->s->busy = false;
-  bool have_cb = napi_get_reference_value(env, j->h.refs[2], &cb) == napi_ok && cb != NULL;
+  napi_value cb = held_callback(env, &j->h);
   if (status != napi_ok || j->rc != 0) err = sha_failed(env);
   else napi_get_null(env, &err);
   sha_job_free(env, j);
-  if (!have_cb) return;
-  napi_get_global(env, &global);
-  napi_call_function(env, global, cb, 1, &err, NULL);
+  call_back(env, cb, 1, &err);
 }
 
 /*

@@ -517,9 +517,9 @@ function checkHashes(
   if (trailer === undefined || trailer.tensors.map((t) => t.name).join('/') !== names.join('/'))
     throw fail(`the trailer is not canonical JSON listing the tensors ${names.join(', ')}`, 'bad-trailer');
   const taken = hashed?.digests(bytes);
-  const damaged = header.tensors
+  // Bytes authenticated as a whole: each tensor's own digest is not taken again.
+  const damaged = (authenticated ? [] : header.tensors)
     .filter((t, i) => {
-      if (authenticated) return false;
       const digest =
         taken?.tensors[i] ??
         createHash('sha256')

@@ -163,17 +163,16 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     network = await Network.createSoon(config.model, config.training.seed);
     // The inputs load (and decrypt) before an earlier run is replaced: a bad input loses nothing.
     data = await loading;
+    const splits = splitsOf(data);
     if (o.lineage)
       checkAgainstLineage(
         o.lineage,
-        [data.train, data.validation, data.test]
-          .filter((x): x is LoadedSplit => x !== undefined)
-          .map((x) => ({ path: x.path, sealed: x.sealed, sha256: x.sha256 })),
+        splits.map((x) => ({ path: x.path, sealed: x.sealed, sha256: x.sha256 })),
       );
     // Checked once for the whole run (the data does not change between epochs), after its
     // lineage and before the run folder: a split the model cannot train on leaves an earlier run
     // as it was.
-    for (const split of [data.train, data.validation, data.test]) if (split) checkSplit(config.model, split);
+    for (const split of splits) checkSplit(config.model, split);
     if (config.earlyStopping && !data.validation)
       o.warn?.(
         'training.early_stopping needs a validation split, and this run has none: it will neither stop early nor restore the best weights.',
@@ -375,7 +374,7 @@ async function train(
     // while the checkpoint and the model are sealed and written, and before this returns
     // (runTraining's own wipe then has nothing left to do).
     trainer.wipe();
-    const wiping = Promise.all([data.train, data.validation, data.test].map((split) => split?.wipeSoon()));
+    const wiping = Promise.all(splitsOf(data).map((split) => split.wipeSoon()));
     const sha256 = await modelSoon;
     const card = await writeModelCard(dir, {
       config,
@@ -513,9 +512,14 @@ async function restore(
   return h.counter;
 }
 
+/** The splits loaded, in the order train, validation, test. */
+function splitsOf(data: Loaded): LoadedSplit[] {
+  return [data.train, data.validation, data.test].filter((x): x is LoadedSplit => x !== undefined);
+}
+
 /** Zeroes every split's plaintext (each split wipes once; later calls do nothing). */
 function wipeSplits(data: Loaded): void {
-  for (const split of [data.train, data.validation, data.test]) split?.wipe();
+  for (const split of splitsOf(data)) split.wipe();
 }
 
 /**

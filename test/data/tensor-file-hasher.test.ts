@@ -195,6 +195,11 @@ describe('TensorFileHasher', () => {
       const short = Buffer.from(bytes.subarray(0, cut));
       const unhashed = reason(() => readTensorFile(short));
       expect(unhashed, `cut at ${cut}`).not.toBe('none');
+      // Authenticated bytes (a sealed file cut before it was sealed) get the same verdict.
+      expect(
+        reason(() => readTensorFile(short, { authenticated: true })),
+        `cut at ${cut}`,
+      ).toBe(unhashed);
       for (const native of [nativeSha256, undefined]) {
         const hashed = await hashedIn(short, [cut >> 1], native);
         expect(

@@ -19,32 +19,17 @@ import { LocalKeyring } from '../../src/kms/index.js';
 import { loadSplit, readInput } from '../../src/run/index.js';
 import { sealBuffer, unsealFileToMemory } from '../../src/seal/index.js';
 import { bodyOffset, DEFAULT_SLOT_SIZE } from '../../src/seal/internal/layout.js';
+import type { BrokenReads } from '../helpers/broken-reads.js';
 import { tensorFileBytes } from '../helpers/tensor-bytes.js';
 
 // The first batch can be held back, so that later batches finish first.
 const hold = vi.hoisted(() => ({ firstBatchMs: 0 }));
 // One test makes every read from `at` on find the end of the file, or fail, as when the file is
 // cut or the disk fails after the file was opened.
-const broken = vi.hoisted(() => ({ at: -1, how: 'short' as 'short' | 'eio' }));
-vi.mock('node:fs/promises', async (original) => {
-  const real = await original<typeof import('node:fs/promises')>();
-  return {
-    ...real,
-    open: async (...args: Parameters<typeof real.open>) => {
-      const handle = await real.open(...args);
-      const read = handle.read.bind(handle) as (...a: unknown[]) => Promise<{ bytesRead: number }>;
-      (handle as unknown as { read: unknown }).read = async (...a: unknown[]) => {
-        const position = a[3] as number;
-        if (broken.at >= 0 && position >= broken.at) {
-          if (broken.how === 'eio') throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
-          return { bytesRead: 0, buffer: a[0] };
-        }
-        return read(...a);
-      };
-      return handle;
-    },
-  };
-});
+const broken = vi.hoisted((): BrokenReads => ({ at: -1, how: 'short' }));
+vi.mock('node:fs/promises', async (original) =>
+  (await import('../helpers/broken-reads.js')).withBrokenReads(await original(), broken),
+);
 vi.mock('../../src/seal/internal/context.js', async (original) => {
   const real = await original<typeof import('../../src/seal/internal/context.js')>();
   return {

@@ -3,32 +3,20 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileInto, readWholeFile } from '../../src/store/index.js';
+import type { BrokenReads } from '../helpers/broken-reads.js';
 import { rejectsWith } from '../helpers/rejects.js';
 
 // One test makes every read past the first 16 MiB find the end of the file, as when another
 // process truncates it meanwhile.
-const cut = vi.hoisted(() => ({ after: -1 }));
-vi.mock('node:fs/promises', async (original) => {
-  const real = await original<typeof import('node:fs/promises')>();
-  return {
-    ...real,
-    open: async (...args: Parameters<typeof real.open>) => {
-      const handle = await real.open(...args);
-      const read = handle.read.bind(handle) as (...a: unknown[]) => Promise<{ bytesRead: number }>;
-      (handle as unknown as { read: unknown }).read = async (...a: unknown[]) => {
-        const position = a[3] as number;
-        if (cut.after >= 0 && position >= cut.after) return { bytesRead: 0, buffer: a[0] };
-        return read(...a);
-      };
-      return handle;
-    },
-  };
-});
+const cut = vi.hoisted((): BrokenReads => ({ at: -1, how: 'short' }));
+vi.mock('node:fs/promises', async (original) =>
+  (await import('../helpers/broken-reads.js')).withBrokenReads(await original(), cut),
+);
 
 let dir: string;
 beforeAll(async () => {
@@ -63,23 +51,36 @@ describe('readWholeFile', () => {
     expect(missing.message).toContain(join(dir, 'absent'));
     const path = join(dir, 'shrinking');
     await writeFile(path, randomBytes(40 * 1024 * 1024));
-    cut.after = 16 * 1024 * 1024;
+    cut.at = 16 * 1024 * 1024;
     try {
       const error = await rejectsWith(readWholeFile(path), 'ERR_IO_CHANGED');
       expect(error.message).toContain(path);
     } finally {
-      cut.after = -1;
+      cut.at = -1;
     }
   });
 });
 
+/** Writes `bytes` to a file named `name` in the test folder, and runs `use` on it opened for reading. */
+async function withFile(
+  name: string,
+  bytes: Uint8Array,
+  use: (handle: FileHandle, path: string) => Promise<void>,
+): Promise<void> {
+  const path = join(dir, name);
+  await writeFile(path, bytes);
+  const handle = await open(path, 'r');
+  try {
+    await use(handle, path);
+  } finally {
+    await handle.close();
+  }
+}
+
 describe('readFileInto', () => {
   it('fills a buffer from a position in pieces of the size asked, telling of each piece and each longer prefix', async () => {
     const bytes = randomBytes(5 * 1024 * 1024 + 1777);
-    const path = join(dir, 'pieces');
-    await writeFile(path, bytes);
-    const handle = await open(path, 'r');
-    try {
+    await withFile('pieces', bytes, async (handle, path) => {
       const target = Buffer.alloc(bytes.length - 1000);
       const pieces: number[] = [];
       const prefixes: number[] = [];
@@ -93,17 +94,12 @@ describe('readFileInto', () => {
       expect([...pieces].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
       expect(prefixes).toEqual([...prefixes].sort((a, b) => a - b));
       expect(prefixes.at(-1)).toBe(target.length);
-    } finally {
-      await handle.close();
-    }
+    });
   });
 
   it('keeps two reads in flight, not one per piece: the thread pool stays free for small file operations', async () => {
     const bytes = randomBytes(6 * 1024 * 1024);
-    const path = join(dir, 'in-flight');
-    await writeFile(path, bytes);
-    const handle = await open(path, 'r');
-    try {
+    await withFile('in-flight', bytes, async (handle, path) => {
       let now = 0;
       let most = 0;
       const counting = {
@@ -120,16 +116,11 @@ describe('readFileInto', () => {
       await readFileInto(counting, target, path, { pieceBytes: 1024 * 1024 });
       expect(target.equals(bytes)).toBe(true);
       expect(most).toBe(2);
-    } finally {
-      await handle.close();
-    }
+    });
   });
 
   it('stopped mid-read, waits for the reads in flight and starts no other', async () => {
-    const path = join(dir, 'stop-mid-read');
-    await writeFile(path, randomBytes(8 * 1024 * 1024));
-    const handle = await open(path, 'r');
-    try {
+    await withFile('stop-mid-read', randomBytes(8 * 1024 * 1024), async (handle, path) => {
       let started = 0;
       let release = (): void => {};
       const held = new Promise<void>((resolve) => {
@@ -158,28 +149,18 @@ describe('readFileInto', () => {
       release();
       await reading;
       expect(started).toBe(2);
-    } finally {
-      await handle.close();
-    }
+    });
   });
 
   it('refuses a piece size or position that is not a whole number of bytes', async () => {
-    const path = join(dir, 'sizes');
-    await writeFile(path, randomBytes(10));
-    const handle = await open(path, 'r');
-    try {
+    await withFile('sizes', randomBytes(10), async (handle, path) => {
       for (const bad of [{ pieceBytes: 0 }, { pieceBytes: 1.5 }, { pieceBytes: -1 }, { position: -1 }])
         await expect(readFileInto(handle, Buffer.alloc(10), path, bad)).rejects.toBeInstanceOf(RangeError);
-    } finally {
-      await handle.close();
-    }
+    });
   });
 
   it('starts no read once aborted, and reports a short file with the error asked for', async () => {
-    const path = join(dir, 'abort');
-    await writeFile(path, randomBytes(8 * 1024 * 1024));
-    const handle = await open(path, 'r');
-    try {
+    await withFile('abort', randomBytes(8 * 1024 * 1024), async (handle, path) => {
       const stop = new AbortController();
       stop.abort();
       const target = Buffer.alloc(8 * 1024 * 1024);
@@ -191,8 +172,6 @@ describe('readFileInto', () => {
       const ended = new Error('cut');
       await expect(readFileInto(handle, longer, path, { ended: () => ended })).rejects.toBe(ended);
       await expect(readFileInto(handle, longer, path)).rejects.toMatchObject({ code: 'ERR_IO_CHANGED' });
-    } finally {
-      await handle.close();
-    }
+    });
   });
 });
