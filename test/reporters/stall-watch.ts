@@ -1,0 +1,216 @@
+// A vitest reporter that turns a test file stuck for good into a failure that says where it
+// stuck. Vitest's own timeouts run on the test file's main thread: a thread blocked in a system
+// call or a native wait never reaches them, and the run then waits until CI gives up on it,
+// printing nothing about the file. This reporter runs in vitest's own process. When no test or
+// hook has started or ended for longer than any running test may take, it prints what was running,
+// the test processes with each thread's state and kernel wait, and their stacks when gdb is on the
+// machine, then kills the stuck test process and its children. Vitest reports that file as failed
+// ("Worker exited unexpectedly") and goes on with the next.
+
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+
+export interface StallWatchOptions {
+  /** Silence, with no test running, after which the run counts as stuck (default 3 minutes). */
+  readonly stallMs?: number;
+  /** Added to a running test's own timeout before its silence counts as stuck (default 2 minutes). */
+  readonly graceMs?: number;
+  /** How often to look (default 10 s). */
+  readonly everyMs?: number;
+}
+
+interface Running {
+  readonly name: string;
+  readonly since: number;
+  readonly timeout: number;
+}
+
+/** One process under vitest, as /proc tells it. */
+interface Proc {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly command: string;
+}
+
+const read = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+function processes(): Proc[] {
+  const all: Proc[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = read(`/proc/${entry}/stat`);
+    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const command = read(`/proc/${entry}/cmdline`).split('\0').join(' ').trim();
+    if (Number.isInteger(ppid)) all.push({ pid: Number(entry), ppid, command });
+  }
+  return all;
+}
+
+/** The processes under `root`, parents before their children. */
+function descendants(root: number, all: Proc[]): Proc[] {
+  const out: Proc[] = [];
+  const walk = (pid: number) => {
+    for (const p of all.filter((q) => q.ppid === pid)) {
+      out.push(p);
+      walk(p.pid);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Each thread of `pid`: its name, state, kernel wait channel and system call. */
+function threads(pid: number): string[] {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return ['    (gone)'];
+  }
+  return tids.map((tid) => {
+    const at = `/proc/${pid}/task/${tid}`;
+    const stat = read(`${at}/stat`);
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    const syscall = read(`${at}/syscall`).split(' ')[0]?.trim() || '?';
+    return `    ${tid} ${read(`${at}/comm`).trim()} state=${state} wchan=${read(`${at}/wchan`).trim() || '?'} syscall=${syscall}`;
+  });
+}
+
+function gdbStacks(pid: number): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(
+      'gdb',
+      ['-p', String(pid), '-batch', '-nx', '-ex', 'thread apply all bt 30'],
+      { timeout: 60_000, maxBuffer: 4 * 1024 * 1024 },
+      (error, stdout) => {
+        if (error && (error as NodeJS.ErrnoException).code === 'ENOENT')
+          resolve('    (gdb is not installed)');
+        else resolve(stdout.trim() || `    (gdb: ${error?.message ?? 'no output'})`);
+      },
+    );
+  });
+}
+
+export default class StallWatch implements Reporter {
+  private readonly stallMs: number;
+  private readonly graceMs: number;
+  private readonly everyMs: number;
+  private readonly running = new Map<string, Running>();
+  /** The last test each running file finished: where to look when its next one never reports. */
+  private readonly lastDone = new Map<string, string>();
+  private last = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private acting = false;
+
+  constructor(options: StallWatchOptions = {}) {
+    this.stallMs = options.stallMs ?? 3 * 60_000;
+    this.graceMs = options.graceMs ?? 2 * 60_000;
+    this.everyMs = options.everyMs ?? 10_000;
+  }
+
+  onInit(): void {
+    this.timer = setInterval(() => void this.look(), this.everyMs);
+    this.timer.unref();
+  }
+
+  onTestRunEnd(): void {
+    clearInterval(this.timer);
+  }
+
+  onTestModuleStart(m: TestModule): void {
+    this.touch();
+    this.running.set(m.id, { name: m.moduleId, since: Date.now(), timeout: 0 });
+  }
+
+  onTestModuleEnd(m: TestModule): void {
+    this.touch();
+    this.running.delete(m.id);
+    this.lastDone.delete(m.moduleId);
+  }
+
+  onTestCaseReady(t: TestCase): void {
+    this.touch();
+    this.running.set(t.id, {
+      name: `${t.module.moduleId} › ${t.fullName}`,
+      since: Date.now(),
+      timeout: t.options.timeout ?? 0,
+    });
+  }
+
+  onTestCaseResult(t: TestCase): void {
+    this.touch();
+    this.running.delete(t.id);
+    this.lastDone.set(t.module.moduleId, t.fullName);
+  }
+
+  onHookStart(): void {
+    this.touch();
+  }
+
+  onHookEnd(): void {
+    this.touch();
+  }
+
+  private touch(): void {
+    this.last = Date.now();
+  }
+
+  /** How long a silence may last while these tests run. */
+  private limit(): number {
+    let longest = 0;
+    for (const r of this.running.values()) longest = Math.max(longest, r.timeout);
+    return Math.max(this.stallMs, longest + this.graceMs);
+  }
+
+  private async look(): Promise<void> {
+    const silent = Date.now() - this.last;
+    if (this.acting || silent <= this.limit()) return;
+    this.acting = true;
+    try {
+      await this.report(silent);
+    } finally {
+      this.touch();
+      this.acting = false;
+    }
+  }
+
+  private async report(silent: number): Promise<void> {
+    const under = descendants(process.pid, processes());
+    // The test files run in vitest's forks; everything else under vitest was started by a test.
+    const forks = under.filter((p) => p.ppid === process.pid && p.command.includes('workers/forks'));
+    // Stacks first: when only the end of a long log is kept, the summary below is what remains.
+    const stacks: string[] = [];
+    for (const f of forks) stacks.push(`[stall-watch] Stacks of ${f.pid}:`, await gdbStacks(f.pid));
+    const lines = [
+      '',
+      ...stacks,
+      `[stall-watch] No test or hook has started or ended for ${Math.round(silent / 1000)} s; still running:`,
+      ...[...this.running.values()].map(
+        (r) => `  ${r.name} (for ${Math.round((Date.now() - r.since) / 1000)} s)`,
+      ),
+      ...[...this.lastDone].map(([file, test]) => `  the last test ${file} finished: ${test}`),
+      '[stall-watch] The processes under vitest, each thread with its state, kernel wait and system call:',
+    ];
+    for (const p of under)
+      lines.push(`  ${p.pid} (parent ${p.ppid}): ${p.command.slice(0, 300)}`, ...threads(p.pid));
+    lines.push('[stall-watch] Killing the test processes above; vitest reports their files as failed.');
+    process.stderr.write(`${lines.join('\n')}\n`);
+    for (const f of forks) {
+      for (const p of [f, ...descendants(f.pid, processes())].reverse()) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+}
