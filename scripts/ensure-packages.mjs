@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Installs the Debian packages the test suite drives for real (swtpm and tpm2-tools for the vTPM
 // tests, softhsm2 for the PKCS#11 tests, dataset-fashion-mnist for the IDX reader,
-// fonts-dejavu-core for the text of chart PNGs, chromium for the run report opened in a browser)
-// when a command or file they provide is missing. Runs before `npm test`. As root it installs them
-// with apt-get; otherwise it says which command to run. It never lets a suite skip silently.
+// fonts-dejavu-core for the text of chart PNGs, chromium for the run report opened in a browser,
+// gdb for the stacks the stall watch prints of a test process stuck for good) when a command or
+// file they provide is missing. Runs before `npm test`. As root it installs them with apt-get;
+// otherwise it says which command to run. It never lets a suite skip silently.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -17,6 +18,7 @@ const NEEDED = [
   { file: '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz', pkg: 'dataset-fashion-mnist' },
   { file: '/usr/bin/chromium', pkg: 'chromium' },
   { file: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', pkg: 'fonts-dejavu-core' },
+  { command: 'gdb', pkg: 'gdb' },
 ];
 
 function present(need) {
