@@ -3,9 +3,10 @@
 //   train only: read the prepared tensor file, train one epoch (the engine's bare cost)
 //   plaintext job (the anchor): the same, plus metrics and an unencrypted checkpoint and model
 //   written atomically
-//   secure job: attest to a broker over TLS on loopback (simulated evidence: a hardware report
-//   fetch costs more, and is a one-off per run), release the data key and load the model key's
-//   public part, decrypt the sealed tensor file in memory, train the same epoch, write metrics,
+//   secure job: check the data owner's signed lineage manifest, attest to a broker over TLS on
+//   loopback (simulated evidence: a hardware report fetch costs more, and is a one-off per run),
+//   release the data key and load the model key's public part, decrypt the sealed tensor file in
+//   memory (checked as stored against the lineage's digest), train the same epoch, write metrics,
 //   seal a checkpoint and the model, write the model card, audit every step. As `sealtrain train`
 //   does, the attestation's ephemeral key is started when the job starts.
 //   The secure job runs twice: with the broker in this process (its CPU counts against the job),
@@ -25,12 +26,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeyClient } from '@azure/keyvault-keys';
 import { loadOrCreateSimKey, SIM_KEY_PATH } from '../dist/attest/index.js';
-import { AuditLog } from '../dist/audit/index.js';
+import { AuditLog, auditPaths } from '../dist/audit/index.js';
 import { prepareRuntimeKey } from '../dist/broker/client/runtime-key.js';
 import { addPrincipal, BrokerStore, startBroker } from '../dist/broker/index.js';
 import { FASHION_MNIST_DIR, loadLineageSigningKey, prepareDataset } from '../dist/data/index.js';
 import { AzureKeyVaultProvider } from '../dist/kms/index.js';
-import { openKeyAccess, parseRunConfig, resolveInputs, runTraining } from '../dist/run/index.js';
+import {
+  openKeyAccess,
+  openTrustedLineage,
+  parseRunConfig,
+  resolveInputs,
+  runTraining,
+} from '../dist/run/index.js';
 import { bundle } from '../scripts/bundle-cli.mjs';
 import { plainJob } from './lib/plain-job.mjs';
 
@@ -124,6 +131,9 @@ try {
     });
   }
 
+  // The secure jobs check their data against the owner's signed lineage (data.lineage_key), as a
+  // deployment that takes data from someone else does.
+  const lineageKey = auditPaths(join(home, 'audit')).pub;
   const model = { architecture: 'mlp', input_size: 784, hidden_size: 512, output_size: 10 };
   const training = { batch_size: 128, learning_rate: 0.001, epochs: EPOCHS, seed: 1 };
   const audit = await AuditLog.open(join(home, 'audit'));
@@ -173,7 +183,7 @@ try {
         tee: 'sim',
         broker: { ca: 'ca.pem', token_file: 'trainer.token' },
       },
-      data: { dir: brokers.local.data },
+      data: { dir: brokers.local.data, lineage_key: lineageKey },
       output: { dir: join(dir, 'cli-runs', String(q++)), checkpoint_every_epochs: EPOCHS },
     };
     const file = join(dir, `cli-${q}.json`);
@@ -195,12 +205,14 @@ try {
         model,
         training,
         security: { key: `azurekv://${host}/keys/model-key`, tee: 'sim' },
-        data: { dir: b.data },
+        data: { dir: b.data, lineage_key: lineageKey },
         output: { dir: out, checkpoint_every_epochs: EPOCHS },
       },
       join(dir, 's.json'),
     );
     const inputs = await resolveInputs(c);
+    // As the CLI does: data its owner did not sign is refused before any key is released.
+    const lineage = await openTrustedLineage(inputs, lineageKey);
     const releaseStart = process.hrtime.bigint();
     // As the CLI does: the attestation starts while the inputs' headers are read, the sealed input
     // is read from disk while the release is under way, and decrypted once its key is there.
@@ -217,6 +229,7 @@ try {
       const r = await runTraining(c, {
         keys: access,
         inputs,
+        lineage,
         audit: { sink: audit, actor: 'bench' },
         auditDir: join(home, 'audit'),
       });

@@ -44,11 +44,13 @@ export {
 export {
   isSealed,
   type LoadedSplit,
+  type LoadSplitOptions,
   loadSplit,
   type ReadInputOptions,
   type RunInputs,
   readInput,
   resolveInputs,
+  type SignedSealedSplit,
 } from './load-inputs.js';
 export { type EpochMetric, type RunMetric, readMetrics, type StepMetric } from './metrics-log.js';
 export { type ModelCard, SIMULATION_WARNING } from './model-card.js';

@@ -7,7 +7,7 @@ import {
   readLineageManifestWithDigest,
 } from '../data/lineage.js';
 import { SealtrainError } from '../errors/index.js';
-import type { RunInputs } from './load-inputs.js';
+import type { RunInputs, SignedSealedSplit } from './load-inputs.js';
 
 const ROLES = ['train', 'validation', 'test'] as const;
 
@@ -101,6 +101,17 @@ export async function openTrustedLineage(inputs: RunInputs, keyPath: string): Pr
       { path, failures },
     );
   return lineage;
+}
+
+/**
+ * What the trusted manifest lists for `path` when it is a sealed output with both digests: what
+ * {@link loadSplit} checks the stored file against while reading it.
+ */
+export function signedSealedSplit(lineage: TrustedLineage, path: string): SignedSealedSplit | undefined {
+  const entry = outputsOf(lineage).get(resolve(path));
+  return entry?.sealed && entry.plaintextSha256 !== undefined
+    ? { sha256: entry.sha256, plaintextSha256: entry.plaintextSha256 }
+    : undefined;
 }
 
 /**

@@ -100,10 +100,12 @@ export type ProvidersSoon = readonly KeyProvider[] | PromiseLike<readonly KeyPro
 
 /** Options for {@link readInput}. */
 export interface ReadInputOptions {
-  /** Told whether the file is sealed, it gives the watch of the buffer being filled (a hasher's). */
-  readonly watchFor?: (sealed: boolean) => ProgressWatch;
+  /** Told whether the file is sealed, it gives the watch of the buffer being filled (a hasher's), if any. */
+  readonly watchFor?: (sealed: boolean) => ProgressWatch | undefined;
   /** Batches of a sealed file decrypted at once (`unsealFileToMemory`'s `concurrency`). */
   readonly concurrency?: number;
+  /** For a sealed file: told the SHA-256 of its stored bytes (`unsealFileToMemory`'s `onStoredSha256`). */
+  readonly onStoredSha256?: (sha256: string) => void;
 }
 
 /**
@@ -120,44 +122,90 @@ export async function readInput(
   if (typeof options !== 'object' || options === null)
     throw new TypeError('readInput: the third argument is an options object ({ watchFor, concurrency }).');
   const sealed = await isSealed(path);
-  const w = options.watchFor ? { watch: options.watchFor(sealed) } : {};
+  const watch = options.watchFor?.(sealed);
+  const w = watch ? { watch } : {};
   if (sealed)
     return {
       bytes: await unsealFileToMemory(path, {
         providers,
         ...w,
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+        ...(options.onStoredSha256 ? { onStoredSha256: options.onStoredSha256 } : {}),
       }),
       sealed,
     };
   return { bytes: await readWholeFile(path, w), sealed };
 }
 
+/** What the data owner's signed lineage manifest lists for a sealed split. */
+export interface SignedSealedSplit {
+  /** SHA-256 (hex) of the sealed file as stored. */
+  readonly sha256: string;
+  /** SHA-256 (hex) of its plaintext, the tensor file. */
+  readonly plaintextSha256: string;
+}
+
+/** Options for {@link loadSplit}. */
+export interface LoadSplitOptions {
+  /**
+   * For a sealed split, its entry in the lineage manifest whose signature was checked: its stored
+   * bytes are then hashed as they are read, and when they are the ones signed, its plaintext is
+   * not hashed (see below).
+   */
+  readonly signed?: SignedSealedSplit;
+}
+
 /**
  * Loads one split's tensor file (sealed or not) as a {@link Dataset}: `features` float32 and
  * `labels` int32 (classes) or float32 (targets), checked by the tensor-file reader.
  */
-export async function loadSplit(path: string, providers: ProvidersSoon): Promise<LoadedSplit> {
+export async function loadSplit(
+  path: string,
+  providers: ProvidersSoon,
+  options: LoadSplitOptions = {},
+): Promise<LoadedSplit> {
   // The file is hashed as its bytes become final (read, or decrypted and authenticated), while
   // the rest is still being read or decrypted on the thread pool: not in a second pass. The
   // digests (whole file, checksum, each tensor) are themselves taken on the thread pool.
   // A sealed file's plaintext is authenticated chunk by chunk as it decrypts: its tensors' own
   // digests are not taken again (see readTensorFile's `authenticated`), only the file's.
+  // A sealed file its owner signed is hashed as stored instead, while it is read and the keys
+  // are still on their way: stored as signed, it holds exactly the plaintext the owner hashed.
+  const { signed } = options;
   let hasher: TensorFileHasher | undefined;
-  const watchFor =
-    (sealed: boolean): ProgressWatch =>
-    (buffer) => {
-      const h = new TensorFileHasher(buffer, { tensors: !sealed });
-      hasher = h;
-      return (end) => h.advance(end);
-    };
+  let stored: string | undefined;
+  const watchFor = (sealed: boolean): ProgressWatch | undefined =>
+    sealed && signed
+      ? undefined
+      : (buffer) => {
+          const h = new TensorFileHasher(buffer, { tensors: !sealed });
+          hasher = h;
+          return (end) => h.advance(end);
+        };
   // One lane decrypts (about 4.5 GB/s with AES-NI) ahead of the file's SHA-256 stream that
   // follows it (about 1.8 GB/s, one core): more lanes would only take cores from that stream.
-  const read = readInput(path, providers, { watchFor, concurrency: 1 });
+  const read = readInput(path, providers, {
+    watchFor,
+    concurrency: 1,
+    ...(signed
+      ? {
+          onStoredSha256: (sha256: string) => {
+            stored = sha256;
+          },
+        }
+      : {}),
+  });
   const { bytes, sealed } = await read.catch((error: unknown) => {
     hasher?.dispose();
     throw error;
   });
+  const verified = sealed && signed !== undefined && stored === signed.sha256;
+  if (sealed && signed && !verified) {
+    // Stored otherwise than signed (rewrapped since, say): its plaintext is hashed after all, for
+    // the lineage check to compare with the signed plaintext digest.
+    hasher = new TensorFileHasher(bytes, { tensors: false });
+    hasher.advance(bytes.length);
+  }
   let wiped = false;
   let zeroed = 0; // bytes[0, zeroed) are zeros already
   const wipe = () => {
@@ -181,7 +229,7 @@ export async function loadSplit(path: string, providers: ProvidersSoon): Promise
     const file = readTensorFile(bytes, {
       source: path,
       authenticated: sealed,
-      ...(hasher ? { hashed: hasher } : {}),
+      ...(verified ? { verifiedSha256: signed.plaintextSha256 } : hasher ? { hashed: hasher } : {}),
     });
     const features = file.tensors.get('features');
     const labels = file.tensors.get('labels');

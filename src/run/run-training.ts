@@ -19,7 +19,7 @@ import {
   type Progress,
   type StepProgress,
 } from './epoch-loop.js';
-import { checkAgainstLineage, type TrustedLineage } from './input-lineage.js';
+import { checkAgainstLineage, signedSealedSplit, type TrustedLineage } from './input-lineage.js';
 import type { KeyAccess, KeyAccessSoon } from './key-access.js';
 import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
 import { MetricsLog, type RunMetric } from './metrics-log.js';
@@ -100,7 +100,11 @@ export interface TrainRunResult {
   readonly card: ModelCard | undefined;
 }
 
-async function loadAll(inputs: RunInputs, providers: ProvidersSoon): Promise<Loaded> {
+async function loadAll(
+  inputs: RunInputs,
+  providers: ProvidersSoon,
+  lineage: TrustedLineage | undefined,
+): Promise<Loaded> {
   if (inputs.train === undefined)
     throw new SealtrainError(
       'ERR_USAGE_INVALID',
@@ -109,7 +113,8 @@ async function loadAll(inputs: RunInputs, providers: ProvidersSoon): Promise<Loa
   const loaded: LoadedSplit[] = [];
   const load = async (path: string | undefined) => {
     if (path === undefined) return undefined;
-    const split = await loadSplit(path, providers);
+    const signed = lineage ? signedSealedSplit(lineage, path) : undefined;
+    const split = await loadSplit(path, providers, signed ? { signed } : {});
     loaded.push(split);
     return split;
   };
@@ -143,7 +148,7 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   // the output key's public part too.
   const early = (o.keys as Partial<KeyAccessSoon>).inputProviders;
   const providersSoon = early ?? keysSoon.then((k) => k.providers);
-  const loading = loadAll(o.inputs, providersSoon);
+  const loading = loadAll(o.inputs, providersSoon, o.lineage);
   // None may reject unobserved while another is awaited (Node would exit on it): a refused release
   // while a large input is still being read must end as the release's own error.
   keysSoon.catch(() => {});

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { fromFsError } from '../errors/index.js';
+import { BackgroundSha256 } from '../internal/background-sha256.js';
 import { deferred } from '../internal/deferred.js';
 import type { KeyProvider } from '../kms/index.js';
 import { type ProgressWatch, prefixOfPieces, readFileInto } from '../store/index.js';
@@ -39,6 +40,13 @@ export interface UnsealToMemoryOptions {
    * If the file then fails to open, the buffer is zeroed and the error thrown all the same.
    */
   readonly watch?: ProgressWatch;
+  /**
+   * Called with the SHA-256 (hex) of the file as stored, header and body (what a lineage
+   * manifest's `sha256` of a sealed output covers), before the plaintext is returned. The stored
+   * bytes are hashed on the thread pool as they are read, while the keys are still on their way,
+   * and each batch's ciphertext before its plaintext is written over it.
+   */
+  readonly onStoredSha256?: (sha256: string) => void;
 }
 
 /** The body being read into memory, two batches at a time, which may come in out of order. */
@@ -52,14 +60,51 @@ interface BodyReader {
   stop(): Promise<void>;
 }
 
+/** The file as stored, hashed as it is read: its header, then the body's read prefix. */
+class StoredHash {
+  readonly #sha = new BackgroundSha256();
+  readonly #body: Buffer;
+  /** Body bytes [0, #fed) are queued. */
+  #fed = 0;
+
+  constructor(header: Buffer, body: Buffer) {
+    this.#sha.update(header);
+    this.#body = body;
+  }
+
+  /** Body bytes [0, `end`) are read. */
+  readonly advance = (end: number): void => {
+    if (end <= this.#fed) return;
+    this.#sha.update(this.#body.subarray(this.#fed, end));
+    this.#fed = end;
+  };
+
+  /** Resolves once body bytes [0, `end`) are hashed, so that they may be written over. */
+  async through(end: number, reader: BodyReader, batchBytes: number): Promise<void> {
+    if (end <= 0) return;
+    // Every batch up to `end` read: the prefix reached it (advance is called as each one lands).
+    for (let k = 0; k * batchBytes < end; k++) await reader.batch(k);
+    await this.#sha.digestSoFar();
+  }
+
+  async hex(): Promise<string> {
+    return (await this.#sha.digest()).toString('hex');
+  }
+
+  dispose(): void {
+    this.#sha.dispose();
+  }
+}
+
 /**
  * Fills `into` with the file's bytes from `start` on, one batch of `batchBytes` per read, two
- * batches at a time on the thread pool (`readFileInto`, as a plaintext input is read).
+ * batches at a time on the thread pool (`readFileInto`, as a plaintext input is read), telling
+ * `stored` (when given) of each longer read prefix.
  */
 function readBody(
   handle: FileHandle,
   into: Buffer,
-  at: { start: number; batchBytes: number; name: string },
+  at: { start: number; batchBytes: number; name: string; stored: StoredHash | undefined },
 ): BodyReader {
   const count = Math.max(1, Math.ceil(into.length / at.batchBytes));
   const batches = Array.from({ length: count }, () => deferred());
@@ -68,6 +113,7 @@ function readBody(
     position: at.start,
     pieceBytes: at.batchBytes,
     pieceDone: (i) => batches[i]?.resolve(),
+    ...(at.stored ? { advance: at.stored.advance } : {}),
     signal: stop.signal,
     ended: () => truncated(at.name), // the file shrank since it was opened
   }).then(
@@ -150,6 +196,8 @@ async function openShifted(
       const from = Math.max(0, Math.floor((to - offset) / batchBytes));
       const until = Math.min(i - 1, Math.ceil((to + plain.length - offset) / batchBytes) - 1);
       for (let j = from; j <= until; j++) await done[j]?.promise;
+      // The stored file's hash has taken the ciphertext this plaintext is about to cover.
+      await o.stored?.through(to + plain.length - offset, reader, batchBytes);
       const last = i === batches - 1;
       const failed = await opts.cipher.openAsync(opts.key, sealed, plain, cs, i * per, last);
       if (failed >= 0) throw await classifyFailure(opts, sealed, failed, chunks, i * per, last);
@@ -166,6 +214,7 @@ interface Settings {
   readonly name: string;
   readonly concurrency: number | undefined;
   readonly watch: ProgressWatch | undefined;
+  readonly stored: StoredHash | undefined;
 }
 
 /**
@@ -203,16 +252,18 @@ export async function unsealFileToMemory(path: string, options: UnsealToMemoryOp
   providersSoon.catch(() => {});
   const { handle, size } = await openLocalFile(path);
   const depth = batchDepth(options.concurrency);
-  let body: { bytes: Buffer; layout: Layout; reader: BodyReader } | undefined;
+  let body: { bytes: Buffer; layout: Layout; reader: BodyReader; stored: StoredHash | undefined } | undefined;
   let opened: OpenedHeader | undefined;
+  const prefix = Buffer.alloc(Math.min(size, PREAMBLE_SIZE + 2 * MAX_SLOT_SIZE));
   const readFrom = (start: number, chunkSize: number) => {
     const layout = layoutFor(size - start, chunkSize, depth, name);
     const bytes = Buffer.allocUnsafe(layout.offset + size - start);
     const into = bytes.subarray(layout.offset);
-    return { bytes, layout, reader: readBody(handle, into, { start, batchBytes: layout.batchBytes, name }) };
+    const stored = options.onStoredSha256 ? new StoredHash(prefix.subarray(0, start), into) : undefined;
+    const reader = readBody(handle, into, { start, batchBytes: layout.batchBytes, name, stored });
+    return { bytes, layout, reader, stored };
   };
   try {
-    const prefix = Buffer.alloc(Math.min(size, PREAMBLE_SIZE + 2 * MAX_SLOT_SIZE));
     await readFully(handle, prefix, name);
     const start = bodyOffset(parsePreamble(prefix.subarray(0, PREAMBLE_SIZE), name).slotSize);
     const hint = chunkSizeHint(prefix.subarray(0, start), size - start, name);
@@ -223,16 +274,20 @@ export async function unsealFileToMemory(path: string, options: UnsealToMemoryOp
     if (!body || cs !== hint) {
       // The authenticated header is not the one peeked at: read again in its batches.
       await body?.reader.stop();
+      body?.stored?.dispose();
       body = readFrom(start, cs);
     }
     await openShifted(body.bytes, body.reader, opened, body.layout, {
       name,
       concurrency: options.concurrency,
       watch: options.watch,
+      stored: body.stored,
     });
+    if (body.stored) options.onStoredSha256?.(await body.stored.hex());
     return body.bytes.subarray(0, body.layout.plaintextLength);
   } catch (error) {
     await body?.reader.stop();
+    body?.stored?.dispose();
     body?.bytes.fill(0);
     throw error;
   } finally {

@@ -22,14 +22,37 @@ import { bodyOffset, DEFAULT_SLOT_SIZE } from '../../src/seal/internal/layout.js
 import type { BrokenReads } from '../helpers/broken-reads.js';
 import { tensorFileBytes } from '../helpers/tensor-bytes.js';
 
-// The first batch can be held back, so that later batches finish first.
-const hold = vi.hoisted(() => ({ firstBatchMs: 0 }));
+// The first batch can be held back, so that later batches finish first; the addon's SHA-256
+// updates can be made to start late, so that a hash lags behind the decryption.
+const hold = vi.hoisted(() => ({ firstBatchMs: 0, shaUpdateMs: 0 }));
 // One test makes every read from `at` on find the end of the file, or fail, as when the file is
 // cut or the disk fails after the file was opened.
 const broken = vi.hoisted((): BrokenReads => ({ at: -1, how: 'short' }));
 vi.mock('node:fs/promises', async (original) =>
   (await import('../helpers/broken-reads.js')).withBrokenReads(await original(), broken),
 );
+vi.mock('../../src/internal/package-root.js', async (original) => {
+  const real = await original<typeof import('../../src/internal/package-root.js')>();
+  return {
+    ...real,
+    loadAddon: (...args: Parameters<typeof real.loadAddon>) => {
+      const addon = real.loadAddon<Record<string, unknown>>(...args);
+      if (typeof addon.sha256UpdateAsync !== 'function') return addon;
+      const update = addon.sha256UpdateAsync as (
+        s: object,
+        d: Uint8Array,
+        cb: (e: Error | null) => void,
+      ) => void;
+      return {
+        ...addon,
+        sha256UpdateAsync: (state: object, data: Uint8Array, cb: (e: Error | null) => void) => {
+          if (hold.shaUpdateMs > 0) setTimeout(() => update(state, data, cb), hold.shaUpdateMs);
+          else update(state, data, cb);
+        },
+      };
+    },
+  };
+});
 vi.mock('../../src/seal/internal/context.js', async (original) => {
   const real = await original<typeof import('../../src/seal/internal/context.js')>();
   return {
@@ -216,6 +239,66 @@ describe('unsealFileToMemory', () => {
     } finally {
       hold.firstBatchMs = 0;
     }
+  });
+
+  it('tells the SHA-256 of the file as stored, each batch hashed before its plaintext covers it', async () => {
+    const big = randomBytes(40 * 1024 * 1024 + 5);
+    const bytes = await sealBuffer(big, { recipients: ['local:owner'], providers: [ring], chunkSize: CHUNK });
+    const path = await file('stored-digest.sealed', bytes);
+    const want = createHash('sha256').update(bytes).digest('hex');
+    for (const concurrency of [1, 4]) {
+      const digests: string[] = [];
+      // Each update of the stored file's hash starts 30 ms late: a plaintext written over
+      // ciphertext not yet hashed would change the digest.
+      hold.shaUpdateMs = 30;
+      try {
+        const out = await unsealFileToMemory(path, {
+          providers: [ring],
+          concurrency,
+          onStoredSha256: (d) => digests.push(d),
+        });
+        expect(out.equals(big)).toBe(true);
+      } finally {
+        hold.shaUpdateMs = 0;
+      }
+      expect(digests).toEqual([want]);
+    }
+    // Keys that arrive after the read, and a file of one chunk: the same digest as its bytes.
+    const keys = later([ring]);
+    const small = await file(
+      'small.sealed',
+      await sealBuffer(Buffer.from('x'), { recipients: ['local:owner'], providers: [ring] }),
+    );
+    for (const [p, soon] of [
+      [path, keys.soon],
+      [small, [ring]],
+    ] as const) {
+      let told = '';
+      const opening = unsealFileToMemory(p, {
+        providers: soon,
+        onStoredSha256: (d) => {
+          told = d;
+        },
+      });
+      keys.arrive();
+      await opening;
+      expect(told).toBe(
+        createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex'),
+      );
+    }
+    // A file that does not open tells nothing.
+    let told: string | undefined;
+    await expect(
+      unsealFileToMemory(await file('flipped.sealed', flipped(bytes, bytes.length - 20, 1)), {
+        providers: [ring],
+        onStoredSha256: (d) => {
+          told = d;
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_SEAL_DECRYPT_FAILED' });
+    expect(told).toBeUndefined();
   });
 
   it('fails on a flipped bit in the last chunk, after the earlier batches decrypted, and wipes them', async () => {
@@ -447,6 +530,57 @@ describe('loading a sealed split', () => {
     };
     expect(await streams(join(sealedDir, 'train.tensor.sealed'))).toBe(1);
     expect(await streams(join(plainDir, 'train.tensor'))).toBe(3); // the file, features, labels
+  });
+
+  it('checks a sealed split its lineage signs as stored, while it is read: its plaintext is not hashed', async () => {
+    const path = join(sealedDir, 'train.tensor.sealed');
+    const manifest = JSON.parse(await readFile(join(sealedDir, 'lineage.json'), 'utf8')) as {
+      outputs: { path: string; sha256: string; plaintextSha256?: string }[];
+    };
+    const entry = manifest.outputs.find((o) => o.path === 'train.tensor.sealed');
+    if (!entry?.plaintextSha256) throw new Error('no signed digests for train.tensor.sealed');
+    const plainDigest = readTensorFile(await readFile(join(plainDir, 'train.tensor'))).sha256;
+    expect(entry.plaintextSha256).toBe(plainDigest);
+    /** Loads with `signed`; the streams fed and the bytes each one took. */
+    const load = async (signed: { sha256: string; plaintextSha256: string }) => {
+      const fed = new Map<BackgroundSha256, number>();
+      const real = BackgroundSha256.prototype.update;
+      const spy = vi.spyOn(BackgroundSha256.prototype, 'update').mockImplementation(function (
+        this: BackgroundSha256,
+        bytes: Uint8Array,
+      ) {
+        fed.set(this, (fed.get(this) ?? 0) + bytes.length);
+        real.call(this, bytes);
+      });
+      try {
+        const split = await loadSplit(path, [ring], { signed });
+        split.wipe();
+        return { sha256: split.sha256, fed: [...fed.values()] };
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    const size = (await readFile(path)).length;
+    const plainSize = (await readFile(join(plainDir, 'train.tensor'))).length;
+    // Stored as signed: one stream, over the sealed bytes; the digest is the signed plaintext's.
+    expect(await load({ sha256: entry.sha256, plaintextSha256: entry.plaintextSha256 })).toEqual({
+      sha256: plainDigest,
+      fed: [size],
+    });
+    // Which is taken as signed: the owner hashed this very plaintext, and it is not hashed again.
+    const other = 'ab'.repeat(32);
+    expect((await load({ sha256: entry.sha256, plaintextSha256: other })).sha256).toBe(other);
+    // Stored otherwise than signed (rewrapped since, say): the plaintext is hashed after all, and
+    // its own digest is what the lineage check then compares.
+    expect(await load({ sha256: '00'.repeat(32), plaintextSha256: other })).toEqual({
+      sha256: plainDigest,
+      fed: [size, plainSize],
+    });
+    // A changed byte is still refused by AES-GCM, and returns nothing.
+    const bad = await file('signed-bad.tensor.sealed', flipped(await readFile(path), size - 20, 4));
+    await expect(
+      loadSplit(bad, [ring], { signed: { sha256: entry.sha256, plaintextSha256: entry.plaintextSha256 } }),
+    ).rejects.toMatchObject({ code: 'ERR_SEAL_DECRYPT_FAILED' });
   });
 
   it('reads an unsealed file as it is, without waiting for keys that never come', async () => {
