@@ -2,13 +2,15 @@
 // for the data key's public part, so a substituted split decrypts and authenticates; only the
 // signed lineage manifest tells it apart.
 
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../../src/audit/index.js';
-import { loadLineageSigningKey, signManifest } from '../../src/data/index.js';
+import { loadLineageSigningKey, prepareDataset, signManifest } from '../../src/data/index.js';
+import { AzureKeyVaultProvider } from '../../src/kms/index.js';
 import { parseRunConfig, resolveInputs, runTraining } from '../../src/run/index.js';
+import { clientOptions, StaticToken } from '../broker/helpers.js';
 import { cli } from '../helpers/cli.js';
 import { type RunFixture, startRunFixture } from './run-fixture.js';
 
@@ -72,6 +74,37 @@ describe('a run with data.lineage_key', () => {
     const manifest = JSON.parse(await readFile(join(f.prepared.wdbc, 'lineage.json'), 'utf8'));
     const entry = manifest.outputs.find((o: { split?: string }) => o.split === 'train');
     expect(entry.plaintextSha256).toBe(card.data.train.tensor_sha256);
+  }, 60_000);
+
+  it('trains on a signed split sealed again (other stored bytes, the same plaintext), checking its plaintext', async () => {
+    // The manifest's stored digest no longer matches (as after a rewrap): the run hashes the
+    // decrypted split and compares it with the signed plaintext digest instead.
+    const again = join(f.dir, 'lineage-sealed-again');
+    await prepareDataset(join(f.dir, 'wdbc-canary.csv'), again, {
+      infer: { label: 'diagnosis' },
+      signingKey: await loadLineageSigningKey(f.home),
+      seal: {
+        recipients: [`azurekv://${f.host}/keys/data-key`],
+        providers: [
+          new AzureKeyVaultProvider({
+            vaultUrl: f.broker.url,
+            credential: new StaticToken(f.owner),
+            clientOptions: clientOptions(f.broker),
+          }),
+        ],
+      },
+    });
+    const dir = await copy('sealed-again', (d) =>
+      cp(join(again, 'train.tensor.sealed'), join(d, 'train.tensor.sealed')),
+    );
+    const manifest = JSON.parse(await readFile(join(dir, 'lineage.json'), 'utf8'));
+    const entry = manifest.outputs.find((o: { split?: string }) => o.split === 'train');
+    const stored = await readFile(join(dir, 'train.tensor.sealed'));
+    expect(createHash('sha256').update(stored).digest('hex')).not.toBe(entry.sha256);
+    const r = await train(await config('sealed-again', { dir, lineage_key: ownerKey }));
+    expect(r.code, r.stderr).toBe(0);
+    const card = JSON.parse(await readFile(join(String(r.json?.dir), 'model-card.json'), 'utf8'));
+    expect(card.data.train.tensor_sha256).toBe(entry.plaintextSha256);
   }, 60_000);
 
   it('refuses a split swapped for another file sealed for the same key, and trains nothing', async () => {
