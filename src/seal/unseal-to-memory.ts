@@ -66,6 +66,8 @@ class StoredHash {
   readonly #body: Buffer;
   /** Body bytes [0, #fed) are queued. */
   #fed = 0;
+  /** For each queued prefix of the body, in order: settles once it is hashed. */
+  readonly #marks: { end: number; hashed: Promise<unknown> }[] = [];
 
   constructor(header: Buffer, body: Buffer) {
     this.#sha.update(header);
@@ -77,6 +79,11 @@ class StoredHash {
     if (end <= this.#fed) return;
     this.#sha.update(this.#body.subarray(this.#fed, end));
     this.#fed = end;
+    // A mark behind this piece in the stream's queue: a decryption waits for the bytes it will
+    // cover only, not for whatever was read after them.
+    const hashed = this.#sha.digestSoFar();
+    hashed.catch(() => {}); // a failed stream fails its digest, which the run awaits
+    this.#marks.push({ end, hashed });
   };
 
   /** Resolves once body bytes [0, `end`) are hashed, so that they may be written over. */
@@ -84,7 +91,7 @@ class StoredHash {
     if (end <= 0) return;
     // Every batch up to `end` read: the prefix reached it (advance is called as each one lands).
     for (let k = 0; k * batchBytes < end; k++) await reader.batch(k);
-    await this.#sha.digestSoFar();
+    await this.#marks.find((m) => m.end >= end)?.hashed;
   }
 
   async hex(): Promise<string> {
