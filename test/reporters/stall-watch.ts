@@ -4,8 +4,10 @@
 // printing nothing about the file. This reporter runs in vitest's own process. When no test or
 // hook has started or ended for longer than any running test may take, it prints what was running,
 // the test processes with each thread's state and kernel wait, and their stacks when gdb is on the
-// machine, then kills the stuck test process and its children. Vitest reports that file as failed
-// ("Worker exited unexpectedly") and goes on with the next.
+// machine, then kills the test processes and their children. Vitest reports their files as failed
+// ("Worker exited unexpectedly") and goes on with the next. The silence is the whole run's, so by
+// then every test process still running has been silent beyond what its own tests may take
+// (with one worker, as on a 2-core machine, there is only the stuck one).
 
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -89,7 +91,8 @@ function gdbStacks(pid: number): Promise<string> {
     execFile(
       'gdb',
       ['-p', String(pid), '-batch', '-nx', '-ex', 'thread apply all bt 30'],
-      { timeout: 60_000, maxBuffer: 4 * 1024 * 1024 },
+      // A gdb stuck on a task in uninterruptible sleep must not stop the watch itself.
+      { timeout: 30_000, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024 },
       (error, stdout) => {
         if (error && (error as NodeJS.ErrnoException).code === 'ENOENT')
           resolve('    (gdb is not installed)');
@@ -117,7 +120,11 @@ export default class StallWatch implements Reporter {
   }
 
   onInit(): void {
-    this.timer = setInterval(() => void this.look(), this.everyMs);
+    this.timer = setInterval(() => {
+      this.look().catch((error: unknown) => {
+        process.stderr.write(`[stall-watch] could not look at the test processes: ${String(error)}\n`);
+      });
+    }, this.everyMs);
     this.timer.unref();
   }
 
@@ -183,12 +190,14 @@ export default class StallWatch implements Reporter {
   }
 
   private async report(silent: number): Promise<void> {
+    const before = this.last;
     const under = descendants(process.pid, processes());
     // The test files run in vitest's forks; everything else under vitest was started by a test.
     const forks = under.filter((p) => p.ppid === process.pid && p.command.includes('workers/forks'));
     // Stacks first: when only the end of a long log is kept, the summary below is what remains.
-    const stacks: string[] = [];
-    for (const f of forks) stacks.push(`[stall-watch] Stacks of ${f.pid}:`, await gdbStacks(f.pid));
+    const stacks = (
+      await Promise.all(forks.map(async (f) => [`[stall-watch] Stacks of ${f.pid}:`, await gdbStacks(f.pid)]))
+    ).flat();
     const lines = [
       '',
       ...stacks,
@@ -201,10 +210,23 @@ export default class StallWatch implements Reporter {
     ];
     for (const p of under)
       lines.push(`  ${p.pid} (parent ${p.ppid}): ${p.command.slice(0, 300)}`, ...threads(p.pid));
-    lines.push('[stall-watch] Killing the test processes above; vitest reports their files as failed.');
+    // A test that reported while gdb looked was not stuck after all.
+    const moved = this.last !== before;
+    lines.push(
+      moved
+        ? '[stall-watch] A test reported meanwhile: nothing is killed.'
+        : '[stall-watch] Killing the test processes above; vitest reports their files as failed.',
+    );
     process.stderr.write(`${lines.join('\n')}\n`);
+    if (moved) return;
+    // Their tests never report now: they no longer count as running.
+    this.running.clear();
+    this.lastDone.clear();
+    const now = processes();
     for (const f of forks) {
-      for (const p of [f, ...descendants(f.pid, processes())].reverse()) {
+      // Still vitest's child (not a new process that took the number since).
+      if (!now.some((p) => p.pid === f.pid && p.ppid === process.pid)) continue;
+      for (const p of [f, ...descendants(f.pid, now)].reverse()) {
         try {
           process.kill(p.pid, 'SIGKILL');
         } catch {
