@@ -120,7 +120,9 @@ export async function readInput(
   options: ReadInputOptions = {},
 ): Promise<{ bytes: Buffer; sealed: boolean }> {
   if (typeof options !== 'object' || options === null)
-    throw new TypeError('readInput: the third argument is an options object ({ watchFor, concurrency }).');
+    throw new TypeError(
+      'readInput: the third argument is an options object ({ watchFor, concurrency, onStoredSha256 }).',
+    );
   const sealed = await isSealed(path);
   const watch = options.watchFor?.(sealed);
   const w = watch ? { watch } : {};

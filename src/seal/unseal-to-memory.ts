@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import { fromFsError } from '../errors/index.js';
+import { fromFsError, SealtrainError } from '../errors/index.js';
 import { BackgroundSha256 } from '../internal/background-sha256.js';
 import { deferred } from '../internal/deferred.js';
 import type { KeyProvider } from '../kms/index.js';
@@ -91,7 +91,9 @@ class StoredHash {
     if (end <= 0) return;
     // Every batch up to `end` read: the prefix reached it (advance is called as each one lands).
     for (let k = 0; k * batchBytes < end; k++) await reader.batch(k);
-    await this.#marks.find((m) => m.end >= end)?.hashed;
+    const mark = this.#marks.find((m) => m.end >= end);
+    if (!mark) throw new SealtrainError('ERR_INTERNAL', `The stored hash has no mark at ${end} bytes.`);
+    await mark.hashed;
   }
 
   async hex(): Promise<string> {
