@@ -3,8 +3,8 @@
 // tests, softhsm2 for the PKCS#11 tests, dataset-fashion-mnist for the IDX reader,
 // fonts-dejavu-core for the text of chart PNGs, chromium for the run report opened in a browser,
 // and, as root only, gdb for the stacks the stall watch prints of a test process stuck for good)
-// when a command or file they provide is missing. Runs before `npm test`. As root it installs them with apt-get;
-// otherwise it says which command to run. It never lets a suite skip silently.
+// when a command or file they provide is missing. Runs before `npm test`. As root it installs them
+// with apt-get; otherwise it says which command to run. It never lets a suite skip silently.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -42,12 +42,15 @@ function onPath(command) {
   return false;
 }
 
-const missing = [...new Set(NEEDED.filter((n) => !present(n)).map((n) => n.pkg))];
+const packagesOf = (needs) => [...new Set(needs.map((n) => n.pkg))];
+const absent = NEEDED.filter((n) => !present(n));
+const missing = packagesOf(absent);
+const required = packagesOf(absent.filter((n) => !n.optional));
+const optional = packagesOf(absent.filter((n) => n.optional));
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const required = missing.filter((pkg) => !NEEDED.some((n) => n.pkg === pkg && n.optional));
-if (!isRoot && missing.length > required.length)
+if (!isRoot && optional.length > 0)
   console.error(
-    `Without ${missing.filter((p) => !required.includes(p)).join(', ')}, a stuck test is reported without its stacks (sudo apt-get install -y gdb).`,
+    `Without ${optional.join(', ')}, a stuck test is reported without its stacks (sudo apt-get install -y ${optional.join(' ')}).`,
   );
 if (isRoot ? missing.length > 0 : required.length > 0) {
   if (!isRoot) {

@@ -105,6 +105,24 @@ async function file(name: string, bytes: Buffer): Promise<string> {
   return path;
 }
 
+/** The SHA-256 streams fed while `run` runs, each with the bytes it took, in the order first fed. */
+async function streamsFed<T>(run: () => Promise<T>): Promise<{ result: T; fed: number[] }> {
+  const fed = new Map<BackgroundSha256, number>();
+  const real = BackgroundSha256.prototype.update;
+  const spy = vi.spyOn(BackgroundSha256.prototype, 'update').mockImplementation(function (
+    this: BackgroundSha256,
+    bytes: Uint8Array,
+  ) {
+    fed.set(this, (fed.get(this) ?? 0) + bytes.length);
+    real.call(this, bytes);
+  });
+  try {
+    return { result: await run(), fed: [...fed.values()] };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
 /** Every buffer of 1 MiB or more allocated while `run` runs, to check that none keeps plaintext. */
 async function plaintextBuffers(run: () => Promise<unknown>): Promise<{ buffers: Buffer[]; error: unknown }> {
   const buffers: Buffer[] = [];
@@ -356,18 +374,31 @@ describe('unsealFileToMemory', () => {
 
   it('reports a file that ends early or fails while it is read ahead, without plaintext and without hanging', async () => {
     const path = await file('breaks.sealed', sealed);
-    for (const how of ['short', 'eio'] as const) {
+    // With the stored file hashed too, a decryption that waits for the hash of bytes never read
+    // must end as well, and no digest is told.
+    for (const [how, hashStored] of [
+      ['short', false],
+      ['eio', false],
+      ['short', true],
+      ['eio', true],
+    ] as const) {
       broken.at = BODY + 3 * 1024 * 1024; // after the first batches: some decrypt first
       broken.how = how;
+      const told: string[] = [];
+      const what = `${how}${hashStored ? ', stored hash' : ''}`;
       try {
         const { buffers, error } = await plaintextBuffers(() =>
-          unsealFileToMemory(path, { providers: [ring] }),
+          unsealFileToMemory(path, {
+            providers: [ring],
+            ...(hashStored ? { onStoredSha256: (d: string) => void told.push(d) } : {}),
+          }),
         );
-        if (how === 'short') expect(error, how).toMatchObject({ code: 'ERR_SEAL_TRUNCATED' });
-        else expect(error, how).toMatchObject({ code: 'ERR_IO_FAILED' });
-        expect(String((error as Error).message), how).toContain(path);
-        expect(buffers.length, how).toBe(1);
+        if (how === 'short') expect(error, what).toMatchObject({ code: 'ERR_SEAL_TRUNCATED' });
+        else expect(error, what).toMatchObject({ code: 'ERR_IO_FAILED' });
+        expect(String((error as Error).message), what).toContain(path);
+        expect(buffers.length, what).toBe(1);
         for (const b of buffers) expect(b.every((x) => x === 0)).toBe(true);
+        expect(told, what).toEqual([]);
       } finally {
         broken.at = -1;
       }
@@ -513,23 +544,8 @@ describe('loading a sealed split', () => {
   });
 
   it('hashes a sealed split in one SHA-256 stream (the file), a plaintext split in one per tensor more', async () => {
-    const streams = async (path: string) => {
-      const fed = new Set<BackgroundSha256>();
-      const real = BackgroundSha256.prototype.update;
-      const spy = vi.spyOn(BackgroundSha256.prototype, 'update').mockImplementation(function (
-        this: BackgroundSha256,
-        bytes: Uint8Array,
-      ) {
-        fed.add(this);
-        real.call(this, bytes);
-      });
-      try {
-        (await loadSplit(path, [ring])).wipe();
-      } finally {
-        spy.mockRestore();
-      }
-      return fed.size;
-    };
+    const streams = async (path: string) =>
+      (await streamsFed(async () => (await loadSplit(path, [ring])).wipe())).fed.length;
     expect(await streams(join(sealedDir, 'train.tensor.sealed'))).toBe(1);
     expect(await streams(join(plainDir, 'train.tensor'))).toBe(3); // the file, features, labels
   });
@@ -545,22 +561,12 @@ describe('loading a sealed split', () => {
     expect(entry.plaintextSha256).toBe(plainDigest);
     /** Loads with `signed`; the streams fed and the bytes each one took. */
     const load = async (signed: { sha256: string; plaintextSha256: string }) => {
-      const fed = new Map<BackgroundSha256, number>();
-      const real = BackgroundSha256.prototype.update;
-      const spy = vi.spyOn(BackgroundSha256.prototype, 'update').mockImplementation(function (
-        this: BackgroundSha256,
-        bytes: Uint8Array,
-      ) {
-        fed.set(this, (fed.get(this) ?? 0) + bytes.length);
-        real.call(this, bytes);
-      });
-      try {
+      const { result, fed } = await streamsFed(async () => {
         const split = await loadSplit(path, [ring], { signed });
         split.wipe();
-        return { sha256: split.sha256, fed: [...fed.values()] };
-      } finally {
-        spy.mockRestore();
-      }
+        return split.sha256;
+      });
+      return { sha256: result, fed };
     };
     const size = (await readFile(path)).length;
     const plainSize = (await readFile(join(plainDir, 'train.tensor'))).length;
