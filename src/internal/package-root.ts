@@ -5,14 +5,24 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromFsError, SealtrainError } from '../errors/index.js';
 
+// The package's own folder and manifest do not change while it runs: each is looked up once per
+// process (a failed look-up is not kept, and is tried again next time).
+const roots = new Map<string, string>();
+const versions = new Map<string, Promise<string>>();
+
 /**
  * The folder of the `sealtrain` package at or above `start`: its `package.json` names it. Works
  * for the TypeScript sources (`src/…`) and the compiled files (`dist/…`).
  */
 export function findPackageRoot(start: string): string | undefined {
+  const known = roots.get(start);
+  if (known !== undefined) return known;
   for (let dir = start; ; dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && readName(manifest) === 'sealtrain') return dir;
+    if (existsSync(manifest) && readName(manifest) === 'sealtrain') {
+      roots.set(start, dir);
+      return dir;
+    }
     if (dirname(dir) === dir) return undefined;
   }
 }
@@ -39,8 +49,18 @@ export function packageFile(moduleUrl: string, relative: string): string {
  * The `version` in the `package.json` of the package that holds the module at `moduleUrl`
  * ('0.0.0' when it has none); the file cannot be read: the I/O error, naming it.
  */
-export async function packageVersion(moduleUrl: string): Promise<string> {
+export function packageVersion(moduleUrl: string): Promise<string> {
   const path = packageFile(moduleUrl, 'package.json');
+  let version = versions.get(path);
+  if (version === undefined) {
+    version = readVersion(path);
+    versions.set(path, version);
+    version.catch(() => versions.delete(path));
+  }
+  return version;
+}
+
+async function readVersion(path: string): Promise<string> {
   const text = await readFile(path, 'utf8').catch((error: unknown) => {
     throw fromFsError(error, 'read', path);
   });

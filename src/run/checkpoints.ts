@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type AuditSink, readAuditEntries, verifyAuditLog } from '../audit/index.js';
 import { fromFsError, isSealtrainError, SealtrainError } from '../errors/index.js';
+import { BackgroundSha256 } from '../internal/background-sha256.js';
 import type { KeyProvider } from '../kms/index.js';
 import { sealBuffer, unsealBuffer } from '../seal/index.js';
 import { writeFileAtomic } from '../store/index.js';
@@ -47,9 +48,15 @@ export async function writeSealedCheckpoint(
   } finally {
     plain.fill(0);
   }
+  // The sealed bytes are hashed on the thread pool while this waits for `after` and writes them
+  // (nothing changes them meanwhile).
+  const hashing = new BackgroundSha256();
+  hashing.update(sealed);
+  const digest = hashing.digest();
+  digest.catch(() => {}); // awaited below, once written
   await after;
   await writeFileAtomic(path, sealed, { mode: 0o600, overwrite: true });
-  const sha256 = createHash('sha256').update(sealed).digest('hex');
+  const sha256 = (await digest).toString('hex');
   const h = contents.header;
   await target.audit.sink.record({
     actor: target.audit.actor,

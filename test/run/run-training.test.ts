@@ -2,12 +2,12 @@
 // checkpoints land mid-epoch, an aborted run checkpoints where it stopped, and both resume to the
 // weights of an uninterrupted run.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../src/audit/index.js';
+import { AuditLog, readAuditEntries } from '../../src/audit/index.js';
 import { loadLineageSigningKey, prepareDataset } from '../../src/data/index.js';
 import { TensorFileWriter } from '../../src/data/tensor-file.js';
 import { LocalKeyring } from '../../src/kms/index.js';
@@ -133,6 +133,16 @@ describe('runTraining', () => {
     const card = whole.card;
     expect(card?.attestation.type).toBe('none');
     expect(card?.training.epochs).toBe(3);
+    // The digests the card and the audit log give are those of the sealed files as written.
+    const sha = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
+    const model = join(dir, 'runs', 'whole', 'model.sealed');
+    expect(card?.model_file).toEqual({ path: model, sha256: await sha(model) });
+    expect(whole.model?.sha256).toBe(await sha(model));
+    const recorded = await readAuditEntries(join(dir, 'audit'), { action: 'run.checkpoint' });
+    for (const c of all)
+      expect(recorded.filter((e) => e.file?.path === c.path).map((e) => e.file?.sha256)).toEqual([
+        await sha(c.path),
+      ]);
   }, 60_000);
 
   it('stops on its signal with a checkpoint, and --resume finishes with the same weights', async () => {
