@@ -1,11 +1,30 @@
-import pkcs11js from 'pkcs11js';
+import { createRequire } from 'node:module';
+import type * as pkcs11js from 'pkcs11js';
 import { SealtrainError } from '../../errors/index.js';
 
 /** A PKCS#11 object or session handle. */
 export type Handle = Buffer;
 
-/** The loaded binding's constants and class, under one name. */
-export const P = pkcs11js;
+let binding: typeof pkcs11js | undefined;
+
+/**
+ * The pkcs11js binding's constants and class, loaded on first use: its native part is loaded only
+ * by what uses a PKCS#11 key, not by every command (`sealtrain train` starts sooner).
+ */
+export function P(): typeof pkcs11js {
+  if (binding === undefined) {
+    try {
+      binding = createRequire(import.meta.url)('pkcs11js') as typeof pkcs11js;
+    } catch (cause) {
+      throw new SealtrainError(
+        'ERR_INTERNAL',
+        'Cannot load the PKCS#11 binding (pkcs11js): reinstall with `npm ci`, which builds it.',
+        { cause },
+      );
+    }
+  }
+  return binding;
+}
 
 /** A logged-in read-write session on one token. */
 export interface TokenSession {
@@ -24,7 +43,7 @@ const CKR_USER_ALREADY_LOGGED_IN = 0x100;
 
 /** The PKCS#11 return value of `error`, if it is a Cryptoki error. */
 export function ckrOf(error: unknown): number | undefined {
-  return error instanceof P.Pkcs11Error ? error.code : undefined;
+  return error instanceof P().Pkcs11Error ? error.code : undefined;
 }
 
 /** `ERR_KMS_KEYRING_NOT_FOUND` for a module that does not load or a token that is absent. */
@@ -45,7 +64,7 @@ function acquire(module: string, token: string): pkcs11js.PKCS11 {
     entry.users += 1;
     return entry.lib;
   }
-  const lib = new P.PKCS11();
+  const lib = new (P().PKCS11)();
   try {
     lib.load(module);
     lib.C_Initialize();
@@ -86,7 +105,7 @@ export function openToken(module: string, token: string, pin: Uint8Array): Token
   let session: Handle | undefined;
   try {
     const slot = findSlot(lib, module, token);
-    session = lib.C_OpenSession(slot, P.CKF_RW_SESSION | P.CKF_SERIAL_SESSION);
+    session = lib.C_OpenSession(slot, P().CKF_RW_SESSION | P().CKF_SERIAL_SESSION);
     login(lib, session, module, token, pin);
   } catch (error) {
     if (session !== undefined) lib.C_CloseSession(session);
@@ -112,7 +131,7 @@ export function openToken(module: string, token: string, pin: Uint8Array): Token
 
 function login(lib: pkcs11js.PKCS11, session: Handle, module: string, token: string, pin: Uint8Array): void {
   try {
-    lib.C_Login(session, P.CKU_USER, Buffer.from(pin.buffer, pin.byteOffset, pin.length).toString('utf8'));
+    lib.C_Login(session, P().CKU_USER, Buffer.from(pin.buffer, pin.byteOffset, pin.length).toString('utf8'));
   } catch (error) {
     const ckr = ckrOf(error);
     if (ckr === CKR_USER_ALREADY_LOGGED_IN) return;
@@ -132,10 +151,10 @@ function login(lib: pkcs11js.PKCS11, session: Handle, module: string, token: str
 /** Every secret-key object on the token whose label matches `label` (all secret keys when absent). */
 export function findSecretKeys(t: TokenSession, label?: string): Handle[] {
   const template: pkcs11js.Template = [
-    { type: P.CKA_CLASS, value: P.CKO_SECRET_KEY },
-    { type: P.CKA_TOKEN, value: true },
+    { type: P().CKA_CLASS, value: P().CKO_SECRET_KEY },
+    { type: P().CKA_TOKEN, value: true },
   ];
-  if (label !== undefined) template.push({ type: P.CKA_LABEL, value: label });
+  if (label !== undefined) template.push({ type: P().CKA_LABEL, value: label });
   t.lib.C_FindObjectsInit(t.session, template);
   try {
     const found: Handle[] = [];
@@ -155,10 +174,10 @@ export function keyAttributes(
   key: Handle,
 ): { label: string; created: string; enabled: boolean } {
   const [label, id, wrap, unwrap] = t.lib.C_GetAttributeValue(t.session, key, [
-    { type: P.CKA_LABEL },
-    { type: P.CKA_ID },
-    { type: P.CKA_WRAP },
-    { type: P.CKA_UNWRAP },
+    { type: P().CKA_LABEL },
+    { type: P().CKA_ID },
+    { type: P().CKA_WRAP },
+    { type: P().CKA_UNWRAP },
   ]);
   const flag = (value: unknown) => Buffer.isBuffer(value) && value.length > 0 && value[0] !== 0;
   return {
