@@ -102,16 +102,20 @@ function fail(what: string, cause?: unknown): SealtrainError {
 
 /**
  * The SDK client for a vault (a broker or Key Vault), loaded on demand: the SDK takes a while to
- * load, so callers start this early and await it late.
+ * load, so callers start this early and await it late. The SDK's pipeline looks up the global
+ * `FormData` on its first request, which makes Node compile its built-in fetch stack (about 20 ms
+ * of this thread): it is looked up here, while the attestation is on its way, rather than between
+ * the attestation and the first release.
  */
 export function keyClientFor(
   vaultUrl: string,
   credential: TokenCredential,
   clientOptions: KeyClientOptions | undefined,
 ): Promise<KeyClient> {
-  return import('@azure/keyvault-keys').then(
-    ({ KeyClient }) => new KeyClient(vaultUrl, credential, clientOptions),
-  );
+  return import('@azure/keyvault-keys').then(({ KeyClient }) => {
+    void globalThis.FormData;
+    return new KeyClient(vaultUrl, credential, clientOptions);
+  });
 }
 
 /** Refuses a runtime key of another kind than `enc` wraps for (RSA for Key Vault's, EC for sealtrain's). */
