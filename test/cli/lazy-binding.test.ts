@@ -21,7 +21,7 @@ beforeAll(async () => {
       "import { readFileSync } from 'node:fs';",
       "process.on('exit', () => {",
       "  const mapped = readFileSync('/proc/self/maps', 'utf8').includes('pkcs11.node');",
-      '  process.stderr.write(`\\nPKCS11-MAPPED ${mapped}\\n`);',
+      "  process.stderr.write('\\nPKCS11-MAPPED ' + mapped + '\\n');",
       '});',
       '',
     ].join('\n'),

@@ -134,7 +134,10 @@ describe('runTraining', () => {
     expect(card?.attestation.type).toBe('none');
     expect(card?.training.epochs).toBe(3);
     // The digests the card and the audit log give are those of the sealed files as written.
-    const sha = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex');
+    const sha = async (path: string) =>
+      createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex');
     const model = join(dir, 'runs', 'whole', 'model.sealed');
     expect(card?.model_file).toEqual({ path: model, sha256: await sha(model) });
     expect(whole.model?.sha256).toBe(await sha(model));
