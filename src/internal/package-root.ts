@@ -50,7 +50,12 @@ export function packageFile(moduleUrl: string, relative: string): string {
  * ('0.0.0' when it has none); the file cannot be read: the I/O error, naming it.
  */
 export function packageVersion(moduleUrl: string): Promise<string> {
-  const path = packageFile(moduleUrl, 'package.json');
+  let path: string;
+  try {
+    path = packageFile(moduleUrl, 'package.json');
+  } catch (error) {
+    return Promise.reject(error); // a promise on every path, as callers await it
+  }
   let version = versions.get(path);
   if (version === undefined) {
     version = readVersion(path);

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../helpers/cli.js';
+import { cli, freshHome } from '../helpers/cli.js';
 
 let dir: string;
 let probe: string;
@@ -45,6 +45,23 @@ describe('the PKCS#11 binding', () => {
       env: { NODE_OPTIONS: `--import=${probe}` },
     });
     expect(mapped(audit.stderr), audit.stderr).toBe('false');
+  });
+
+  it('is not loaded when a command picks its key providers and seals with a local key', async () => {
+    const ctx = await freshHome();
+    try {
+      expect((await cli([...ctx.base, 'keys', 'init', '--scrypt-cost', '1024'])).code).toBe(0);
+      expect((await cli([...ctx.base, 'keys', 'create', 'a'])).code).toBe(0);
+      const sealed = await cli([...ctx.base, 'seal', '-', '-o', '-', '--key', 'local:a'], {
+        input: 'some data',
+        env: { NODE_OPTIONS: `--import=${probe}` },
+      });
+      expect(sealed.code, sealed.stderr).toBe(0);
+      expect(sealed.stdout.length).toBeGreaterThan(0);
+      expect(mapped(sealed.stderr)).toBe('false');
+    } finally {
+      await ctx.cleanup();
+    }
   });
 
   it('is loaded when a PKCS#11 key is used (the probe sees it)', async () => {

@@ -16,6 +16,8 @@ describe('package root', () => {
     expect(findPackageRoot(join(root, 'src', 'run'))).toBe(root);
     const first = packageVersion(import.meta.url);
     expect(await first).toBe(manifest.version);
+    // Looked up once: the same answer, not a second read.
+    expect(packageVersion(import.meta.url)).toBe(first);
     expect(await packageVersion(pathToFileURL(join(root, 'src', 'run', 'x.js')).href)).toBe(manifest.version);
   });
 

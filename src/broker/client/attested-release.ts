@@ -113,7 +113,7 @@ export function keyClientFor(
   clientOptions: KeyClientOptions | undefined,
 ): Promise<KeyClient> {
   return import('@azure/keyvault-keys').then(({ KeyClient }) => {
-    void globalThis.FormData;
+    void globalThis.FormData; // compiles Node's fetch stack now (see above), nothing else
     return new KeyClient(vaultUrl, credential, clientOptions);
   });
 }

@@ -9,20 +9,11 @@ let binding: typeof pkcs11js | undefined;
 
 /**
  * The pkcs11js binding's constants and class, loaded on first use: its native part is loaded only
- * by what uses a PKCS#11 key, not by every command (`sealtrain train` starts sooner).
+ * by what uses a PKCS#11 key, not by every command (`sealtrain train` starts sooner). Opening a
+ * token loads it first (see `acquire`), so a binding that cannot load is reported there.
  */
 export function P(): typeof pkcs11js {
-  if (binding === undefined) {
-    try {
-      binding = createRequire(import.meta.url)('pkcs11js') as typeof pkcs11js;
-    } catch (cause) {
-      throw new SealtrainError(
-        'ERR_INTERNAL',
-        'Cannot load the PKCS#11 binding (pkcs11js): reinstall with `npm ci`, which builds it.',
-        { cause },
-      );
-    }
-  }
+  binding ??= createRequire(import.meta.url)('pkcs11js') as typeof pkcs11js;
   return binding;
 }
 
@@ -43,7 +34,8 @@ const CKR_USER_ALREADY_LOGGED_IN = 0x100;
 
 /** The PKCS#11 return value of `error`, if it is a Cryptoki error. */
 export function ckrOf(error: unknown): number | undefined {
-  return error instanceof P().Pkcs11Error ? error.code : undefined;
+  // No binding loaded, no Cryptoki error: telling one apart never loads it.
+  return binding !== undefined && error instanceof binding.Pkcs11Error ? error.code : undefined;
 }
 
 /** `ERR_KMS_KEYRING_NOT_FOUND` for a module that does not load or a token that is absent. */
@@ -64,7 +56,18 @@ function acquire(module: string, token: string): pkcs11js.PKCS11 {
     entry.users += 1;
     return entry.lib;
   }
-  const lib = new (P().PKCS11)();
+  let lib: pkcs11js.PKCS11;
+  try {
+    lib = new (P().PKCS11)();
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw tokenMissing(
+      module,
+      token,
+      `is unreachable: the PKCS#11 binding (pkcs11js) does not load on ${process.platform}-${process.arch} (${why}); reinstall sealtrain, whose install builds it`,
+      error,
+    );
+  }
   try {
     lib.load(module);
     lib.C_Initialize();
