@@ -153,11 +153,12 @@ function login(lib: pkcs11js.PKCS11, session: Handle, module: string, token: str
 
 /** Every secret-key object on the token whose label matches `label` (all secret keys when absent). */
 export function findSecretKeys(t: TokenSession, label?: string): Handle[] {
+  const p = P();
   const template: pkcs11js.Template = [
-    { type: P().CKA_CLASS, value: P().CKO_SECRET_KEY },
-    { type: P().CKA_TOKEN, value: true },
+    { type: p.CKA_CLASS, value: p.CKO_SECRET_KEY },
+    { type: p.CKA_TOKEN, value: true },
   ];
-  if (label !== undefined) template.push({ type: P().CKA_LABEL, value: label });
+  if (label !== undefined) template.push({ type: p.CKA_LABEL, value: label });
   t.lib.C_FindObjectsInit(t.session, template);
   try {
     const found: Handle[] = [];
@@ -176,11 +177,12 @@ export function keyAttributes(
   t: TokenSession,
   key: Handle,
 ): { label: string; created: string; enabled: boolean } {
+  const p = P();
   const [label, id, wrap, unwrap] = t.lib.C_GetAttributeValue(t.session, key, [
-    { type: P().CKA_LABEL },
-    { type: P().CKA_ID },
-    { type: P().CKA_WRAP },
-    { type: P().CKA_UNWRAP },
+    { type: p.CKA_LABEL },
+    { type: p.CKA_ID },
+    { type: p.CKA_WRAP },
+    { type: p.CKA_UNWRAP },
   ]);
   const flag = (value: unknown) => Buffer.isBuffer(value) && value.length > 0 && value[0] !== 0;
   return {
