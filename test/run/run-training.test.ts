@@ -237,6 +237,37 @@ describe('runTraining', () => {
     expect((await weights('recorded')).equals(await weights('whole'))).toBe(true);
   }, 60_000);
 
+  it('ends with the write error when a sealed checkpoint cannot be written, and writes no model', async () => {
+    // Once the run folder is made, its checkpoints folder becomes a file: the first sealed
+    // checkpoint's write fails while its bytes are hashed on the thread pool.
+    const records: string[] = [];
+    const sink = {
+      record: async (event: Parameters<AuditLog['record']>[0]) => {
+        records.push(event.action);
+        await audit.record(event);
+      },
+    };
+    const run = join(dir, 'runs', 'unwritable-checkpoint');
+    await expect(
+      train(
+        'unwritable-checkpoint',
+        { checkpoint_every_epochs: 1 },
+        {
+          audit: { sink, actor: 'test' },
+          observer: {
+            started: async () => {
+              await rm(join(run, 'checkpoints'), { recursive: true });
+              await writeFile(join(run, 'checkpoints'), 'not a folder');
+            },
+          },
+        },
+      ),
+    ).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_IO_/) });
+    expect(records).not.toContain('run.checkpoint');
+    expect(records).not.toContain('run.model');
+    await expect(stat(join(run, 'model.sealed'))).rejects.toThrow();
+  });
+
   it('resumes an early-stopped run without training further', async () => {
     const c = stopping('early', { patience: 2 }, { checkpoint_every_epochs: 1 });
     const base = { keys, audit: { sink: audit, actor: 't' }, auditDir: join(dir, 'audit'), tee: 'none' };
