@@ -48,18 +48,19 @@ const missing = packagesOf(absent);
 const required = packagesOf(absent.filter((n) => !n.optional));
 const optional = packagesOf(absent.filter((n) => n.optional));
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (!isRoot && optional.length > 0)
-  console.error(
-    `Without ${optional.join(', ')}, a stuck test is reported without its stacks (sudo apt-get install -y ${optional.join(' ')}).`,
-  );
-if (isRoot ? missing.length > 0 : required.length > 0) {
-  if (!isRoot) {
+if (!isRoot) {
+  if (optional.length > 0)
+    console.error(
+      `Without ${optional.join(', ')}, a stuck test is reported without its stacks (sudo apt-get install -y ${optional.join(' ')}).`,
+    );
+  if (required.length > 0) {
     console.error(
       `The tests need Debian packages that are missing: ${required.join(', ')}.\n` +
         `Install them with: sudo apt-get install -y ${required.join(' ')}`,
     );
     process.exit(1);
   }
+} else if (missing.length > 0) {
   console.error(`Installing Debian packages the tests need: ${missing.join(', ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'inherit', 'inherit'], env });

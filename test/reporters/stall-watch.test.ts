@@ -16,7 +16,8 @@ function runStallFixture(): Promise<{ code: number | null; out: string }> {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // a group of its own, ended whole below if the watch does not end the file
     });
-    const kill = setTimeout(() => process.kill(-(child.pid ?? 0), 'SIGKILL'), 50_000);
+    // Never `kill(0)` (this test's own process group) when the spawn failed and has no pid.
+    const kill = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 50_000);
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
@@ -24,7 +25,10 @@ function runStallFixture(): Promise<{ code: number | null; out: string }> {
     child.stderr.on('data', (d) => {
       out += d;
     });
-    child.on('error', reject);
+    child.on('error', (error) => {
+      clearTimeout(kill);
+      reject(error);
+    });
     child.on('close', (code) => {
       clearTimeout(kill);
       resolve({ code, out });

@@ -43,26 +43,29 @@ const read = (path: string): string => {
   }
 };
 
-function processes(): Proc[] {
-  const all: Proc[] = [];
+/** A /proc `stat` line's fields after `pid (comm)`: state, ppid, …; comm may hold spaces and ')'. */
+const statFields = (stat: string): string[] => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+
+/** Every process on the host and its parent (commands are read for those under vitest only). */
+function processes(): { pid: number; ppid: number }[] {
+  const all: { pid: number; ppid: number }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = read(`/proc/${entry}/stat`);
-    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const command = read(`/proc/${entry}/cmdline`).split('\0').join(' ').trim();
-    if (Number.isInteger(ppid)) all.push({ pid: Number(entry), ppid, command });
+    const ppid = Number(statFields(read(`/proc/${entry}/stat`))[1]);
+    if (Number.isInteger(ppid)) all.push({ pid: Number(entry), ppid });
   }
   return all;
 }
 
-/** The processes under `root`, parents before their children. */
-function descendants(root: number, all: Proc[]): Proc[] {
+/** The processes under `root`, parents before their children, with their command lines. */
+function descendants(root: number, all: { pid: number; ppid: number }[]): Proc[] {
+  const children = new Map<number, number[]>();
+  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
   const out: Proc[] = [];
-  const walk = (pid: number) => {
-    for (const p of all.filter((q) => q.ppid === pid)) {
-      out.push(p);
-      walk(p.pid);
+  const walk = (ppid: number) => {
+    for (const pid of children.get(ppid) ?? []) {
+      out.push({ pid, ppid, command: read(`/proc/${pid}/cmdline`).split('\0').join(' ').trim() });
+      walk(pid);
     }
   };
   walk(root);
@@ -80,7 +83,7 @@ function threads(pid: number): string[] {
   return tids.map((tid) => {
     const at = `/proc/${pid}/task/${tid}`;
     const stat = read(`${at}/stat`);
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    const state = statFields(stat)[0];
     const syscall = read(`${at}/syscall`).split(' ')[0]?.trim() || '?';
     return `    ${tid} ${read(`${at}/comm`).trim()} state=${state} wchan=${read(`${at}/wchan`).trim() || '?'} syscall=${syscall}`;
   });

@@ -7,10 +7,9 @@ import { cp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../../src/audit/index.js';
-import { loadLineageSigningKey, prepareDataset, signManifest } from '../../src/data/index.js';
-import { AzureKeyVaultProvider } from '../../src/kms/index.js';
+import { loadLineageSigningKey, signManifest } from '../../src/data/index.js';
 import { parseRunConfig, resolveInputs, runTraining } from '../../src/run/index.js';
-import { clientOptions, StaticToken } from '../broker/helpers.js';
+import { rewrapFile } from '../../src/seal/index.js';
 import { cli } from '../helpers/cli.js';
 import { type RunFixture, startRunFixture } from './run-fixture.js';
 
@@ -77,26 +76,11 @@ describe('a run with data.lineage_key', () => {
   }, 60_000);
 
   it('trains on a signed split sealed again (other stored bytes, the same plaintext), checking its plaintext', async () => {
-    // The manifest's stored digest no longer matches (as after a rewrap): the run hashes the
-    // decrypted split and compares it with the signed plaintext digest instead.
-    const again = join(f.dir, 'lineage-sealed-again');
-    await prepareDataset(join(f.dir, 'wdbc-canary.csv'), again, {
-      infer: { label: 'diagnosis' },
-      signingKey: await loadLineageSigningKey(f.home),
-      seal: {
-        recipients: [`azurekv://${f.host}/keys/data-key`],
-        providers: [
-          new AzureKeyVaultProvider({
-            vaultUrl: f.broker.url,
-            credential: new StaticToken(f.owner),
-            clientOptions: clientOptions(f.broker),
-          }),
-        ],
-      },
+    // Rewrapped since it was signed: the manifest's stored digest no longer matches, so the run
+    // hashes the decrypted split and compares it with the signed plaintext digest instead.
+    const dir = await copy('sealed-again', async (d) => {
+      await rewrapFile(join(d, 'train.tensor.sealed'), { providers: [f.vault] });
     });
-    const dir = await copy('sealed-again', (d) =>
-      cp(join(again, 'train.tensor.sealed'), join(d, 'train.tensor.sealed')),
-    );
     const manifest = JSON.parse(await readFile(join(dir, 'lineage.json'), 'utf8'));
     const entry = manifest.outputs.find((o: { split?: string }) => o.split === 'train');
     const stored = await readFile(join(dir, 'train.tensor.sealed'));

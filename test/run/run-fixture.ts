@@ -25,6 +25,8 @@ export interface RunFixture {
   sim: KeyObject;
   tokenFile: string;
   caFile: string;
+  /** The owner's `azurekv:` provider for the broker (seals, rewraps). */
+  vault: AzureKeyVaultProvider;
   /** Prepared folders: WDBC + canary for data-key and for strict-key; a larger synthetic set. */
   prepared: { wdbc: string; strict: string; large: string };
   cleanup: () => Promise<void>;
@@ -132,6 +134,7 @@ export async function startRunFixture(): Promise<RunFixture> {
     host,
     workload,
     owner,
+    vault,
     sim,
     tokenFile,
     caFile,
