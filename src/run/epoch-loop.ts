@@ -87,7 +87,6 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
     ? { ...c.progress.partial }
     : { loss_sum: 0, correct_sum: 0, samples: 0, seconds: 0, has_accuracy: false };
   let stepStart = process.hrtime.bigint();
-  const pending: Promise<void>[] = [];
   // Checked after every step against the run's clock: the epoch stops between steps when it is
   // time for a checkpoint, however rarely the engine yields to the event loop.
   let timer = new AbortController();
@@ -96,18 +95,16 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
     const t = process.hrtime.bigint();
     const seconds = Number(t - stepStart) / 1e9;
     stepStart = t;
-    pending.push(
-      c.metrics.add({
-        type: 'step',
-        epoch,
-        step: trainer.progress().step,
-        loss: step.loss,
-        accuracy: Number.isNaN(step.correct) ? null : step.correct / step.rows,
-        learning_rate: config.training.optimizer.learningRate,
-        samples_per_second: seconds > 0 ? step.rows / seconds : 0,
-        time: c.now().toISOString(),
-      }),
-    );
+    c.metrics.add({
+      type: 'step',
+      epoch,
+      step: trainer.progress().step,
+      loss: step.loss,
+      accuracy: Number.isNaN(step.correct) ? null : step.correct / step.rows,
+      learning_rate: config.training.optimizer.learningRate,
+      samples_per_second: seconds > 0 ? step.rows / seconds : 0,
+      time: c.now().toISOString(),
+    });
     c.onProgress?.({ epoch, epochs: config.training.epochs, done, total: all, loss: step.loss });
   };
   for (;;) {
@@ -118,7 +115,8 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
       // Checked once when the run loaded it (runTraining), not again every epoch.
       r = await trainer.trainEpoch(c.data.train.dataset, { checked: true, signal, onStep });
     } finally {
-      await Promise.all(pending.splice(0));
+      // An append that failed during the epoch ends it here (on any way out of the epoch).
+      await c.metrics.written();
     }
     add(sum, r);
     if (r.completed) {
@@ -155,7 +153,7 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
     lastTrain = { loss, accuracy };
     c.progress.lastTrain = lastTrain;
     const v = c.data.validation ? trainer.evaluate(c.data.validation.dataset, { checked: true }) : undefined;
-    await c.metrics.add({
+    c.metrics.add({
       type: 'epoch',
       epoch: epoch + 1,
       step: trainer.progress().step,

@@ -33,13 +33,15 @@ export type RunMetric = StepMetric | EpochMetric;
 
 /**
  * `metrics.jsonl`, appended in batches (every epoch and at least every second), so a step costs a
- * string, not a system call. Losses and accuracies only: never data or keys.
+ * string, not a system call or a promise. Losses and accuracies only: never data or keys.
  */
 export class MetricsLog {
   readonly path: string;
   readonly #listener: ((m: RunMetric) => void) | undefined;
   #pending: string[] = [];
   #lastFlush = Date.now();
+  /** The appends started so far, in order; rejected from the first that failed on. */
+  #written: Promise<void> = Promise.resolve();
 
   /** `listener` sees each metric as it is queued (monitoring, alert rules). */
   constructor(path: string, listener?: (m: RunMetric) => void) {
@@ -47,25 +49,43 @@ export class MetricsLog {
     this.#listener = listener;
   }
 
-  /** Queues a line; flushes when a second has passed. */
-  async add(metric: RunMetric): Promise<void> {
+  /**
+   * Queues a line; starts appending the queue when a second has passed. A failed append is thrown
+   * by the next {@link written} or {@link flush}, and nothing is appended after it.
+   */
+  add(metric: RunMetric): void {
     this.#pending.push(JSON.stringify(metric));
     try {
       this.#listener?.(metric);
     } catch {
       // A monitor's failure must not end training; the monitor reports its own problems.
     }
-    if (Date.now() - this.#lastFlush >= 1000) await this.flush();
+    if (Date.now() - this.#lastFlush >= 1000) this.#append();
   }
 
-  async flush(): Promise<void> {
+  /** Resolves when every append started so far has ended; rejects with the first that failed. */
+  written(): Promise<void> {
+    return this.#written;
+  }
+
+  /** Appends every queued line; rejects as {@link written} does. */
+  flush(): Promise<void> {
+    this.#append();
+    return this.#written;
+  }
+
+  #append(): void {
     this.#lastFlush = Date.now();
     if (this.#pending.length === 0) return;
     const text = `${this.#pending.join('\n')}\n`;
     this.#pending = [];
-    await appendFile(this.path, text, { mode: 0o600 }).catch((e: unknown) => {
-      throw fromFsError(e, 'write', this.path);
-    });
+    this.#written = this.#written.then(() =>
+      appendFile(this.path, text, { mode: 0o600 }).catch((e: unknown) => {
+        throw fromFsError(e, 'write', this.path);
+      }),
+    );
+    // Observed by the next written() or flush(); a run that ends on another error drops it.
+    this.#written.catch(() => {});
   }
 
   /**

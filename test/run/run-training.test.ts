@@ -268,6 +268,23 @@ describe('runTraining', () => {
     await expect(stat(join(run, 'model.sealed'))).rejects.toThrow();
   });
 
+  it('ends with the write error when metrics.jsonl cannot be written, and writes no model', async () => {
+    // Once the run folder is made, a folder stands where metrics.jsonl goes: the epoch's lines
+    // cannot be appended, and the run must not seal a model whose metrics were lost.
+    const run = join(dir, 'runs', 'unwritable-metrics');
+    await expect(
+      train(
+        'unwritable-metrics',
+        { checkpoint_every_epochs: 1 },
+        { observer: { started: async () => void (await mkdir(join(run, 'metrics.jsonl'))) } },
+      ),
+    ).rejects.toMatchObject({
+      code: expect.stringMatching(/^ERR_IO_/),
+      message: expect.stringContaining(join(run, 'metrics.jsonl')),
+    });
+    await expect(stat(join(run, 'model.sealed'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('resumes an early-stopped run without training further', async () => {
     const c = stopping('early', { patience: 2 }, { checkpoint_every_epochs: 1 });
     const base = { keys, audit: { sink: audit, actor: 't' }, auditDir: join(dir, 'audit'), tee: 'none' };
