@@ -3,14 +3,17 @@
  * on the libuv threadpool. Exports sealChunks, openChunks, sealChunksAsync, openChunksAsync;
  * src/seal/internal/native-gcm.ts documents them. Also a SHA-256 stream whose updates run on the
  * threadpool (sha256Create, sha256UpdateAsync, sha256Copy, sha256Digest), so that a second hash
- * of the same bytes uses another core; src/internal/background-sha256.ts documents them.
+ * of the same bytes uses another core; src/internal/background-sha256.ts documents them. And
+ * zeroing on the threadpool (zeroAsync), documented in src/internal/zero-soon.ts.
  */
+#define _DEFAULT_SOURCE /* explicit_bzero in glibc's string.h */
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "chunk_gcm.h"
@@ -398,6 +401,20 @@ static void sha_job_complete(napi_env env, napi_status status, void *data) {
   call_back(env, cb, 1, &err);
 }
 
+/* A zeroed job of `size` bytes, or NULL with an error thrown. */
+static void *job_alloc(napi_env env, size_t size) {
+  void *j = calloc(1, size);
+  if (j == NULL) napi_throw_error(env, "ERR_INTERNAL", "Out of memory in sealtrain_native");
+  return j;
+}
+
+/* The bytes of `data` (named "data") and a check that `callback` is a function. */
+static bool get_data_and_callback(napi_env env, napi_value data, napi_value callback, uint8_t **bytes, size_t *len) {
+  napi_valuetype t;
+  return get_bytes(env, data, "data", bytes, len) && ok(env, napi_typeof(env, callback, &t)) &&
+         (t == napi_function || type_error(env, "callback", "a function"));
+}
+
 /*
  * sha256UpdateAsync(state, data, callback): hashes `data` into `state` on the threadpool, then
  * calls back with (null) or (error). Until then the state is busy (any other call on it throws)
@@ -406,19 +423,14 @@ static void sha_job_complete(napi_env env, napi_status status, void *data) {
 static napi_value sha256_update_async(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  napi_valuetype t;
   if (!ok(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
   sha_state *s = sha_idle(env, argv[0]); /* missing arguments are undefined */
   if (s == NULL) return NULL;
-  sha_job *j = calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, "ERR_INTERNAL", "Out of memory in sealtrain_native");
-    return NULL;
-  }
+  sha_job *j = job_alloc(env, sizeof *j);
+  if (j == NULL) return NULL;
   j->s = s;
   uint8_t *bytes = NULL;
-  if (!get_bytes(env, argv[1], "data", &bytes, &j->len) || !ok(env, napi_typeof(env, argv[2], &t)) ||
-      (t != napi_function && !type_error(env, "callback", "a function"))) {
+  if (!get_data_and_callback(env, argv[1], argv[2], &bytes, &j->len)) {
     sha_job_free(env, j);
     return NULL;
   }
@@ -428,6 +440,60 @@ static napi_value sha256_update_async(napi_env env, napi_callback_info info) {
   if (!held_queue(env, &j->h, argv, "sealtrain:sha256", sha_job_execute, sha_job_complete, j)) {
     s->busy = false;
     sha_job_free(env, j);
+    return NULL;
+  }
+  return NULL;
+}
+
+typedef struct zero_job {
+  uint8_t *data;
+  size_t len;
+  held h; /* refs: data, data, callback */
+} zero_job;
+
+/* Threadpool: no N-API calls here. explicit_bzero and OPENSSL_cleanse are never optimized away. */
+static void zero_job_execute(napi_env env, void *data) {
+  zero_job *j = data;
+  if (j->len == 0) return;
+#if defined(__GLIBC__)
+  explicit_bzero(j->data, j->len);
+#else
+  OPENSSL_cleanse(j->data, j->len);
+#endif
+}
+
+static void zero_job_complete(napi_env env, napi_status status, void *data) {
+  zero_job *j = data;
+  napi_value err;
+  napi_value cb = held_callback(env, &j->h);
+  if (status != napi_ok) err = coded_error(env, "ERR_INTERNAL", "Zeroing did not run in sealtrain_native");
+  else napi_get_null(env, &err);
+  held_release(env, &j->h);
+  free(j);
+  call_back(env, cb, 1, &err);
+}
+
+/*
+ * zeroAsync(data, callback): overwrites `data` with zeros on the threadpool, then calls back with
+ * (null), or with an error when the work did not run (then nothing is known to be zeroed). `data`
+ * is held until then.
+ */
+static napi_value zero_async(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (!ok(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))) return NULL;
+  zero_job *j = job_alloc(env, sizeof *j);
+  if (j == NULL) return NULL;
+  uint8_t *bytes = NULL;
+  if (!get_data_and_callback(env, argv[0], argv[1], &bytes, &j->len)) {
+    free(j);
+    return NULL;
+  }
+  j->data = bytes;
+  napi_value held_args[3] = {argv[0], argv[0], argv[1]}; /* a hold has three slots */
+  if (!held_queue(env, &j->h, held_args, "sealtrain:zero", zero_job_execute, zero_job_complete, j)) {
+    held_release(env, &j->h);
+    free(j);
     return NULL;
   }
   return NULL;
@@ -443,6 +509,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sha256UpdateAsync", NULL, sha256_update_async, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256Copy", NULL, sha256_copy, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256Digest", NULL, sha256_digest, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"zeroAsync", NULL, zero_async, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (!ok(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props))) return NULL;
   return exports;

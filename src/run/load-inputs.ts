@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readTensorFile, TensorFileHasher, type TensorFileHeader } from '../data/tensor-file.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
+import { zeroSoon } from '../internal/zero-soon.js';
 import type { KeyProvider } from '../kms/index.js';
 import { MAGIC, unsealFileToMemory } from '../seal/index.js';
 import { openRegular, type ProgressWatch, readWholeFile } from '../store/index.js';
@@ -30,15 +31,13 @@ export interface LoadedSplit {
   /** Overwrites the plaintext (the file's bytes, which the dataset views); later calls do nothing. */
   wipe(): void;
   /**
-   * The same, a few MiB at a time with the event loop let in between, so that the I/O in flight
-   * (a sealed model being written) goes on meanwhile. A {@link LoadedSplit.wipe} call on the way
-   * finishes the job at once.
+   * The same, off this thread where it can ({@link zeroSoon}: on the thread pool with the native
+   * addon, else a few MiB per turn of the event loop), so that what this thread does meanwhile
+   * (sealing and writing the model) goes on. A {@link LoadedSplit.wipe} call on the way finishes
+   * the job at once.
    */
   wipeSoon(): Promise<void>;
 }
-
-/** How much plaintext {@link LoadedSplit.wipeSoon} zeroes between two turns of the event loop. */
-const WIPE_STEP_BYTES = 8 * 1024 * 1024;
 
 async function exists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isFile() === true;
@@ -209,19 +208,18 @@ export async function loadSplit(
     hasher.advance(bytes.length);
   }
   let wiped = false;
-  let zeroed = 0; // bytes[0, zeroed) are zeros already
+  let zeroed = false; // bytes are all zeros already
   const wipe = () => {
     if (wiped) return;
     wiped = true;
-    bytes.fill(0, zeroed);
+    if (!zeroed) bytes.fill(0);
     // A tensor is a view of `bytes` (wiped above) unless the reader had to copy it.
     for (const t of [dataset.features, dataset.labels]) if (t.buffer !== bytes.buffer) t.fill(0);
   };
   const wipeSoon = async () => {
-    while (!wiped && bytes.length - zeroed > WIPE_STEP_BYTES) {
-      bytes.fill(0, zeroed, zeroed + WIPE_STEP_BYTES);
-      zeroed += WIPE_STEP_BYTES;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!wiped) {
+      await zeroSoon(bytes);
+      zeroed = true;
     }
     wipe();
   };
