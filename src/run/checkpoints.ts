@@ -38,6 +38,7 @@ export async function writeSealedCheckpoint(
   after?: Promise<unknown>,
 ): Promise<string> {
   const plain = encodeCheckpoint(contents);
+  after?.catch(() => {}); // awaited below, once sealed: a rejection meanwhile is not unhandled
   let sealed: Buffer;
   try {
     sealed = await sealBuffer(plain, {
