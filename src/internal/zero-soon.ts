@@ -31,13 +31,16 @@ export const ZERO_STEP_BYTES = 8 * 1024 * 1024;
 /**
  * Overwrites `bytes` with zeros without holding this thread for all of it: on the thread pool as
  * one job when the addon is there (this thread goes on with other work meanwhile), else here
- * {@link ZERO_STEP_BYTES} at a time with the event loop let in between. Resolves once every byte
- * is zero; it never rejects (a job that did not run is made up for here). Until then nothing may
- * read `bytes`; zeroing them again meanwhile (a wipe on the way out) is harmless.
+ * {@link ZERO_STEP_BYTES} at a time with the event loop let in between, stopping early once
+ * `zeroed()` says another wipe did it all. Resolves once every byte is zero; it never rejects (a
+ * job that did not run is made up for here). Until then nothing may read `bytes`; zeroing them
+ * again meanwhile (a wipe on the way out) is harmless.
  */
 export function zeroSoon(
   bytes: Uint8Array,
-  options: { native?: NativeZero | undefined } = { native: tryLoadNativeZero() },
+  options: { native?: NativeZero | undefined; zeroed?: () => boolean } = {
+    native: tryLoadNativeZero(),
+  },
 ): Promise<void> {
   const n = options.native;
   if (n && bytes.length > 0) {
@@ -54,12 +57,13 @@ export function zeroSoon(
       }
     });
   }
-  return zeroInSteps(bytes);
+  return zeroInSteps(bytes, options.zeroed ?? (() => false));
 }
 
-async function zeroInSteps(bytes: Uint8Array): Promise<void> {
+async function zeroInSteps(bytes: Uint8Array, zeroed: () => boolean): Promise<void> {
   for (let at = 0; at < bytes.length; at += ZERO_STEP_BYTES) {
     if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (zeroed()) return;
     bytes.fill(0, at, Math.min(at + ZERO_STEP_BYTES, bytes.length));
   }
 }

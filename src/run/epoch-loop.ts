@@ -165,6 +165,8 @@ export async function epochs(c: LoopContext): Promise<LoopResult> {
       samples_per_second: sum.seconds > 0 ? sum.samples / sum.seconds : 0,
       time: c.now().toISOString(),
     });
+    // An append that failed during this epoch (or that its line started) ends the run here.
+    await c.metrics.written();
     c.onEpoch?.({ epoch: epoch + 1, loss, validationLoss: v?.loss });
     const stop = earlyStop(config, c.progress, v?.loss, { params: trainer.network.params, epoch: epoch + 1 });
     const due =

@@ -32,8 +32,9 @@ export interface EpochMetric {
 export type RunMetric = StepMetric | EpochMetric;
 
 /**
- * `metrics.jsonl`, appended in batches (every epoch and at least every second), so a step costs a
- * string, not a system call or a promise. Losses and accuracies only: never data or keys.
+ * `metrics.jsonl`, appended in batches (once a second has passed since the last, and whenever
+ * flushed: at each checkpoint and at the run's end), so a step costs a string, not a system call
+ * or a promise. Losses and accuracies only: never data or keys.
  */
 export class MetricsLog {
   readonly path: string;

@@ -10,6 +10,23 @@ import {
   zeroSoon,
 } from '../../src/internal/zero-soon.js';
 
+// What the addon's zeroAsync is given, whoever calls it: the default path must be the addon's.
+const zeroed = vi.hoisted(() => [] as Uint8Array[]);
+vi.mock('../../src/internal/package-root.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/internal/package-root.js')>();
+  const loadAddon = <T>(...args: Parameters<typeof actual.loadAddon>): T => {
+    const addon = actual.loadAddon<NativeZero>(...args);
+    if (!args[3].includes('zeroAsync')) return addon as T;
+    return {
+      zeroAsync: (data: Uint8Array, callback: (err: Error | null) => void) => {
+        zeroed.push(data);
+        addon.zeroAsync(data, callback);
+      },
+    } as T;
+  };
+  return { ...actual, loadAddon };
+});
+
 // A missing or broken build fails this file: zeroing never falls back silently here.
 const loaded = tryLoadNativeZero();
 if (!loaded)
@@ -36,6 +53,7 @@ describe('zeroSoon', () => {
   it('uses the addon by default, and leaves an empty view alone', async () => {
     const bytes = new Uint8Array(1 << 20).fill(1);
     await zeroSoon(bytes);
+    expect(zeroed).toContain(bytes);
     expect(allZero(bytes)).toBe(true);
     await expect(zeroSoon(new Uint8Array(0))).resolves.toBeUndefined();
   });
@@ -65,6 +83,16 @@ describe('zeroSoon', () => {
     expect(zeros).toBeLessThan(bytes.length);
     await zeroing;
     expect(allZero(bytes)).toBe(true);
+  });
+
+  it('without the addon, stops once another wipe says it zeroed everything', async () => {
+    const bytes = new Uint8Array(3 * ZERO_STEP_BYTES).fill(3);
+    let done = false;
+    const zeroing = zeroSoon(bytes, { native: undefined, zeroed: () => done });
+    done = true; // as LoadedSplit.wipe() on the way out, which zeroes the rest itself
+    await zeroing;
+    expect(bytes.subarray(0, ZERO_STEP_BYTES).every((x) => x === 0)).toBe(true);
+    expect(bytes.subarray(ZERO_STEP_BYTES).every((x) => x === 3)).toBe(true);
   });
 
   it("refuses what is not a Uint8Array, and a callback that is not a function, in the addon's own checks", () => {

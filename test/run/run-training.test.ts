@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuditLog, readAuditEntries } from '../../src/audit/index.js';
 import { loadLineageSigningKey, prepareDataset } from '../../src/data/index.js';
 import { TensorFileWriter } from '../../src/data/tensor-file.js';
@@ -268,20 +268,33 @@ describe('runTraining', () => {
     await expect(stat(join(run, 'model.sealed'))).rejects.toThrow();
   });
 
-  it('ends with the write error when metrics.jsonl cannot be written, and writes no model', async () => {
-    // Once the run folder is made, a folder stands where metrics.jsonl goes: the epoch's lines
-    // cannot be appended, and the run must not seal a model whose metrics were lost.
+  it('ends with the write error in the epoch whose metrics could not be appended, and writes no model', async () => {
+    // Once the run folder is made, a folder stands where metrics.jsonl goes, and the clock runs a
+    // second per look, so that every queued line starts an append. No checkpoint flushes the
+    // lines: the run must stop at the end of its first epoch, not train on and fail at the end.
     const run = join(dir, 'runs', 'unwritable-metrics');
-    await expect(
-      train(
-        'unwritable-metrics',
-        { checkpoint_every_epochs: 1 },
-        { observer: { started: async () => void (await mkdir(join(run, 'metrics.jsonl'))) } },
-      ),
-    ).rejects.toMatchObject({
-      code: expect.stringMatching(/^ERR_IO_/),
-      message: expect.stringContaining(join(run, 'metrics.jsonl')),
-    });
+    const realNow = Date.now.bind(Date);
+    let skew = 0;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + (skew += 1001));
+    const epochsTrained = new Set<number>();
+    try {
+      await expect(
+        train(
+          'unwritable-metrics',
+          { checkpoint_every_epochs: 0 },
+          {
+            observer: { started: async () => void (await mkdir(join(run, 'metrics.jsonl'))) },
+            onProgress: (p) => void epochsTrained.add(p.epoch),
+          },
+        ),
+      ).rejects.toMatchObject({
+        code: expect.stringMatching(/^ERR_IO_/),
+        message: expect.stringContaining(join(run, 'metrics.jsonl')),
+      });
+    } finally {
+      clock.mockRestore();
+    }
+    expect([...epochsTrained]).toEqual([0]);
     await expect(stat(join(run, 'model.sealed'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
