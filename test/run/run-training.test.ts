@@ -275,7 +275,10 @@ describe('runTraining', () => {
     const run = join(dir, 'runs', 'unwritable-metrics');
     const realNow = Date.now.bind(Date);
     let skew = 0;
-    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + (skew += 1001));
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => {
+      skew += 1001;
+      return realNow() + skew;
+    });
     const epochsTrained = new Set<number>();
     try {
       await expect(
