@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { SealtrainError } from '../errors/index.js';
 import { NATIVE_GCM_FILE } from '../seal/internal/native-gcm.js';
-import { loadAddon } from './package-root.js';
+import { loadAddon, optionalAddon } from './package-root.js';
 
 /** A SHA-256 state inside the `sealtrain_native` addon (an opaque, tagged external). */
 type NativeState = object;
@@ -22,19 +22,10 @@ export interface NativeSha256 {
 
 const EXPORTS = ['sha256Create', 'sha256UpdateAsync', 'sha256Copy', 'sha256Digest'] as const;
 
-let native: NativeSha256 | null | undefined;
-
 /** The addon's SHA-256 stream, or undefined when the addon cannot load (then `node:crypto` serves). */
-export function tryLoadNativeSha256(): NativeSha256 | undefined {
-  if (native === undefined) {
-    try {
-      native = loadAddon<NativeSha256>(import.meta.url, NATIVE_GCM_FILE, 'native SHA-256', EXPORTS);
-    } catch {
-      native = null;
-    }
-  }
-  return native ?? undefined;
-}
+export const tryLoadNativeSha256 = optionalAddon(() =>
+  loadAddon<NativeSha256>(import.meta.url, NATIVE_GCM_FILE, 'native SHA-256', EXPORTS),
+);
 
 /**
  * SHA-256 of bytes that become final one piece after another, hashed on the thread pool while the

@@ -74,6 +74,24 @@ async function readVersion(path: string): Promise<string> {
 }
 
 /**
+ * `load` (a {@link loadAddon} call) made a function that runs it once and keeps what it gave:
+ * the addon, or undefined when it cannot load (the caller then falls back to JavaScript).
+ */
+export function optionalAddon<T>(load: () => T): () => T | undefined {
+  let addon: T | null | undefined;
+  return () => {
+    if (addon === undefined) {
+      try {
+        addon = load();
+      } catch {
+        addon = null;
+      }
+    }
+    return addon ?? undefined;
+  };
+}
+
+/**
  * Loads a native addon of the package (`relative`, e.g. `build/Release/x.node`) and checks that it
  * has every function in `exports`; `what` names it in errors (ERR_INTERNAL: missing, not loadable,
  * or lacking an export). Callers keep the result: Node loads an addon once per process.

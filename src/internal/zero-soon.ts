@@ -1,5 +1,5 @@
 import { NATIVE_GCM_FILE } from '../seal/internal/native-gcm.js';
-import { loadAddon } from './package-root.js';
+import { loadAddon, optionalAddon } from './package-root.js';
 
 /**
  * Zeroing on the libuv thread pool, from the `sealtrain_native` addon (`native/seal/addon.c`):
@@ -11,19 +11,10 @@ export interface NativeZero {
   zeroAsync(data: Uint8Array, callback: (err: Error | null) => void): void;
 }
 
-let native: NativeZero | null | undefined;
-
 /** The addon's zeroing, or undefined when the addon cannot load (then {@link zeroSoon} zeroes here). */
-export function tryLoadNativeZero(): NativeZero | undefined {
-  if (native === undefined) {
-    try {
-      native = loadAddon<NativeZero>(import.meta.url, NATIVE_GCM_FILE, 'native zeroing', ['zeroAsync']);
-    } catch {
-      native = null;
-    }
-  }
-  return native ?? undefined;
-}
+export const tryLoadNativeZero = optionalAddon(() =>
+  loadAddon<NativeZero>(import.meta.url, NATIVE_GCM_FILE, 'native zeroing', ['zeroAsync']),
+);
 
 /** How much {@link zeroSoon} zeroes on this thread between two turns of the event loop, without the addon. */
 export const ZERO_STEP_BYTES = 8 * 1024 * 1024;
@@ -38,11 +29,10 @@ export const ZERO_STEP_BYTES = 8 * 1024 * 1024;
  */
 export function zeroSoon(
   bytes: Uint8Array,
-  options: { native?: NativeZero | undefined; zeroed?: () => boolean } = {
-    native: tryLoadNativeZero(),
-  },
+  options: { native?: NativeZero | undefined; zeroed?: () => boolean } = {},
 ): Promise<void> {
-  const n = options.native;
+  // `native: undefined` given means no addon; left out, the addon's when it loads.
+  const n = 'native' in options ? options.native : tryLoadNativeZero();
   if (n && bytes.length > 0) {
     return new Promise((resolve) => {
       try {

@@ -110,14 +110,9 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
   for (;;) {
     timer = new AbortController();
     const signal = c.signal ? AbortSignal.any([c.signal, timer.signal]) : timer.signal;
-    let r: EpochResult;
-    try {
-      // Checked once when the run loaded it (runTraining), not again every epoch.
-      r = await trainer.trainEpoch(c.data.train.dataset, { checked: true, signal, onStep });
-    } finally {
-      // An append that failed during the epoch ends it here (on any way out of the epoch).
-      await c.metrics.written();
-    }
+    // Checked once when the run loaded it (runTraining), not again every epoch. An append that
+    // failed meanwhile ends the run at the epoch's end (epochs()) or at the checkpoint's flush.
+    const r = await trainer.trainEpoch(c.data.train.dataset, { checked: true, signal, onStep });
     add(sum, r);
     if (r.completed) {
       c.progress.partial = undefined;

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readTensorFile, TensorFileHasher, type TensorFileHeader } from '../data/tensor-file.js';
 import { fromFsError, SealtrainError } from '../errors/index.js';
-import { tryLoadNativeZero, zeroSoon } from '../internal/zero-soon.js';
+import { zeroSoon } from '../internal/zero-soon.js';
 import type { KeyProvider } from '../kms/index.js';
 import { MAGIC, unsealFileToMemory } from '../seal/index.js';
 import { openRegular, type ProgressWatch, readWholeFile } from '../store/index.js';
@@ -218,7 +218,7 @@ export async function loadSplit(
   };
   const wipeSoon = async () => {
     if (!wiped) {
-      await zeroSoon(bytes, { native: tryLoadNativeZero(), zeroed: () => wiped });
+      await zeroSoon(bytes, { zeroed: () => wiped });
       zeroed = true;
     }
     wipe();

@@ -108,7 +108,8 @@ export function openToken(module: string, token: string, pin: Uint8Array): Token
   let session: Handle | undefined;
   try {
     const slot = findSlot(lib, module, token);
-    session = lib.C_OpenSession(slot, P().CKF_RW_SESSION | P().CKF_SERIAL_SESSION);
+    const p = P();
+    session = lib.C_OpenSession(slot, p.CKF_RW_SESSION | p.CKF_SERIAL_SESSION);
     login(lib, session, module, token, pin);
   } catch (error) {
     if (session !== undefined) lib.C_CloseSession(session);
