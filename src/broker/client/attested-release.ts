@@ -534,11 +534,19 @@ function checkSnpGuest(detection: TeeDetection): void {
 /** {@link attestWorkload} then one release: what `sealtrain keys release` does. */
 export async function releaseWithAttestation(options: AttestedReleaseOptions): Promise<ReleasedKey> {
   const workload = await attestWorkload(options);
+  let released: ReleasedKey | undefined;
   try {
-    return await workload.release(options.keyName, options.version);
+    released = await workload.release(options.keyName, options.version);
   } finally {
-    await workload.close();
+    try {
+      await workload.close();
+    } catch (error) {
+      // The key is not handed out: its bytes are wiped before the error goes on.
+      if (released?.kty === 'oct') released.material.fill(0);
+      throw error;
+    }
   }
+  return released;
 }
 
 interface ReleaseTarget {
@@ -592,12 +600,12 @@ async function releaseOne(client: KeyClient, t: ReleaseTarget): Promise<Released
     ...('x5c' in t.verify ? { brokerJwks: undefined, x5c: t.verify.x5c } : { brokerJwks: t.verify.jwks }),
     nonce: releaseNonce,
   });
-  const kid = new URL(released.kid, t.base);
-  const path = kid.pathname.split('/');
+  const kid = URL.canParse(released.kid, t.base) ? new URL(released.kid, t.base) : undefined;
+  const path = kid?.pathname.split('/') ?? [];
   const wrongVersion = t.version !== undefined && path[3] !== t.version;
   // Key Vault names its keys by their full URL: with MAA, the key must be this vault's.
-  const wrongVault = 'x5c' in t.verify && kid.origin !== new URL(t.base).origin;
-  if (path[1] !== 'keys' || path[2] !== t.keyName || wrongVersion || wrongVault) {
+  const wrongVault = 'x5c' in t.verify && kid?.origin !== new URL(t.base).origin;
+  if (kid === undefined || path[1] !== 'keys' || path[2] !== t.keyName || wrongVersion || wrongVault) {
     if (released.kty === 'oct') released.material.fill(0);
     throw new SealtrainError(
       'ERR_KMS_UNWRAP_FAILED',

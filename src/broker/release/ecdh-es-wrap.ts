@@ -1,3 +1,4 @@
+import * as nodeCrypto from 'node:crypto';
 import {
   createCipheriv,
   createDecipheriv,
@@ -22,7 +23,8 @@ import { MAX_WRAPPED_KEY_BYTES, unwrapFailure } from './release-encryption.js';
  *
  * Made and opened here with `node:crypto` rather than a JOSE library, so that the ECDH shared
  * secret and the content-encryption key derived from it are buffers of this module, wiped once
- * used; the JWE itself is the standard one (tested against `jose` both ways).
+ * used; the JWE itself is the standard one (tested against `jose` both ways). OpenSSL's own copy
+ * of the key, in the cipher's context, lasts until that object is collected.
  */
 export const ECDH_ES_RELEASE = 'ECDH_ES_A256GCM';
 
@@ -72,7 +74,9 @@ function contentKey(z: Buffer, apu: Buffer, apv: Buffer): Buffer {
   ])
     at += part.copy(input, at);
   try {
-    return createHash('sha256').update(input).digest();
+    // The one-shot digest keeps no copy of the key in a Hash object (Node 20.12 and later).
+    const oneShot = (nodeCrypto as { hash?: typeof nodeCrypto.hash }).hash;
+    return oneShot ? oneShot('sha256', input, 'buffer') : createHash('sha256').update(input).digest();
   } finally {
     input.fill(0);
   }
@@ -162,7 +166,11 @@ export async function ecdhEsUnwrap(ciphertext: Uint8Array, privateKey: KeyObject
     const epk = h.epk as Record<string, unknown> | undefined;
     if (typeof epk !== 'object' || epk === null || epk.kty !== 'EC')
       throw new Error('the header has no EC epk');
-    // Only the public coordinates: a `d` in the header is not taken for a private key.
+    const curve = typeof epk.crv === 'string' ? RUNTIME_EC_CURVES[epk.crv] : undefined;
+    if (curve === undefined || curve !== privateKey.asymmetricKeyDetails?.namedCurve)
+      throw new Error("the epk is not on the runtime key's curve");
+    // Every part is decoded and checked before the key agreement. Only the public coordinates of
+    // the epk are taken (a `d` there is no private key), and a point off the curve is refused.
     const ephemeral = createPublicKey({
       key: { kty: 'EC', crv: epk.crv, x: epk.x, y: epk.y } as JsonWebKey,
       format: 'jwk',
@@ -172,12 +180,15 @@ export async function ecdhEsUnwrap(ciphertext: Uint8Array, privateKey: KeyObject
     if (nonce.length !== 12 || authTag.length !== 16) throw new Error('the IV or tag has the wrong length');
     const party = (v: unknown, what: string) =>
       v === undefined ? Buffer.alloc(0) : part(typeof v === 'string' ? v : undefined, what);
+    const apu = party(h.apu, 'apu');
+    const apv = party(h.apv, 'apv');
+    const encrypted = part(body, 'ciphertext');
     z = diffieHellman({ privateKey, publicKey: ephemeral });
-    cek = contentKey(z, party(h.apu, 'apu'), party(h.apv, 'apv'));
+    cek = contentKey(z, apu, apv);
     const decipher = createDecipheriv('aes-256-gcm', cek, nonce, { authTagLength: 16 });
     decipher.setAAD(Buffer.from(encodedHeader as string, 'ascii'));
     decipher.setAuthTag(authTag);
-    plaintext = decipher.update(part(body, 'ciphertext'));
+    plaintext = decipher.update(encrypted);
     decipher.final(); // throws when the tag does not hold
     const out = plaintext;
     plaintext = undefined;

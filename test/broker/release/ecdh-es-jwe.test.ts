@@ -12,6 +12,7 @@ import { dataKey } from './fixtures.js';
 // Every buffer that held the ECDH shared secret (itself, or the KDF's input), a content-encryption
 // key or an unauthenticated plaintext, as the module under test saw it.
 const secrets: Buffer[] = [];
+const agreements = { count: 0 };
 vi.mock('node:crypto', async (original) => {
   const real = await original<typeof import('node:crypto')>();
   const keep = <T extends Buffer>(b: T): T => {
@@ -20,8 +21,13 @@ vi.mock('node:crypto', async (original) => {
   };
   return {
     ...real,
-    diffieHellman: (o: Parameters<typeof real.diffieHellman>[0]) => keep(real.diffieHellman(o)),
+    // Counted before the real call: a key agreement that OpenSSL refuses still counts.
+    diffieHellman: (o: Parameters<typeof real.diffieHellman>[0]) => {
+      agreements.count++;
+      return keep(real.diffieHellman(o));
+    },
     // The Concat KDF's input holds the shared secret.
+    hash: (alg: string, data: Buffer, encoding: 'buffer') => real.hash(alg, keep(data), encoding),
     createHash: (alg: string) => {
       const h = real.createHash(alg);
       const update = h.update.bind(h) as (data: Buffer) => crypto.Hash;
@@ -39,6 +45,7 @@ vi.mock('node:crypto', async (original) => {
 
 afterEach(() => {
   secrets.length = 0;
+  agreements.count = 0;
 });
 
 const curves = ['P-256', 'P-384'] as const;
@@ -138,23 +145,22 @@ describe('ECDH-ES with A256GCM, as a standard JWE', () => {
       ],
       ['a header that is an array', Buffer.from([b64([1]), '', iv, body, tag].join('.'))],
       ['padding in a part', Buffer.from([h, '', `${iv}=`, body, tag].join('.'))],
-      ['an oversized JWE', Buffer.alloc(64 * 1024, 0x41)],
+      ['an oversized JWE', Buffer.from([h, '', iv, 'A'.repeat(32 * 1024), tag].join('.'))],
+      ['an apu that is not a string', await withHeader((x) => Object.assign(x, { apu: 7 }), publicKey)],
+      ['a padded apv', await withHeader((x) => Object.assign(x, { apv: 'YQ==' }), publicKey)],
+      ['a ciphertext that is not base64url', Buffer.from([h, '', iv, `${body}+`, tag].join('.'))],
+      [
+        'an epk that is not EC',
+        await withHeader((x) => Object.assign(x, { epk: { ...(x.epk as object), kty: 'OKP' } }), publicKey),
+      ],
     ];
     for (const [what, bytes] of cases) {
-      secrets.length = 0;
+      agreements.count = 0;
       const error = await rejection(ecdhEsUnwrap(bytes, privateKey));
       // Refused before any key agreement: an ephemeral key off its curve never meets the private key.
-      expect(secrets, what).toEqual([]);
+      expect(agreements.count, what).toBe(0);
       expect(error.code, what).toBe('ERR_KMS_UNWRAP_FAILED');
       expect(error.message, what).toBe('The released key could not be unwrapped with this key.');
     }
-  });
-
-  it('takes only the public point of the header: a private scalar there changes nothing', async () => {
-    const { publicKey, privateKey } = pair('P-256');
-    const stranger = pair('P-256').privateKey.export({ format: 'jwk' });
-    const jwe = await withHeader((h) => Object.assign(h.epk as object, { d: stranger.d }), publicKey);
-    // The header changed, so the tag (over the header) no longer holds: refused, not misread.
-    expect((await rejection(ecdhEsUnwrap(jwe, privateKey))).code).toBe('ERR_KMS_UNWRAP_FAILED');
   });
 });
