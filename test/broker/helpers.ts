@@ -1,9 +1,11 @@
+import type { KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
+import { attestWorkload } from '../../src/broker/client/attested-release.js';
 import {
   addPrincipal,
   type BrokerOptions,
@@ -89,6 +91,23 @@ export function sealerFor(
     );
     return path;
   };
+}
+
+/** Attests a simulated workload (`sim`'s key) to `broker`; `over` adds the runtime key or the wrapping. */
+export function attestSim(
+  broker: RunningBroker,
+  workload: string,
+  sim: KeyObject,
+  over: Partial<Parameters<typeof attestWorkload>[0]> = {},
+) {
+  return attestWorkload({
+    vaultUrl: broker.url,
+    credential: new StaticToken(workload),
+    agent: new Agent({ ca: broker.caCertificate }),
+    clientOptions: clientOptions(broker),
+    sim: { privateKey: sim },
+    ...over,
+  });
 }
 
 export function keyClient(broker: RunningBroker, token: string): KeyClient {

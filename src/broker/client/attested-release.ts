@@ -534,17 +534,22 @@ function checkSnpGuest(detection: TeeDetection): void {
 /** {@link attestWorkload} then one release: what `sealtrain keys release` does. */
 export async function releaseWithAttestation(options: AttestedReleaseOptions): Promise<ReleasedKey> {
   const workload = await attestWorkload(options);
-  let released: ReleasedKey | undefined;
+  let released: ReleasedKey;
   try {
     released = await workload.release(options.keyName, options.version);
-  } finally {
-    try {
-      await workload.close();
-    } catch (error) {
-      // The key is not handed out: its bytes are wiped before the error goes on.
-      if (released?.kty === 'oct') released.material.fill(0);
-      throw error;
-    }
+  } catch (error) {
+    // The release's own error is the one to report, not a failure to close after it.
+    await Promise.resolve()
+      .then(() => workload.close())
+      .catch(() => {});
+    throw error;
+  }
+  try {
+    await workload.close();
+  } catch (error) {
+    // The key is not handed out: its bytes are wiped before the error goes on.
+    if (released.kty === 'oct') released.material.fill(0);
+    throw error;
   }
   return released;
 }

@@ -2,11 +2,9 @@
 // for another key, or a kid that is not a URL at all, is refused with the key's bytes wiped.
 
 import * as crypto from 'node:crypto';
-import { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { attestWorkload } from '../../../src/broker/client/attested-release.js';
 import type { RunningBroker } from '../../../src/broker/index.js';
-import { brokerWithPrincipals, clientOptions, keyClient, StaticToken, tempDir } from '../helpers.js';
+import { attestSim, brokerWithPrincipals, keyClient, tempDir } from '../helpers.js';
 
 // The kid the workload sees in the (verified) answer, replaced on demand; the bytes it held kept.
 const seen: { kid: ((kid: string) => string) | undefined; material: Buffer[] } = {
@@ -53,14 +51,7 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-const attest = () =>
-  attestWorkload({
-    vaultUrl: broker.url,
-    credential: new StaticToken(workload),
-    agent: new Agent({ ca: broker.caCertificate }),
-    clientOptions: clientOptions(broker),
-    sim: { privateKey: sim.privateKey },
-  });
+const attest = () => attestSim(broker, workload, sim.privateKey);
 
 describe('the released key’s kid', () => {
   it('names the key asked for: the key is handed out', async () => {

@@ -2,9 +2,8 @@
 // binds and the broker wraps for, and no key is handed out twice.
 
 import * as crypto from 'node:crypto';
-import { Agent } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { attestWorkload } from '../../../src/broker/client/attested-release.js';
+import type { attestWorkload } from '../../../src/broker/client/attested-release.js';
 import {
   prepareRuntimeKey,
   RUNTIME_KEY_BITS,
@@ -12,7 +11,7 @@ import {
   takeRuntimeKey,
 } from '../../../src/broker/client/runtime-key.js';
 import type { RunningBroker } from '../../../src/broker/index.js';
-import { brokerWithPrincipals, clientOptions, keyClient, StaticToken, tempDir } from '../helpers.js';
+import { attestSim, brokerWithPrincipals, keyClient, tempDir } from '../helpers.js';
 
 vi.mock('node:crypto', async (original) => {
   const real = await original<typeof import('node:crypto')>();
@@ -41,14 +40,7 @@ afterAll(async () => {
 const point = (k: crypto.KeyObject) => k.export({ format: 'jwk' }).x;
 /** Attests the sim workload to the test broker; `over` adds the runtime key or the wrapping. */
 const attest = (over: Partial<Parameters<typeof attestWorkload>[0]> = {}) =>
-  attestWorkload({
-    vaultUrl: broker.url,
-    credential: new StaticToken(workload),
-    agent: new Agent({ ca: broker.caCertificate }),
-    clientOptions: clientOptions(broker),
-    sim: { privateKey: sim.privateKey },
-    ...over,
-  });
+  attestSim(broker, workload, sim.privateKey, over);
 
 describe('the runtime key', () => {
   it('is an EC P-256 key by default, made once however often it is prepared, taken once, then made afresh', async () => {
