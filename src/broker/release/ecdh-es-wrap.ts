@@ -5,11 +5,12 @@ import {
   createHash,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
+  generateKeyPair,
   type JsonWebKey,
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
+import { promisify } from 'node:util';
 import { SealtrainError } from '../../errors/index.js';
 import { MAX_WRAPPED_KEY_BYTES, unwrapFailure } from './release-encryption.js';
 
@@ -39,6 +40,8 @@ export function isRuntimeEcKey(key: KeyObject): boolean {
   const curve = key.asymmetricKeyDetails?.namedCurve;
   return key.asymmetricKeyType === 'ec' && Object.values(RUNTIME_EC_CURVES).includes(curve ?? '');
 }
+
+const generateEcKeyPair = promisify(generateKeyPair);
 
 /** JWE header parameters other than these make a JWE this module does not open. */
 const KNOWN_HEADER = new Set(['alg', 'enc', 'kid', 'epk', 'apu', 'apv', 'typ', 'cty']);
@@ -108,7 +111,10 @@ export async function ecdhEsWrap(
       },
     );
   const namedCurve = publicKey.asymmetricKeyDetails?.namedCurve as string;
-  const ephemeral = generateKeyPairSync('ec', { namedCurve });
+  // Made on the thread pool: Node 20's generateKeyPairSync, followed by a JWK export of the key,
+  // can deadlock when a garbage collection runs inside the export (the sync job's finalizer takes
+  // the lock the export holds); the asynchronous job does not.
+  const ephemeral = await generateEcKeyPair('ec', { namedCurve });
   const { crv, x, y } = ephemeral.publicKey.export({ format: 'jwk' });
   const header = Buffer.from(
     JSON.stringify({ alg: 'ECDH-ES', enc: 'A256GCM', kid: runtimeKid, epk: { kty: 'EC', crv, x, y } }),

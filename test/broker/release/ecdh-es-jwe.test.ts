@@ -21,6 +21,8 @@ vi.mock('node:crypto', async (original) => {
   };
   return {
     ...real,
+    generateKeyPair: vi.fn(real.generateKeyPair),
+    generateKeyPairSync: vi.fn(real.generateKeyPairSync),
     // Counted before the real call: a key agreement that OpenSSL refuses still counts.
     diffieHellman: (o: Parameters<typeof real.diffieHellman>[0]) => {
       agreements.count++;
@@ -79,6 +81,20 @@ describe('ECDH-ES with A256GCM, as a standard JWE', () => {
         .encrypt(publicKey);
       expect(await ecdhEsUnwrap(Buffer.from(theirs), privateKey)).toEqual(material);
     });
+
+  it('makes its ephemeral key with the asynchronous generator, never the synchronous one', async () => {
+    // Node 20's generateKeyPairSync followed by a JWK export of that key deadlocks the process when
+    // a garbage collection runs inside the export (seen within 2,000 to 18,000 wraps).
+    const { publicKey } = pair('P-384');
+    const sync = vi.mocked(crypto.generateKeyPairSync);
+    const async = vi.mocked(crypto.generateKeyPair);
+    sync.mockClear();
+    async.mockClear();
+    await ecdhEsWrap(material, publicKey, 'runtime');
+    expect(sync).not.toHaveBeenCalled();
+    expect(async).toHaveBeenCalledTimes(1);
+    expect(async.mock.calls[0]?.[1]).toEqual({ namedCurve: 'secp384r1' });
+  });
 
   it('wipes the shared secret and the content-encryption key after wrapping and after opening', async () => {
     const { publicKey, privateKey } = pair('P-256');
