@@ -58,6 +58,16 @@ describe('zeroSoon', () => {
     await expect(zeroSoon(new Uint8Array(0))).resolves.toBeUndefined();
   });
 
+  it("the addon's job on a view whose buffer was transferred away: nothing to zero, no error", async () => {
+    const bytes = new Uint8Array(1 << 16).fill(3);
+    const moved = structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    expect(bytes.length).toBe(0); // detached
+    const err = await new Promise<Error | null>((resolve) => native.zeroAsync(bytes, resolve));
+    expect(err).toBeNull();
+    // The bytes now belong to the buffer they moved to, which this job did not touch.
+    expect(new Uint8Array(moved).every((x) => x === 3)).toBe(true);
+  });
+
   it('zeroes here when the job did not run or the addon failed to queue it', async () => {
     const notRun: NativeZero = { zeroAsync: (_data, callback) => callback(new Error('cancelled')) };
     const bytes = new Uint8Array(1000).fill(9);

@@ -539,9 +539,7 @@ export async function releaseWithAttestation(options: AttestedReleaseOptions): P
     released = await workload.release(options.keyName, options.version);
   } catch (error) {
     // The release's own error is the one to report, not a failure to close after it.
-    await Promise.resolve()
-      .then(() => workload.close())
-      .catch(() => {});
+    await workload.close().catch(() => {});
     throw error;
   }
   try {

@@ -41,7 +41,30 @@ export function isRuntimeEcKey(key: KeyObject): boolean {
   return key.asymmetricKeyType === 'ec' && Object.values(RUNTIME_EC_CURVES).includes(curve ?? '');
 }
 
+/**
+ * The EC public key of a JWK's `crv`, `x` and `y` (nothing else is read: a `d` there is no private
+ * key) on one of {@link RUNTIME_EC_CURVES}; OpenSSL refuses a point off the curve. Otherwise `why`
+ * says what is wrong.
+ */
+export function runtimeEcPublicKey(jwk: Record<string, unknown>): { key?: KeyObject; why?: string } {
+  const crv = typeof jwk.crv === 'string' ? jwk.crv : '';
+  if (!Object.hasOwn(RUNTIME_EC_CURVES, crv))
+    return {
+      why: `its curve ${JSON.stringify(jwk.crv)} is not ${Object.keys(RUNTIME_EC_CURVES).join(' or ')}`,
+    };
+  try {
+    return {
+      key: createPublicKey({ key: { kty: 'EC', crv, x: jwk.x, y: jwk.y } as JsonWebKey, format: 'jwk' }),
+    };
+  } catch {
+    return { why: 'its x and y are not a point of its curve' };
+  }
+}
+
 const generateEcKeyPair = promisify(generateKeyPair);
+
+/** The one-shot digest (Node 20.12 and later), which keeps no copy of its result in a Hash object. */
+const oneShotHash = (nodeCrypto as { hash?: typeof nodeCrypto.hash }).hash;
 
 /** JWE header parameters other than these make a JWE this module does not open. */
 const KNOWN_HEADER = new Set(['alg', 'enc', 'kid', 'epk', 'apu', 'apv', 'typ', 'cty']);
@@ -77,9 +100,7 @@ function contentKey(z: Buffer, apu: Buffer, apv: Buffer): Buffer {
   ])
     at += part.copy(input, at);
   try {
-    // The one-shot digest keeps no copy of the key in a Hash object (Node 20.12 and later).
-    const oneShot = (nodeCrypto as { hash?: typeof nodeCrypto.hash }).hash;
-    return oneShot ? oneShot('sha256', input, 'buffer') : createHash('sha256').update(input).digest();
+    return oneShotHash ? oneShotHash('sha256', input, 'buffer') : createHash('sha256').update(input).digest();
   } finally {
     input.fill(0);
   }
@@ -138,9 +159,10 @@ export async function ecdhEsWrap(
   }
 }
 
-/** A base64url part of a compact JWE, decoded; only the alphabet is accepted. */
+/** A base64url part of a compact JWE, decoded: only the alphabet, no padding, no impossible length. */
 function part(text: string | undefined, what: string): Buffer {
-  if (text === undefined || !/^[A-Za-z0-9_-]*$/.test(text)) throw new Error(`the ${what} is not base64url`);
+  if (text === undefined || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1)
+    throw new Error(`the ${what} is not base64url`);
   return Buffer.from(text, 'base64url');
 }
 
@@ -169,18 +191,16 @@ export async function ecdhEsUnwrap(ciphertext: Uint8Array, privateKey: KeyObject
     if (h.alg !== 'ECDH-ES' || h.enc !== 'A256GCM' || unknown.length > 0)
       throw new Error('not ECDH-ES with A256GCM, or a header parameter this module does not know');
     if (encryptedKey !== '') throw new Error('ECDH-ES agrees on the key: the encrypted key must be empty');
+    // Every part is decoded and checked before the key agreement: a point off the curve, or on
+    // another curve than the runtime key's, never meets the private key.
     const epk = h.epk as Record<string, unknown> | undefined;
     if (typeof epk !== 'object' || epk === null || epk.kty !== 'EC')
       throw new Error('the header has no EC epk');
-    const curve = typeof epk.crv === 'string' ? RUNTIME_EC_CURVES[epk.crv] : undefined;
-    if (curve === undefined || curve !== privateKey.asymmetricKeyDetails?.namedCurve)
+    const { key: ephemeral, why } = runtimeEcPublicKey(epk);
+    if (ephemeral === undefined) throw new Error(`the epk is not usable: ${why}`);
+    const curve = ephemeral.asymmetricKeyDetails?.namedCurve;
+    if (curve !== privateKey.asymmetricKeyDetails?.namedCurve)
       throw new Error("the epk is not on the runtime key's curve");
-    // Every part is decoded and checked before the key agreement. Only the public coordinates of
-    // the epk are taken (a `d` there is no private key), and a point off the curve is refused.
-    const ephemeral = createPublicKey({
-      key: { kty: 'EC', crv: epk.crv, x: epk.x, y: epk.y } as JsonWebKey,
-      format: 'jwk',
-    });
     const nonce = part(iv, 'initialization vector');
     const authTag = part(tag, 'authentication tag');
     if (nonce.length !== 12 || authTag.length !== 16) throw new Error('the IV or tag has the wrong length');

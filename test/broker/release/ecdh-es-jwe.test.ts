@@ -155,6 +155,9 @@ describe('ECDH-ES with A256GCM, as a standard JWE', () => {
       ['a short tag', Buffer.from([h, '', iv, body, tag.slice(0, 10)].join('.'))],
       ['a short IV', Buffer.from([h, '', iv.slice(0, 8), body, tag].join('.'))],
       ['six parts', Buffer.from(`${jwe}.AAAA`)],
+      ['a JWE cut off before its tag', Buffer.from([h, '', iv, body].join('.'))],
+      ['nothing', Buffer.alloc(0)],
+      ['an IV of impossible base64url length', Buffer.from([h, '', `${iv}A`, body, tag].join('.'))],
       [
         'a header that is not JSON',
         Buffer.from(['e30', '', iv, body, tag].join('.').replace('e30', 'bm90IGpzb24')),

@@ -1,7 +1,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { TPM_ENCRYPTION_KID } from '../../../attest/azure-cvm/index.js';
 import { type CheckList, CLAIM, type Claims, claimAt } from '../../../attest/index.js';
-import { RUNTIME_EC_CURVES } from '../ecdh-es-wrap.js';
+import { runtimeEcPublicKey } from '../ecdh-es-wrap.js';
 
 /** The kid Azure gives the vTPM's ephemeral encryption key in `x-ms-runtime.keys`. */
 export const AZURE_RUNTIME_KID = TPM_ENCRYPTION_KID;
@@ -48,20 +48,7 @@ function opsRefuse(jwk: Jwk, wanted: readonly string[]): string | undefined {
 
 function usableEc(jwk: Jwk): { key?: KeyObject; why?: string } {
   const refused = opsRefuse(jwk, ['deriveKey', 'deriveBits']);
-  if (refused) return { why: refused };
-  const crv = typeof jwk.crv === 'string' ? jwk.crv : '';
-  if (!Object.hasOwn(RUNTIME_EC_CURVES, crv))
-    return {
-      why: `its curve ${JSON.stringify(jwk.crv)} is not ${Object.keys(RUNTIME_EC_CURVES).join(' or ')}`,
-    };
-  try {
-    // OpenSSL checks that the point is on the curve.
-    return {
-      key: createPublicKey({ key: { kty: 'EC', crv, x: jwk.x, y: jwk.y } as JsonWebKey, format: 'jwk' }),
-    };
-  } catch {
-    return { why: 'its x and y are not a point of its curve' };
-  }
+  return refused ? { why: refused } : runtimeEcPublicKey(jwk);
 }
 
 function usableRsa(jwk: Jwk): { key?: KeyObject; why?: string } {
