@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { Agent } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import type { TokenCredential } from '@azure/core-auth';
 import type { KeyClient, KeyClientOptions } from '@azure/keyvault-keys';
 import type { AuditSink } from '../audit/index.js';
@@ -187,17 +188,28 @@ interface VaultConnection {
   close(): void;
 }
 
+/**
+ * An agent that keeps one TLS connection to its host: requests made at once (the output key's
+ * public part beside the attestation) wait for it instead of opening more, each of which would
+ * cost both ends a key exchange and a certificate check. A private CA is parsed once, into the
+ * one TLS context, not once per connection.
+ */
+function oneConnection(ca: string | undefined): Agent {
+  return new Agent({
+    keepAlive: true,
+    maxSockets: 1,
+    ...(ca ? { secureContext: createSecureContext({ ca }) } : {}),
+  });
+}
+
 function connect(
   broker: BrokerAccess,
   vaultUrl: string,
   outputAzure: { readonly name: string } | undefined,
 ): VaultConnection {
   // One TLS connection for the nonce, the evidence, the public key and the releases; closed below.
-  const agent = new Agent({ keepAlive: true, ...(broker.ca ? { ca: broker.ca } : {}) });
-  const maa = broker.maa && {
-    url: broker.maa.url,
-    agent: new Agent({ keepAlive: true, ...(broker.maa.ca ? { ca: broker.maa.ca } : {}) }),
-  };
+  const agent = oneConnection(broker.ca);
+  const maa = broker.maa && { url: broker.maa.url, agent: oneConnection(broker.maa.ca) };
   const clientOptions = {
     agent,
     // The challenge names vault.azure.net, not the broker's address: only for a broker we trust by CA.

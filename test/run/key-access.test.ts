@@ -2,12 +2,14 @@
 // open the input and seal for the output key, a missing output key is still reported by name, and
 // a refused release is reported as such even when the output key is missing too. The inputs'
 // keys are there (inputProviders) before the output key's public part; an attestation started
-// while the inputs' recipients are read still refuses an input sealed in another vault.
+// while the inputs' recipients are read still refuses an input sealed in another vault. The
+// attestation, the releases and the output key's public part share one TLS connection.
 
 import { createPublicKey } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadOrCreateSimKey } from '../../src/attest/index.js';
 import type { AuditEvent } from '../../src/audit/index.js';
 import type { RunningBroker } from '../../src/broker/index.js';
@@ -23,6 +25,8 @@ let sim: Awaited<ReturnType<typeof loadOrCreateSimKey>>['privateKey'];
 let input: string;
 let strictInput: string;
 let foreignInput: string;
+/** Another broker's CA, which did not issue this broker's certificate. */
+let otherCa: string;
 const secret = Buffer.from('rows that only the attested TEE may read');
 
 function policy(authority: string, extra: object[] = []) {
@@ -72,6 +76,7 @@ beforeAll(async () => {
     simPublicKey: createPublicKey(sim),
   });
   cleanups.push(() => other.broker.close());
+  otherCa = other.broker.caCertificate;
   await keyClient(other.broker, other.owner).createKey('data-key', 'RSA', {
     keySize: 2048,
     exportable: true,
@@ -112,6 +117,37 @@ describe('openKeyAccess', () => {
     } finally {
       access.close();
     }
+  });
+
+  it('makes one TLS connection to the broker for the attestation, the release and the output key', async () => {
+    const connect = vi.spyOn(tls, 'connect');
+    try {
+      const access = await openKeyAccess(options([input], 'model-key', []));
+      access.close();
+      const port = Number(new URL(broker.url).port);
+      const toBroker = connect.mock.calls.filter(
+        ([o]) => typeof o === 'object' && o !== null && Number((o as tls.ConnectionOptions).port) === port,
+      );
+      expect(access.released).toHaveLength(1);
+      expect(toBroker).toHaveLength(1);
+    } finally {
+      connect.mockRestore();
+    }
+  });
+
+  it('refuses a broker whose certificate the configured CA did not issue, releasing nothing', async () => {
+    const events: AuditEvent[] = [];
+    const soon = openKeyAccess({
+      ...options([input], 'model-key', events),
+      broker: { credential: new StaticToken(workload), ca: otherCa },
+    });
+    const e = await soon.catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_BROKER_REQUEST' });
+    expect((e as Error).message).toMatch(
+      /cannot reach https:\/\/127\.0\.0\.1:\d+\/attest\/nonce \(self-signed certificate/,
+    );
+    await expect(soon.inputProviders).rejects.toBe(e);
+    expect(events.filter((x) => x.outcome === 'ok')).toEqual([]);
   });
 
   it('names a missing output key, after the input key was released and recorded', async () => {
