@@ -63,6 +63,7 @@ export {
   renderReportMarkdown,
   reportCharts,
 } from './report-render.js';
+export { registerResourceGauges } from './resource-gauges.js';
 export { mib, ResourceSampler, type ResourceSamplerOptions } from './resources.js';
 export { type LiveAlerts, RunMonitor, type RunMonitorOptions } from './run-monitor.js';
 export {

@@ -1,5 +1,4 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import { Gauge, type Registry } from 'prom-client';
 import type { ResourceSample } from './run-record.js';
 
 /** Options for {@link ResourceSampler}. */
@@ -8,10 +7,6 @@ export interface ResourceSamplerOptions {
   readonly intervalMs?: number;
   /** Receives each sample. */
   readonly onSample?: (sample: ResourceSample) => void;
-  /** Registers gauges for the latest sample in this Prometheus registry. */
-  readonly registry?: Registry;
-  /** Gauge name prefix, e.g. `sealtrain_train` or `sealtrain_broker` (default `sealtrain`). */
-  readonly prefix?: string;
   readonly now?: () => Date;
 }
 
@@ -20,7 +15,8 @@ const MIB = 1024 * 1024;
 /**
  * Samples this process's CPU, RSS, heap and event-loop delay every interval, on a timer that does
  * not keep the process alive. Each sample covers the interval since the previous one. Costs one
- * `process.cpuUsage()` and one `process.memoryUsage()` per interval.
+ * `process.cpuUsage()` and one `process.memoryUsage()` per interval. Its Prometheus gauges are
+ * apart (`registerResourceGauges`), so that a run served on no port does not load prom-client.
  */
 export class ResourceSampler {
   readonly #interval: number;
@@ -38,7 +34,6 @@ export class ResourceSampler {
     this.#onSample = options.onSample;
     this.#now = options.now ?? (() => new Date());
     this.#delay = monitorEventLoopDelay({ resolution: 10 });
-    if (options.registry) this.#register(options.registry, options.prefix ?? 'sealtrain');
   }
 
   /** Starts sampling (idempotent). */
@@ -94,31 +89,6 @@ export class ResourceSampler {
     };
     this.#latest = s;
     return s;
-  }
-
-  #register(registry: Registry, prefix: string): void {
-    const latest = () => this.#latest ?? this.sample();
-    const gauge = (name: string, help: string, value: (s: ResourceSample) => number) =>
-      new Gauge({
-        name: `${prefix}_${name}`,
-        help,
-        registers: [registry],
-        collect() {
-          this.set(value(latest()));
-        },
-      });
-    gauge(
-      'cpu_percent',
-      'Process CPU over the last sampling interval, 100 = one core.',
-      (s) => s.cpu_percent,
-    );
-    gauge('rss_bytes', 'Resident set size.', (s) => s.rss_bytes);
-    gauge('heap_used_bytes', 'V8 heap in use.', (s) => s.heap_used_bytes);
-    gauge(
-      'event_loop_delay_seconds',
-      'Event-loop delay over the last sampling interval, 99th percentile.',
-      (s) => s.event_loop_delay_ms / 1000,
-    );
   }
 }
 

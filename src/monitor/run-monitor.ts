@@ -4,8 +4,9 @@ import type { RunMetric } from '../run/metrics-log.js';
 import type { RunManifest } from '../run/run-folder.js';
 import type { RunObserver } from '../run/run-training.js';
 import { type MetricsServer, serveMetrics } from './metrics-server.js';
+import { ResourceSampler } from './resources.js';
 import { MONITOR_FILES, type ResourceSample } from './run-record.js';
-import { TrainingMetrics } from './training-metrics.js';
+import type { TrainingMetrics } from './training-metrics.js';
 
 /** What a live run feeds its alert rules (the alert engine implements it). */
 export interface LiveAlerts {
@@ -37,9 +38,12 @@ export interface RunMonitorOptions {
  * step: writes are queued, and a failed write is reported once and does not stop the run.
  */
 export class RunMonitor implements RunObserver {
-  readonly metrics: TrainingMetrics;
+  /** The process's resources, sampled while the run trains. */
+  readonly sampler: ResourceSampler;
   readonly #o: RunMonitorOptions;
   #server: MetricsServer | undefined;
+  /** The Prometheus figures, made only when they are served: prom-client loads with them. */
+  #metrics: TrainingMetrics | undefined;
   #alerts: LiveAlerts | undefined;
   #resourcesPath: string | undefined;
   #writes: Promise<void> = Promise.resolve();
@@ -47,7 +51,7 @@ export class RunMonitor implements RunObserver {
 
   constructor(options: RunMonitorOptions = {}) {
     this.#o = options;
-    this.metrics = new TrainingMetrics({
+    this.sampler = new ResourceSampler({
       ...(options.sampleIntervalMs ? { intervalMs: options.sampleIntervalMs } : {}),
       onSample: (s) => this.#sampled(s),
     });
@@ -59,25 +63,28 @@ export class RunMonitor implements RunObserver {
    */
   async listen(): Promise<string | undefined> {
     if (this.#o.metricsPort === undefined || this.#server) return this.#server?.url;
-    this.#server = await serveMetrics(this.metrics.registry, {
+    const { TrainingMetrics } = await import('./training-metrics.js');
+    const metrics = this.#metrics ?? new TrainingMetrics(this.sampler);
+    this.#server = await serveMetrics(metrics.registry, {
       port: this.#o.metricsPort,
       ...(this.#o.metricsHost ? { host: this.#o.metricsHost } : {}),
     });
+    this.#metrics = metrics;
     return this.#server.url;
   }
 
   async started(dir: string, manifest: RunManifest): Promise<void> {
-    this.metrics.label(manifest.run_id);
+    this.#metrics?.label(manifest.run_id);
     this.#resourcesPath = join(dir, MONITOR_FILES.resources);
     if (this.#o.alerts) this.#alerts = await this.#o.alerts(dir, manifest);
-    this.metrics.sampler.start();
+    this.sampler.start();
     // A first sample as training starts: rules on memory see the process before the first step.
-    this.#sampled(this.metrics.sampler.sample());
+    this.#sampled(this.sampler.sample());
   }
 
   metric(m: RunMetric): void {
     try {
-      this.metrics.observe(m);
+      this.#metrics?.observe(m);
       this.#alerts?.observeMetric(m);
     } catch (error) {
       this.#warnOnce(`monitoring failed on a metric (${(error as Error).message}); training goes on.`);
@@ -91,7 +98,7 @@ export class RunMonitor implements RunObserver {
   }
 
   async finished(): Promise<void> {
-    this.#sampled(this.metrics.sampler.stop());
+    this.#sampled(this.sampler.stop());
     await this.#writes;
     // The run's outcome stands whatever the alerts' last writes do: their failure is a warning.
     await this.#alerts?.close().catch((error: unknown) => {
@@ -101,9 +108,10 @@ export class RunMonitor implements RunObserver {
 
   /** Stops serving metrics (after the run, so a scraper sees the final figures until then). */
   async close(): Promise<void> {
-    this.metrics.sampler.stop();
+    this.sampler.stop();
     await this.#server?.close();
     this.#server = undefined;
+    this.#metrics = undefined;
   }
 
   #sampled(s: ResourceSample): void {

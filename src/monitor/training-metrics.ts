@@ -1,15 +1,16 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { RunMetric } from '../run/metrics-log.js';
-import { ResourceSampler, type ResourceSamplerOptions } from './resources.js';
+import { registerResourceGauges } from './resource-gauges.js';
+import type { ResourceSampler } from './resources.js';
 
 /**
  * A training run's Prometheus metrics in a registry of their own: the latest step's loss,
  * accuracy, learning rate and throughput, steps and epochs done, the last epoch's validation
- * figures, and the process's resources (see {@link ResourceSampler}). Labelled with the run id once known.
+ * figures, and the process's resources as `sampler` samples them (see {@link ResourceSampler}).
+ * Labelled with the run id once known.
  */
 export class TrainingMetrics {
   readonly registry = new Registry();
-  readonly sampler: ResourceSampler;
   readonly #loss: Gauge;
   readonly #accuracy: Gauge;
   readonly #lr: Gauge;
@@ -20,7 +21,7 @@ export class TrainingMetrics {
   readonly #validationAccuracy: Gauge;
   readonly #epochSeconds: Gauge;
 
-  constructor(options: Omit<ResourceSamplerOptions, 'registry' | 'prefix'> = {}) {
+  constructor(sampler: ResourceSampler) {
     const registers = [this.registry];
     const gauge = (name: string, help: string) =>
       new Gauge({ name: `sealtrain_train_${name}`, help, registers });
@@ -37,11 +38,7 @@ export class TrainingMetrics {
       help: 'Optimizer steps taken.',
       registers,
     });
-    this.sampler = new ResourceSampler({
-      ...options,
-      registry: this.registry,
-      prefix: 'sealtrain_train_process',
-    });
+    registerResourceGauges(sampler, this.registry, 'sealtrain_train_process');
   }
 
   /** Labels every series with the run id (once the run folder exists). */

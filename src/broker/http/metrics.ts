@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client';
+import { registerResourceGauges } from '../../monitor/resource-gauges.js';
 import { ResourceSampler } from '../../monitor/resources.js';
 
 /** The broker's Prometheus metrics, in a registry of their own (several brokers may share a process). */
@@ -20,6 +21,8 @@ export interface BrokerMetrics {
 export function createBrokerMetrics(): BrokerMetrics {
   const registry = new Registry();
   const registers = [registry];
+  const resources = new ResourceSampler();
+  registerResourceGauges(resources, registry, 'sealtrain_broker_process');
   return {
     registry,
     requests: new Counter({
@@ -47,6 +50,6 @@ export function createBrokerMetrics(): BrokerMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
-    resources: new ResourceSampler({ registry, prefix: 'sealtrain_broker_process' }),
+    resources,
   };
 }
