@@ -189,17 +189,13 @@ interface VaultConnection {
 }
 
 /**
- * An agent that keeps one TLS connection to its host: requests made at once (the output key's
- * public part beside the attestation) wait for it instead of opening more, each of which would
- * cost both ends a key exchange and a certificate check. A private CA is parsed once, into the
- * one TLS context, not once per connection.
+ * A keep-alive agent to one host. Requests made at once (the output key's public part beside the
+ * attestation) each open a connection: queueing them on one would save the handshakes' CPU but add
+ * round trips to a vault across a network. A private CA is parsed once, into one TLS context that
+ * every connection shares, not once per connection.
  */
-function oneConnection(ca: string | undefined): Agent {
-  return new Agent({
-    keepAlive: true,
-    maxSockets: 1,
-    ...(ca ? { secureContext: createSecureContext({ ca }) } : {}),
-  });
+function vaultAgent(ca: string | undefined): Agent {
+  return new Agent({ keepAlive: true, ...(ca ? { secureContext: createSecureContext({ ca }) } : {}) });
 }
 
 function connect(
@@ -207,9 +203,9 @@ function connect(
   vaultUrl: string,
   outputAzure: { readonly name: string } | undefined,
 ): VaultConnection {
-  // One TLS connection for the nonce, the evidence, the public key and the releases; closed below.
-  const agent = oneConnection(broker.ca);
-  const maa = broker.maa && { url: broker.maa.url, agent: oneConnection(broker.maa.ca) };
+  // The connections for the nonce, the evidence, the public key and the releases; closed below.
+  const agent = vaultAgent(broker.ca);
+  const maa = broker.maa && { url: broker.maa.url, agent: vaultAgent(broker.maa.ca) };
   const clientOptions = {
     agent,
     // The challenge names vault.azure.net, not the broker's address: only for a broker we trust by CA.
