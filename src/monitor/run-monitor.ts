@@ -44,6 +44,7 @@ export class RunMonitor implements RunObserver {
   #server: MetricsServer | undefined;
   /** The Prometheus figures, made only when they are served: prom-client loads with them. */
   #metrics: TrainingMetrics | undefined;
+  #runId: string | undefined;
   #alerts: LiveAlerts | undefined;
   #resourcesPath: string | undefined;
   #writes: Promise<void> = Promise.resolve();
@@ -59,21 +60,29 @@ export class RunMonitor implements RunObserver {
 
   /**
    * Binds the metrics port, if one was asked for: before any work, so a port in use fails the
-   * command before keys are released or data decrypted. Returns the URL.
+   * command before keys are released or data decrypted. Returns the URL. The figures are kept from
+   * this call on: a metric observed before it is not counted.
    */
   async listen(): Promise<string | undefined> {
     if (this.#o.metricsPort === undefined || this.#server) return this.#server?.url;
     const { TrainingMetrics } = await import('./training-metrics.js');
     const metrics = this.#metrics ?? new TrainingMetrics(this.sampler);
-    this.#server = await serveMetrics(metrics.registry, {
-      port: this.#o.metricsPort,
-      ...(this.#o.metricsHost ? { host: this.#o.metricsHost } : {}),
-    });
-    this.#metrics = metrics;
+    if (this.#runId !== undefined) metrics.label(this.#runId);
+    this.#metrics = metrics; // from now on, while the port is bound
+    try {
+      this.#server = await serveMetrics(metrics.registry, {
+        port: this.#o.metricsPort,
+        ...(this.#o.metricsHost ? { host: this.#o.metricsHost } : {}),
+      });
+    } catch (error) {
+      this.#metrics = undefined;
+      throw error;
+    }
     return this.#server.url;
   }
 
   async started(dir: string, manifest: RunManifest): Promise<void> {
+    this.#runId = manifest.run_id;
     this.#metrics?.label(manifest.run_id);
     this.#resourcesPath = join(dir, MONITOR_FILES.resources);
     if (this.#o.alerts) this.#alerts = await this.#o.alerts(dir, manifest);

@@ -22,6 +22,10 @@ export class TrainingMetrics {
   readonly #epochSeconds: Gauge;
 
   constructor(sampler: ResourceSampler) {
+    if (typeof (sampler as Partial<ResourceSampler> | undefined)?.sample !== 'function')
+      throw new TypeError(
+        'TrainingMetrics takes the ResourceSampler whose samples it serves: new TrainingMetrics(sampler).',
+      );
     const registers = [this.registry];
     const gauge = (name: string, help: string) =>
       new Gauge({ name: `sealtrain_train_${name}`, help, registers });

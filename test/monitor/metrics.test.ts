@@ -121,6 +121,31 @@ describe('a monitored training run', () => {
     }
   });
 
+  it('labels the figures with the run even when the port is bound after the run started', async () => {
+    const runDir = await mkdtemp(join(dir, 'late-'));
+    const monitor = new RunMonitor({ metricsPort: 0 });
+    try {
+      const manifest = { run_id: 'run-late-listen' } as Parameters<RunMonitor['started']>[1];
+      await monitor.started(runDir, manifest);
+      const url = await monitor.listen();
+      const text = await (await fetch(String(url))).text();
+      expect(text).toMatch(/^sealtrain_train_process_rss_bytes\{run_id="run-late-listen"\} \d+/m);
+      await monitor.finished();
+    } finally {
+      await monitor.close();
+    }
+  });
+
+  it('binds nothing without a port, and TrainingMetrics refuses anything but the sampler it serves', async () => {
+    const monitor = new RunMonitor();
+    expect(await monitor.listen()).toBeUndefined();
+    const { TrainingMetrics } = await import('../../src/monitor/index.js');
+    expect(() => new TrainingMetrics({ intervalMs: 100 } as never)).toThrow(/new TrainingMetrics\(sampler\)/);
+    const served = new TrainingMetrics(monitor.sampler);
+    expect(await served.registry.metrics()).toContain('sealtrain_train_process_cpu_percent');
+    await monitor.close();
+  });
+
   it('answers 404 off /metrics', async () => {
     const server = await serveMetrics(new Registry(), { port: 0 });
     try {
