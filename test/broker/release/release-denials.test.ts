@@ -118,7 +118,7 @@ describe('releaseKey denials name every failed check', () => {
     ]);
   });
 
-  it('no usable runtime key: missing, not RSA, too small, ambiguous', async () => {
+  it('no usable runtime key: missing, not RSA, too small, ambiguous, a kid over 256 characters', async () => {
     const b = broker();
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
@@ -129,6 +129,7 @@ describe('releaseKey denials name every failed check', () => {
       [{ keys: [runtimeJwk(small)] }, /is RSA-1024, under 2048 bits/],
       [{ keys: [runtimeJwk(runtimeKey.publicKey, 'a'), runtimeJwk(other, 'b')] }, /holds 2 RSA keys/],
       [{ keys: [{ ...runtimeJwk(), key_ops: ['verify'] }] }, /allow none of encrypt, wrapKey/],
+      [{ keys: [runtimeJwk(runtimeKey.publicKey, 'k'.repeat(257))] }, /kid is 257 characters, over 256\.$/],
     ];
     for (const [runtime, why] of cases) {
       const error = await rejection(

@@ -65,6 +65,9 @@ function usableRsa(jwk: Jwk): { key?: KeyObject; why?: string } {
   return { key };
 }
 
+/** The longest runtime key `kid` released to (Azure's is 25 characters, sealtrain's 7). */
+const MAX_RUNTIME_KID_LENGTH = 256;
+
 /**
  * Finds the workload's key in the token's `x-ms-runtime.keys` and records `release.runtime-key`.
  * For an RSA wrapping (`rsa`), it must be RSA of at least 2048 bits and unambiguous: Azure's
@@ -90,6 +93,14 @@ export function findRuntimeKey(
     return undefined;
   }
   const kid = typeof jwk.kid === 'string' ? jwk.kid : '';
+  if (kid.length > MAX_RUNTIME_KID_LENGTH) {
+    // It goes into the release's JWE header and the audit log: a long one is refused, not quoted.
+    checks.fail(
+      'release.runtime-key',
+      `The runtime key's kid is ${kid.length} characters, over ${MAX_RUNTIME_KID_LENGTH}.`,
+    );
+    return undefined;
+  }
   const found = (kind === 'ec' ? usableEc : usableRsa)(jwk);
   if (found.key === undefined) {
     checks.fail('release.runtime-key', `The runtime key ${JSON.stringify(kid)} is not usable: ${found.why}.`);
