@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { SealtrainError } from '../errors/index.js';
+import { isRecord } from '../internal/json-shapes.js';
 import type { EvidenceKind } from './claims.js';
 
 /** The largest evidence input sealtrain reads (docs/spec/evidence-v1.md, "Limits"). */
@@ -68,10 +69,6 @@ function malformed(source: string, field: string, why: string): SealtrainError {
   return new SealtrainError('ERR_ATTEST_MALFORMED', `Evidence ${source}: ${field} ${why}.`, {
     details: { source, field },
   });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function onlyFields(

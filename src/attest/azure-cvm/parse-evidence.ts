@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { SealtrainError } from '../../errors/index.js';
+import { isRecord } from '../../internal/json-shapes.js';
 import { decodeBase64 } from '../evidence.js';
 import { type HclReport, parseHclReport } from './hcl-report.js';
 import { malformed } from './internal/reader.js';
@@ -38,10 +39,6 @@ export interface AzureCvmEvidence {
   readonly hclAkPub: KeyObject;
   /** The key the TPM holds at the AK handle, when the collector read it (`ak_pub`, SPKI DER). */
   readonly akPub?: KeyObject;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function hex(value: unknown, field: string, max: number): Buffer {

@@ -1,3 +1,4 @@
+import { isRecord } from '../../internal/json-shapes.js';
 /**
  * Shape checks shared by the writer (refuse an event) and the verifier (report a malformed line).
  * Each check returns a sentence fragment naming the first offending member, or `undefined`. Values
@@ -32,9 +33,7 @@ const EVENT_MEMBERS = ['actor', 'action', 'outcome', 'key', 'file', 'code', 'det
 const ENTRY_MEMBERS = ['v', 'seq', 'time', ...EVENT_MEMBERS, 'prev', 'hash'] as const;
 const HEAD_MEMBERS = ['v', 'seq', 'hash', 'time', 'count', 'sig', 'key_id'] as const;
 
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const isObject: (value: unknown) => value is Obj = isRecord;
 
 /** Unknown member names first (whatever their value), then required members. */
 function members(obj: Obj, path: string, allowed: readonly string[], required: readonly string[]): Problem {

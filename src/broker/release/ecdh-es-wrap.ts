@@ -12,6 +12,7 @@ import {
 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { SealtrainError } from '../../errors/index.js';
+import { isRecord, strictBase64url } from '../../internal/json-shapes.js';
 import { MAX_WRAPPED_KEY_BYTES, unwrapFailure } from './release-encryption.js';
 
 /**
@@ -161,9 +162,9 @@ export async function ecdhEsWrap(
 
 /** A base64url part of a compact JWE, decoded: only the alphabet, no padding, no impossible length. */
 function part(text: string | undefined, what: string): Buffer {
-  if (text === undefined || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1)
-    throw new Error(`the ${what} is not base64url`);
-  return Buffer.from(text, 'base64url');
+  const bytes = text === undefined ? undefined : strictBase64url(text);
+  if (bytes === undefined) throw new Error(`the ${what} is not base64url`);
+  return bytes;
 }
 
 /**
@@ -183,19 +184,16 @@ export async function ecdhEsUnwrap(ciphertext: Uint8Array, privateKey: KeyObject
       .toString('utf8')
       .split('.');
     if (rest.length > 0 || tag === undefined) throw new Error('not a compact JWE of five parts');
-    const header: unknown = JSON.parse(part(encodedHeader, 'protected header').toString('utf8'));
-    if (typeof header !== 'object' || header === null || Array.isArray(header))
-      throw new Error('the protected header is not an object');
-    const h = header as Record<string, unknown>;
+    const h: unknown = JSON.parse(part(encodedHeader, 'protected header').toString('utf8'));
+    if (!isRecord(h)) throw new Error('the protected header is not an object');
     const unknown = Object.keys(h).filter((k) => !KNOWN_HEADER.has(k));
     if (h.alg !== 'ECDH-ES' || h.enc !== 'A256GCM' || unknown.length > 0)
       throw new Error('not ECDH-ES with A256GCM, or a header parameter this module does not know');
     if (encryptedKey !== '') throw new Error('ECDH-ES agrees on the key: the encrypted key must be empty');
     // Every part is decoded and checked before the key agreement: a point off the curve, or on
     // another curve than the runtime key's, never meets the private key.
-    const epk = h.epk as Record<string, unknown> | undefined;
-    if (typeof epk !== 'object' || epk === null || epk.kty !== 'EC')
-      throw new Error('the header has no EC epk');
+    const epk = h.epk;
+    if (!isRecord(epk) || epk.kty !== 'EC') throw new Error('the header has no EC epk');
     const { key: ephemeral, why } = runtimeEcPublicKey(epk);
     if (ephemeral === undefined) throw new Error(`the epk is not usable: ${why}`);
     const curve = ephemeral.asymmetricKeyDetails?.namedCurve;

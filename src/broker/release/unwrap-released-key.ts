@@ -11,6 +11,7 @@ import { isIP } from 'node:net';
 import { certificateFromX5c } from '../../attest/maa/internal/signing-key.js';
 import { parseJwks } from '../../attest/maa/jwks.js';
 import { SealtrainError } from '../../errors/index.js';
+import { isRecord } from '../../internal/json-shapes.js';
 import { ecdhEsUnwrap, isRuntimeEcKey } from './ecdh-es-wrap.js';
 import { KEY_HSM_SCHEMA_VERSION } from './internal/payload.js';
 import {
@@ -61,9 +62,6 @@ function failed(field: string, reason: string): SealtrainError {
     },
   );
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function json(part: string, field: string): Record<string, unknown> {
   try {

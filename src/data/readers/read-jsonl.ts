@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { fromFsError, isSealtrainError, type SealtrainError } from '../../errors/index.js';
+import { isRecord as isObject } from '../../internal/json-shapes.js';
 import type { RawRecord, RawValue, RecordProblem, RecordSource } from '../records.js';
 import {
   type ByteCounter,
@@ -136,10 +137,6 @@ function parseJson(text: string): unknown {
   } catch {
     return NOT_JSON;
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describe(value: unknown): string {

@@ -48,9 +48,7 @@ export class Walk {
 export const at = (base: string, key: string): string => (base === '' ? key : `${base}.${key}`);
 
 /** A plain JSON object (not an array, not null). */
-export function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { isRecord as isObject } from '../../internal/json-shapes.js';
 
 /** How a JSON value is described in messages. */
 export function typeName(value: unknown): string {

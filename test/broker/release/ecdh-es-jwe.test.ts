@@ -168,6 +168,7 @@ describe('ECDH-ES with A256GCM, as a standard JWE', () => {
       ['an apu that is not a string', await withHeader((x) => Object.assign(x, { apu: 7 }), publicKey)],
       ['a padded apv', await withHeader((x) => Object.assign(x, { apv: 'YQ==' }), publicKey)],
       ['a ciphertext that is not base64url', Buffer.from([h, '', iv, `${body}+`, tag].join('.'))],
+      ['an epk that is an array', await withHeader((x) => Object.assign(x, { epk: [x.epk] }), publicKey)],
       [
         'an epk that is not EC',
         await withHeader((x) => Object.assign(x, { epk: { ...(x.epk as object), kty: 'OKP' } }), publicKey),

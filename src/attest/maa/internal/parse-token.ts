@@ -1,4 +1,5 @@
 import { SealtrainError } from '../../../errors/index.js';
+import { strictBase64url } from '../../../internal/json-shapes.js';
 
 /** The largest MAA token sealtrain reads, in bytes; real tokens are a few KiB. */
 export const MAX_MAA_TOKEN_BYTES = 64 * 1024;
@@ -12,8 +13,6 @@ export interface ParsedToken {
   readonly signature: Buffer;
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-
 function malformed(part: string, reason: string): SealtrainError {
   return new SealtrainError('ERR_ATTEST_MALFORMED', `MAA token ${part} ${reason}.`, {
     details: { field: part },
@@ -22,8 +21,9 @@ function malformed(part: string, reason: string): SealtrainError {
 
 /** Decodes one base64url part strictly: no padding, no other alphabet, no impossible length. */
 function decodePart(text: string, part: string): Buffer {
-  if (!BASE64URL.test(text) || text.length % 4 === 1) throw malformed(part, 'is not base64url');
-  return Buffer.from(text, 'base64url');
+  const bytes = strictBase64url(text);
+  if (bytes === undefined) throw malformed(part, 'is not base64url');
+  return bytes;
 }
 
 /** Parses a part that must hold a JSON object. */

@@ -1,6 +1,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { TPM_ENCRYPTION_KID } from '../../../attest/azure-cvm/index.js';
 import { type CheckList, CLAIM, type Claims, claimAt } from '../../../attest/index.js';
+import { isRecord } from '../../../internal/json-shapes.js';
 import { runtimeEcPublicKey } from '../ecdh-es-wrap.js';
 
 /** The kid Azure gives the vTPM's ephemeral encryption key in `x-ms-runtime.keys`. */
@@ -10,8 +11,6 @@ export const AZURE_RUNTIME_KID = TPM_ENCRYPTION_KID;
 export const MIN_RUNTIME_KEY_BITS = 2048;
 
 type Jwk = Record<string, unknown>;
-
-const isRecord = (v: unknown): v is Jwk => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The one RSA key to wrap to: Azure's `TpmEphemeralEncryptionKey` if present, else the only RSA key. */
 function pickRsa(keys: readonly Jwk[]): { jwk?: Jwk; why?: string } {
