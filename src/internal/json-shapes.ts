@@ -6,10 +6,14 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 /**
- * `text` decoded as base64url, strictly: only its alphabet, no padding, no impossible length
- * (Node's decoder would drop a character of one). Undefined when it is not; the caller names what.
+ * `text` decoded as base64url, strictly: only its alphabet, no padding, and only the one spelling
+ * of its bytes, the one that encoding them gives back. Node's decoder would quietly drop the
+ * character of an impossible length and the unused low bits of a last character, so that several
+ * texts read as the same bytes (a signature or tag could be respelt and still pass). Undefined when
+ * it is not; the caller names what.
  */
 export function strictBase64url(text: string): Buffer | undefined {
-  if (!BASE64URL.test(text) || text.length % 4 === 1) return undefined;
-  return Buffer.from(text, 'base64url');
+  if (!BASE64URL.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : undefined;
 }

@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { verifyMaaToken } from '../../../src/attest/maa/index.js';
 import { isSealtrainError } from '../../../src/errors/index.js';
+import { respelt } from '../../helpers/respelt.js';
 import {
   compact,
   FIXTURE_ISSUER,
@@ -141,6 +142,10 @@ describe('verifyMaaToken on malformed input', () => {
     expect(await code(`${h}!.${p}.${s}`)).toEqual(['ERR_ATTEST_MALFORMED', 'header']);
     expect(await code(`${h}.${p}=.${s}`)).toEqual(['ERR_ATTEST_MALFORMED', 'payload']);
     expect(await code(`${h}.${p}.${s}+/`)).toEqual(['ERR_ATTEST_MALFORMED', 'signature']);
+    // The signature respelt (an unused low bit of its last character set): the same bytes to
+    // Node's decoder, and refused as another token.
+    expect(Buffer.from(respelt(s), 'base64url')).toEqual(Buffer.from(s, 'base64url'));
+    expect(await code(`${h}.${p}.${respelt(s)}`)).toEqual(['ERR_ATTEST_MALFORMED', 'signature']);
     expect(await code(`${json('{"alg":')}.${p}.${s}`)).toEqual(['ERR_ATTEST_MALFORMED', 'header']);
     expect(await code(`${h}.${json('[1,2]')}.${s}`)).toEqual(['ERR_ATTEST_MALFORMED', 'payload']);
     expect(await code(`${h}.${json('null')}.${s}`)).toEqual(['ERR_ATTEST_MALFORMED', 'payload']);
