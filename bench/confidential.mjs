@@ -12,7 +12,8 @@
 //   The secure job runs twice: with the broker in this process (its CPU counts against the job),
 //   and with the broker in a process of its own (bench/confidential-broker.mjs), as in a
 //   deployment where the broker is Key Vault.
-// Both paths start from files on disk and end with trained weights; each figure is the median of
+// Both paths start from files on disk and end with trained weights; each job starts once what the
+// job before it left in this process is collected (outside both timings); each figure is the median of
 // REPS alternating rounds, with the spread (min–max) beside it; the overhead is also given as the
 // median of the per-round ratios, with a distribution-free interval for that median (95 % or
 // more from six rounds on; its coverage is given). `--json`: the last stdout line is
@@ -24,6 +25,8 @@ import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import vm from 'node:vm';
 import { KeyClient } from '@azure/keyvault-keys';
 import { loadOrCreateSimKey, SIM_KEY_PATH } from '../dist/attest/index.js';
 import { AuditLog, auditPaths } from '../dist/audit/index.js';
@@ -42,6 +45,7 @@ import { bundle } from '../scripts/bundle-cli.mjs';
 import { plainJob } from './lib/plain-job.mjs';
 
 const json = process.argv.includes('--json');
+setFlagsFromString('--expose-gc'); // for the settling between jobs (below)
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 // `--epochs N`: the fixed costs (attestation, release, decryption) spread over N epochs.
 const at = process.argv.indexOf('--epochs');
@@ -241,6 +245,17 @@ try {
     return Number(process.hrtime.bigint() - started) / 1e9;
   }
 
+  // Each job starts from the same state of this process: what the job before it left (a 188 MB
+  // buffer among it) is collected and freed first, outside both timings. Without this, the job
+  // that came next paid for the last one's garbage: the in-process secure job, which follows the
+  // plaintext job, stalled 20 to 40 ms at its start in about half the rounds (none with it).
+  // A process of its own starts clean anyway; its turn is settled the same way.
+  const collect = vm.runInNewContext('gc');
+  const settled = async (job) => {
+    collect();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return job();
+  };
   const median = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
     const m = Math.floor(s.length / 2);
@@ -252,12 +267,12 @@ try {
   await plainProcess(); // load the modules from disk once, for both
   const runs = { bare: [], plain: [], secure: [], child: [], plainProcess: [], secureProcess: [] };
   for (let i = 0; i < REPS; i++) {
-    runs.bare.push(await plaintext(true));
-    runs.plain.push(await plaintext());
-    runs.secure.push(await secure('local'));
-    runs.child.push(await secure('child'));
-    runs.plainProcess.push(await plainProcess());
-    runs.secureProcess.push(await secureProcess());
+    runs.bare.push(await settled(() => plaintext(true)));
+    runs.plain.push(await settled(() => plaintext()));
+    runs.secure.push(await settled(() => secure('local')));
+    runs.child.push(await settled(() => secure('child')));
+    runs.plainProcess.push(await settled(plainProcess));
+    runs.secureProcess.push(await settled(secureProcess));
     log(
       `run ${i + 1}/${REPS}: train only ${runs.bare.at(-1).toFixed(3)} s, plaintext job ${runs.plain.at(-1).toFixed(3)} s, secure job ${runs.secure.at(-1).toFixed(3)} s (broker in another process ${runs.child.at(-1).toFixed(3)} s); as processes: plaintext ${runs.plainProcess.at(-1).toFixed(3)} s, sealtrain train ${runs.secureProcess.at(-1).toFixed(3)} s`,
     );
