@@ -24,6 +24,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import vm from 'node:vm';
@@ -37,6 +38,7 @@ import { AzureKeyVaultProvider } from '../dist/kms/index.js';
 import {
   openKeyAccess,
   openTrustedLineage,
+  PHASE_MARK_PREFIX,
   parseRunConfig,
   resolveInputs,
   runTraining,
@@ -251,10 +253,30 @@ try {
   // plaintext job, stalled 20 to 40 ms at its start in about half the rounds (none with it).
   // A process of its own starts clean anyway; its turn is settled the same way.
   const collect = vm.runInNewContext('gc');
-  const settled = async (job) => {
+  // Where each in-process job's time goes: the phases `sealtrain train` marks on the performance
+  // timeline (src/run/phase-marks.ts), which the plaintext job marks too, each as milliseconds
+  // from its job's start. The observer is told a turn after a mark; the settling lets it catch up.
+  const marks = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if (e.name.startsWith(PHASE_MARK_PREFIX))
+        marks.push({ phase: e.name.slice(PHASE_MARK_PREFIX.length), at: e.startTime });
+  });
+  observer.observe({ entryTypes: ['mark'] });
+  const phases = { plain: [], secure: [], child: [] };
+  const settled = async (job, phasesOf) => {
     collect();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    return job();
+    marks.length = 0;
+    const start = performance.now();
+    const seconds = await job();
+    if (phasesOf) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const at = {};
+      for (const m of marks) at[m.phase] = m.at - start; // the last of each (epochs, checkpoints)
+      phasesOf.push(at);
+    }
+    return seconds;
   };
   const median = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -268,9 +290,9 @@ try {
   const runs = { bare: [], plain: [], secure: [], child: [], plainProcess: [], secureProcess: [] };
   for (let i = 0; i < REPS; i++) {
     runs.bare.push(await settled(() => plaintext(true)));
-    runs.plain.push(await settled(() => plaintext()));
-    runs.secure.push(await settled(() => secure('local')));
-    runs.child.push(await settled(() => secure('child')));
+    runs.plain.push(await settled(() => plaintext(), phases.plain));
+    runs.secure.push(await settled(() => secure('local'), phases.secure));
+    runs.child.push(await settled(() => secure('child'), phases.child));
     runs.plainProcess.push(await settled(plainProcess));
     runs.secureProcess.push(await settled(secureProcess));
     log(
@@ -337,6 +359,35 @@ try {
   const processPercent = Number(
     ((figures.sealtrain_train_process_s / figures.plaintext_process_s - 1) * 100).toFixed(1),
   );
+  // Per job, the median time of each phase from its start (the last epoch's and checkpoint's);
+  // per round, the secure job's start of training, its training (first step to last) and its end
+  // (last step to result) against the plaintext job's.
+  const r1 = (x) => Number(x.toFixed(1));
+  const phaseMedians = (list) =>
+    Object.fromEntries(
+      ['keys', 'data', 'train', 'epoch', 'checkpoint', 'trained', 'model', 'end']
+        .filter((p) => list.every((at) => at[p] !== undefined))
+        .map((p) => [p, r1(median(list.map((at) => at[p])))]),
+    );
+  const stretch = {
+    start_ms: (at) => at.train,
+    training_ms: (at) => at.epoch - at.train,
+    end_ms: (at) => at.end - at.epoch,
+  };
+  const pairedPhases = (list) =>
+    Object.fromEntries(
+      Object.entries(stretch).map(([k, f]) => [
+        k,
+        r1(median(list.map((at, i) => f(at) - f(phases.plain[i])))),
+      ]),
+    );
+  const phaseFigures = {
+    plaintext: phaseMedians(phases.plain),
+    secure: phaseMedians(phases.secure),
+    secure_separate_broker: phaseMedians(phases.child),
+    secure_minus_plaintext: pairedPhases(phases.secure),
+    secure_separate_broker_minus_plaintext: pairedPhases(phases.child),
+  };
   const result = {
     bench: 'confidential',
     epochs: EPOCHS,
@@ -355,6 +406,7 @@ try {
     process_anchor:
       'node bench/lib/plain-job.mjs, bundled as sealtrain is (the plaintext job as a process of its own), same run',
     target_percent: 3,
+    phases_ms: phaseFigures,
     ratios: {
       vs_plaintext: r3(figures.secure_epoch_s / figures.plaintext_epoch_s),
       vs_train_only: r3(figures.secure_epoch_s / figures.train_only_epoch_s),
@@ -371,6 +423,18 @@ try {
   );
   log(
     `as processes: plaintext job ${figures.plaintext_process_s} s (${s.plaintext_process.join('–')}) | sealtrain train ${figures.sealtrain_train_process_s} s (${s.sealtrain_train_process.join('–')}) | overhead ${result.overhead_process_percent} %, per round ${result.paired_overhead_process_percent} % (${intervalText(interval.process)})`,
+  );
+  const phaseText = (m) =>
+    Object.entries(m)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+  const pairText = (m) =>
+    `training starts ${m.start_ms >= 0 ? '+' : ''}${m.start_ms} ms, training ${m.training_ms >= 0 ? '+' : ''}${m.training_ms} ms, the end (last step to result) ${m.end_ms >= 0 ? '+' : ''}${m.end_ms} ms`;
+  log(
+    `phases, ms from each job's start (medians): plaintext job: ${phaseText(phaseFigures.plaintext)} | secure job: ${phaseText(phaseFigures.secure)} | broker apart: ${phaseText(phaseFigures.secure_separate_broker)}`,
+  );
+  log(
+    `secure job against the plaintext job of its round (medians): ${pairText(phaseFigures.secure_minus_plaintext)}; broker apart: ${pairText(phaseFigures.secure_separate_broker_minus_plaintext)}`,
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 // does) and the checkpoint encoder.
 import { readTensorFile, TensorFileHasher } from '../../dist/data/tensor-file.js';
 import { encodeCheckpoint } from '../../dist/run/checkpoint-file.js';
+import { markPhase } from '../../dist/run/phase-marks.js';
 import { readWholeFile, writeFileAtomic } from '../../dist/store/index.js';
 import {
   checkDataset,
@@ -39,6 +40,7 @@ export async function plainJob({ data, out, model, training, trainOnly = false }
   const bytes = await reading;
   await hashed?.finish();
   const file = readTensorFile(bytes, { source: path, hashed });
+  markPhase('data'); // as `sealtrain train` marks its phases (bench/confidential.mjs compares them)
   const features = file.tensors.get('features');
   const dataset = {
     features: features.data,
@@ -48,11 +50,15 @@ export async function plainJob({ data, out, model, training, trainOnly = false }
   checkDataset(spec, dataset);
   const trainer = new Trainer(network, { training: trainingSpec });
   const lines = [];
-  for (let e = 0; e < trainingSpec.epochs; e++)
+  markPhase('train');
+  for (let e = 0; e < trainingSpec.epochs; e++) {
     await trainer.trainEpoch(dataset, {
       checked: true,
       onStep: (st) => lines.push(JSON.stringify({ type: 'step', loss: st.loss })),
     });
+    markPhase('epoch', { epoch: e + 1 });
+  }
+  markPhase('trained');
   if (!trainOnly) {
     await mkdir(out, { recursive: true });
     await writeFile(join(out, 'metrics.jsonl'), `${lines.join('\n')}\n`);
@@ -76,6 +82,7 @@ export async function plainJob({ data, out, model, training, trainOnly = false }
       join(out, 'checkpoint.bin'),
       encodeCheckpoint({ header, params, moment1: s.moment1, moment2: s.moment2 }),
     );
+    markPhase('checkpoint', { counter: 1 });
     const empty = new Float32Array(0);
     await writeFileAtomic(
       join(out, 'model.bin'),
@@ -86,7 +93,9 @@ export async function plainJob({ data, out, model, training, trainOnly = false }
         moment2: empty,
       }),
     );
+    markPhase('model');
   }
+  markPhase('end');
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 

@@ -2,6 +2,7 @@ import type { EpochResult, Trainer } from '../train/index.js';
 import type { EpochPartial } from './checkpoint-file.js';
 import type { LoadedSplit } from './load-inputs.js';
 import type { MetricsLog } from './metrics-log.js';
+import { markPhase } from './phase-marks.js';
 import type { RunConfig } from './run-config.js';
 
 /** The splits a run trains and evaluates on, in memory. */
@@ -115,6 +116,7 @@ async function oneEpoch(c: LoopContext, lastCheckpoint: { at: number }): Promise
     const r = await trainer.trainEpoch(c.data.train.dataset, { checked: true, signal, onStep });
     add(sum, r);
     if (r.completed) {
+      markPhase('epoch', { epoch: epoch + 1 });
       c.progress.partial = undefined;
       return sum;
     }

@@ -54,6 +54,7 @@ export {
 } from './load-inputs.js';
 export { type EpochMetric, type RunMetric, readMetrics, type StepMetric } from './metrics-log.js';
 export { type ModelCard, SIMULATION_WARNING } from './model-card.js';
+export { markPhase, PHASE_MARK_PREFIX, RUN_PHASES, type RunPhase } from './phase-marks.js';
 export {
   parseRunConfig,
   type RunConfig,

@@ -24,6 +24,7 @@ import type { KeyAccess, KeyAccessSoon } from './key-access.js';
 import { type LoadedSplit, loadSplit, type ProvidersSoon, type RunInputs } from './load-inputs.js';
 import { MetricsLog, type RunMetric } from './metrics-log.js';
 import { type ModelCard, writeModelCard } from './model-card.js';
+import { markPhase } from './phase-marks.js';
 import type { RunConfig } from './run-config.js';
 import {
   assertRunFolderFree,
@@ -148,6 +149,10 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   // the output key's public part too.
   const early = (o.keys as Partial<KeyAccessSoon>).inputProviders;
   const providersSoon = early ?? keysSoon.then((k) => k.providers);
+  providersSoon.then(
+    () => markPhase('keys'),
+    () => {},
+  );
   const loading = loadAll(o.inputs, providersSoon, o.lineage);
   // None may reject unobserved while another is awaited (Node would exit on it): a refused release
   // while a large input is still being read must end as the release's own error.
@@ -168,6 +173,7 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     network = await Network.createSoon(config.model, config.training.seed);
     // The inputs load (and decrypt) before an earlier run is replaced: a bad input loses nothing.
     data = await loading;
+    markPhase('data');
     const splits = splitsOf(data);
     if (o.lineage)
       checkAgainstLineage(
@@ -312,6 +318,7 @@ async function train(
   const checkpoint = async () => {
     await inFlight;
     progress.counter++;
+    const counter = progress.counter;
     const s = trainer.state();
     await metrics.flush();
     inFlight = writeSealedCheckpoint(
@@ -324,10 +331,13 @@ async function train(
         best: progress.bestParams,
       },
       target,
-    ).then(() => pruneCheckpoints(dir, config.output.keep_checkpoints));
+    )
+      .then(() => markPhase('checkpoint', { counter }))
+      .then(() => pruneCheckpoints(dir, config.output.keep_checkpoints));
     inFlight.catch(() => failed.abort()); // and awaited as said above
   };
   try {
+    markPhase('train');
     const loop = await epochs({
       config,
       trainer,
@@ -341,9 +351,11 @@ async function train(
       ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
     });
     await metrics.flush();
+    markPhase('trained');
     if (loop.interrupted) {
       await checkpoint();
       await inFlight;
+      markPhase('end');
       return result(manifest, dir, trainer, loop, resumedFrom, progress, {}, undefined, undefined);
     }
     // restore_best: the model is the epoch with the best validation loss, and is measured as such.
@@ -381,6 +393,7 @@ async function train(
     trainer.wipe();
     const wiping = Promise.all(splitsOf(data).map((split) => split.wipeSoon()));
     const sha256 = await modelSoon;
+    markPhase('model');
     const card = await writeModelCard(dir, {
       config,
       manifest,
@@ -398,6 +411,7 @@ async function train(
       now: now(),
     });
     await wiping;
+    markPhase('end');
     return result(
       manifest,
       dir,

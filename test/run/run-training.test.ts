@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type PerformanceMark, PerformanceObserver, performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuditLog, readAuditEntries } from '../../src/audit/index.js';
 import { loadLineageSigningKey, prepareDataset } from '../../src/data/index.js';
@@ -15,6 +16,7 @@ import {
   type KeyAccess,
   listCheckpoints,
   openSealedModel,
+  PHASE_MARK_PREFIX,
   parseRunConfig,
   readMetrics,
   readSealedCheckpoint,
@@ -503,4 +505,43 @@ describe('runTraining', () => {
     });
     expect((await readFile(model)).equals(before)).toBe(true);
   }, 60_000);
+
+  it('marks each phase on the performance timeline, in order, and keeps none in its buffer', async () => {
+    const seen: { name: string; at: number; detail: unknown }[] = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries())
+        if (e.name.startsWith(PHASE_MARK_PREFIX))
+          seen.push({
+            name: e.name.slice(PHASE_MARK_PREFIX.length),
+            at: e.startTime,
+            detail: (e as PerformanceMark).detail,
+          });
+    });
+    observer.observe({ entryTypes: ['mark'] });
+    try {
+      const started = performance.now();
+      const r = await train('phases', { checkpoint_every_epochs: 1 });
+      await new Promise((resolve) => setImmediate(resolve)); // observers are told on a later turn
+      expect(r.checkpoints).toBe(3);
+      const names = seen.map((m) => m.name);
+      const of = (phase: string) => seen.filter((m) => m.name === phase);
+      const at = (phase: string) => names.flatMap((n, i) => (n === phase ? [i] : []));
+      expect(names.slice(0, 3)).toEqual(['keys', 'data', 'train']);
+      expect(names.slice(-2)).toEqual(['model', 'end']);
+      expect(names).toHaveLength(12);
+      expect(of('epoch').map((m) => m.detail)).toEqual([{ epoch: 1 }, { epoch: 2 }, { epoch: 3 }]);
+      expect(of('checkpoint').map((m) => m.detail)).toEqual([{ counter: 1 }, { counter: 2 }, { counter: 3 }]);
+      // Each checkpoint is written after its epoch's last step, while training goes on (the last
+      // one on either side of `trained`, which follows the last epoch).
+      for (const k of [0, 1, 2]) expect(at('checkpoint')[k]).toBeGreaterThan(at('epoch')[k] ?? 99);
+      expect(at('trained')[0]).toBeGreaterThan(at('epoch')[2] ?? 99);
+      for (const [i, m] of seen.entries()) expect(m.at).toBeGreaterThanOrEqual(seen[i - 1]?.at ?? started);
+      // Taken off the global buffer as it is made: a long run does not grow it.
+      expect(
+        performance.getEntriesByType('mark').filter((e) => e.name.startsWith(PHASE_MARK_PREFIX)),
+      ).toEqual([]);
+    } finally {
+      observer.disconnect();
+    }
+  });
 });
