@@ -40,6 +40,7 @@ import {
   openTrustedLineage,
   PHASE_MARK_PREFIX,
   parseRunConfig,
+  RUN_PHASES,
   resolveInputs,
   runTraining,
 } from '../dist/run/index.js';
@@ -47,7 +48,6 @@ import { bundle } from '../scripts/bundle-cli.mjs';
 import { plainJob } from './lib/plain-job.mjs';
 
 const json = process.argv.includes('--json');
-setFlagsFromString('--expose-gc'); // for the settling between jobs (below)
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 // `--epochs N`: the fixed costs (attestation, release, decryption) spread over N epochs.
 const at = process.argv.indexOf('--epochs');
@@ -252,10 +252,17 @@ try {
   // that came next paid for the last one's garbage: the in-process secure job, which follows the
   // plaintext job, stalled 20 to 40 ms at its start in about half the rounds (none with it).
   // A process of its own starts clean anyway; its turn is settled the same way.
-  const collect = vm.runInNewContext('gc');
+  // bench/run.js starts this with --expose-gc; run directly, it asks V8 for the same.
+  const collect =
+    globalThis.gc ??
+    (() => {
+      setFlagsFromString('--expose-gc');
+      return vm.runInNewContext('gc');
+    })();
   // Where each in-process job's time goes: the phases `sealtrain train` marks on the performance
-  // timeline (src/run/phase-marks.ts), which the plaintext job marks too, each as milliseconds
-  // from its job's start. The observer is told a turn after a mark; the settling lets it catch up.
+  // timeline (src/run/phase-marks.ts), which the plaintext job marks too (all but `keys`), each as
+  // milliseconds from its job's start. The observer is told a turn after a mark: one turn is let
+  // pass after each job before its marks are read.
   const marks = [];
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries())
@@ -299,6 +306,7 @@ try {
       `run ${i + 1}/${REPS}: train only ${runs.bare.at(-1).toFixed(3)} s, plaintext job ${runs.plain.at(-1).toFixed(3)} s, secure job ${runs.secure.at(-1).toFixed(3)} s (broker in another process ${runs.child.at(-1).toFixed(3)} s); as processes: plaintext ${runs.plainProcess.at(-1).toFixed(3)} s, sealtrain train ${runs.secureProcess.at(-1).toFixed(3)} s`,
     );
   }
+  observer.disconnect();
   await audit.close();
   await broker.close();
   const figures = {
@@ -365,9 +373,10 @@ try {
   const r1 = (x) => Number(x.toFixed(1));
   const phaseMedians = (list) =>
     Object.fromEntries(
-      ['keys', 'data', 'train', 'epoch', 'checkpoint', 'trained', 'model', 'end']
-        .filter((p) => list.every((at) => at[p] !== undefined))
-        .map((p) => [p, r1(median(list.map((at) => at[p])))]),
+      RUN_PHASES.filter((p) => list.every((at) => at[p] !== undefined)).map((p) => [
+        p,
+        r1(median(list.map((at) => at[p]))),
+      ]),
     );
   const stretch = {
     start_ms: (at) => at.train,

@@ -17,5 +17,6 @@ if (!existsSync(new URL('../dist/seal/index.js', import.meta.url))) {
   process.stderr.write('bench: build first (npm run build)\n');
   process.exit(2);
 }
-const r = spawnSync(process.execPath, [`${dir}/${name}.mjs`, ...rest], { stdio: 'inherit' });
+// --expose-gc: a bench may settle its process between the jobs it times (confidential does).
+const r = spawnSync(process.execPath, ['--expose-gc', `${dir}/${name}.mjs`, ...rest], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -210,6 +210,7 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
   }
   let observed = false;
   let trainer: Trainer | undefined;
+  let result: TrainRunResult;
   try {
     trainer = new Trainer(network, {
       training: config.training,
@@ -217,7 +218,7 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
     });
     await o.observer?.started?.(dir, manifest);
     observed = true;
-    return await train(trainer, config, { ...o, keys }, manifest, data, now);
+    result = await train(trainer, config, { ...o, keys }, manifest, data, now);
   } finally {
     // The trainer's batch copies and activations were made from the plaintext: wiped with it.
     trainer?.wipe();
@@ -227,6 +228,8 @@ export async function runTraining(config: RunConfig, o: TrainRunOptions): Promis
       await wipeLoaded();
     }
   }
+  markPhase('end', { interrupted: result.interrupted });
+  return result;
 }
 
 /** {@link checkDataset} on one loaded split, naming its file in the error. */
@@ -322,7 +325,7 @@ async function train(
     const s = trainer.state();
     await metrics.flush();
     inFlight = writeSealedCheckpoint(
-      checkpointPath(dir, progress.counter),
+      checkpointPath(dir, counter),
       {
         header: header('checkpoint', s),
         params: network.params,
@@ -355,7 +358,6 @@ async function train(
     if (loop.interrupted) {
       await checkpoint();
       await inFlight;
-      markPhase('end');
       return result(manifest, dir, trainer, loop, resumedFrom, progress, {}, undefined, undefined);
     }
     // restore_best: the model is the epoch with the best validation loss, and is measured as such.
@@ -411,7 +413,6 @@ async function train(
       now: now(),
     });
     await wiping;
-    markPhase('end');
     return result(
       manifest,
       dir,

@@ -101,6 +101,28 @@ function stopping(name: string, earlyStopping: object, output: object) {
 const weights = async (run: string) =>
   Buffer.from((await openSealedModel(join(dir, 'runs', run, 'model.sealed'), [ring])).network.params.buffer);
 
+/** What `run` marks on the performance timeline (its phases, `sealtrain.run.*`), in order. */
+async function marked<T>(run: () => Promise<T>) {
+  const seen: { name: string; at: number; detail: unknown }[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if (e.name.startsWith(PHASE_MARK_PREFIX))
+        seen.push({
+          name: e.name.slice(PHASE_MARK_PREFIX.length),
+          at: e.startTime,
+          detail: (e as PerformanceMark).detail,
+        });
+  });
+  observer.observe({ entryTypes: ['mark'] });
+  try {
+    const result = await run();
+    await new Promise((resolve) => setImmediate(resolve)); // observers are told on a later turn
+    return { result, seen };
+  } finally {
+    observer.disconnect();
+  }
+}
+
 describe('runTraining', () => {
   it('checkpoints mid-epoch when the minutes are up, without changing a single weight', async () => {
     whole = await train('whole');
@@ -507,41 +529,54 @@ describe('runTraining', () => {
   }, 60_000);
 
   it('marks each phase on the performance timeline, in order, and keeps none in its buffer', async () => {
-    const seen: { name: string; at: number; detail: unknown }[] = [];
-    const observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries())
-        if (e.name.startsWith(PHASE_MARK_PREFIX))
-          seen.push({
-            name: e.name.slice(PHASE_MARK_PREFIX.length),
-            at: e.startTime,
-            detail: (e as PerformanceMark).detail,
-          });
-    });
-    observer.observe({ entryTypes: ['mark'] });
-    try {
-      const started = performance.now();
-      const r = await train('phases', { checkpoint_every_epochs: 1 });
-      await new Promise((resolve) => setImmediate(resolve)); // observers are told on a later turn
-      expect(r.checkpoints).toBe(3);
-      const names = seen.map((m) => m.name);
-      const of = (phase: string) => seen.filter((m) => m.name === phase);
-      const at = (phase: string) => names.flatMap((n, i) => (n === phase ? [i] : []));
-      expect(names.slice(0, 3)).toEqual(['keys', 'data', 'train']);
-      expect(names.slice(-2)).toEqual(['model', 'end']);
-      expect(names).toHaveLength(12);
-      expect(of('epoch').map((m) => m.detail)).toEqual([{ epoch: 1 }, { epoch: 2 }, { epoch: 3 }]);
-      expect(of('checkpoint').map((m) => m.detail)).toEqual([{ counter: 1 }, { counter: 2 }, { counter: 3 }]);
-      // Each checkpoint is written after its epoch's last step, while training goes on (the last
-      // one on either side of `trained`, which follows the last epoch).
-      for (const k of [0, 1, 2]) expect(at('checkpoint')[k]).toBeGreaterThan(at('epoch')[k] ?? 99);
-      expect(at('trained')[0]).toBeGreaterThan(at('epoch')[2] ?? 99);
-      for (const [i, m] of seen.entries()) expect(m.at).toBeGreaterThanOrEqual(seen[i - 1]?.at ?? started);
-      // Taken off the global buffer as it is made: a long run does not grow it.
-      expect(
-        performance.getEntriesByType('mark').filter((e) => e.name.startsWith(PHASE_MARK_PREFIX)),
-      ).toEqual([]);
-    } finally {
-      observer.disconnect();
-    }
+    const started = performance.now();
+    const { result: r, seen } = await marked(() => train('phases', { checkpoint_every_epochs: 1 }));
+    expect(r.checkpoints).toBe(3);
+    const names = seen.map((m) => m.name);
+    const of = (phase: string) => seen.filter((m) => m.name === phase);
+    const at = (phase: string) => names.flatMap((n, i) => (n === phase ? [i] : []));
+    expect(names.slice(0, 3)).toEqual(['keys', 'data', 'train']);
+    expect(names.slice(-2)).toEqual(['model', 'end']);
+    expect(names).toHaveLength(12);
+    expect(of('epoch').map((m) => m.detail)).toEqual([{ epoch: 1 }, { epoch: 2 }, { epoch: 3 }]);
+    expect(of('checkpoint').map((m) => m.detail)).toEqual([{ counter: 1 }, { counter: 2 }, { counter: 3 }]);
+    expect(of('end').map((m) => m.detail)).toEqual([{ interrupted: false }]);
+    // Each checkpoint is written after its epoch's last step, while training goes on (the last
+    // one on either side of `trained`, which follows the last epoch).
+    for (const k of [0, 1, 2]) expect(at('checkpoint')[k]).toBeGreaterThan(at('epoch')[k] ?? 99);
+    expect(at('trained')[0]).toBeGreaterThan(at('epoch')[2] ?? 99);
+    for (const [i, m] of seen.entries()) expect(m.at).toBeGreaterThanOrEqual(seen[i - 1]?.at ?? started);
+    // Taken off the global buffer as it is made: a long run does not grow it.
+    expect(performance.getEntriesByType('mark').filter((e) => e.name.startsWith(PHASE_MARK_PREFIX))).toEqual(
+      [],
+    );
+  });
+
+  it('marks an interrupted run: its checkpoint, no model, and an end that says so', async () => {
+    const stop = new AbortController();
+    let steps = 0;
+    const { result: r, seen } = await marked(() =>
+      train(
+        'phases-stopped',
+        {},
+        {
+          signal: stop.signal,
+          onProgress: () => {
+            if (++steps === 300) stop.abort();
+          },
+        },
+      ),
+    );
+    expect(r.interrupted).toBe(true);
+    expect(seen.map((m) => m.name)).toEqual([
+      'keys',
+      'data',
+      'train',
+      'epoch',
+      'trained',
+      'checkpoint',
+      'end',
+    ]);
+    expect(seen.at(-1)?.detail).toEqual({ interrupted: true });
   });
 });

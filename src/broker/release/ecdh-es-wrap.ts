@@ -160,7 +160,7 @@ export async function ecdhEsWrap(
   }
 }
 
-/** A base64url part of a compact JWE, decoded: only the alphabet, no padding, no impossible length. */
+/** A base64url part of a compact JWE, decoded strictly (`strictBase64url`: no padding, no other alphabet, one spelling). */
 function part(text: string | undefined, what: string): Buffer {
   const bytes = text === undefined ? undefined : strictBase64url(text);
   if (bytes === undefined) throw new Error(`the ${what} is not base64url`);

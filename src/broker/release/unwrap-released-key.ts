@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import { certificateFromX5c } from '../../attest/maa/internal/signing-key.js';
 import { parseJwks } from '../../attest/maa/jwks.js';
 import { SealtrainError } from '../../errors/index.js';
-import { isRecord } from '../../internal/json-shapes.js';
+import { isRecord, strictBase64url } from '../../internal/json-shapes.js';
 import { ecdhEsUnwrap, isRuntimeEcKey } from './ecdh-es-wrap.js';
 import { KEY_HSM_SCHEMA_VERSION } from './internal/payload.js';
 import {
@@ -63,9 +63,14 @@ function failed(field: string, reason: string): SealtrainError {
   );
 }
 
-function json(part: string, field: string): Record<string, unknown> {
+/**
+ * A base64url JSON object. The JWS's own parts are read strictly (`strictBase64url`: no padding,
+ * one spelling), as RFC 7515 writes them; `key_hsm`, inside the signed payload, as Node reads it.
+ */
+function json(part: string, field: string, strict = true): Record<string, unknown> {
   try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    const bytes = strict ? strictBase64url(part) : Buffer.from(part, 'base64url');
+    const value: unknown = bytes === undefined ? undefined : JSON.parse(bytes.toString('utf8'));
     if (isRecord(value)) return value;
   } catch {}
   throw failed(field, 'is not base64url JSON');
@@ -165,7 +170,10 @@ function verifiedPayload(jws: string, options: UnwrapReleasedKeyOptions): Record
   const key = options.x5c
     ? x5cKey(header, options.x5c, options.now ?? new Date())
     : signingKey(header.kid, options.brokerJwks);
-  if (!verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url')))
+  // One spelling only: Node's decoder alone would read a respelt signature as the same bytes.
+  const signature = strictBase64url(s);
+  if (signature === undefined) throw failed('the JWS signature', 'is not base64url in its one spelling');
+  if (!verify('sha256', Buffer.from(`${h}.${p}`), key, signature))
     throw failed('the JWS signature', "does not verify with the vault's key");
   return json(p, 'the JWS payload');
 }
@@ -178,7 +186,7 @@ function keyHsmOf(payload: Record<string, unknown>) {
   if (typeof bundle.kid !== 'string') throw failed('response.key.key.kid', 'is missing');
   if (bundle.kty !== 'RSA' && bundle.kty !== 'oct') throw failed('response.key.key.kty', 'is not RSA or oct');
   if (typeof bundle.key_hsm !== 'string') throw failed('response.key.key.key_hsm', 'is missing');
-  const hsm = json(bundle.key_hsm, 'key_hsm');
+  const hsm = json(bundle.key_hsm, 'key_hsm', false);
   const header = isRecord(hsm.header) ? hsm.header : {};
   if (hsm.schema_version !== KEY_HSM_SCHEMA_VERSION) throw failed('key_hsm.schema_version', 'is not 1.0');
   if (header.alg !== 'dir') throw failed('key_hsm.header.alg', 'is not dir');

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createTokenIssuer } from '../../../src/broker/attestation/index.js';
 import { unwrapReleasedKey } from '../../../src/broker/release/index.js';
 import { parseReleasePolicy } from '../../../src/policy/index.js';
+import { respelt } from '../../helpers/respelt.js';
 import { BROKER_URL, broker, brokerKey, partsOf, runtimeKey, simToken } from '../attestation/fixtures.js';
 import { dataKey, release, request, rsaKey, runtimeJwk, signer, snpClaims, snpPolicy } from './fixtures.js';
 
@@ -143,7 +144,7 @@ describe('unwrapReleasedKey', () => {
   it('refuses a tampered answer, a wrong broker key, a wrong runtime key and a wrong nonce', async () => {
     const b = broker();
     const { value } = await release(request(b, await simToken(b), { nonce: 'n-1' }));
-    const [h, p] = value.split('.');
+    const [h, p, s = ''] = value.split('.');
     const forged = `${h}.${p}.${sign('sha256', Buffer.from(`${h}.${p}`), runtimeKey.privateKey).toString('base64url')}`;
     const wrongRuntime = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const cases: [() => Promise<unknown>, string][] = [
@@ -162,7 +163,18 @@ describe('unwrapReleasedKey', () => {
         'request.nonce',
       ],
       [() => unwrapReleasedKey('a.b', runtimeKey.privateKey, { brokerJwks: trueJwks }), 'the answer'],
+      // The true signature respelt (an unused bit of its last character set): the same bytes to
+      // Node's decoder, and refused.
+      [
+        () => unwrapReleasedKey(`${h}.${p}.${respelt(s)}`, runtimeKey.privateKey, { brokerJwks: trueJwks }),
+        'the JWS signature',
+      ],
+      [
+        () => unwrapReleasedKey(`${h}=.${p}.${s}`, runtimeKey.privateKey, { brokerJwks: trueJwks }),
+        'the JWS header',
+      ],
     ];
+    expect(Buffer.from(respelt(s), 'base64url')).toEqual(Buffer.from(s, 'base64url'));
     for (const [call, field] of cases) {
       await expect(call()).rejects.toMatchObject({ code: 'ERR_KMS_UNWRAP_FAILED', details: { field } });
     }

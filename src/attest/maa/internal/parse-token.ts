@@ -19,10 +19,11 @@ function malformed(part: string, reason: string): SealtrainError {
   });
 }
 
-/** Decodes one base64url part strictly: no padding, no other alphabet, no impossible length. */
+/** Decodes one base64url part strictly (`strictBase64url`: no padding, no other alphabet, one spelling). */
 function decodePart(text: string, part: string): Buffer {
   const bytes = strictBase64url(text);
-  if (bytes === undefined) throw malformed(part, 'is not base64url');
+  if (bytes === undefined)
+    throw malformed(part, 'is not base64url (unpadded, in the one spelling of its bytes)');
   return bytes;
 }
 
