@@ -1,5 +1,5 @@
 import { SealtrainError } from '../../../errors/index.js';
-import { strictBase64url } from '../../../internal/json-shapes.js';
+import { isRecord, strictBase64url } from '../../../internal/json-shapes.js';
 
 /** The largest MAA token sealtrain reads, in bytes; real tokens are a few KiB. */
 export const MAX_MAA_TOKEN_BYTES = 64 * 1024;
@@ -37,9 +37,8 @@ function jsonObjectPart(text: string, part: string): Record<string, unknown> {
   } catch {
     throw malformed(part, 'is not UTF-8 JSON');
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw malformed(part, 'is not a JSON object');
-  return value as Record<string, unknown>;
+  if (!isRecord(value)) throw malformed(part, 'is not a JSON object');
+  return value;
 }
 
 /**
