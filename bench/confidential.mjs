@@ -263,24 +263,37 @@ try {
   // timeline (src/run/phase-marks.ts), which the plaintext job marks too (all but `keys`), each as
   // milliseconds from its job's start. The observer is told a turn after a mark: one turn is let
   // pass after each job before its marks are read.
+  // The garbage collections V8 reports are kept too, to tell how much of each stretch they took.
   const marks = [];
+  const collections = [];
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries())
-      if (e.name.startsWith(PHASE_MARK_PREFIX))
+      if (e.entryType === 'gc') collections.push({ at: e.startTime, ms: e.duration });
+      else if (e.name.startsWith(PHASE_MARK_PREFIX))
         marks.push({ phase: e.name.slice(PHASE_MARK_PREFIX.length), at: e.startTime });
   });
-  observer.observe({ entryTypes: ['mark'] });
+  observer.observe({ entryTypes: ['mark', 'gc'] });
   const phases = { plain: [], secure: [], child: [] };
   const settled = async (job, phasesOf) => {
     collect();
     await new Promise((resolve) => setTimeout(resolve, 50));
     marks.length = 0;
+    collections.length = 0;
     const start = performance.now();
     const seconds = await job();
     if (phasesOf) {
       await new Promise((resolve) => setImmediate(resolve));
       const at = {};
       for (const m of marks) at[m.phase] = m.at - start; // the last of each (epochs, checkpoints)
+      const within = (from, to) =>
+        collections
+          .filter((c) => c.at - start >= from && c.at - start < to)
+          .reduce((sum, c) => sum + c.ms, 0);
+      at.collections = {
+        start_ms: within(0, at.train),
+        training_ms: within(at.train, at.epoch),
+        end_ms: within(at.epoch, at.end),
+      };
       phasesOf.push(at);
     }
     return seconds;
@@ -396,6 +409,18 @@ try {
     secure_separate_broker: phaseMedians(phases.child),
     secure_minus_plaintext: pairedPhases(phases.secure),
     secure_separate_broker_minus_plaintext: pairedPhases(phases.child),
+    collections_ms: Object.fromEntries(
+      [
+        ['plaintext', phases.plain],
+        ['secure', phases.secure],
+        ['secure_separate_broker', phases.child],
+      ].map(([name, list]) => [
+        name,
+        Object.fromEntries(
+          Object.keys(stretch).map((k) => [k, r1(median(list.map((at) => at.collections[k])))]),
+        ),
+      ]),
+    ),
   };
   const result = {
     bench: 'confidential',
@@ -444,6 +469,10 @@ try {
   );
   log(
     `secure job against the plaintext job of its round (medians): ${pairText(phaseFigures.secure_minus_plaintext)}; broker apart: ${pairText(phaseFigures.secure_separate_broker_minus_plaintext)}`,
+  );
+  const c = phaseFigures.collections_ms;
+  log(
+    `garbage collection inside each stretch, ms (medians; start, training, end): plaintext job ${Object.values(c.plaintext).join(' / ')} | secure job ${Object.values(c.secure).join(' / ')} | broker apart ${Object.values(c.secure_separate_broker).join(' / ')}`,
   );
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
