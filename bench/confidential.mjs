@@ -250,7 +250,7 @@ try {
   // Each job starts from the same state of this process: what the job before it left (a 188 MB
   // buffer among it) is collected and freed first, outside both timings. Without this, the job
   // that came next paid for the last one's garbage: the in-process secure job, which follows the
-  // plaintext job, stalled 20 to 40 ms at its start in about half the rounds (none with it).
+  // plaintext job, stalled 19 to 36 ms at its start in 9 rounds of 20 (none in 10 with it).
   // A process of its own starts clean anyway; its turn is settled the same way.
   // bench/run.js starts this with --expose-gc; run directly, it asks V8 for the same.
   const collect =
@@ -403,23 +403,16 @@ try {
         r1(median(list.map((at, i) => f(at) - f(phases.plain[i])))),
       ]),
     );
+  const jobs = { plaintext: phases.plain, secure: phases.secure, secure_separate_broker: phases.child };
+  const eachJob = (f) => Object.fromEntries(Object.entries(jobs).map(([name, list]) => [name, f(list)]));
   const phaseFigures = {
-    plaintext: phaseMedians(phases.plain),
-    secure: phaseMedians(phases.secure),
-    secure_separate_broker: phaseMedians(phases.child),
+    ...eachJob(phaseMedians),
     secure_minus_plaintext: pairedPhases(phases.secure),
     secure_separate_broker_minus_plaintext: pairedPhases(phases.child),
-    collections_ms: Object.fromEntries(
-      [
-        ['plaintext', phases.plain],
-        ['secure', phases.secure],
-        ['secure_separate_broker', phases.child],
-      ].map(([name, list]) => [
-        name,
-        Object.fromEntries(
-          Object.keys(stretch).map((k) => [k, r1(median(list.map((at) => at.collections[k])))]),
-        ),
-      ]),
+    collections_ms: eachJob((list) =>
+      Object.fromEntries(
+        Object.keys(stretch).map((k) => [k, r1(median(list.map((at) => at.collections[k])))]),
+      ),
     ),
   };
   const result = {
@@ -462,8 +455,9 @@ try {
     Object.entries(m)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
+  const signed = (ms) => `${ms >= 0 ? '+' : ''}${ms} ms`;
   const pairText = (m) =>
-    `training starts ${m.start_ms >= 0 ? '+' : ''}${m.start_ms} ms, training ${m.training_ms >= 0 ? '+' : ''}${m.training_ms} ms, the end (last step to result) ${m.end_ms >= 0 ? '+' : ''}${m.end_ms} ms`;
+    `training starts ${signed(m.start_ms)}, training ${signed(m.training_ms)}, the end (last step to result) ${signed(m.end_ms)}`;
   log(
     `phases, ms from each job's start (medians): plaintext job: ${phaseText(phaseFigures.plaintext)} | secure job: ${phaseText(phaseFigures.secure)} | broker apart: ${phaseText(phaseFigures.secure_separate_broker)}`,
   );

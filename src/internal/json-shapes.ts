@@ -3,8 +3,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
-
 /**
  * `text` decoded as base64url, strictly: only its alphabet, no padding, and only the one spelling
  * of its bytes, the one that encoding them gives back. Node's decoder would quietly drop the
@@ -13,7 +11,7 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
  * it is not; the caller names what.
  */
 export function strictBase64url(text: string): Buffer | undefined {
-  if (!BASE64URL.test(text)) return undefined;
+  // Node's encoder writes only the alphabet, no padding: any other character fails the comparison.
   const bytes = Buffer.from(text, 'base64url');
   return bytes.toString('base64url') === text ? bytes : undefined;
 }

@@ -552,6 +552,20 @@ describe('runTraining', () => {
     );
   });
 
+  it('marks no model and no end for a run that fails (its model key is not there)', async () => {
+    let failure: unknown;
+    const { seen } = await marked(() =>
+      train('phases-failed', {}, { keys: { ...keys, providers: [] } }).catch((error: unknown) => {
+        failure = error;
+      }),
+    );
+    expect(failure).toMatchObject({ code: expect.stringMatching(/^ERR_KMS_/) });
+    const names = seen.map((m) => m.name);
+    expect(names.slice(0, 3)).toEqual(['keys', 'data', 'train']);
+    expect(names).not.toContain('model');
+    expect(names).not.toContain('end');
+  });
+
   it('marks an interrupted run: its checkpoint, no model, and an end that says so', async () => {
     const stop = new AbortController();
     let steps = 0;
